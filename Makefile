@@ -1,0 +1,112 @@
+# decoymx -- plain Makefile.  Overridable: CC CFLAGS LDFLAGS PREFIX DESTDIR.
+#
+#   make                 build ./decoymx
+#   make run             install build deps, build, run on 127.0.0.1:2525
+#   make check           install test deps, build plain + ASan/UBSan, run tests
+#   make bench           benchmarks (not tests)
+#   make install         install binary, man pages, sample config
+#   make SANITIZE=address,undefined   sanitizer build in build/san/
+
+CC	?= cc
+PREFIX	?= /usr/local
+DESTDIR	?=
+CFLAGS	?= -O2 -g
+PKGS	 = libevent sqlite3 libpcap libmaxminddb
+
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
+	   -Wno-format-nonliteral
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifdef SANITIZE
+O	?= build/san
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
+else
+O	?= build/plain
+SANFLAGS =
+endif
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Icommon -Itarpit -Istore -Ireports \
+	     -Isensor $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+LIBS	 = $(PKG_LIBS) -lm
+
+SRCS	:= $(wildcard common/*.c tarpit/*.c store/*.c reports/*.c sensor/*.c)
+OBJS	:= $(SRCS:%.c=$(O)/%.o)
+LIBOBJS	:= $(filter-out $(O)/common/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+BENCH_BINS := $(O)/tests/loadgen
+
+BIN	 = $(O)/decoymx
+
+ifeq ($(V),1)
+Q	 =
+else
+Q	 = @
+endif
+
+.PHONY: all run check unit bench install clean deps-build deps-test \
+	integration san-unit
+all: decoymx
+
+decoymx: $(BIN)
+	@if [ "$(O)" = build/plain ]; then cp -f $(BIN) decoymx; fi
+
+$(BIN): $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $(OBJS) $(ALL_LDFLAGS) $(LIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/tests/%: tests/unit/%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) $(LIBS)
+
+$(O)/tests/loadgen: tests/bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBS)
+
+unit: $(UNIT_BINS) $(BIN)
+
+deps-build:
+	@scripts/install-deps build
+
+deps-test:
+	@scripts/install-deps test
+
+run: deps-build
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	./decoymx run -c dist/decoymx-dev.conf --user "$$(id -un)"
+
+# The test suite: unit programs and integration tests against the plain
+# build, then the same again against an ASan+UBSan build.  The last line
+# of output is the total "N passed, N failed".
+check: deps-test
+	@$(MAKE) --no-print-directory all unit $(O)/tests/loadgen
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit
+	@tests/run-all build/plain build/san
+
+bench: deps-test
+	@$(MAKE) --no-print-directory all $(O)/tests/loadgen
+	@tests/bench/run-bench $(O)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/decoymx
+	install -m 0755 decoymx $(DESTDIR)$(PREFIX)/sbin/decoymx
+	install -m 0644 dist/decoymx.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 dist/decoymx.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 dist/decoymx.conf $(DESTDIR)$(PREFIX)/share/doc/decoymx/
+
+clean:
+	rm -rf build decoymx
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

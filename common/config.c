@@ -1,0 +1,582 @@
+/*
+ * config.c -- the configuration file: one "key value..." per line, '#'
+ * starts a comment.  Each key has one setter that validates its value;
+ * errors come back as "file:line: message" and the caller exits 2.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decoymx.h"
+
+typedef int (*setter_fn)(struct config *, char *, char *, size_t);
+
+static int	 set_listen(struct config *, char *, char *, size_t);
+static int	 set_real_mx(struct config *, char *, char *, size_t);
+static int	 set_hostname(struct config *, char *, char *, size_t);
+static int	 set_db(struct config *, char *, char *, size_t);
+static int	 set_user(struct config *, char *, char *, size_t);
+static int	 set_chroot(struct config *, char *, char *, size_t);
+static int	 set_defer_stage(struct config *, char *, char *, size_t);
+static int	 set_defer_reply(struct config *, char *, char *, size_t);
+static int	 set_pipelining(struct config *, char *, char *, size_t);
+static int	 set_idle_timeout(struct config *, char *, char *, size_t);
+static int	 set_max_session(struct config *, char *, char *, size_t);
+static int	 set_max_errors(struct config *, char *, char *, size_t);
+static int	 set_queue_size(struct config *, char *, char *, size_t);
+static int	 set_batch_interval(struct config *, char *, char *, size_t);
+static int	 set_batch_max(struct config *, char *, char *, size_t);
+static int	 set_log_level(struct config *, char *, char *, size_t);
+
+static const struct {
+	const char	*key;
+	setter_fn	 set;
+} keys[] = {
+	{ "listen",		set_listen },
+	{ "real-mx",		set_real_mx },
+	{ "hostname",		set_hostname },
+	{ "db",			set_db },
+	{ "user",		set_user },
+	{ "chroot",		set_chroot },
+	{ "defer-stage",	set_defer_stage },
+	{ "defer-reply",	set_defer_reply },
+	{ "pipelining",		set_pipelining },
+	{ "idle-timeout",	set_idle_timeout },
+	{ "max-session",	set_max_session },
+	{ "max-errors",		set_max_errors },
+	{ "queue-size",		set_queue_size },
+	{ "batch-interval",	set_batch_interval },
+	{ "batch-max",		set_batch_max },
+	{ "log-level",		set_log_level },
+};
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (gethostname(c->hostname, sizeof(c->hostname) - 1) == -1 ||
+	    c->hostname[0] == '\0')
+		strlcpy_(c->hostname, "localhost", sizeof(c->hostname));
+	strlcpy_(c->db, "/var/lib/decoymx/decoymx.db", sizeof(c->db));
+	strlcpy_(c->user, "decoymx", sizeof(c->user));
+	strlcpy_(c->chroot, "/var/empty", sizeof(c->chroot));
+	c->real_mx_pref = -1;
+	c->defer_stage = DEFER_RCPT;
+	c->defer_code = 450;
+	strlcpy_(c->defer_status, "4.7.1", sizeof(c->defer_status));
+	strlcpy_(c->defer_text, "Service temporarily unavailable, try again "
+	    "later", sizeof(c->defer_text));
+	c->idle_timeout_ms = 60000;
+	c->max_session_ms = 300000;
+	c->max_errors = 10;
+	c->queue_size = 10000;
+	c->batch_interval_ms = 100;
+	c->batch_max = 2000;
+	c->log_level = LOG_LVL_INFO;
+}
+
+/* Parses a decimal in [min, max].  Returns 0, or -1 with err set. */
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *v, char *err, size_t errlen)
+{
+	char	*end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s) ||
+	    (*v = strtoul(s, &end, 10), errno != 0) || *end != '\0' ||
+	    *v < min || *v > max) {
+		snprintf(err, errlen, "'%s' is not a number from %lu to %lu",
+		    s, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_ms(const char *s, uint64_t max, uint32_t *out, char *err,
+    size_t errlen)
+{
+	uint64_t ms;
+
+	if (util_parse_duration_ms(s, &ms) == -1 || ms == 0 || ms > max) {
+		snprintf(err, errlen, "'%s' is not a duration (e.g. 100ms, "
+		    "30s, 5m) from 1ms to %llus", s,
+		    (unsigned long long)(max / 1000));
+		return -1;
+	}
+	*out = (uint32_t)ms;
+	return 0;
+}
+
+/* Splits off the next whitespace-separated word; NULL when none left. */
+static char *
+next_word(char **s)
+{
+	char *w;
+
+	while (isspace((unsigned char)**s))
+		(*s)++;
+	if (**s == '\0')
+		return NULL;
+	w = *s;
+	while (**s != '\0' && !isspace((unsigned char)**s))
+		(*s)++;
+	if (**s != '\0')
+		*(*s)++ = '\0';
+	return w;
+}
+
+static int
+one_word(char *args, char **w, char *err, size_t errlen)
+{
+	if ((*w = next_word(&args)) == NULL || next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects exactly one value");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses the optional "mx N" (config) or ",mx=N" (command line) suffix. */
+static int
+parse_pref(const char *s, int32_t *pref, char *err, size_t errlen)
+{
+	unsigned long v;
+
+	if (parse_uint(s, 0, 65535, &v, err, errlen) == -1)
+		return -1;
+	*pref = (int32_t)v;
+	return 0;
+}
+
+/*
+ * Adds a listener from "ADDR:PORT[,mx=N]" (also the form of --listen).
+ * Returns 0, or -1 with err set.
+ */
+int
+config_listen_arg(struct config *c, const char *arg, char *err,
+    size_t errlen)
+{
+	char			 buf[128];
+	char			*comma;
+	struct listen_conf	*l;
+
+	if (c->nlisten >= MAX_LISTEN) {
+		snprintf(err, errlen, "more than %d listeners", MAX_LISTEN);
+		return -1;
+	}
+	if (strlcpy_(buf, arg, sizeof(buf)) >= sizeof(buf)) {
+		snprintf(err, errlen, "listen address too long");
+		return -1;
+	}
+	l = &c->listen[c->nlisten];
+	l->mx_pref = -1;
+	if ((comma = strchr(buf, ',')) != NULL) {
+		*comma++ = '\0';
+		if (strncmp(comma, "mx=", 3) != 0) {
+			snprintf(err, errlen, "'%s': expected ,mx=N", comma);
+			return -1;
+		}
+		if (parse_pref(comma + 3, &l->mx_pref, err, errlen) == -1)
+			return -1;
+	}
+	if (util_parse_addrport(buf, &l->ss, &l->sslen, 1) == -1) {
+		snprintf(err, errlen, "'%s' is not ADDR:PORT (IPv6 as "
+		    "[ADDR]:PORT)", buf);
+		return -1;
+	}
+	c->nlisten++;
+	return 0;
+}
+
+static int
+set_listen(struct config *c, char *args, char *err, size_t errlen)
+{
+	char	*addr = next_word(&args), *kw = next_word(&args);
+	char	*pref = next_word(&args);
+	char	 buf[160];
+
+	if (addr == NULL || (kw != NULL && (strcmp(kw, "mx") != 0 ||
+	    pref == NULL)) || next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects ADDR:PORT [mx N]");
+		return -1;
+	}
+	if (kw == NULL)
+		return config_listen_arg(c, addr, err, errlen);
+	snprintf(buf, sizeof(buf), "%s,mx=%s", addr, pref);
+	return config_listen_arg(c, buf, err, errlen);
+}
+
+static int
+set_real_mx(struct config *c, char *args, char *err, size_t errlen)
+{
+	char	*addr = next_word(&args), *kw = next_word(&args);
+	char	*pref = next_word(&args);
+
+	if (addr == NULL || kw == NULL || strcmp(kw, "mx") != 0 ||
+	    pref == NULL || next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects ADDR mx N");
+		return -1;
+	}
+	if (util_parse_addr(addr, &c->real_mx) == -1) {
+		snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address",
+		    addr);
+		return -1;
+	}
+	if (parse_pref(pref, &c->real_mx_pref, err, errlen) == -1)
+		return -1;
+	c->real_mx_set = 1;
+	return 0;
+}
+
+static int
+set_hostname(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	for (const char *p = w; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+			snprintf(err, errlen, "'%s' is not a host name", w);
+			return -1;
+		}
+	if (strlcpy_(c->hostname, w, sizeof(c->hostname)) >=
+	    sizeof(c->hostname)) {
+		snprintf(err, errlen, "host name too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_path(char *dst, size_t dstlen, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if (strlcpy_(dst, w, dstlen) >= dstlen) {
+		snprintf(err, errlen, "path too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_db(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_path(c->db, sizeof(c->db), args, err, errlen);
+}
+
+static int
+set_user(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_path(c->user, sizeof(c->user), args, err, errlen);
+}
+
+static int
+set_chroot(struct config *c, char *args, char *err, size_t errlen)
+{
+	if (set_path(c->chroot, sizeof(c->chroot), args, err, errlen) == -1)
+		return -1;
+	if (c->chroot[0] != '/') {
+		snprintf(err, errlen, "chroot must be an absolute path");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_defer_stage(struct config *c, char *args, char *err, size_t errlen)
+{
+	static const char *names[] = {
+		"greeting", "helo", "mail", "rcpt", "data"
+	};
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	for (int i = 0; i < 5; i++)
+		if (strcmp(w, names[i]) == 0) {
+			c->defer_stage = (enum defer_stage)i;
+			return 0;
+		}
+	snprintf(err, errlen, "'%s' is not one of greeting, helo, mail, "
+	    "rcpt, data", w);
+	return -1;
+}
+
+/* "defer-reply CODE STATUS TEXT...": only 421, 450, 451, 452. */
+static int
+set_defer_reply(struct config *c, char *args, char *err, size_t errlen)
+{
+	char		*code = next_word(&args), *status = next_word(&args);
+	unsigned long	 v;
+
+	if (code == NULL || status == NULL) {
+		snprintf(err, errlen, "expects CODE STATUS TEXT");
+		return -1;
+	}
+	if (parse_uint(code, 400, 499, &v, err, errlen) == -1)
+		return -1;
+	if (v != 421 && v != 450 && v != 451 && v != 452) {
+		snprintf(err, errlen, "reply code %lu: use 421, 450, 451 or "
+		    "452 (never 5xx: it could bounce legitimate mail)", v);
+		return -1;
+	}
+	unsigned a, b, d;
+	int n = 0;
+	if (sscanf(status, "%u.%u.%u%n", &a, &b, &d, &n) != 3 ||
+	    status[n] != '\0' || a != 4 || b > 7 || d > 999) {
+		snprintf(err, errlen, "'%s' is not a 4.X.Y enhanced status",
+		    status);
+		return -1;
+	}
+	while (isspace((unsigned char)*args))
+		args++;
+	for (const char *p = args; *p; p++)
+		if (!isprint((unsigned char)*p)) {
+			snprintf(err, errlen, "reply text has a control "
+			    "character");
+			return -1;
+		}
+	if (*args == '\0' || strlen(args) > MAX_REPLY_TEXT) {
+		snprintf(err, errlen, "reply text must be 1 to %d characters",
+		    MAX_REPLY_TEXT);
+		return -1;
+	}
+	c->defer_code = (uint16_t)v;
+	strlcpy_(c->defer_status, status, sizeof(c->defer_status));
+	strlcpy_(c->defer_text, args, sizeof(c->defer_text));
+	return 0;
+}
+
+static int
+set_bool(int *dst, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if (strcmp(w, "yes") == 0)
+		*dst = 1;
+	else if (strcmp(w, "no") == 0)
+		*dst = 0;
+	else {
+		snprintf(err, errlen, "'%s' is not yes or no", w);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_pipelining(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_bool(&c->pipelining, args, err, errlen);
+}
+
+static int
+set_idle_timeout(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	return one_word(args, &w, err, errlen) == -1 ? -1 :
+	    parse_ms(w, 3600000, &c->idle_timeout_ms, err, errlen);
+}
+
+static int
+set_max_session(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	return one_word(args, &w, err, errlen) == -1 ? -1 :
+	    parse_ms(w, 86400000, &c->max_session_ms, err, errlen);
+}
+
+static int
+set_batch_interval(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	return one_word(args, &w, err, errlen) == -1 ? -1 :
+	    parse_ms(w, 10000, &c->batch_interval_ms, err, errlen);
+}
+
+static int
+set_u32(uint32_t *dst, unsigned long min, unsigned long max, char *args,
+    char *err, size_t errlen)
+{
+	char		*w;
+	unsigned long	 v;
+
+	if (one_word(args, &w, err, errlen) == -1 ||
+	    parse_uint(w, min, max, &v, err, errlen) == -1)
+		return -1;
+	*dst = (uint32_t)v;
+	return 0;
+}
+
+static int
+set_max_errors(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_u32(&c->max_errors, 1, 1000, args, err, errlen);
+}
+
+static int
+set_queue_size(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_u32(&c->queue_size, 1, 10000000, args, err, errlen);
+}
+
+static int
+set_batch_max(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_u32(&c->batch_max, 1, 1000000, args, err, errlen);
+}
+
+static int
+set_log_level(struct config *c, char *args, char *err, size_t errlen)
+{
+	char	*w;
+	int	 l;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if ((l = log_level_parse(w)) == -1) {
+		snprintf(err, errlen, "'%s' is not error, warn, info or debug",
+		    w);
+		return -1;
+	}
+	c->log_level = l;
+	return 0;
+}
+
+/*
+ * Applies one configuration line.  Returns 0, or -1 after printing
+ * "file:line: message" to stderr.
+ */
+int
+config_parse_line(struct config *c, const char *file, int lineno,
+    const char *line)
+{
+	char	 buf[1024], err[256];
+	char	*p = buf, *key, *hash;
+
+	if (strlcpy_(buf, line, sizeof(buf)) >= sizeof(buf)) {
+		fprintf(stderr, "%s:%d: line too long\n", file, lineno);
+		return -1;
+	}
+	if ((hash = strchr(buf, '#')) != NULL)
+		*hash = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if ((key = next_word(&p)) == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i].key) != 0)
+			continue;
+		if (keys[i].set(c, p, err, sizeof(err)) == 0)
+			return 0;
+		fprintf(stderr, "%s:%d: %s: %s\n", file, lineno, key, err);
+		return -1;
+	}
+	fprintf(stderr, "%s:%d: unknown key '%s'\n", file, lineno, key);
+	return -1;
+}
+
+/* Reads a configuration file.  Returns 0, or -1 after printing why. */
+int
+config_load(struct config *c, const char *path)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 cap = 0;
+	int	 lineno = 0, rv = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	c->file = path;
+	while (getline(&line, &cap, f) != -1)
+		if (config_parse_line(c, path, ++lineno, line) == -1)
+			rv = -1;
+	if (ferror(f)) {
+		fprintf(stderr, "%s: read error: %s\n", path, strerror(errno));
+		rv = -1;
+	}
+	free(line);
+	fclose(f);
+	return rv;
+}
+
+/* Checks the whole configuration once every line is in. */
+int
+config_check(struct config *c, char *err, size_t errlen)
+{
+	if (c->nlisten == 0) {
+		snprintf(err, errlen, "no listener: add 'listen ADDR:PORT' or "
+		    "--listen");
+		return -1;
+	}
+	if (c->db[0] == '\0') {
+		snprintf(err, errlen, "no database path");
+		return -1;
+	}
+	for (int i = 0; i < c->nlisten; i++)
+		if (c->real_mx_set && c->listen[i].mx_pref == c->real_mx_pref) {
+			snprintf(err, errlen, "a decoy has the same MX "
+			    "preference (%d) as the real MX", c->real_mx_pref);
+			return -1;
+		}
+	return 0;
+}
+
+/* The role of a decoy with preference mx_pref (-1: not given). */
+enum role
+config_role(const struct config *c, int32_t mx_pref)
+{
+	if (!c->real_mx_set || mx_pref < 0 || mx_pref == c->real_mx_pref)
+		return ROLE_DECOY;
+	return mx_pref < c->real_mx_pref ? ROLE_PRIMARY : ROLE_BACKUP;
+}
+
+/* Prints the effective configuration (for -n). */
+void
+config_dump(const struct config *c, FILE *f)
+{
+	static const char *stages[] = {
+		"greeting", "helo", "mail", "rcpt", "data"
+	};
+	char	 ip[ADDR_STRLEN];
+	uint16_t port;
+
+	for (int i = 0; i < c->nlisten; i++) {
+		util_addr_str((const struct sockaddr *)&c->listen[i].ss, ip,
+		    sizeof(ip), &port);
+		fprintf(f, "listen %s%s%s:%u", strchr(ip, ':') ? "[" : "", ip,
+		    strchr(ip, ':') ? "]" : "", port);
+		if (c->listen[i].mx_pref >= 0)
+			fprintf(f, " mx %d # %s", c->listen[i].mx_pref,
+			    role_name(config_role(c, c->listen[i].mx_pref)));
+		fputc('\n', f);
+	}
+	if (c->real_mx_set) {
+		util_addr_str((const struct sockaddr *)&c->real_mx, ip,
+		    sizeof(ip), NULL);
+		fprintf(f, "real-mx %s mx %d\n", ip, c->real_mx_pref);
+	}
+	fprintf(f, "hostname %s\ndb %s\nuser %s\nchroot %s\n", c->hostname,
+	    c->db, c->user, c->chroot);
+	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
+	    stages[c->defer_stage], c->defer_code, c->defer_status,
+	    c->defer_text);
+	fprintf(f, "pipelining %s\nidle-timeout %ums\nmax-session %ums\n"
+	    "max-errors %u\nqueue-size %u\nbatch-interval %ums\nbatch-max %u\n",
+	    c->pipelining ? "yes" : "no", c->idle_timeout_ms,
+	    c->max_session_ms, c->max_errors, c->queue_size,
+	    c->batch_interval_ms, c->batch_max);
+}

@@ -1,0 +1,239 @@
+/*
+ * decoymx.h -- what every part of decoymx shares: limits, the session
+ * record that travels from the network process to the store, the
+ * configuration, logging and the small utilities (addresses, durations,
+ * time formatting, escaping) that more than one part needs.
+ *
+ * Prototypes are grouped by the file that defines them.
+ */
+#ifndef DECOYMX_H
+#define DECOYMX_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DECOYMX_VERSION		"0.1.0"
+
+/* Bounds on everything that comes from the network (bytes, without NUL). */
+#define MAX_LINE		1000	/* RFC 5321 4.5.3.1.6 text line, CRLF incl. */
+#define MAX_HELO		255
+#define MAX_PATH_ARG		512	/* MAIL FROM / RCPT TO argument */
+#define MAX_RCPT		100	/* recipients kept per session */
+#define MAX_AUTH		8	/* AUTH attempts kept per session */
+#define MAX_AUTH_MECH		32
+#define MAX_AUTH_USER		255
+#define MAX_REPLY_TEXT		200
+#define MAX_RECORD		65536	/* one encoded event record */
+#define ADDR_STRLEN		46	/* INET6_ADDRSTRLEN */
+#define UID_LEN			16	/* hex session id */
+
+/* Exit statuses (DESIGN.md section 6). */
+#define EXIT_RUNTIME		1
+#define EXIT_USAGE		2
+
+/* Role of a decoy address relative to the real MX. */
+enum role {
+	ROLE_DECOY,		/* preference unknown or no real MX declared */
+	ROLE_PRIMARY,		/* lower preference number than the real MX */
+	ROLE_BACKUP,		/* higher preference number than the real MX */
+	ROLE_MAX
+};
+
+/* Furthest SMTP stage a session reached, in protocol order. */
+enum stage {
+	STAGE_CONNECT,		/* accepted, greeting not sent yet */
+	STAGE_GREETING,		/* greeting sent */
+	STAGE_HELO,
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA,
+	STAGE_MAX
+};
+
+/* Why a session ended. */
+enum close_reason {
+	CLOSE_QUIT,		/* client sent QUIT */
+	CLOSE_EOF,		/* client closed without QUIT */
+	CLOSE_RESET,		/* connection reset or other socket error */
+	CLOSE_TIMEOUT,		/* idle timeout */
+	CLOSE_LIFETIME,		/* hard cap on session length */
+	CLOSE_ERRORS,		/* too many errors */
+	CLOSE_NONSMTP,		/* binary, TLS or HTTP on the SMTP port */
+	CLOSE_DEFERRED,		/* we sent 421 (greeting defer, BDAT, limits) */
+	CLOSE_SHUTDOWN,		/* daemon stopping */
+	CLOSE_MAX
+};
+
+/* Protocol anomalies, a bit each (DESIGN.md section 4). */
+enum anomaly {
+	ANOM_PREGREET		= 1 << 0,
+	ANOM_PIPELINING		= 1 << 1,
+	ANOM_BARE_LF		= 1 << 2,
+	ANOM_NON_SMTP		= 1 << 3,
+	ANOM_HELO_INVALID	= 1 << 4,
+	ANOM_LONG_LINE		= 1 << 5,
+	ANOM_TOO_MANY_ERRORS	= 1 << 6,
+	ANOM_AUTH_ATTEMPT	= 1 << 7,
+	ANOM_EARLY_QUIT		= 1 << 8,
+	ANOM_RSET_LOOP		= 1 << 9,
+};
+#define ANOM_COUNT		10
+#define ANOM_ALL		((1u << ANOM_COUNT) - 1)
+
+/* A bounded byte string that points into someone else's buffer. */
+struct span {
+	const char	*p;
+	size_t		 len;
+};
+
+struct auth_try {
+	struct span	 mech;
+	struct span	 user;		/* empty when the client never gave one */
+};
+
+/*
+ * The summary of one finished SMTP session: what the network process sends
+ * and the store writes.  Strings are spans into the session (when encoding)
+ * or into the received record (when decoding); neither side copies them.
+ */
+struct sess_rec {
+	char		 uid[UID_LEN + 1];
+	int64_t		 start_us;	/* microseconds since the epoch, UTC */
+	int64_t		 end_us;
+	char		 src_ip[ADDR_STRLEN];
+	uint16_t	 src_port;
+	char		 dst_ip[ADDR_STRLEN];
+	uint16_t	 dst_port;
+	int32_t		 mx_pref;	/* -1 when not configured */
+	enum role	 role;
+	uint32_t	 greeting_delay_ms;
+	struct span	 helo_verb;	/* "HELO" or "EHLO", empty if none */
+	struct span	 helo;
+	struct span	 mail_from;
+	struct span	 rcpt[MAX_RCPT];
+	uint32_t	 nrcpt;		/* kept in rcpt[] */
+	uint32_t	 rcpt_total;	/* seen, including those not kept */
+	struct auth_try	 auth[MAX_AUTH];
+	uint32_t	 nauth;
+	enum stage	 stage;
+	uint16_t	 reply_code;	/* the deferring reply, else the last */
+	enum close_reason reason;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint32_t	 commands;
+	uint32_t	 errors;
+	uint32_t	 anomalies;	/* enum anomaly bits */
+};
+
+/* A listener as configured. */
+struct listen_conf {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int32_t			 mx_pref;	/* -1 when not given */
+};
+
+#define MAX_LISTEN		64
+
+enum defer_stage {
+	DEFER_GREETING, DEFER_HELO, DEFER_MAIL, DEFER_RCPT, DEFER_DATA
+};
+
+struct config {
+	const char		*file;		/* for messages; NULL: none */
+	struct listen_conf	 listen[MAX_LISTEN];
+	int			 nlisten;
+	struct sockaddr_storage	 real_mx;
+	int			 real_mx_set;
+	int32_t			 real_mx_pref;
+	char			 hostname[MAX_HELO + 1];
+	char			 db[4096];
+	char			 user[64];
+	char			 chroot[4096];
+	enum defer_stage	 defer_stage;
+	uint16_t		 defer_code;
+	char			 defer_status[16];	/* e.g. "4.7.1" */
+	char			 defer_text[MAX_REPLY_TEXT + 1];
+	int			 pipelining;	/* advertise PIPELINING */
+	uint32_t		 idle_timeout_ms;
+	uint32_t		 max_session_ms;
+	uint32_t		 max_errors;
+	uint32_t		 queue_size;	/* records held for the store */
+	uint32_t		 batch_interval_ms;
+	uint32_t		 batch_max;
+	int			 log_level;
+};
+
+enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* config.c */
+void		 config_defaults(struct config *);
+int		 config_load(struct config *, const char *path);
+int		 config_parse_line(struct config *, const char *file, int lineno,
+		    const char *line);
+int		 config_listen_arg(struct config *, const char *arg, char *err,
+		    size_t errlen);
+int		 config_check(struct config *, char *err, size_t errlen);
+enum role	 config_role(const struct config *, int32_t mx_pref);
+void		 config_dump(const struct config *, FILE *);
+
+/* log.c */
+extern const char *log_procname;
+void		 log_init(const char *procname, int level);
+void		 log_setlevel(int level);
+void		 log_error(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_warn(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_info(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 log_debug(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 fatal(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+void		 fatalx(const char *, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+int		 log_level_parse(const char *);
+
+/* main.c */
+const char	*main_default_db(void);
+
+/* proc.c */
+int		 proc_run(struct config *);
+void		 proc_reload(struct config *, int ipc_fd);
+
+/* record.c */
+enum rec_type { REC_SESSION = 1, REC_STATS = 2, REC_RELOAD = 3 };
+size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
+		    size_t cap);
+int		 record_decode_session(const uint8_t *buf, size_t len,
+		    struct sess_rec *, const char **why);
+int		 record_type(const uint8_t *buf, size_t len);
+
+/* names.c */
+const char	*role_name(enum role);
+const char	*stage_name(enum stage);
+int		 stage_parse(const char *);
+const char	*close_reason_name(enum close_reason);
+const char	*anomaly_name(int bit);	/* bit index 0..ANOM_COUNT-1 */
+int		 anomaly_parse(const char *);
+
+/* util.c */
+int64_t		 util_now_us(void);
+int		 util_parse_addrport(const char *, struct sockaddr_storage *,
+		    socklen_t *, int need_port);
+int		 util_parse_addr(const char *, struct sockaddr_storage *);
+void		 util_addr_str(const struct sockaddr *, char *ip, size_t iplen,
+		    uint16_t *port);
+int		 util_parse_duration_ms(const char *, uint64_t *ms);
+void		 util_iso8601(int64_t us, char *buf, size_t len);
+int		 util_parse_time(const char *, int64_t now_us, int64_t *us);
+size_t		 util_escape_term(const char *, size_t, char *out, size_t cap);
+size_t		 strlcpy_(char *, const char *, size_t);
+
+#endif /* DECOYMX_H */

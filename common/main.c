@@ -1,0 +1,185 @@
+/*
+ * main.c -- the command line: "decoymx COMMAND ...", dispatched through
+ * a table of {name, usage, run} rows.  Exit status 0 success, 1 runtime
+ * failure, 2 bad usage or bad configuration (DESIGN.md section 6).
+ */
+#include <getopt.h>
+#include <maxminddb.h>
+#include <pcap.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "decoymx.h"
+#include "reports.h"
+#include "store.h"
+
+#ifndef DEFAULT_DB
+#define DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
+#endif
+#define DEV_DB		"var/decoymx.db"
+
+static int	 cmd_run(int, char **);
+static int	 cmd_report_(int, char **);
+static int	 cmd_db_(int, char **);
+static int	 cmd_version(int, char **);
+static int	 cmd_help(int, char **);
+
+static const struct cmd {
+	const char	*name;
+	const char	*usage;
+	int		(*run)(int, char **);
+} cmds[] = {
+	{ "run", "run [-c FILE] [--listen ADDR:PORT[,mx=N]]... [--db PATH] "
+	    "[--user NAME] [-n]", cmd_run },
+	{ "report", "report sessions [--db PATH] [--since DUR] [--until TIME] "
+	    "[--limit N] [--format table|csv|json]", cmd_report_ },
+	{ "db", "db migrate|check [--db PATH]", cmd_db_ },
+	{ "version", "version", cmd_version },
+	{ "help", "help", cmd_help },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  decoymx %s\n", cmds[i].usage);
+}
+
+/*
+ * The database the reading commands use without --db: $DECOYMX_DB, the
+ * installed location, or the development tree's var/decoymx.db (what
+ * "make run" writes) when only that one exists.
+ */
+const char *
+main_default_db(void)
+{
+	const char *env = getenv("DECOYMX_DB");
+
+	if (env != NULL && *env != '\0')
+		return env;
+	if (access(DEFAULT_DB, F_OK) == -1 && access(DEV_DB, F_OK) == 0)
+		return DEV_DB;
+	return DEFAULT_DB;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "listen",	required_argument, NULL, 'l' },
+		{ "db",		required_argument, NULL, 'd' },
+		{ "user",	required_argument, NULL, 'u' },
+		{ "check",	no_argument,	   NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config	 c;
+	const char	*file = NULL, *db = NULL, *user = NULL;
+	const char	*listen[MAX_LISTEN];
+	int		 nlisten = 0, check = 0, ch;
+	char		 err[256];
+
+	while ((ch = getopt_long(argc, argv, "c:n", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'd': db = optarg; break;
+		case 'u': user = optarg; break;
+		case 'n': check = 1; break;
+		case 'l':
+			if (nlisten == MAX_LISTEN) {
+				fprintf(stderr, "decoymx: more than %d "
+				    "--listen\n", MAX_LISTEN);
+				return EXIT_USAGE;
+			}
+			listen[nlisten++] = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: decoymx %s\n", cmds[0].usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: decoymx %s\n", cmds[0].usage);
+		return EXIT_USAGE;
+	}
+	config_defaults(&c);
+	if (file != NULL && config_load(&c, file) == -1)
+		return EXIT_USAGE;
+	if (nlisten > 0)
+		c.nlisten = 0;		/* flags replace the file's listeners */
+	for (int i = 0; i < nlisten; i++)
+		if (config_listen_arg(&c, listen[i], err, sizeof(err)) == -1) {
+			fprintf(stderr, "decoymx: --listen %s: %s\n",
+			    listen[i], err);
+			return EXIT_USAGE;
+		}
+	if (db != NULL)
+		strlcpy_(c.db, db, sizeof(c.db));
+	if (user != NULL)
+		strlcpy_(c.user, user, sizeof(c.user));
+	if (config_check(&c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", file ? file : "decoymx", err);
+		return EXIT_USAGE;
+	}
+	if (check) {
+		config_dump(&c, stdout);
+		printf("# configuration OK\n");
+		return 0;
+	}
+	log_init("decoymx", c.log_level);
+	return proc_run(&c);
+}
+
+static int
+cmd_report_(int argc, char **argv)
+{
+	return cmd_report(argc, argv, main_default_db());
+}
+
+static int
+cmd_db_(int argc, char **argv)
+{
+	return cmd_db(argc, argv, main_default_db());
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("decoymx %s (libevent %s, SQLite %s, %s, libmaxminddb %s)\n",
+	    DECOYMX_VERSION, event_get_version(), sqlite3_libversion(),
+	    pcap_lib_version(), MMDB_lib_version());
+	return 0;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(0, NULL);
+	fprintf(stderr, "decoymx: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

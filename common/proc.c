@@ -1,0 +1,176 @@
+/*
+ * proc.c -- "decoymx run": the process model of DESIGN.md section 2.
+ * The parent binds the listeners, forks the network process (chroot,
+ * unprivileged user, the event loop of tarpit/), drops to the same user
+ * and becomes the store process (store/ingest.c), which alone opens the
+ * database.  Privilege steps are skipped when not started as root.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decoymx.h"
+#include "store.h"
+#include "tarpit.h"
+
+struct creds {
+	int	 drop;		/* started as root with an unprivileged user */
+	uid_t	 uid;
+	gid_t	 gid;
+};
+
+static int	 proc_creds(const struct config *, struct creds *);
+static void	 proc_drop(const struct config *, const struct creds *, int);
+
+/* Looks the run-as user up while /etc/passwd is still reachable. */
+static int
+proc_creds(const struct config *c, struct creds *cr)
+{
+	struct passwd *pw;
+
+	memset(cr, 0, sizeof(*cr));
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		fprintf(stderr, "decoymx: user '%s' does not exist: create it "
+		    "(adduser --system %s) or set 'user' in the "
+		    "configuration\n", c->user, c->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		log_warn("running as root: set 'user' to an unprivileged "
+		    "account");
+		return 0;
+	}
+	cr->drop = 1;
+	cr->uid = pw->pw_uid;
+	cr->gid = pw->pw_gid;
+	return 0;
+}
+
+/* Drops to the configured user, chrooted first when asked. */
+static void
+proc_drop(const struct config *c, const struct creds *cr, int do_chroot)
+{
+	if (!cr->drop)
+		return;
+	if (do_chroot) {
+		if (mkdir(c->chroot, 0755) == -1 && errno != EEXIST)
+			fatal("mkdir %s", c->chroot);
+		if (chroot(c->chroot) == -1 || chdir("/") == -1)
+			fatal("chroot %s", c->chroot);
+	}
+	if (setgroups(1, &cr->gid) == -1 ||
+	    setresgid(cr->gid, cr->gid, cr->gid) == -1 ||
+	    setresuid(cr->uid, cr->uid, cr->uid) == -1)
+		fatal("dropping privileges to %s", c->user);
+	if (setuid(0) != -1)
+		fatalx("could regain root after dropping privileges");
+}
+
+/*
+ * Re-reads the configuration file on SIGHUP (store process).  Settings
+ * that need a restart are named; the rest goes to the network process.
+ * A bad file is a warning and the running configuration stays.
+ */
+void
+proc_reload(struct config *running, int ipc_fd)
+{
+	struct config	 nc;
+	char		 err[256];
+	uint8_t		 buf[2 + sizeof(nc)];
+
+	if (running->file == NULL) {
+		log_info("reload: no configuration file, nothing to do");
+		return;
+	}
+	config_defaults(&nc);
+	if (config_load(&nc, running->file) == -1) {
+		log_warn("reload: %s has errors, keeping the running "
+		    "configuration", running->file);
+		return;
+	}
+	/* Command-line overrides and what cannot change stay as running. */
+	memcpy(nc.listen, running->listen, sizeof(nc.listen));
+	nc.nlisten = running->nlisten;
+	if (strcmp(nc.db, running->db) != 0 ||
+	    strcmp(nc.user, running->user) != 0 ||
+	    strcmp(nc.chroot, running->chroot) != 0)
+		log_warn("reload: db, user and chroot changes need a restart");
+	strlcpy_(nc.db, running->db, sizeof(nc.db));
+	strlcpy_(nc.user, running->user, sizeof(nc.user));
+	strlcpy_(nc.chroot, running->chroot, sizeof(nc.chroot));
+	if (config_check(&nc, err, sizeof(err)) == -1) {
+		log_warn("reload: %s: %s, keeping the running configuration",
+		    running->file, err);
+		return;
+	}
+	log_info("reload: %s applied (listen changes need a restart)",
+	    running->file);
+	nc.file = running->file;
+	*running = nc;
+	log_setlevel(nc.log_level);
+	buf[0] = REC_RELOAD;
+	buf[1] = 1;
+	memcpy(buf + 2, &nc, sizeof(nc));
+	if (send(ipc_fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_warn("reload: could not tell the network process: %s",
+		    strerror(errno));
+}
+
+/*
+ * Runs the daemon.  Returns the exit status: 0 after a clean stop, 1 on
+ * a runtime failure.
+ */
+int
+proc_run(struct config *c)
+{
+	struct listener	*ls;
+	struct creds	 cr;
+	struct store	*st;
+	char		 err[512];
+	int		 n, sp[2], rv;
+	pid_t		 pid;
+
+	if (proc_creds(c, &cr) == -1)
+		return EXIT_USAGE;
+	if (listen_bind(c, &ls, &n) == -1)
+		return EXIT_RUNTIME;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		close(sp[0]);
+		log_init("net", c->log_level);
+		proc_drop(c, &cr, 1);
+		_exit(tarpit_run(c, ls, n, sp[1]));
+	}
+
+	close(sp[1]);
+	for (int i = 0; i < n; i++)
+		close(ls[i].fd);
+	free(ls);
+	log_init("store", c->log_level);
+	proc_drop(c, &cr, 0);
+	if ((st = store_open(c->db, STORE_RW, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return EXIT_RUNTIME;
+	}
+	log_info("store ready db=%s", c->db);
+	rv = ingest_run(c, st, sp[0], pid);
+	store_close(st);
+	close(sp[0]);
+	return rv;
+}

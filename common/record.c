@@ -1,0 +1,328 @@
+/*
+ * record.c -- the event records the network process sends to the store
+ * over their socketpair, one record per SOCK_SEQPACKET message.
+ *
+ * Layout: a type byte, a version byte, then fields as tag (1 byte),
+ * length (2 bytes, big endian), value.  Integers are 8 bytes big endian;
+ * strings are raw bytes, never NUL-terminated.  The store does not trust
+ * the network process: record_decode_session() checks every bound again.
+ */
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <string.h>
+
+#include "decoymx.h"
+
+#define REC_VERSION	1
+
+enum tag {
+	T_UID = 1, T_START, T_END, T_SRC_IP, T_SRC_PORT, T_DST_IP, T_DST_PORT,
+	T_MX_PREF, T_ROLE, T_GREET_DELAY, T_HELO_VERB, T_HELO, T_MAIL_FROM,
+	T_RCPT, T_RCPT_TOTAL, T_AUTH_MECH, T_AUTH_USER, T_STAGE, T_REPLY,
+	T_REASON, T_BYTES_IN, T_BYTES_OUT, T_COMMANDS, T_ERRORS, T_ANOMALIES,
+	T_MAX
+};
+
+struct wbuf {
+	uint8_t	*p;
+	size_t	 len, cap;
+	int	 overflow;
+};
+
+static void	 put_bytes(struct wbuf *, int, const void *, size_t);
+static void	 put_u64(struct wbuf *, int, uint64_t);
+static uint64_t	 get_u64(const uint8_t *);
+static int	 valid_ip(const uint8_t *, size_t, char *, size_t);
+
+static void
+put_bytes(struct wbuf *w, int tag, const void *v, size_t len)
+{
+	if (len > 0xffff || w->len + 3 + len > w->cap) {
+		w->overflow = 1;
+		return;
+	}
+	w->p[w->len++] = (uint8_t)tag;
+	w->p[w->len++] = (uint8_t)(len >> 8);
+	w->p[w->len++] = (uint8_t)len;
+	if (len > 0)
+		memcpy(w->p + w->len, v, len);
+	w->len += len;
+}
+
+static void
+put_u64(struct wbuf *w, int tag, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
+	put_bytes(w, tag, b, 8);
+}
+
+static void
+put_span(struct wbuf *w, int tag, struct span s, size_t max)
+{
+	if (s.p != NULL)
+		put_bytes(w, tag, s.p, s.len < max ? s.len : max);
+}
+
+/*
+ * Encodes a session summary into buf.  Strings longer than their bound
+ * are cut to it.  Returns the record length, or 0 if it does not fit.
+ */
+size_t
+record_encode_session(const struct sess_rec *r, uint8_t *buf, size_t cap)
+{
+	struct wbuf	 w = { buf, 0, cap, 0 };
+
+	if (cap < 2)
+		return 0;
+	buf[w.len++] = REC_SESSION;
+	buf[w.len++] = REC_VERSION;
+	put_bytes(&w, T_UID, r->uid, strlen(r->uid));
+	put_u64(&w, T_START, (uint64_t)r->start_us);
+	put_u64(&w, T_END, (uint64_t)r->end_us);
+	put_bytes(&w, T_SRC_IP, r->src_ip, strlen(r->src_ip));
+	put_u64(&w, T_SRC_PORT, r->src_port);
+	put_bytes(&w, T_DST_IP, r->dst_ip, strlen(r->dst_ip));
+	put_u64(&w, T_DST_PORT, r->dst_port);
+	put_u64(&w, T_MX_PREF, (uint64_t)(int64_t)r->mx_pref);
+	put_u64(&w, T_ROLE, r->role);
+	put_u64(&w, T_GREET_DELAY, r->greeting_delay_ms);
+	put_span(&w, T_HELO_VERB, r->helo_verb, 4);
+	put_span(&w, T_HELO, r->helo, MAX_HELO);
+	put_span(&w, T_MAIL_FROM, r->mail_from, MAX_PATH_ARG);
+	for (uint32_t i = 0; i < r->nrcpt && i < MAX_RCPT; i++)
+		put_span(&w, T_RCPT, r->rcpt[i], MAX_PATH_ARG);
+	put_u64(&w, T_RCPT_TOTAL, r->rcpt_total);
+	for (uint32_t i = 0; i < r->nauth && i < MAX_AUTH; i++) {
+		put_span(&w, T_AUTH_MECH, r->auth[i].mech, MAX_AUTH_MECH);
+		put_span(&w, T_AUTH_USER, r->auth[i].user, MAX_AUTH_USER);
+	}
+	put_u64(&w, T_STAGE, r->stage);
+	put_u64(&w, T_REPLY, r->reply_code);
+	put_u64(&w, T_REASON, r->reason);
+	put_u64(&w, T_BYTES_IN, r->bytes_in);
+	put_u64(&w, T_BYTES_OUT, r->bytes_out);
+	put_u64(&w, T_COMMANDS, r->commands);
+	put_u64(&w, T_ERRORS, r->errors);
+	put_u64(&w, T_ANOMALIES, r->anomalies);
+	return w.overflow ? 0 : w.len;
+}
+
+/* Returns the record type of a received message, or -1. */
+int
+record_type(const uint8_t *buf, size_t len)
+{
+	if (len < 2 || buf[1] != REC_VERSION)
+		return -1;
+	return buf[0];
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Copies a textual address into out if it parses as IPv4 or IPv6. */
+static int
+valid_ip(const uint8_t *p, size_t len, char *out, size_t outlen)
+{
+	struct in6_addr	 a6;
+
+	if (len == 0 || len >= outlen)
+		return 0;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return inet_pton(AF_INET, out, &a6) == 1 ||
+	    inet_pton(AF_INET6, out, &a6) == 1;
+}
+
+static int
+valid_uid(const uint8_t *p, size_t len)
+{
+	if (len != UID_LEN)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit(p[i]))
+			return 0;
+	return 1;
+}
+
+/* Bounds for string fields; integer fields have length 8. */
+static const size_t str_max[T_MAX] = {
+	[T_HELO_VERB] = 4, [T_HELO] = MAX_HELO, [T_MAIL_FROM] = MAX_PATH_ARG,
+	[T_RCPT] = MAX_PATH_ARG, [T_AUTH_MECH] = MAX_AUTH_MECH,
+	[T_AUTH_USER] = MAX_AUTH_USER,
+};
+
+static int
+decode_field(struct sess_rec *r, int tag, const uint8_t *v, size_t len,
+    const char **why)
+{
+	struct span	 s = { (const char *)v, len };
+	uint64_t	 n = 0;
+
+	if (str_max[tag] != 0) {
+		if (len > str_max[tag]) {
+			*why = "string field over its bound";
+			return -1;
+		}
+	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP) {
+		if (len != 8) {
+			*why = "integer field of wrong size";
+			return -1;
+		}
+		n = get_u64(v);
+	}
+
+	switch (tag) {
+	case T_UID:
+		if (!valid_uid(v, len))
+			return *why = "bad uid", -1;
+		memcpy(r->uid, v, len);
+		r->uid[len] = '\0';
+		break;
+	case T_START:	r->start_us = (int64_t)n; break;
+	case T_END:	r->end_us = (int64_t)n; break;
+	case T_SRC_IP:
+		if (!valid_ip(v, len, r->src_ip, sizeof(r->src_ip)))
+			return *why = "bad source address", -1;
+		break;
+	case T_DST_IP:
+		if (!valid_ip(v, len, r->dst_ip, sizeof(r->dst_ip)))
+			return *why = "bad decoy address", -1;
+		break;
+	case T_SRC_PORT:
+	case T_DST_PORT:
+		if (n > 65535)
+			return *why = "port out of range", -1;
+		if (tag == T_SRC_PORT)
+			r->src_port = (uint16_t)n;
+		else
+			r->dst_port = (uint16_t)n;
+		break;
+	case T_MX_PREF:
+		if ((int64_t)n < -1 || (int64_t)n > 65535)
+			return *why = "mx preference out of range", -1;
+		r->mx_pref = (int32_t)(int64_t)n;
+		break;
+	case T_ROLE:
+		if (n >= ROLE_MAX)
+			return *why = "bad role", -1;
+		r->role = (enum role)n;
+		break;
+	case T_GREET_DELAY:
+		if (n > 86400000)
+			return *why = "greeting delay out of range", -1;
+		r->greeting_delay_ms = (uint32_t)n;
+		break;
+	case T_HELO_VERB: r->helo_verb = s; break;
+	case T_HELO:	r->helo = s; break;
+	case T_MAIL_FROM: r->mail_from = s; break;
+	case T_RCPT:
+		if (r->nrcpt >= MAX_RCPT)
+			return *why = "too many recipients", -1;
+		r->rcpt[r->nrcpt++] = s;
+		break;
+	case T_AUTH_MECH:
+		if (r->nauth >= MAX_AUTH)
+			return *why = "too many auth attempts", -1;
+		r->auth[r->nauth++].mech = s;
+		break;
+	case T_AUTH_USER:
+		if (r->nauth == 0)
+			return *why = "auth user without mechanism", -1;
+		r->auth[r->nauth - 1].user = s;
+		break;
+	case T_STAGE:
+		if (n >= STAGE_MAX)
+			return *why = "bad stage", -1;
+		r->stage = (enum stage)n;
+		break;
+	case T_REPLY:
+		if (n != 0 && (n < 200 || n > 599))
+			return *why = "bad reply code", -1;
+		r->reply_code = (uint16_t)n;
+		break;
+	case T_REASON:
+		if (n >= CLOSE_MAX)
+			return *why = "bad close reason", -1;
+		r->reason = (enum close_reason)n;
+		break;
+	case T_BYTES_IN:  r->bytes_in = n; break;
+	case T_BYTES_OUT: r->bytes_out = n; break;
+	case T_COMMANDS:
+	case T_ERRORS:
+	case T_RCPT_TOTAL:
+		if (n > UINT32_MAX)
+			return *why = "counter out of range", -1;
+		if (tag == T_COMMANDS)
+			r->commands = (uint32_t)n;
+		else if (tag == T_ERRORS)
+			r->errors = (uint32_t)n;
+		else
+			r->rcpt_total = (uint32_t)n;
+		break;
+	case T_ANOMALIES:
+		if (n & ~(uint64_t)ANOM_ALL)
+			return *why = "unknown anomaly bits", -1;
+		r->anomalies = (uint32_t)n;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Decodes and validates a session record.  Spans in *r point into buf,
+ * which must outlive r.  Returns 0, or -1 with *why set to a static
+ * description of the first problem found.
+ */
+int
+record_decode_session(const uint8_t *buf, size_t len, struct sess_rec *r,
+    const char **why)
+{
+	uint32_t	 seen = 0;
+	const uint32_t	 required = 1u << T_UID | 1u << T_START | 1u << T_END |
+	    1u << T_SRC_IP | 1u << T_SRC_PORT | 1u << T_DST_IP |
+	    1u << T_DST_PORT | 1u << T_STAGE | 1u << T_REASON;
+	size_t		 off = 2;
+
+	memset(r, 0, sizeof(*r));
+	r->mx_pref = -1;
+	if (record_type(buf, len) != REC_SESSION)
+		return *why = "not a session record", -1;
+	if (len > MAX_RECORD)
+		return *why = "record too long", -1;
+	while (off < len) {
+		if (len - off < 3)
+			return *why = "truncated field header", -1;
+		int tag = buf[off];
+		size_t flen = (size_t)buf[off + 1] << 8 | buf[off + 2];
+		off += 3;
+		if (flen > len - off)
+			return *why = "truncated field", -1;
+		if (tag <= 0 || tag >= T_MAX)
+			return *why = "unknown field", -1;
+		if (tag != T_RCPT && tag != T_AUTH_MECH &&
+		    tag != T_AUTH_USER && (seen & 1u << tag))
+			return *why = "duplicate field", -1;
+		seen |= 1u << tag;
+		if (decode_field(r, tag, buf + off, flen, why) == -1)
+			return -1;
+		off += flen;
+	}
+	if ((seen & required) != required)
+		return *why = "missing required field", -1;
+	if (r->end_us < r->start_us)
+		return *why = "session ends before it starts", -1;
+	if (r->rcpt_total < r->nrcpt)
+		return *why = "recipient total below recipients kept", -1;
+	return 0;
+}

@@ -1,0 +1,545 @@
+/*
+ * ingest.c -- the main loop of the store process: read session records
+ * from the network process over a SOCK_SEQPACKET socket, validate them
+ * again, and write them to SQLite in batched transactions.
+ *
+ * Records wait in a batch: a ring of raw copies, bounded by queue_size,
+ * which drops its oldest record (and counts it) when full.  A flush
+ * writes every pending record in one transaction and empties the batch
+ * only if the commit succeeds; otherwise the records stay for the next
+ * tick, so a locked, full or read-only database loses nothing while the
+ * bound holds.  A flush runs batch_interval_ms after the first pending
+ * record, or at once when batch_max records wait.
+ *
+ * On SIGTERM/SIGINT the network process is told to stop; it sends what
+ * it still holds and closes its end.  The store reads until that EOF
+ * (at most INGEST_DEADLINE_S seconds), flushes and returns.
+ *
+ * Exports the batch (batch_new(), batch_free(), batch_add(),
+ * batch_pending(), batch_flush(), batch_stats()) and ingest_run().
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define INGEST_BUDGET		256	/* records read per wakeup */
+#define INGEST_DEADLINE_S	10	/* to wait for EOF after a signal */
+#define INGEST_FINAL_TRIES	3	/* flush attempts at exit */
+#define BATCH_WARN_US		(10 * 1000000LL)
+
+#define DEF_QUEUE_SIZE		10000
+#define DEF_BATCH_INTERVAL_MS	100
+#define DEF_BATCH_MAX		500
+
+struct brec {
+	size_t		 len;
+	uint8_t		 data[];
+};
+
+/* At most one warning per BATCH_WARN_US, with the count in between. */
+struct ratelimit {
+	int64_t		 last_us;
+	uint64_t	 count;
+};
+
+struct batch {
+	struct brec	**ring;
+	uint32_t	 bound, head, n;
+	struct batch_stats stats;
+	uint32_t	 streak;	/* failed flushes in a row */
+	struct ratelimit rl_drop, rl_invalid;
+};
+
+struct ingest {
+	const struct config	*conf;
+	struct store		*st;
+	struct batch		*b;
+	struct event_base	*base;
+	struct event		*ev_read, *ev_flush, *ev_deadline;
+	struct event		*ev_sig[4];
+	uint8_t			*buf;
+	int			 fd;
+	pid_t			 child;
+	int			 stopping, eof, deadline, child_done;
+};
+
+static int	 batch_ratelimit(struct ratelimit *);
+static int	 batch_record_error(int);
+static void	 batch_clear(struct batch *);
+static void	 ingest_read(evutil_socket_t, short, void *);
+static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
+static void	 ingest_flush(struct ingest *);
+static void	 ingest_flush_cb(evutil_socket_t, short, void *);
+static void	 ingest_arm(struct ingest *);
+static void	 ingest_signal(evutil_socket_t, short, void *);
+static void	 ingest_deadline(evutil_socket_t, short, void *);
+static void	 ingest_reap(struct ingest *, int);
+static void	 ingest_reap_wait(struct ingest *);
+static int	 ingest_setup(struct ingest *);
+static void	 ingest_teardown(struct ingest *);
+
+/* Returns 1 when a warning may be logged now; counts it either way. */
+static int
+batch_ratelimit(struct ratelimit *rl)
+{
+	int64_t	 now = util_now_us();
+
+	rl->count++;
+	if (rl->last_us != 0 && now - rl->last_us < BATCH_WARN_US)
+		return 0;
+	rl->last_us = now;
+	return 1;
+}
+
+/*
+ * Errors that belong to one record rather than to the database: such a
+ * record is dropped so it cannot block every batch after it.
+ */
+static int
+batch_record_error(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		return 1;
+	}
+	return 0;
+}
+
+/* A batch holding at most bound records; free with batch_free(). */
+struct batch *
+batch_new(uint32_t bound)
+{
+	struct batch	*b;
+
+	if (bound == 0)
+		bound = 1;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if ((b->ring = calloc(bound, sizeof(*b->ring))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->bound = bound;
+	return b;
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		free(b->ring[(b->head + i) % b->bound]);
+	b->head = b->n = 0;
+}
+
+/* Frees the batch and any records still pending; NULL is allowed. */
+void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	batch_clear(b);
+	free(b->ring);
+	free(b);
+}
+
+uint32_t
+batch_pending(const struct batch *b)
+{
+	return b->n;
+}
+
+const struct batch_stats *
+batch_stats(const struct batch *b)
+{
+	return &b->stats;
+}
+
+/*
+ * Validates a received record and keeps a copy of it for the next flush.
+ * At the bound the oldest pending record is dropped and counted.  Returns
+ * 0, or -1 if the record was invalid (counted, logged, not kept) or no
+ * memory was left (counted as dropped).
+ */
+int
+batch_add(struct batch *b, const uint8_t *rec, size_t len)
+{
+	struct sess_rec	 r;
+	struct brec	*br;
+	const char	*why;
+
+	if (record_decode_session(rec, len, &r, &why) == -1) {
+		b->stats.invalid++;
+		if (batch_ratelimit(&b->rl_invalid)) {
+			log_warn("store invalid record reason=\"%s\" len=%zu "
+			    "invalid=%llu", why, len,
+			    (unsigned long long)b->rl_invalid.count);
+			b->rl_invalid.count = 0;
+		}
+		return -1;
+	}
+	if ((br = malloc(sizeof(*br) + len)) == NULL) {
+		b->stats.dropped++;
+		log_warn("store dropped session=%s: out of memory", r.uid);
+		return -1;
+	}
+	br->len = len;
+	memcpy(br->data, rec, len);
+	if (b->n == b->bound) {
+		free(b->ring[b->head]);
+		b->head = (b->head + 1) % b->bound;
+		b->n--;
+		b->stats.dropped++;
+		if (batch_ratelimit(&b->rl_drop)) {
+			log_warn("store queue full, dropped oldest dropped=%llu "
+			    "bound=%u", (unsigned long long)b->rl_drop.count,
+			    b->bound);
+			b->rl_drop.count = 0;
+		}
+	}
+	b->ring[(b->head + b->n) % b->bound] = br;
+	b->n++;
+	return 0;
+}
+
+/*
+ * Writes every pending record in one transaction.  On success the batch
+ * is empty and the return value is the number of records written (a uid
+ * already in the database counts as written: it changes nothing).  On
+ * failure everything is rolled back, every record stays pending, the
+ * first failure of a streak is logged, and -1 is returned.
+ */
+int
+batch_flush(struct batch *b, struct store *st)
+{
+	struct sess_rec	 r;
+	struct brec	*br;
+	const char	*why;
+	uint32_t	 rejected = 0;
+
+	if (b->n == 0)
+		return 0;
+	if (store_begin(st) == -1)
+		goto fail;
+	for (uint32_t i = 0; i < b->n; i++) {
+		br = b->ring[(b->head + i) % b->bound];
+		/* Checked in batch_add(); decoded again for the spans. */
+		if (record_decode_session(br->data, br->len, &r, &why) == -1) {
+			rejected++;
+			continue;
+		}
+		if (store_session(st, &r) == 0)
+			continue;
+		if (!batch_record_error(store_errcode(st)))
+			goto fail;
+		log_warn("store rejected session=%s error=\"%s\"", r.uid,
+		    store_error(st));
+		rejected++;
+	}
+	if (store_commit(st) == -1)
+		goto fail;
+
+	if (b->streak > 0)
+		log_info("store flush recovered failures=%u", b->streak);
+	b->streak = 0;
+	b->stats.batches++;
+	b->stats.sessions += b->n - rejected;
+	b->stats.invalid += rejected;
+	rejected = b->n - rejected;
+	batch_clear(b);
+	return (int)rejected;
+
+fail:
+	store_rollback(st);
+	b->stats.failures++;
+	if (b->streak++ == 0)
+		log_warn("store flush failed pending=%u error=\"%s\"", b->n,
+		    store_error(st));
+	return -1;
+}
+
+/* Reads up to INGEST_BUDGET records; EOF or a read error ends the loop. */
+static void
+ingest_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest	*ig = arg;
+	ssize_t		 n;
+
+	(void)what;
+	for (int i = 0; i < INGEST_BUDGET; i++) {
+		/* One byte more than a record may be, to see oversize. */
+		n = recv(fd, ig->buf, MAX_RECORD + 1, MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == -1)
+			log_warn("store read from network process failed: %s",
+			    strerror(errno));
+		if (n <= 0) {
+			ig->eof = 1;
+			event_del(ig->ev_read);
+			event_base_loopbreak(ig->base);
+			return;
+		}
+		ingest_record(ig, ig->buf, (size_t)n);
+	}
+}
+
+static void
+ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
+{
+	if (record_type(rec, len) == REC_STATS)
+		return;		/* not used by the store yet */
+	if (batch_add(ig->b, rec, len) == -1)
+		return;
+	if (batch_pending(ig->b) >= ig->conf->batch_max &&
+	    ig->conf->batch_max > 0)
+		ingest_flush(ig);
+	else
+		ingest_arm(ig);
+}
+
+/* Arms the flush timer unless it already runs. */
+static void
+ingest_arm(struct ingest *ig)
+{
+	uint32_t	 ms = ig->conf->batch_interval_ms;
+	struct timeval	 tv;
+
+	if (ms == 0)
+		ms = DEF_BATCH_INTERVAL_MS;
+	if (evtimer_pending(ig->ev_flush, NULL))
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ig->ev_flush, &tv);
+}
+
+static void
+ingest_flush(struct ingest *ig)
+{
+	int64_t	 t0 = util_now_us();
+	int	 n;
+
+	if ((n = batch_flush(ig->b, ig->st)) > 0)
+		log_debug("store flushed sessions=%d duration_ms=%u", n,
+		    (unsigned)((util_now_us() - t0) / 1000));
+	if (batch_pending(ig->b) > 0)
+		ingest_arm(ig);		/* failed: retry on the next tick */
+}
+
+static void
+ingest_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ingest_flush(arg);
+}
+
+static void
+ingest_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct ingest	*ig = arg;
+	struct timeval	 tv = { INGEST_DEADLINE_S, 0 };
+
+	(void)what;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (ig->stopping)
+			return;
+		ig->stopping = 1;
+		log_info("store stop requested signal=%s pending=%u",
+		    sig == SIGTERM ? "TERM" : "INT", batch_pending(ig->b));
+		if (ig->child > 0 && !ig->child_done &&
+		    kill(ig->child, SIGTERM) == -1)
+			log_warn("store cannot signal network process pid=%ld: "
+			    "%s", (long)ig->child, strerror(errno));
+		evtimer_add(ig->ev_deadline, &tv);
+		break;
+	case SIGHUP:
+		log_info("store reload (nothing to reload)");
+		break;
+	case SIGCHLD:
+		ingest_reap(ig, WNOHANG);
+		break;
+	}
+}
+
+static void
+ingest_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest	*ig = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("store stop deadline reached after %ds, network process "
+	    "still connected", INGEST_DEADLINE_S);
+	ig->deadline = 1;
+	event_base_loopbreak(ig->base);
+}
+
+/* Collects the network process if it has exited (flags for waitpid). */
+static void
+ingest_reap(struct ingest *ig, int flags)
+{
+	int	 status;
+	pid_t	 pid;
+
+	if (ig->child <= 0 || ig->child_done)
+		return;
+	while ((pid = waitpid(ig->child, &status, flags)) == -1 &&
+	    errno == EINTR)
+		;
+	if (pid == 0)
+		return;
+	ig->child_done = 1;
+	if (pid == -1)
+		log_warn("store waitpid pid=%ld: %s", (long)ig->child,
+		    strerror(errno));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("network process exited pid=%ld status=0",
+		    (long)ig->child);
+	else if (WIFEXITED(status))
+		log_warn("network process exited pid=%ld status=%d",
+		    (long)ig->child, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_warn("network process killed pid=%ld signal=%d",
+		    (long)ig->child, WTERMSIG(status));
+}
+
+/* At exit: give the network process 2 s to go, then SIGKILL it. */
+static void
+ingest_reap_wait(struct ingest *ig)
+{
+	struct timespec	 ts = { 0, 100 * 1000 * 1000 };
+
+	if (ig->child <= 0)
+		return;
+	ingest_reap(ig, WNOHANG);
+	if (!ig->child_done && !ig->stopping)
+		kill(ig->child, SIGTERM);
+	for (int i = 0; i < 20 && !ig->child_done && !ig->deadline; i++) {
+		nanosleep(&ts, NULL);
+		ingest_reap(ig, WNOHANG);
+	}
+	if (!ig->child_done) {
+		log_warn("store killing network process pid=%ld",
+		    (long)ig->child);
+		kill(ig->child, SIGKILL);
+		ingest_reap(ig, 0);
+	}
+}
+
+static int
+ingest_setup(struct ingest *ig)
+{
+	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	uint32_t	 bound = ig->conf->queue_size;
+
+	if ((ig->buf = malloc(MAX_RECORD + 1)) == NULL ||
+	    (ig->b = batch_new(bound ? bound : DEF_QUEUE_SIZE)) == NULL ||
+	    (ig->base = event_base_new()) == NULL)
+		return -1;
+	ig->ev_read = event_new(ig->base, ig->fd, EV_READ | EV_PERSIST,
+	    ingest_read, ig);
+	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);
+	ig->ev_deadline = evtimer_new(ig->base, ingest_deadline, ig);
+	if (ig->ev_read == NULL || ig->ev_flush == NULL ||
+	    ig->ev_deadline == NULL || event_add(ig->ev_read, NULL) == -1)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		ig->ev_sig[i] = evsignal_new(ig->base, sigs[i], ingest_signal,
+		    ig);
+		if (ig->ev_sig[i] == NULL || evsignal_add(ig->ev_sig[i],
+		    NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+ingest_teardown(struct ingest *ig)
+{
+	for (int i = 0; i < 4; i++)
+		if (ig->ev_sig[i] != NULL)
+			event_free(ig->ev_sig[i]);
+	if (ig->ev_read != NULL)
+		event_free(ig->ev_read);
+	if (ig->ev_flush != NULL)
+		event_free(ig->ev_flush);
+	if (ig->ev_deadline != NULL)
+		event_free(ig->ev_deadline);
+	if (ig->base != NULL)
+		event_base_free(ig->base);
+	batch_free(ig->b);
+	free(ig->buf);
+}
+
+/*
+ * Runs the store process until the network process is gone.  fd is the
+ * store's end of the SOCK_SEQPACKET socketpair (a zero-length message
+ * reads as EOF, so the network process never sends one); child is the
+ * network process, or 0 when there is none to signal and reap.  Returns
+ * 0 after a requested stop with everything written, 1 when the network
+ * process went away on its own, the stop deadline passed, or records
+ * could not be written at exit.  Does not close fd or the store.
+ */
+int
+ingest_run(const struct config *conf, struct store *st, int fd, pid_t child)
+{
+	struct ingest			 ig;
+	const struct batch_stats	*bs;
+	int				 ret = 0;
+
+	memset(&ig, 0, sizeof(ig));
+	ig.conf = conf;
+	ig.st = st;
+	ig.fd = fd;
+	ig.child = child;
+	if (ingest_setup(&ig) == -1) {
+		log_error("store cannot set up its event loop");
+		ingest_teardown(&ig);
+		return 1;
+	}
+	log_info("store started db=%s", store_path(st));
+	event_base_dispatch(ig.base);
+
+	for (int i = 0; i < INGEST_FINAL_TRIES && batch_pending(ig.b); i++)
+		batch_flush(ig.b, st);
+	if (batch_pending(ig.b) > 0) {
+		log_error("store lost sessions=%u at exit error=\"%s\"",
+		    batch_pending(ig.b), store_error(st));
+		ret = 1;
+	}
+	if (!ig.stopping) {
+		log_error("store network process closed its channel "
+		    "unexpectedly");
+		ret = 1;
+	}
+	if (ig.deadline)
+		ret = 1;
+	ingest_reap_wait(&ig);
+
+	bs = batch_stats(ig.b);
+	log_info("store stopping sessions=%llu batches=%llu dropped=%llu "
+	    "invalid=%llu failures=%llu",
+	    (unsigned long long)bs->sessions, (unsigned long long)bs->batches,
+	    (unsigned long long)bs->dropped, (unsigned long long)bs->invalid,
+	    (unsigned long long)bs->failures);
+	ingest_teardown(&ig);
+	return ret;
+}

@@ -1,0 +1,471 @@
+/*
+ * store.c -- the database handle: opening (read-write for the daemon,
+ * read-only for reports), the cached prepared statements and the writer
+ * of one finished session with its recipients, AUTH attempts and the
+ * per-client aggregates.
+ *
+ * Everything that came from the network reaches SQLite through bound
+ * parameters, as TEXT with an explicit length: embedded NULs and invalid
+ * UTF-8 are stored as given and escaped only on output.  A span whose
+ * pointer is NULL (the field never appeared) is stored as NULL; an empty
+ * span (e.g. MAIL FROM:<>) as the empty string.
+ *
+ * Exports store_open(), store_close(), store_db(), store_path(),
+ * store_error(), store_errcode(), store_begin(), store_session(),
+ * store_commit() and store_rollback().
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define STORE_BUSY_MS	2000
+
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE,
+	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_MAX
+};
+
+static const char *store_sql[Q_MAX] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_SAVEPOINT] = "SAVEPOINT rec",
+	[Q_RELEASE] = "RELEASE rec",
+	[Q_SESSION] =
+	    "INSERT INTO sessions(uid, start_us, end_us, src_ip, src_port,"
+	    " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb,"
+	    " helo, mail_from, rcpt_total, stage, reply_code, close_reason,"
+	    " bytes_in, bytes_out, commands, errors, anomalies)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+	    " ON CONFLICT(uid) DO NOTHING",
+	[Q_RCPT] =
+	    "INSERT INTO recipients(session_id, seq, rcpt) VALUES(?1, ?2, ?3)",
+	[Q_AUTH] =
+	    "INSERT INTO auth_attempts(session_id, seq, mechanism, username)"
+	    " VALUES(?1, ?2, ?3, ?4)",
+	[Q_CLIENT] =
+	    "INSERT INTO clients(ip, first_us, last_us, sessions, anomalies,"
+	    " rcpts) VALUES(?1, ?2, ?3, 1, ?4, ?5)"
+	    " ON CONFLICT(ip) DO UPDATE SET"
+	    " first_us = min(first_us, excluded.first_us),"
+	    " last_us = max(last_us, excluded.last_us),"
+	    " sessions = sessions + 1,"
+	    " anomalies = anomalies | excluded.anomalies,"
+	    " rcpts = rcpts + excluded.rcpts",
+	/* The decoy's preference and role as of the latest session. */
+	[Q_DECOY] =
+	    "INSERT INTO client_decoys(ip, decoy, mx_pref, role, first_us,"
+	    " last_us, sessions) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 1)"
+	    " ON CONFLICT(ip, decoy) DO UPDATE SET"
+	    " mx_pref = CASE WHEN excluded.last_us >= last_us"
+	    "  THEN excluded.mx_pref ELSE mx_pref END,"
+	    " role = CASE WHEN excluded.last_us >= last_us"
+	    "  THEN excluded.role ELSE role END,"
+	    " first_us = min(first_us, excluded.first_us),"
+	    " last_us = max(last_us, excluded.last_us),"
+	    " sessions = sessions + 1",
+};
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	int		 errcode;
+	char		 err[512];
+	sqlite3_stmt	*q[Q_MAX];
+};
+
+static void	 store_open_hint(const char *, char *, size_t);
+static int	 store_setup_rw(struct store *, char *, size_t);
+static void	 store_fail(struct store *, const char *);
+static int	 store_run(struct store *, int);
+static int	 store_bind_span(sqlite3_stmt *, int, struct span);
+static int	 store_bind_str(sqlite3_stmt *, int, const char *, size_t);
+static int64_t	 store_clamp(uint64_t);
+static int	 store_insert(struct store *, const struct sess_rec *);
+
+/* Why a path cannot be opened, when its directory tells: " (...)". */
+static void
+store_open_hint(const char *path, char *hint, size_t len)
+{
+	struct stat	 sb;
+	char		 copy[PATH_MAX], *dir;
+
+	hint[0] = '\0';
+	if (strlen(path) >= sizeof(copy))
+		return;
+	memcpy(copy, path, strlen(path) + 1);
+	dir = dirname(copy);
+	if (stat(dir, &sb) == -1)
+		snprintf(hint, len, " (directory %s: %s)", dir,
+		    strerror(errno));
+	else if (!S_ISDIR(sb.st_mode))
+		snprintf(hint, len, " (%s is not a directory)", dir);
+	else if (access(dir, W_OK) == -1 && stat(path, &sb) == -1)
+		snprintf(hint, len, " (directory %s is not writable)", dir);
+}
+
+/* Sets the store's error from the connection: "what: sqlite message". */
+static void
+store_fail(struct store *s, const char *what)
+{
+	s->errcode = sqlite3_extended_errcode(s->db);
+	snprintf(s->err, sizeof(s->err), "%s: %s", what,
+	    sqlite3_errmsg(s->db));
+}
+
+/* Steps a cached statement that returns no rows, then resets it. */
+static int
+store_run(struct store *s, int q)
+{
+	int	 rc;
+
+	rc = sqlite3_step(s->q[q]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		store_fail(s, store_sql[q]);
+	sqlite3_reset(s->q[q]);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Opens the database at path.  STORE_RW creates it if needed, switches it
+ * to WAL and migrates it; STORE_RO never creates or writes and refuses a
+ * database at another schema version (unless STORE_ANYVERSION).  A
+ * database newer than this code is refused untouched in both modes.
+ * Returns a handle the caller frees with store_close(), or NULL with a
+ * message naming the path in err.
+ */
+struct store *
+store_open(const char *path, int mode, char *err, size_t errlen)
+{
+	struct store	*s;
+	struct stat	 sb;
+	char		 hint[PATH_MAX + 64];
+	int		 rw = mode & STORE_RW, rc, v;
+
+	if (!rw && stat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "database %s does not exist",
+			    path);
+		else
+			snprintf(err, errlen, "database %s: %s", path,
+			    strerror(errno));
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->path = strdup(path)) == NULL) {
+		free(s);
+		snprintf(err, errlen, "database %s: out of memory", path);
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &s->db, rw ? SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		store_open_hint(path, hint, sizeof(hint));
+		snprintf(err, errlen, "cannot open database %s: %s%s", path,
+		    s->db != NULL ? sqlite3_errmsg(s->db) :
+		    sqlite3_errstr(rc), hint);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	if (rw && sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, errlen, "database %s is not writable", path);
+		goto fail;
+	}
+	if ((v = schema_version(s->db)) == -1) {
+		snprintf(err, errlen, "cannot read database %s: %s", path,
+		    sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (v > SCHEMA_VERSION) {
+		snprintf(err, errlen, "database %s has schema version %d, this "
+		    "decoymx knows up to %d; upgrade decoymx", path, v,
+		    SCHEMA_VERSION);
+		goto fail;
+	}
+	if (rw) {
+		if (store_setup_rw(s, err, errlen) == -1)
+			goto fail;
+	} else if (v < SCHEMA_VERSION && !(mode & STORE_ANYVERSION)) {
+		snprintf(err, errlen, "database %s has schema version %d, this "
+		    "decoymx needs %d; run decoymx db migrate", path, v,
+		    SCHEMA_VERSION);
+		goto fail;
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+/* The writer's settings, the migrations and the cached statements. */
+static int
+store_setup_rw(struct store *s, char *err, size_t errlen)
+{
+	static const char *pragmas[] = {
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA synchronous = NORMAL",
+		"PRAGMA foreign_keys = ON",
+	};
+	char	 why[512];
+
+	for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
+		if (sqlite3_exec(s->db, pragmas[i], NULL, NULL,
+		    NULL) != SQLITE_OK) {
+			store_open_hint(s->path, why, sizeof(why));
+			snprintf(err, errlen, "database %s: %s: %s%s", s->path,
+			    pragmas[i], sqlite3_errmsg(s->db), why);
+			return -1;
+		}
+	}
+	if (schema_migrate(s->db, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "database %s: %s", s->path, why);
+		return -1;
+	}
+	for (int i = 0; i < Q_MAX; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "database %s: cannot prepare "
+			    "\"%s\": %s", s->path, store_sql[i],
+			    sqlite3_errmsg(s->db));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Closes the database and frees the handle; NULL is allowed. */
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < Q_MAX; i++)
+		sqlite3_finalize(s->q[i]);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+/* The connection, for queries of the caller's own; still owned by s. */
+sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
+}
+
+const char *
+store_path(const struct store *s)
+{
+	return s->path;
+}
+
+/* The last error, "what: sqlite message"; valid until the next call. */
+const char *
+store_error(const struct store *s)
+{
+	return s->err;
+}
+
+/* The extended SQLite result code of the last error. */
+int
+store_errcode(const struct store *s)
+{
+	return s->errcode;
+}
+
+/* Starts a write transaction (waits up to STORE_BUSY_MS for the lock). */
+int
+store_begin(struct store *s)
+{
+	if (s->q[Q_BEGIN] == NULL) {
+		s->errcode = SQLITE_READONLY;
+		snprintf(s->err, sizeof(s->err), "database %s opened read-only",
+		    s->path);
+		return -1;
+	}
+	return store_run(s, Q_BEGIN);
+}
+
+/* Commits; on failure the transaction is still open: roll it back. */
+int
+store_commit(struct store *s)
+{
+	return store_run(s, Q_COMMIT);
+}
+
+/* Rolls back the open transaction, if there is one. */
+int
+store_rollback(struct store *s)
+{
+	if (s->q[Q_ROLLBACK] == NULL || sqlite3_get_autocommit(s->db))
+		return 0;
+	return store_run(s, Q_ROLLBACK);
+}
+
+static int
+store_bind_str(sqlite3_stmt *q, int i, const char *p, size_t len)
+{
+	if (len > INT_MAX)
+		return SQLITE_TOOBIG;
+	return sqlite3_bind_text(q, i, p, (int)len, SQLITE_TRANSIENT);
+}
+
+static int
+store_bind_span(sqlite3_stmt *q, int i, struct span sp)
+{
+	if (sp.p == NULL)
+		return sqlite3_bind_null(q, i);
+	return store_bind_str(q, i, sp.p, sp.len);
+}
+
+static int64_t
+store_clamp(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+/*
+ * Writes one session, its recipients and AUTH attempts, and folds it into
+ * the per-client aggregates.  A session whose uid is already stored
+ * changes nothing, so a record written twice counts once.  Best called
+ * between store_begin() and store_commit(); each call is its own
+ * savepoint, so a failed call leaves the transaction as it was.  Returns
+ * 0, or -1 with store_error() and store_errcode() set.
+ */
+int
+store_session(struct store *s, const struct sess_rec *r)
+{
+	if (s->q[Q_SESSION] == NULL) {
+		s->errcode = SQLITE_READONLY;
+		snprintf(s->err, sizeof(s->err), "database %s opened read-only",
+		    s->path);
+		return -1;
+	}
+	if (store_run(s, Q_SAVEPOINT) == -1)
+		return -1;
+	if (store_insert(s, r) == -1) {
+		int	 code = s->errcode;
+		char	 err[sizeof(s->err)];
+
+		memcpy(err, s->err, sizeof(err));
+		sqlite3_exec(s->db, "ROLLBACK TO rec; RELEASE rec", NULL, NULL,
+		    NULL);
+		s->errcode = code;
+		memcpy(s->err, err, sizeof(err));
+		return -1;
+	}
+	return store_run(s, Q_RELEASE);
+}
+
+/* The statements of store_session(), inside its savepoint. */
+static int
+store_insert(struct store *s, const struct sess_rec *r)
+{
+	sqlite3_stmt	*q = s->q[Q_SESSION];
+	int64_t		 id;
+	int		 rc = SQLITE_OK;
+
+	rc |= store_bind_str(q, 1, r->uid, strnlen(r->uid, sizeof(r->uid)));
+	rc |= sqlite3_bind_int64(q, 2, r->start_us);
+	rc |= sqlite3_bind_int64(q, 3, r->end_us);
+	rc |= store_bind_str(q, 4, r->src_ip,
+	    strnlen(r->src_ip, sizeof(r->src_ip)));
+	rc |= sqlite3_bind_int(q, 5, r->src_port);
+	rc |= store_bind_str(q, 6, r->dst_ip,
+	    strnlen(r->dst_ip, sizeof(r->dst_ip)));
+	rc |= sqlite3_bind_int(q, 7, r->dst_port);
+	if (r->mx_pref < 0)
+		rc |= sqlite3_bind_null(q, 8);
+	else
+		rc |= sqlite3_bind_int(q, 8, r->mx_pref);
+	rc |= sqlite3_bind_text(q, 9, role_name(r->role), -1, SQLITE_STATIC);
+	rc |= sqlite3_bind_int64(q, 10, r->greeting_delay_ms);
+	rc |= store_bind_span(q, 11, r->helo_verb);
+	rc |= store_bind_span(q, 12, r->helo);
+	rc |= store_bind_span(q, 13, r->mail_from);
+	rc |= sqlite3_bind_int64(q, 14, r->rcpt_total);
+	rc |= sqlite3_bind_text(q, 15, stage_name(r->stage), -1,
+	    SQLITE_STATIC);
+	if (r->reply_code == 0)
+		rc |= sqlite3_bind_null(q, 16);
+	else
+		rc |= sqlite3_bind_int(q, 16, r->reply_code);
+	rc |= sqlite3_bind_text(q, 17, close_reason_name(r->reason), -1,
+	    SQLITE_STATIC);
+	rc |= sqlite3_bind_int64(q, 18, store_clamp(r->bytes_in));
+	rc |= sqlite3_bind_int64(q, 19, store_clamp(r->bytes_out));
+	rc |= sqlite3_bind_int64(q, 20, r->commands);
+	rc |= sqlite3_bind_int64(q, 21, r->errors);
+	rc |= sqlite3_bind_int64(q, 22, r->anomalies);
+	if (rc != SQLITE_OK) {
+		store_fail(s, "cannot bind session");
+		return -1;
+	}
+	if (store_run(s, Q_SESSION) == -1)
+		return -1;
+	if (sqlite3_changes(s->db) == 0)
+		return 0;	/* uid already stored */
+	id = sqlite3_last_insert_rowid(s->db);
+
+	q = s->q[Q_RCPT];
+	for (uint32_t i = 0; i < r->nrcpt && i < MAX_RCPT; i++) {
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, i);
+		if (r->rcpt[i].p == NULL)
+			sqlite3_bind_text(q, 3, "", 0, SQLITE_STATIC);
+		else if (store_bind_span(q, 3, r->rcpt[i]) != SQLITE_OK) {
+			store_fail(s, "cannot bind recipient");
+			return -1;
+		}
+		if (store_run(s, Q_RCPT) == -1)
+			return -1;
+	}
+
+	q = s->q[Q_AUTH];
+	for (uint32_t i = 0; i < r->nauth && i < MAX_AUTH; i++) {
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, i);
+		rc = r->auth[i].mech.p == NULL ?
+		    sqlite3_bind_text(q, 3, "", 0, SQLITE_STATIC) :
+		    store_bind_span(q, 3, r->auth[i].mech);
+		rc |= store_bind_span(q, 4, r->auth[i].user);
+		if (rc != SQLITE_OK) {
+			store_fail(s, "cannot bind auth attempt");
+			return -1;
+		}
+		if (store_run(s, Q_AUTH) == -1)
+			return -1;
+	}
+
+	q = s->q[Q_CLIENT];
+	store_bind_str(q, 1, r->src_ip, strnlen(r->src_ip, sizeof(r->src_ip)));
+	sqlite3_bind_int64(q, 2, r->start_us);
+	sqlite3_bind_int64(q, 3, r->end_us);
+	sqlite3_bind_int64(q, 4, r->anomalies);
+	sqlite3_bind_int64(q, 5, r->rcpt_total);
+	if (store_run(s, Q_CLIENT) == -1)
+		return -1;
+
+	q = s->q[Q_DECOY];
+	store_bind_str(q, 1, r->src_ip, strnlen(r->src_ip, sizeof(r->src_ip)));
+	store_bind_str(q, 2, r->dst_ip, strnlen(r->dst_ip, sizeof(r->dst_ip)));
+	if (r->mx_pref < 0)
+		sqlite3_bind_null(q, 3);
+	else
+		sqlite3_bind_int(q, 3, r->mx_pref);
+	sqlite3_bind_text(q, 4, role_name(r->role), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, r->start_us);
+	sqlite3_bind_int64(q, 6, r->end_us);
+	return store_run(s, Q_DECOY);
+}

@@ -1,0 +1,105 @@
+/*
+ * line.c -- splits what a client sends into SMTP lines.  A partial line
+ * is kept in a buffer allocated only while it is pending, never longer
+ * than MAX_LINE; the rest of an over-long line is dropped and the line is
+ * delivered cut, flagged LINE_TOO_LONG.  Lines end at LF; a missing CR is
+ * flagged LINE_BARE_LF.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tarpit.h"
+
+static int	 line_deliver(struct linebuf *, const char *, size_t, int,
+		    line_cb, void *);
+static int	 line_keep(struct linebuf *, const char *, size_t);
+
+/*
+ * Delivers one complete line, joined with what was pending.  The CR LF
+ * (or bare LF) is not part of what the callback sees.
+ */
+static int
+line_deliver(struct linebuf *lb, const char *p, size_t n, int flags,
+    line_cb cb, void *arg)
+{
+	int	 rv;
+
+	if (lb->discarding) {
+		flags |= LINE_TOO_LONG;
+		n = 0;
+	} else if (lb->len + n > MAX_LINE) {
+		flags |= LINE_TOO_LONG;
+		n = MAX_LINE - lb->len;
+	}
+	if (lb->len > 0) {
+		if (n > 0 && line_keep(lb, p, n) == -1)
+			n = 0;
+		p = lb->p;
+		n = lb->len;
+	}
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	else if (!(flags & LINE_TOO_LONG))
+		flags |= LINE_BARE_LF;
+	rv = cb(arg, p, n, flags);
+	lb->len = 0;
+	lb->discarding = 0;
+	free(lb->p);
+	lb->p = NULL;
+	return rv;
+}
+
+/* Appends to the pending partial line.  Returns -1 when over MAX_LINE. */
+static int
+line_keep(struct linebuf *lb, const char *p, size_t n)
+{
+	if (lb->len + n > MAX_LINE)
+		return -1;
+	if (lb->p == NULL && (lb->p = malloc(MAX_LINE)) == NULL)
+		return -1;
+	memcpy(lb->p + lb->len, p, n);
+	lb->len += (uint16_t)n;
+	return 0;
+}
+
+/*
+ * Feeds received bytes.  Calls cb once per complete line, with
+ * LINE_MORE when further bytes followed it in this same input.  Stops
+ * early when cb returns non-zero and returns that value; otherwise 0.
+ */
+int
+line_feed(struct linebuf *lb, const char *data, size_t len, line_cb cb,
+    void *arg)
+{
+	const char	*lf;
+	int		 rv;
+
+	while (len > 0 && (lf = memchr(data, '\n', len)) != NULL) {
+		size_t n = (size_t)(lf - data);
+		int more = (size_t)(lf - data) + 1 < len ? LINE_MORE : 0;
+
+		if ((rv = line_deliver(lb, data, n, more, cb, arg)) != 0)
+			return rv;
+		data = lf + 1;
+		len -= n + 1;
+	}
+	if (len == 0 || lb->discarding)
+		return 0;
+	if (line_keep(lb, data, len) == -1) {
+		/* Keep the first MAX_LINE bytes, drop the rest until LF. */
+		size_t room = MAX_LINE - lb->len;
+		if (room > 0)
+			line_keep(lb, data, room);
+		lb->discarding = 1;
+	}
+	return 0;
+}
+
+void
+line_free(struct linebuf *lb)
+{
+	free(lb->p);
+	lb->p = NULL;
+	lb->len = 0;
+	lb->discarding = 0;
+}

@@ -1,0 +1,300 @@
+/*
+ * tarpit.c -- the network process: one libevent loop over the listeners,
+ * the sessions and the socketpair to the store.  It never touches the
+ * database.  Records go to the store without blocking the loop: what the
+ * socket does not take waits in a bounded queue; past the bound records
+ * are dropped and counted.  On SIGTERM every open session is closed and
+ * recorded, the queue is flushed, and the process exits.
+ */
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tarpit.h"
+
+#define DROP_LOG_US	(10 * 1000000)	/* at most one drop warning per 10 s */
+#define IPC_SNDBUF	(4 * 1024 * 1024)
+
+static void	 tarpit_signal(evutil_socket_t, short, void *);
+static void	 tarpit_ipc_read(evutil_socket_t, short, void *);
+static void	 tarpit_ipc_write(evutil_socket_t, short, void *);
+static int	 tarpit_enqueue(struct tarpit *, const uint8_t *, size_t);
+static void	 tarpit_drain(struct tarpit *);
+static void	 tarpit_shutdown(struct tarpit *);
+static void	 tarpit_reload(struct tarpit *, const uint8_t *, size_t);
+
+/* A session id: a random 32-bit run id, then a counter. */
+uint64_t
+tarpit_next_id(struct tarpit *tp)
+{
+	return tp->idbase | (tp->idseq++ & 0xffffffffu);
+}
+
+/*
+ * Runs the network process until SIGTERM/SIGINT or until the store goes
+ * away.  Returns the exit status.
+ */
+int
+tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
+{
+	struct tarpit	*tp;
+	uint32_t	 rnd = 0;
+	int		 sz = IPC_SNDBUF, status;
+
+	if ((tp = calloc(1, sizeof(*tp))) == NULL)
+		fatal("calloc");
+	tp->conf = *conf;
+	tp->ls = ls;
+	tp->nls = n;
+	tp->ipc_fd = ipc_fd;
+	LIST_INIT(&tp->sessions);
+	TAILQ_INIT(&tp->queue);
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint32_t)getpid() ^ (uint32_t)util_now_us();
+	tp->idbase = (uint64_t)rnd << 32;
+	signal(SIGPIPE, SIG_IGN);
+	if (setsockopt(ipc_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+	    sizeof(sz)) == -1)
+		setsockopt(ipc_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	evutil_make_socket_nonblocking(ipc_fd);
+
+	if ((tp->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	tp->sig_term = evsignal_new(tp->base, SIGTERM, tarpit_signal, tp);
+	tp->sig_int = evsignal_new(tp->base, SIGINT, tarpit_signal, tp);
+	tp->sig_hup = evsignal_new(tp->base, SIGHUP, tarpit_signal, tp);
+	tp->ipc_ev = event_new(tp->base, ipc_fd, EV_READ | EV_PERSIST,
+	    tarpit_ipc_read, tp);
+	tp->ipc_wev = event_new(tp->base, ipc_fd, EV_WRITE, tarpit_ipc_write, tp);
+	if (tp->sig_term == NULL || tp->sig_int == NULL ||
+	    tp->sig_hup == NULL || tp->ipc_ev == NULL || tp->ipc_wev == NULL)
+		fatalx("event_new failed");
+	evsignal_add(tp->sig_term, NULL);
+	evsignal_add(tp->sig_int, NULL);
+	evsignal_add(tp->sig_hup, NULL);
+	event_add(tp->ipc_ev, NULL);
+	listen_start(tp, ls, n);
+
+	event_base_dispatch(tp->base);
+
+	/* Run the deferred frees of the sessions closed last. */
+	event_base_loop(tp->base, EVLOOP_NONBLOCK);
+	log_info("network stopping accepted=%llu recorded=%llu dropped=%llu",
+	    (unsigned long long)tp->st.accepted,
+	    (unsigned long long)tp->st.sent,
+	    (unsigned long long)tp->st.dropped);
+	event_free(tp->sig_term);
+	event_free(tp->sig_int);
+	event_free(tp->sig_hup);
+	event_free(tp->ipc_ev);
+	event_free(tp->ipc_wev);
+	if (tp->resume_ev != NULL)
+		event_free(tp->resume_ev);
+	event_base_free(tp->base);
+	while (!TAILQ_EMPTY(&tp->queue)) {
+		struct qrec *q = TAILQ_FIRST(&tp->queue);
+		TAILQ_REMOVE(&tp->queue, q, entry);
+		free(q);
+	}
+	status = tp->status;
+	free(tp);
+	free(ls);
+	close(ipc_fd);
+	return status;
+}
+
+static void
+tarpit_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct tarpit *tp = arg;
+
+	(void)what;
+	if (sig == SIGHUP)
+		return;		/* the store process reloads and tells us */
+	log_info("network received signal=%d, stopping", (int)sig);
+	tarpit_shutdown(tp);
+}
+
+/*
+ * Stops accepting, closes and records every open session, then sends
+ * everything still queued, blocking (with a bound) since the loop is
+ * about to end anyway.
+ */
+static void
+tarpit_shutdown(struct tarpit *tp)
+{
+	struct timeval	 tv = { 5, 0 };
+	int		 fl;
+
+	if (tp->stopping)
+		return;
+	tp->stopping = 1;
+	listen_stop(tp);
+	while (!LIST_EMPTY(&tp->sessions))
+		session_close(LIST_FIRST(&tp->sessions), CLOSE_SHUTDOWN);
+	fl = fcntl(tp->ipc_fd, F_GETFL);
+	fcntl(tp->ipc_fd, F_SETFL, fl & ~O_NONBLOCK);
+	setsockopt(tp->ipc_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	tarpit_drain(tp);
+	if (!TAILQ_EMPTY(&tp->queue)) {
+		log_error("store did not take %u queued records", tp->qlen);
+		tp->status = EXIT_RUNTIME;
+	}
+	shutdown(tp->ipc_fd, SHUT_WR);
+	event_base_loopbreak(tp->base);
+}
+
+/*
+ * Hands a finished session's record to the store, or queues it.  Never
+ * blocks; counts what it has to drop.
+ */
+void
+tarpit_emit(struct tarpit *tp, const struct sess_rec *rec)
+{
+	uint8_t	 buf[MAX_RECORD];
+	size_t	 len;
+	ssize_t	 n;
+
+	if ((len = record_encode_session(rec, buf, sizeof(buf))) == 0) {
+		log_error("session=%s record does not fit", rec->uid);
+		tp->st.dropped++;
+		return;
+	}
+	if (TAILQ_EMPTY(&tp->queue)) {
+		n = send(tp->ipc_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == (ssize_t)len) {
+			tp->st.sent++;
+			return;
+		}
+		if (n == -1 && errno != EAGAIN && errno != ENOBUFS &&
+		    errno != EINTR) {
+			log_error("store process gone: %s", strerror(errno));
+			tp->st.dropped++;
+			tp->status = EXIT_RUNTIME;
+			event_base_loopbreak(tp->base);
+			return;
+		}
+	}
+	tarpit_enqueue(tp, buf, len);
+}
+
+static int
+tarpit_enqueue(struct tarpit *tp, const uint8_t *buf, size_t len)
+{
+	struct qrec	*q;
+	int64_t		 now;
+
+	if (tp->qlen >= tp->conf.queue_size ||
+	    (q = malloc(sizeof(*q) + len)) == NULL) {
+		tp->st.dropped++;
+		now = util_now_us();
+		if (now - tp->last_drop_log >= DROP_LOG_US) {
+			log_warn("store queue full, records dropped=%llu "
+			    "queue=%u", (unsigned long long)tp->st.dropped,
+			    tp->qlen);
+			tp->last_drop_log = now;
+		}
+		return -1;
+	}
+	q->len = len;
+	memcpy(q->data, buf, len);
+	TAILQ_INSERT_TAIL(&tp->queue, q, entry);
+	tp->qlen++;
+	tp->st.queued++;
+	if (!tp->stopping)
+		event_add(tp->ipc_wev, NULL);
+	return 0;
+}
+
+/* Sends queued records until the socket is full. */
+static void
+tarpit_drain(struct tarpit *tp)
+{
+	struct qrec	*q;
+	ssize_t		 n;
+
+	while ((q = TAILQ_FIRST(&tp->queue)) != NULL) {
+		n = send(tp->ipc_fd, q->data, q->len, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != ENOBUFS) {
+				log_error("store process gone: %s",
+				    strerror(errno));
+				tp->status = EXIT_RUNTIME;
+				event_base_loopbreak(tp->base);
+			}
+			return;
+		}
+		TAILQ_REMOVE(&tp->queue, q, entry);
+		tp->qlen--;
+		tp->st.sent++;
+		free(q);
+	}
+}
+
+static void
+tarpit_ipc_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct tarpit *tp = arg;
+
+	(void)fd;
+	(void)what;
+	tarpit_drain(tp);
+	if (!TAILQ_EMPTY(&tp->queue) && !tp->stopping)
+		event_add(tp->ipc_wev, NULL);
+}
+
+/* Messages from the store: a new configuration, or EOF when it died. */
+static void
+tarpit_ipc_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct tarpit	*tp = arg;
+	static uint8_t	 buf[sizeof(struct config) + 16];
+	ssize_t		 n;
+
+	(void)what;
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (!tp->stopping) {
+			log_error("store process closed the channel, exiting");
+			tp->status = EXIT_RUNTIME;
+			tp->stopping = 1;
+			event_base_loopbreak(tp->base);
+		}
+		return;
+	}
+	if (record_type(buf, (size_t)n) == REC_RELOAD)
+		tarpit_reload(tp, buf + 2, (size_t)n - 2);
+}
+
+/*
+ * Takes the settings that can change without rebinding from a reloaded
+ * configuration; new sessions use them at once.
+ */
+static void
+tarpit_reload(struct tarpit *tp, const uint8_t *p, size_t len)
+{
+	struct config nc;
+
+	if (len != sizeof(nc)) {
+		log_warn("reload message of wrong size %zu ignored", len);
+		return;
+	}
+	memcpy(&nc, p, sizeof(nc));
+	nc.file = tp->conf.file;
+	memcpy(nc.listen, tp->conf.listen, sizeof(nc.listen));
+	nc.nlisten = tp->conf.nlisten;
+	tp->conf = nc;
+	log_setlevel(nc.log_level);
+	log_info("network reloaded hostname=%s defer-stage=%d defer-code=%u",
+	    nc.hostname, (int)nc.defer_stage, nc.defer_code);
+}

@@ -1,0 +1,181 @@
+/*
+ * tarpit.h -- the network process: listeners, the SMTP engine that
+ * defers every session, per-connection I/O, and the bounded queue of
+ * records going to the store.
+ *
+ * smtp.c and line.c are pure (no sockets, no clock of their own) so the
+ * unit tests drive them directly; session.c, listen.c and tarpit.c do
+ * the I/O around them.
+ */
+#ifndef TARPIT_H
+#define TARPIT_H
+
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "decoymx.h"
+
+/* line.c: splits a byte stream into bounded lines. */
+#define LINE_BARE_LF	0x01	/* ended with LF alone */
+#define LINE_TOO_LONG	0x02	/* over MAX_LINE: content cut */
+#define LINE_MORE	0x04	/* more bytes already followed this line */
+
+struct linebuf {
+	char		*p;	/* partial line, allocated only while pending */
+	uint16_t	 len;
+	uint8_t		 discarding;	/* dropping the rest of a long line */
+};
+
+/* Called per complete line; return non-zero to stop feeding. */
+typedef int (*line_cb)(void *arg, const char *line, size_t len, int flags);
+
+int		 line_feed(struct linebuf *, const char *data, size_t len,
+		    line_cb, void *arg);
+void		 line_free(struct linebuf *);
+
+/* smtp.c: the protocol engine. */
+#define SMTP_ARENA_MAX	16384	/* bytes of recorded strings per session */
+#define SMTP_REPLY_MAX	512
+
+struct smtp_str {
+	uint32_t	 off;
+	uint16_t	 len;
+};
+
+/* What a session recorded; allocated on the first thing worth keeping. */
+struct smtp_env {
+	char		*arena;
+	uint32_t	 alen, acap;
+	char		 helo_verb[5];
+	uint8_t		 has_mail;
+	struct smtp_str	 helo, mail;
+	struct smtp_str	 rcpt[MAX_RCPT];
+	uint32_t	 nrcpt;
+	struct smtp_str	 auth_mech[MAX_AUTH], auth_user[MAX_AUTH];
+	uint32_t	 nauth;
+};
+
+enum smtp_state { SMTP_CMD, SMTP_AUTH_PLAIN, SMTP_AUTH_LOGIN, SMTP_DONE };
+
+struct smtp {
+	const struct config	*conf;
+	const char		*client_ip;	/* owned by the caller */
+	const char		*local_ip;
+	struct smtp_env		*env;
+	enum smtp_state		 state;
+	enum stage		 stage;
+	enum close_reason	 reason;	/* valid once state == DONE */
+	uint32_t		 anomalies;
+	uint32_t		 commands, errors, rsets, rcpt_total;
+	uint16_t		 reply_code;	/* last reply sent */
+	uint16_t		 defer_code;	/* first deferring reply, or 0 */
+	uint8_t			 helo_seen, mail_seen, rcpt_ok;
+};
+
+struct reply {
+	char		 buf[SMTP_REPLY_MAX];
+	size_t		 len;
+	int		 close;		/* close once the reply is out */
+};
+
+void		 smtp_init(struct smtp *, const struct config *,
+		    const char *client_ip, const char *local_ip);
+void		 smtp_greeting(struct smtp *, struct reply *);
+void		 smtp_line(struct smtp *, const char *, size_t, int flags,
+		    struct reply *);
+void		 smtp_first_bytes(struct smtp *, const char *, size_t,
+		    struct reply *);
+void		 smtp_timeout(struct smtp *, enum close_reason,
+		    struct reply *);
+void		 smtp_end(struct smtp *, enum close_reason);
+void		 smtp_fill(const struct smtp *, struct sess_rec *);
+void		 smtp_free(struct smtp *);
+int		 smtp_helo_valid(const char *helo, size_t len,
+		    const char *client_ip, const char *local_ip,
+		    const char *hostname);
+
+/* session.c: one accepted connection. */
+struct tarpit;
+struct listener;
+
+struct session {
+	struct event		 ev;	/* read, write and timeout in one */
+	struct tarpit		*tp;
+	const struct listener	*l;
+	LIST_ENTRY(session)	 entry;
+	int			 fd;
+	uint8_t			 closed;
+	uint8_t			 writing;
+	uint16_t		 src_port;
+	uint64_t		 id;
+	int64_t			 start_us, last_us;
+	uint64_t		 bytes_in, bytes_out;
+	char			*out;		/* unsent reply, while pending */
+	uint16_t		 outlen, outoff;
+	struct linebuf		 lb;
+	struct smtp		 smtp;
+	char			 client_ip[ADDR_STRLEN];
+};
+
+void		 session_start(struct tarpit *, const struct listener *, int fd,
+		    const struct sockaddr *, socklen_t);
+void		 session_close(struct session *, enum close_reason);
+
+/* listen.c */
+struct listener {
+	struct tarpit	*tp;
+	struct event	 ev;
+	int		 fd;
+	int32_t		 mx_pref;
+	enum role	 role;
+	char		 ip[ADDR_STRLEN];
+	uint16_t	 port;
+};
+
+int		 listen_bind(const struct config *, struct listener **, int *n);
+void		 listen_start(struct tarpit *, struct listener *, int n);
+void		 listen_pause(struct tarpit *);
+void		 listen_stop(struct tarpit *);
+
+/* tarpit.c: the network process. */
+struct tarpit_stats {
+	uint64_t	 accepted, closed, open;
+	uint64_t	 queued, sent, dropped;
+	uint64_t	 accept_errors;
+};
+
+struct qrec {
+	TAILQ_ENTRY(qrec) entry;
+	size_t		 len;
+	uint8_t		 data[];
+};
+
+struct tarpit {
+	struct config		 conf;	/* reloadable copy */
+	struct event_base	*base;
+	struct listener		*ls;
+	int			 nls;
+	int			 ipc_fd;
+	struct event		*ipc_ev;		/* control in, EOF */
+	struct event		*ipc_wev;	/* queue draining */
+	int			 status;	/* exit status */
+	struct event		*sig_term, *sig_int, *sig_hup;
+	struct event		*resume_ev;
+	LIST_HEAD(, session)	 sessions;
+	TAILQ_HEAD(, qrec)	 queue;
+	uint32_t		 qlen;
+	uint64_t		 idbase;
+	uint64_t		 idseq;
+	int64_t			 last_drop_log;
+	int			 stopping;
+	struct tarpit_stats	 st;
+};
+
+int		 tarpit_run(const struct config *, struct listener *, int n,
+		    int ipc_fd);
+void		 tarpit_emit(struct tarpit *, const struct sess_rec *);
+uint64_t	 tarpit_next_id(struct tarpit *);
+
+#endif /* TARPIT_H */
