@@ -321,7 +321,7 @@ set_defer_reply(struct config *c, char *args, char *err, size_t errlen)
 		snprintf(err, errlen, "expects CODE STATUS TEXT");
 		return -1;
 	}
-	if (parse_uint(code, 400, 499, &v, err, errlen) == -1)
+	if (parse_uint(code, 200, 599, &v, err, errlen) == -1)
 		return -1;
 	if (v != 421 && v != 450 && v != 451 && v != 452) {
 		snprintf(err, errlen, "reply code %lu: use 421, 450, 451 or "

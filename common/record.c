@@ -21,6 +21,7 @@ enum tag {
 	T_MX_PREF, T_ROLE, T_GREET_DELAY, T_HELO_VERB, T_HELO, T_MAIL_FROM,
 	T_RCPT, T_RCPT_TOTAL, T_AUTH_MECH, T_AUTH_USER, T_STAGE, T_REPLY,
 	T_REASON, T_BYTES_IN, T_BYTES_OUT, T_COMMANDS, T_ERRORS, T_ANOMALIES,
+	T_EOR,		/* end of record: empty, last, required */
 	T_MAX
 };
 
@@ -108,6 +109,7 @@ record_encode_session(const struct sess_rec *r, uint8_t *buf, size_t cap)
 	put_u64(&w, T_COMMANDS, r->commands);
 	put_u64(&w, T_ERRORS, r->errors);
 	put_u64(&w, T_ANOMALIES, r->anomalies);
+	put_bytes(&w, T_EOR, NULL, 0);
 	return w.overflow ? 0 : w.len;
 }
 
@@ -174,6 +176,9 @@ decode_field(struct sess_rec *r, int tag, const uint8_t *v, size_t len,
 			*why = "string field over its bound";
 			return -1;
 		}
+	} else if (tag == T_EOR) {
+		if (len != 0)
+			return *why = "end marker with content", -1;
 	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP) {
 		if (len != 8) {
 			*why = "integer field of wrong size";
@@ -291,7 +296,7 @@ record_decode_session(const uint8_t *buf, size_t len, struct sess_rec *r,
 	uint32_t	 seen = 0;
 	const uint32_t	 required = 1u << T_UID | 1u << T_START | 1u << T_END |
 	    1u << T_SRC_IP | 1u << T_SRC_PORT | 1u << T_DST_IP |
-	    1u << T_DST_PORT | 1u << T_STAGE | 1u << T_REASON;
+	    1u << T_DST_PORT | 1u << T_STAGE | 1u << T_REASON | 1u << T_EOR;
 	size_t		 off = 2;
 
 	memset(r, 0, sizeof(*r));
@@ -317,6 +322,8 @@ record_decode_session(const uint8_t *buf, size_t len, struct sess_rec *r,
 		if (decode_field(r, tag, buf + off, flen, why) == -1)
 			return -1;
 		off += flen;
+		if (tag == T_EOR && off != len)
+			return *why = "data after the end marker", -1;
 	}
 	if ((seen & required) != required)
 		return *why = "missing required field", -1;

@@ -1,0 +1,351 @@
+/*
+ * test_smtp.c -- the SMTP engine and the line splitter, driven directly:
+ * replies per verb, the defer policy at each stage, the never-5xx rule,
+ * what gets recorded, anomalies, and the bounds on lines and arenas.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "tarpit.h"
+
+static struct config	conf;
+static struct smtp	s;
+static struct reply	r;
+
+static void
+start(void)
+{
+	smtp_free(&s);
+	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
+	smtp_greeting(&s, &r);
+}
+
+/* Sends one command line; returns the reply code. */
+static int
+cmd(const char *line)
+{
+	smtp_line(&s, line, strlen(line), 0, &r);
+	return atoi(r.buf);
+}
+
+static void
+test_dialogue(void)
+{
+	struct sess_rec rec;
+
+	config_defaults(&conf);
+	strcpy(conf.hostname, "mx10.example.net");
+	start();
+	CHECK(strncmp(r.buf, "220 mx10.example.net", 20) == 0);
+	CHECK(cmd("EHLO mail.example.org") == 250);
+	CHECK(strstr(r.buf, "PIPELINING") == NULL);
+	CHECK(strstr(r.buf, "STARTTLS") == NULL);
+	CHECK(strstr(r.buf, "AUTH") == NULL);
+	CHECK(cmd("MAIL FROM:<bot@example.com> SIZE=100") == 250);
+	CHECK(cmd("RCPT TO:<a@example.org>") == 450);
+	CHECK(cmd("RCPT TO:<b@example.org>") == 450);
+	CHECK(cmd("DATA") == 450);
+	CHECK(cmd("QUIT") == 221 && r.close);
+	CHECK(s.state == SMTP_DONE && s.reason == CLOSE_QUIT);
+
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.helo.len == 16 && memcmp(rec.helo.p, "mail.example.org",
+	    16) == 0);
+	CHECK(rec.mail_from.len == 15 && memcmp(rec.mail_from.p,
+	    "bot@example.com", 15) == 0);
+	CHECK(rec.nrcpt == 2 && rec.rcpt_total == 2);
+	CHECK(rec.rcpt[1].len == 13 && memcmp(rec.rcpt[1].p, "b@example.org",
+	    13) == 0);
+	CHECK(rec.stage == STAGE_DATA);
+	CHECK(rec.reply_code == 450);
+	CHECK(rec.anomalies == 0);
+}
+
+/* Greeting, HELO, MAIL, RCPT, DATA never get a 5xx, whatever is sent. */
+static void
+test_never_5xx(void)
+{
+	static const char *bad[] = {
+		"MAIL FROM bogus", "RCPT TO:", "EHLO", "HELO", "MAIL",
+		"RCPT", "DATA", "DATA extra", "MAIL FROM:<", "RCPT TO:<x",
+		"ehlo x", "mail from:<a@b.c>", "rcpt to:<d@e.f>",
+	};
+
+	for (int stage = DEFER_GREETING; stage <= DEFER_DATA; stage++) {
+		config_defaults(&conf);
+		conf.max_errors = 1000;
+		conf.defer_stage = (enum defer_stage)stage;
+		start();
+		CHECK(r.buf[0] == '2' || r.buf[0] == '4');
+		if (stage == DEFER_GREETING) {
+			CHECK(r.close && s.state == SMTP_DONE);
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			int code = cmd(bad[i]);
+			CHECK(code >= 200 && code < 500);
+		}
+	}
+}
+
+static void
+test_defer_stages(void)
+{
+	config_defaults(&conf);
+	conf.defer_stage = DEFER_HELO;
+	start();
+	CHECK(cmd("HELO a.example.org") == 450);
+	CHECK(cmd("MAIL FROM:<x@y.z>") == 450);
+
+	conf.defer_stage = DEFER_MAIL;
+	start();
+	CHECK(cmd("HELO a.example.org") == 250);
+	CHECK(cmd("MAIL FROM:<x@y.z>") == 450);
+	CHECK(cmd("RCPT TO:<r@y.z>") == 450);
+	CHECK(s.env->nrcpt == 1);
+
+	conf.defer_stage = DEFER_DATA;
+	conf.defer_code = 451;
+	strcpy(conf.defer_status, "4.3.0");
+	strcpy(conf.defer_text, "Try later");
+	start();
+	CHECK(cmd("EHLO a.example.org") == 250);
+	CHECK(cmd("MAIL FROM:<x@y.z>") == 250);
+	CHECK(cmd("RCPT TO:<r@y.z>") == 250);
+	CHECK(cmd("DATA") == 451);
+	CHECK(strcmp(r.buf, "451 4.3.0 Try later\r\n") == 0);
+
+	conf.defer_stage = DEFER_GREETING;
+	conf.defer_code = 421;
+	start();
+	CHECK(atoi(r.buf) == 421 && r.close);
+	CHECK(s.reason == CLOSE_DEFERRED);
+
+	/* A 421 defer reply closes the session wherever it is given. */
+	conf.defer_stage = DEFER_RCPT;
+	start();
+	cmd("EHLO a.example.org");
+	cmd("MAIL FROM:<>");
+	CHECK(cmd("RCPT TO:<r@y.z>") == 421 && r.close);
+}
+
+static void
+test_verbs(void)
+{
+	config_defaults(&conf);
+	start();
+	CHECK(cmd("NOOP") == 250);
+	CHECK(cmd("VRFY root") == 252);
+	CHECK(cmd("EXPN staff") == 502);
+	CHECK(cmd("HELP") == 214);
+	CHECK(cmd("STARTTLS") == 454);
+	CHECK(cmd("RSET") == 250);
+	CHECK(cmd("XYZZY") == 502);
+	CHECK(cmd("MAIL FROM:<a@b.example>") == 451);	/* no HELO yet */
+	CHECK(s.env != NULL && s.env->has_mail);
+	CHECK(cmd("BDAT 100 LAST") == 421 && r.close);
+	CHECK(s.reason == CLOSE_DEFERRED);
+}
+
+static void
+test_auth(void)
+{
+	struct sess_rec rec;
+
+	config_defaults(&conf);
+	start();
+	cmd("EHLO a.example.org");
+	/* PLAIN with initial response: "\0bob\0secret" */
+	CHECK(cmd("AUTH PLAIN AGJvYgBzZWNyZXQ=") == 454);
+	/* LOGIN dialogue: the user name is asked for and recorded. */
+	CHECK(cmd("AUTH LOGIN") == 334);
+	CHECK(strcmp(r.buf, "334 VXNlcm5hbWU6\r\n") == 0);
+	CHECK(cmd("YWxpY2U=") == 454);		/* "alice" */
+	CHECK(cmd("AUTH CRAM-MD5") == 454);
+	CHECK(cmd("AUTH PLAIN") == 334);
+	CHECK(cmd("*") == 501);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.nauth == 4);
+	CHECK(rec.auth[0].user.len == 3 && memcmp(rec.auth[0].user.p, "bob",
+	    3) == 0);
+	CHECK(rec.auth[1].user.len == 5 && memcmp(rec.auth[1].user.p,
+	    "alice", 5) == 0);
+	CHECK(rec.auth[2].mech.len == 8 && rec.auth[2].user.len == 0);
+	CHECK(rec.anomalies & ANOM_AUTH_ATTEMPT);
+	CHECK(memmem(s.env->arena, s.env->alen, "secret", 6) == NULL);
+}
+
+static void
+test_anomalies(void)
+{
+	config_defaults(&conf);
+	conf.max_errors = 3;
+	start();
+	smtp_line(&s, "EHLO x", 6, LINE_BARE_LF | LINE_MORE, &r);
+	CHECK(s.anomalies & ANOM_BARE_LF);
+	CHECK(s.anomalies & ANOM_PIPELINING);
+	CHECK(s.anomalies & ANOM_HELO_INVALID);
+	CHECK(cmd("FOO") == 502);
+	CHECK(cmd("BAR") == 502);
+	CHECK(cmd("BAZ") == 421 && r.close);
+	CHECK(s.anomalies & ANOM_TOO_MANY_ERRORS && s.reason == CLOSE_ERRORS);
+
+	conf.pipelining = 1;
+	start();
+	smtp_line(&s, "EHLO a.example.org", 18, LINE_MORE, &r);
+	CHECK(strstr(r.buf, "250-PIPELINING") != NULL);
+	CHECK(s.anomalies == 0);
+
+	conf.pipelining = 0;
+	start();
+	smtp_line(&s, "GET / HTTP/1.1", 14, 0, &r);
+	CHECK(atoi(r.buf) == 421 && r.close && s.anomalies & ANOM_NON_SMTP);
+	start();
+	smtp_line(&s, "HELO a\0b", 8, 0, &r);
+	CHECK(s.reason == CLOSE_NONSMTP);
+	start();
+	smtp_first_bytes(&s, "\x16\x03\x01\x02\x00", 5, &r);
+	CHECK(r.close && s.anomalies & ANOM_NON_SMTP);
+	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
+	smtp_first_bytes(&s, "EHLO", 4, &r);	/* before the greeting */
+	CHECK(s.anomalies & ANOM_PREGREET && r.len == 0);
+	start();
+	smtp_line(&s, "x", 1, LINE_TOO_LONG, &r);
+	CHECK(atoi(r.buf) == 451 && s.anomalies & ANOM_LONG_LINE);
+
+	start();
+	for (int i = 0; i < 6; i++)
+		cmd("RSET");
+	CHECK(s.anomalies & ANOM_RSET_LOOP);
+
+	start();
+	cmd("EHLO a.example.org");
+	cmd("QUIT");
+	CHECK(s.anomalies & ANOM_EARLY_QUIT);
+	start();
+	cmd("EHLO a.example.org");
+	cmd("MAIL FROM:<>");
+	cmd("RCPT TO:<a@b.example>");
+	cmd("QUIT");
+	CHECK(!(s.anomalies & ANOM_EARLY_QUIT));
+
+	start();
+	smtp_timeout(&s, CLOSE_TIMEOUT, &r);
+	CHECK(strncmp(r.buf, "421 4.4.2", 9) == 0 && r.close);
+}
+
+static void
+test_helo_valid(void)
+{
+	CHECK(smtp_helo_valid("mail.example.org", 16, "192.0.2.7", NULL, "h"));
+	CHECK(smtp_helo_valid("[192.0.2.7]", 11, "192.0.2.7", NULL, "h"));
+	CHECK(smtp_helo_valid("[IPv6:2001:db8::1]", 18, "2001:db8::1", NULL,
+	    "h"));
+	CHECK(!smtp_helo_valid("[192.0.2.8]", 11, "192.0.2.7", NULL, "h"));
+	CHECK(!smtp_helo_valid("localhost", 9, "192.0.2.7", NULL, "h"));
+	CHECK(!smtp_helo_valid("192.0.2.7", 9, "192.0.2.7", NULL, "h"));
+	CHECK(!smtp_helo_valid("mx.decoy.test", 13, "192.0.2.7", NULL,
+	    "mx.decoy.test"));
+	CHECK(!smtp_helo_valid("[198.51.100.1]", 14, "198.51.100.1",
+	    "198.51.100.1", "h"));
+	CHECK(!smtp_helo_valid("-bad.example.org", 16, NULL, NULL, "h"));
+	CHECK(!smtp_helo_valid("a..b", 4, NULL, NULL, "h"));
+	CHECK(!smtp_helo_valid("", 0, NULL, NULL, "h"));
+}
+
+/* The arena stops growing at its bound however much a client repeats. */
+static void
+test_bounds(void)
+{
+	char	 big[MAX_LINE];
+	struct sess_rec rec;
+
+	config_defaults(&conf);
+	conf.max_errors = 1000;
+	start();
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "HELO ", 5);
+	for (int i = 0; i < 500; i++)
+		smtp_line(&s, big, 900, 0, &r);
+	CHECK(s.env->alen <= SMTP_ARENA_MAX);
+	memcpy(big, "RCPT TO:", 8);
+	for (int i = 0; i < 300; i++)
+		smtp_line(&s, big, 600, 0, &r);
+	CHECK(s.rcpt_total == 300 && s.env->nrcpt == MAX_RCPT);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.helo.len <= MAX_HELO);
+	for (uint32_t i = 0; i < rec.nrcpt; i++)
+		CHECK(rec.rcpt[i].len <= MAX_PATH_ARG);
+}
+
+/* line.c */
+struct got {
+	char	 line[8][MAX_LINE + 1];
+	size_t	 len[8];
+	int	 flags[8];
+	int	 n;
+};
+
+static int
+got_line(void *arg, const char *p, size_t len, int flags)
+{
+	struct got *g = arg;
+
+	if (g->n < 8) {
+		memcpy(g->line[g->n], p, len);
+		g->line[g->n][len] = '\0';
+		g->len[g->n] = len;
+		g->flags[g->n] = flags;
+	}
+	g->n++;
+	return 0;
+}
+
+static void
+test_lines(void)
+{
+	struct linebuf	 lb = { 0 };
+	struct got	 g = { 0 };
+	static char	 big[3 * MAX_LINE];
+
+	line_feed(&lb, "HELO a\r\nMAIL", 12, got_line, &g);
+	CHECK(g.n == 1 && strcmp(g.line[0], "HELO a") == 0);
+	CHECK(g.flags[0] == LINE_MORE);
+	CHECK(lb.len == 4 && lb.p != NULL);
+	line_feed(&lb, " FROM:<>\n", 9, got_line, &g);
+	CHECK(g.n == 2 && strcmp(g.line[1], "MAIL FROM:<>") == 0);
+	CHECK(g.flags[1] == LINE_BARE_LF);
+	CHECK(lb.p == NULL && lb.len == 0);
+
+	/* An over-long line arriving in pieces is cut and flagged. */
+	memset(big, 'x', sizeof(big));
+	memset(&g, 0, sizeof(g));
+	line_feed(&lb, big, 700, got_line, &g);
+	line_feed(&lb, big, sizeof(big), got_line, &g);
+	CHECK(lb.len <= MAX_LINE);
+	line_feed(&lb, "yy\r\nQUIT\r\n", 10, got_line, &g);
+	CHECK(g.n == 2 && (g.flags[0] & LINE_TOO_LONG));
+	CHECK(g.len[0] == MAX_LINE);
+	CHECK(strcmp(g.line[1], "QUIT") == 0 && g.flags[1] == 0);
+	line_free(&lb);
+}
+
+int
+main(void)
+{
+	test_dialogue();
+	test_never_5xx();
+	test_defer_stages();
+	test_verbs();
+	test_auth();
+	test_anomalies();
+	test_helo_valid();
+	test_bounds();
+	test_lines();
+	smtp_free(&s);
+	return t_done("test_smtp");
+}
