@@ -71,7 +71,8 @@ $(O)/tests/%: tests/unit/%.c $(LIBOBJS)
 
 $(O)/tests/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) $(LIBS)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
 
 unit: $(UNIT_BINS) $(BIN)
 

@@ -30,6 +30,13 @@ static int	 set_queue_size(struct config *, char *, char *, size_t);
 static int	 set_batch_interval(struct config *, char *, char *, size_t);
 static int	 set_batch_max(struct config *, char *, char *, size_t);
 static int	 set_log_level(struct config *, char *, char *, size_t);
+static int	 set_greeting_delay(struct config *, char *, char *, size_t);
+static int	 set_reply_delay(struct config *, char *, char *, size_t);
+static int	 set_stutter(struct config *, char *, char *, size_t);
+static int	 set_tarpit(struct config *, char *, char *, size_t);
+static int	 set_max_clients(struct config *, char *, char *, size_t);
+static int	 set_max_per_client(struct config *, char *, char *, size_t);
+static int	 set_metrics(struct config *, char *, char *, size_t);
 
 static const struct {
 	const char	*key;
@@ -51,6 +58,13 @@ static const struct {
 	{ "batch-interval",	set_batch_interval },
 	{ "batch-max",		set_batch_max },
 	{ "log-level",		set_log_level },
+	{ "greeting-delay",	set_greeting_delay },
+	{ "reply-delay",	set_reply_delay },
+	{ "stutter",		set_stutter },
+	{ "tarpit",		set_tarpit },
+	{ "max-clients",	set_max_clients },
+	{ "max-per-client",	set_max_per_client },
+	{ "metrics",		set_metrics },
 };
 
 void
@@ -76,6 +90,10 @@ config_defaults(struct config *c)
 	c->batch_interval_ms = 100;
 	c->batch_max = 2000;
 	c->log_level = LOG_LVL_INFO;
+	c->stutter_bytes = 1;
+	c->tarpit = TARPIT_BOTS;
+	c->max_clients = 50000;
+	c->max_per_client = 20;
 }
 
 /* Parses a decimal in [min, max].  Returns 0, or -1 with err set. */
@@ -455,6 +473,95 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 	return 0;
 }
 
+/* A duration that may be 0 ("off"). */
+static int
+parse_ms0(char *args, uint64_t max, uint32_t *out, char *err, size_t errlen)
+{
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if (strcmp(w, "0") == 0 || strcmp(w, "off") == 0) {
+		*out = 0;
+		return 0;
+	}
+	return parse_ms(w, max, out, err, errlen);
+}
+
+static int
+set_greeting_delay(struct config *c, char *args, char *err, size_t errlen)
+{
+	return parse_ms0(args, 600000, &c->greeting_delay_ms, err, errlen);
+}
+
+static int
+set_reply_delay(struct config *c, char *args, char *err, size_t errlen)
+{
+	return parse_ms0(args, 600000, &c->reply_delay_ms, err, errlen);
+}
+
+/* "stutter DUR [BYTES]": BYTES of a reply every DUR (spamd's stutter). */
+static int
+set_stutter(struct config *c, char *args, char *err, size_t errlen)
+{
+	char		*dur = next_word(&args), *bytes = next_word(&args);
+	unsigned long	 v = 1;
+
+	if (dur == NULL || next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects DURATION [BYTES]");
+		return -1;
+	}
+	if (bytes != NULL && parse_uint(bytes, 1, 512, &v, err, errlen) == -1)
+		return -1;
+	if (parse_ms0(dur, 60000, &c->stutter_ms, err, errlen) == -1)
+		return -1;
+	c->stutter_bytes = (uint32_t)v;
+	return 0;
+}
+
+static int
+set_tarpit(struct config *c, char *args, char *err, size_t errlen)
+{
+	static const char *names[] = { "none", "bots", "all" };
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(w, names[i]) == 0) {
+			c->tarpit = (enum tarpit_who)i;
+			return 0;
+		}
+	snprintf(err, errlen, "'%s' is not none, bots or all", w);
+	return -1;
+}
+
+static int
+set_max_clients(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_u32(&c->max_clients, 1, 1000000, args, err, errlen);
+}
+
+static int
+set_max_per_client(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_u32(&c->max_per_client, 1, 1000000, args, err, errlen);
+}
+
+static int
+set_metrics(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if (util_parse_addrport(w, &c->metrics, &c->metrics_len, 1) == -1) {
+		snprintf(err, errlen, "'%s' is not ADDR:PORT", w);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Applies one configuration line.  Returns 0, or -1 after printing
  * "file:line: message" to stderr.
@@ -574,6 +681,18 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
 	    stages[c->defer_stage], c->defer_code, c->defer_status,
 	    c->defer_text);
+	fprintf(f, "greeting-delay %ums\nreply-delay %ums\nstutter %ums %u\n"
+	    "tarpit %s\nmax-clients %u\nmax-per-client %u\n",
+	    c->greeting_delay_ms, c->reply_delay_ms, c->stutter_ms,
+	    c->stutter_bytes, c->tarpit == TARPIT_ALL ? "all" :
+	    c->tarpit == TARPIT_BOTS ? "bots" : "none", c->max_clients,
+	    c->max_per_client);
+	if (c->metrics_len > 0) {
+		util_addr_str((const struct sockaddr *)&c->metrics, ip,
+		    sizeof(ip), &port);
+		fprintf(f, "metrics %s%s%s:%u\n", strchr(ip, ':') ? "[" : "",
+		    ip, strchr(ip, ':') ? "]" : "", port);
+	}
 	fprintf(f, "pipelining %s\nidle-timeout %ums\nmax-session %ums\n"
 	    "max-errors %u\nqueue-size %u\nbatch-interval %ums\nbatch-max %u\n",
 	    c->pipelining ? "yes" : "no", c->idle_timeout_ms,

@@ -67,6 +67,7 @@ enum close_reason {
 	CLOSE_NONSMTP,		/* binary, TLS or HTTP on the SMTP port */
 	CLOSE_DEFERRED,		/* we sent 421 (greeting defer, BDAT, limits) */
 	CLOSE_SHUTDOWN,		/* daemon stopping */
+	CLOSE_LIMIT,		/* max-per-client reached: 421 at connect */
 	CLOSE_MAX
 };
 
@@ -131,6 +132,27 @@ struct sess_rec {
 	uint32_t	 anomalies;	/* enum anomaly bits */
 };
 
+/*
+ * Counters of the network process, sent to the store once a second
+ * (REC_STATS) and served as Prometheus metrics by it.
+ */
+#define STATS_CODES	600
+struct net_stats {
+	uint64_t	 conn_open;
+	uint64_t	 conn_total;
+	uint64_t	 tarpit_open;
+	uint64_t	 tarpit_total;
+	uint64_t	 refused_per_client;
+	uint64_t	 accept_paused;
+	uint64_t	 queue_depth;
+	uint64_t	 records_sent;
+	uint64_t	 records_dropped;
+	uint64_t	 stage[STAGE_MAX];	/* closed sessions by stage */
+	uint64_t	 reason[CLOSE_MAX];
+	uint64_t	 anomaly[ANOM_COUNT];
+	uint64_t	 reply[STATS_CODES];	/* replies sent, by code */
+};
+
 /* A listener as configured. */
 struct listen_conf {
 	struct sockaddr_storage	 ss;
@@ -143,6 +165,15 @@ struct listen_conf {
 enum defer_stage {
 	DEFER_GREETING, DEFER_HELO, DEFER_MAIL, DEFER_RCPT, DEFER_DATA
 };
+
+/* Who gets the reply delay and stutter. */
+enum tarpit_who { TARPIT_NONE, TARPIT_BOTS, TARPIT_ALL };
+
+/* Anomalies that make a client a bot for "tarpit bots". */
+#define ANOM_BOT	(ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP | \
+			 ANOM_HELO_INVALID | ANOM_LONG_LINE | \
+			 ANOM_TOO_MANY_ERRORS | ANOM_AUTH_ATTEMPT | \
+			 ANOM_RSET_LOOP | ANOM_BARE_LF)
 
 struct config {
 	const char		*file;		/* for messages; NULL: none */
@@ -167,6 +198,16 @@ struct config {
 	uint32_t		 batch_interval_ms;
 	uint32_t		 batch_max;
 	int			 log_level;
+	/* tarpit (issue 3) */
+	uint32_t		 greeting_delay_ms;
+	uint32_t		 reply_delay_ms;
+	uint32_t		 stutter_ms;	/* 0: replies go out whole */
+	uint32_t		 stutter_bytes;
+	enum tarpit_who		 tarpit;
+	uint32_t		 max_clients;
+	uint32_t		 max_per_client;
+	struct sockaddr_storage	 metrics;
+	socklen_t		 metrics_len;	/* 0: no metrics listener */
 };
 
 enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };

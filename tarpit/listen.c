@@ -17,7 +17,7 @@
 #define LISTEN_BACKLOG	4096
 
 static void	 listen_accept(evutil_socket_t, short, void *);
-static void	 listen_resume(evutil_socket_t, short, void *);
+static void	 listen_resume_cb(evutil_socket_t, short, void *);
 
 /*
  * Creates and binds one socket per configured listener.  Returns 0 with
@@ -87,6 +87,17 @@ listen_accept(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int i = 0; i < ACCEPT_BUDGET && !l->tp->stopping; i++) {
+		if (l->tp->st.conn_open >= l->tp->conf.max_clients) {
+			/* Resumed by session_close() below the limit. */
+			for (int j = 0; j < l->tp->nls; j++)
+				event_del(&l->tp->ls[j].ev);
+			if (!l->tp->full)
+				log_warn("max-clients %u reached, not "
+				    "accepting", l->tp->conf.max_clients);
+			l->tp->full = 1;
+			l->tp->st.accept_paused++;
+			return;
+		}
 		len = sizeof(ss);
 		s = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -102,10 +113,10 @@ listen_accept(evutil_socket_t fd, short what, void *arg)
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			l->tp->st.accept_errors++;
+			l->tp->st.accept_paused++;
 			log_warn("accept paused for 1s: %s open=%llu",
 			    strerror(errno),
-			    (unsigned long long)l->tp->st.open);
+			    (unsigned long long)l->tp->st.conn_open);
 			listen_pause(l->tp);
 			return;
 		default:
@@ -126,20 +137,29 @@ listen_pause(struct tarpit *tp)
 	for (int i = 0; i < tp->nls; i++)
 		event_del(&tp->ls[i].ev);
 	if (tp->resume_ev == NULL)
-		tp->resume_ev = evtimer_new(tp->base, listen_resume, tp);
+		tp->resume_ev = evtimer_new(tp->base, listen_resume_cb, tp);
 	if (tp->resume_ev != NULL)
 		evtimer_add(tp->resume_ev, &tv);
 }
 
 static void
-listen_resume(evutil_socket_t fd, short what, void *arg)
+listen_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct tarpit *tp = arg;
-
 	(void)fd;
 	(void)what;
-	if (tp->stopping)
+	listen_resume(arg);
+}
+
+/* Accepts again, unless stopping or still at max-clients. */
+void
+listen_resume(struct tarpit *tp)
+{
+	if (tp->stopping || tp->st.conn_open >= tp->conf.max_clients)
 		return;
+	if (tp->full)
+		log_info("accepting again open=%llu",
+		    (unsigned long long)tp->st.conn_open);
+	tp->full = 0;
 	for (int i = 0; i < tp->nls; i++)
 		event_add(&tp->ls[i].ev, NULL);
 }

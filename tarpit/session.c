@@ -1,11 +1,22 @@
 /*
  * session.c -- one accepted SMTP connection: a single event that handles
  * data, writability, timeouts, EOF and errors in one callback, around the
- * pure engine in smtp.c.  Buffers exist only while needed: the partial
- * line (line.c) and unsent reply bytes.  When a session ends its record
- * goes to the store queue and the session is freed from the event loop,
- * never inside its own callback.
+ * pure engine in smtp.c.
+ *
+ * The tarpit lives here.  Output is held in s->out until s->due_us: the
+ * greeting until the greeting delay has passed (while we watch for a
+ * client that talks first), and for a tarpitted client every reply until
+ * the reply delay has passed, then sent stutter-bytes at a time.  The
+ * one event of the session doubles as its only timer.  A client that
+ * behaves like an MTA is never tarpitted under "tarpit bots", so its
+ * fall-over to the real MX stays immediate.
+ *
+ * Buffers exist only while needed: the partial line (line.c) and unsent
+ * reply bytes.  When a session ends its record goes to the store queue
+ * and the session is freed from the event loop, never inside its own
+ * callback.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -18,23 +29,32 @@
 
 #define READ_CHUNK	4096
 #define OUT_MAX		65536	/* unsent reply bytes before we give up */
+#define TARPIT_SOCKBUF	2048	/* kernel buffers of a tarpitted socket */
 
 static void	 session_cb(evutil_socket_t, short, void *);
 static void	 session_arm(struct session *);
 static void	 session_read(struct session *);
-static void	 session_write(struct session *, const char *, size_t);
+static void	 session_peek(struct session *);
+static void	 session_reply(struct session *, const struct reply *);
+static void	 session_queue(struct session *, const char *, size_t);
 static void	 session_flush(struct session *);
+static void	 session_tarpit_check(struct session *);
 static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
 
-/* Takes ownership of fd; sends the greeting. */
+/*
+ * Takes ownership of fd and starts the session: refuses it with a 421
+ * when the client already has max-per-client sessions open, else queues
+ * the greeting (sent at once, or after the greeting delay).
+ */
 void
 session_start(struct tarpit *tp, const struct listener *l, int fd,
     const struct sockaddr *sa, socklen_t salen)
 {
 	struct session	*s;
 	struct reply	 r;
+	uint8_t		 key[16];
 
 	(void)salen;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -50,27 +70,66 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	util_addr_str(sa, s->client_ip, sizeof(s->client_ip), &s->src_port);
 	smtp_init(&s->smtp, &tp->conf, s->client_ip, l->ip);
 	LIST_INSERT_HEAD(&tp->sessions, s, entry);
-	tp->st.accepted++;
-	tp->st.open++;
+	tp->st.conn_total++;
+	tp->st.conn_open++;
 	log_debug("session=%016" PRIx64 " opened src=%s:%u dst=%s:%u", s->id,
 	    s->client_ip, s->src_port, l->ip, l->port);
 
+	if (clients_key(s->client_ip, key) == 0 &&
+	    clients_add(&tp->clients, key) > tp->conf.max_per_client) {
+		tp->st.refused_per_client++;
+		memset(&r, 0, sizeof(r));
+		smtp_limit(&s->smtp, &r);
+		session_reply(s, &r);
+		session_arm(s);
+		return;
+	}
 	smtp_greeting(&s->smtp, &r);
-	session_write(s, r.buf, r.len);
+	if (tp->conf.greeting_delay_ms == 0) {
+		/* Data already waiting at accept: it talked first. */
+		int avail = 0;
+		if (ioctl(fd, FIONREAD, &avail) == 0 && avail > 0)
+			s->smtp.anomalies |= ANOM_PREGREET;
+	}
+	session_tarpit_check(s);
+	session_reply(s, &r);
+	if (tp->conf.greeting_delay_ms > 0 && r.close == 0)
+		s->due_us = s->start_us +
+		    (int64_t)tp->conf.greeting_delay_ms * 1000;
+	else
+		s->peeked = 1;
 	session_arm(s);
 }
 
+/* Has the client earned the tarpit?  Once in, it stays in. */
+static void
+session_tarpit_check(struct session *s)
+{
+	const struct config	*c = &s->tp->conf;
+	int			 sz = TARPIT_SOCKBUF;
+
+	if (s->tarpitted || c->tarpit == TARPIT_NONE ||
+	    (c->tarpit == TARPIT_BOTS && !(s->smtp.anomalies & ANOM_BOT)))
+		return;
+	s->tarpitted = 1;
+	s->tp->st.tarpit_open++;
+	s->tp->st.tarpit_total++;
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
 /*
- * Waits for what the session needs next: writability while reply bytes
- * are pending (no reading then, which bounds memory), else input; both
- * with the nearer of the idle and lifetime deadlines as timeout.  Closes
- * the session when the engine is done and everything was sent.
+ * Waits for what the session needs next.  Pending output not yet due:
+ * a timer (and, before the greeting, watch for a client that talks
+ * first).  Pending output due: writability.  Otherwise input, with the
+ * idle timeout.  The session lifetime caps every wait.  Closes the
+ * session once the engine is done and everything was sent.
  */
 static void
 session_arm(struct session *s)
 {
 	const struct config	*c = &s->tp->conf;
-	int64_t			 now = util_now_us(), idle, life, t;
+	int64_t			 now = util_now_us(), deadline, t;
 	struct timeval		 tv;
 	short			 what;
 
@@ -80,14 +139,24 @@ session_arm(struct session *s)
 		session_close(s, s->smtp.reason);
 		return;
 	}
-	idle = s->last_us + (int64_t)c->idle_timeout_ms * 1000;
-	life = s->start_us + (int64_t)c->max_session_ms * 1000;
-	t = (idle < life ? idle : life) - now;
+	deadline = s->start_us + (int64_t)c->max_session_ms * 1000;
+	if (s->outlen > 0 && s->due_us > now) {
+		what = s->peeked ? 0 : EV_READ;
+		if (s->due_us < deadline)
+			deadline = s->due_us;
+	} else if (s->outlen > 0)
+		what = EV_WRITE;
+	else {
+		what = EV_READ;
+		t = s->last_us + (int64_t)c->idle_timeout_ms * 1000;
+		if (t < deadline)
+			deadline = t;
+	}
+	t = deadline - now;
 	if (t < 0)
 		t = 0;
 	tv.tv_sec = t / 1000000;
 	tv.tv_usec = t % 1000000;
-	what = s->outlen > 0 ? EV_WRITE : EV_READ;
 	event_assign(&s->ev, s->tp->base, s->fd, what, session_cb, s);
 	event_add(&s->ev, &tv);
 }
@@ -95,30 +164,65 @@ session_arm(struct session *s)
 static void
 session_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session	*s = arg;
-	struct reply	 r;
+	struct session		*s = arg;
+	const struct config	*c = &s->tp->conf;
+	struct reply		 r;
+	int64_t			 now;
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
-		int64_t now = util_now_us();
-		enum close_reason why = now >= s->start_us +
-		    (int64_t)s->tp->conf.max_session_ms * 1000 ?
-		    CLOSE_LIFETIME : CLOSE_TIMEOUT;
-		if (s->outlen > 0) {
-			/* The client does not read: nothing more to say. */
-			session_close(s, why);
+		now = util_now_us();
+		if (now >= s->start_us + (int64_t)c->max_session_ms * 1000) {
+			smtp_timeout(&s->smtp, CLOSE_LIFETIME, &r);
+			session_close(s, CLOSE_LIFETIME);
 			return;
 		}
-		smtp_timeout(&s->smtp, why, &r);
-		session_write(s, r.buf, r.len);
-		session_close(s, why);
-		return;
-	}
-	if (what & EV_WRITE)
+		if (s->outlen == 0) {
+			/* Idle: say why, best effort, and go. */
+			smtp_timeout(&s->smtp, CLOSE_TIMEOUT, &r);
+			send(s->fd, r.buf, r.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			session_close(s, CLOSE_TIMEOUT);
+			return;
+		}
+		s->peeked = 1;
 		session_flush(s);
-	else if (what & EV_READ)
-		session_read(s);
+	} else if (what & EV_WRITE)
+		session_flush(s);
+	else if (what & EV_READ) {
+		if (!s->peeked)
+			session_peek(s);
+		else
+			session_read(s);
+	}
 	session_arm(s);
+}
+
+/*
+ * Input while the greeting is held back: the client talked first.
+ * Looks at the bytes without taking them; they are read as commands
+ * once the greeting is out.
+ */
+static void
+session_peek(struct session *s)
+{
+	char		 buf[8];
+	ssize_t		 n;
+	struct reply	 r;
+
+	s->peeked = 1;
+	n = recv(s->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n <= 0)
+		return;		/* EOF or error: seen on the next read */
+	smtp_first_bytes(&s->smtp, buf, (size_t)n, 1, &r);
+	session_tarpit_check(s);
+	if (r.len > 0) {
+		/* Not SMTP: drop the held greeting, answer and close. */
+		free(s->out);
+		s->out = NULL;
+		s->outlen = s->outoff = 0;
+		s->due_us = 0;
+		session_reply(s, &r);
+	}
 }
 
 static void
@@ -137,9 +241,9 @@ session_read(struct session *s)
 	}
 	s->last_us = util_now_us();
 	if (s->bytes_in == 0) {
-		smtp_first_bytes(&s->smtp, buf, (size_t)n, &r);
+		smtp_first_bytes(&s->smtp, buf, (size_t)n, 0, &r);
 		if (r.len > 0)
-			session_write(s, r.buf, r.len);
+			session_reply(s, &r);
 		if (s->smtp.state == SMTP_DONE)
 			return;
 	}
@@ -155,23 +259,31 @@ session_line(void *arg, const char *line, size_t len, int flags)
 	struct reply	 r;
 
 	smtp_line(&s->smtp, line, len, flags, &r);
-	session_write(s, r.buf, r.len);
+	session_tarpit_check(s);
+	session_reply(s, &r);
 	return s->smtp.state == SMTP_DONE || s->closed;
 }
 
 /*
- * Sends reply bytes, keeping what the socket does not take for later.
- * A client that stops reading while we hold OUT_MAX bytes is dropped.
+ * Sends a reply now, or holds it: a tarpitted session's replies wait
+ * for the reply delay and then trickle out (stutter).
  */
 static void
-session_write(struct session *s, const char *p, size_t len)
+session_reply(struct session *s, const struct reply *r)
 {
-	ssize_t	 n = 0;
+	const struct config *c = &s->tp->conf;
 
-	if (s->closed || len == 0)
+	s->tp->st.reply[s->smtp.reply_code % STATS_CODES]++;
+	if (s->tarpitted && (c->reply_delay_ms > 0 || c->stutter_ms > 0)) {
+		if (s->outlen == 0)
+			s->due_us = util_now_us() +
+			    (int64_t)c->reply_delay_ms * 1000;
+		session_queue(s, r->buf, r->len);
 		return;
-	if (s->outlen == 0) {
-		n = send(s->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (s->outlen == 0 && s->due_us == 0) {
+		ssize_t n = send(s->fd, r->buf, r->len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			smtp_end(&s->smtp, CLOSE_RESET);
 			return;
@@ -179,49 +291,69 @@ session_write(struct session *s, const char *p, size_t len)
 		if (n < 0)
 			n = 0;
 		s->bytes_out += (uint64_t)n;
-		if ((size_t)n == len)
-			return;
+		session_queue(s, r->buf + n, r->len - (size_t)n);
+		return;
 	}
-	if (s->outlen + (len - (size_t)n) > OUT_MAX) {
+	session_queue(s, r->buf, r->len);
+}
+
+/*
+ * Keeps reply bytes for later.  A client that stops reading while we
+ * hold OUT_MAX bytes is dropped.
+ */
+static void
+session_queue(struct session *s, const char *p, size_t len)
+{
+	char *no;
+
+	if (len == 0 || s->closed)
+		return;
+	if (s->outlen + len > OUT_MAX ||
+	    (no = realloc(s->out, s->outlen + len)) == NULL) {
 		smtp_end(&s->smtp, CLOSE_RESET);
 		free(s->out);
 		s->out = NULL;
 		s->outlen = s->outoff = 0;
 		return;
 	}
-	char *no = realloc(s->out, s->outlen + (len - (size_t)n));
-	if (no == NULL) {
-		smtp_end(&s->smtp, CLOSE_RESET);
-		return;
-	}
 	s->out = no;
-	memcpy(s->out + s->outlen, p + n, len - (size_t)n);
-	s->outlen += (uint16_t)(len - (size_t)n);
+	memcpy(s->out + s->outlen, p, len);
+	s->outlen += (uint16_t)len;
 }
 
+/*
+ * Sends held output that is due: all of it, or stutter-bytes of it for
+ * a tarpitted session, which then waits stutter again.
+ */
 static void
 session_flush(struct session *s)
 {
-	ssize_t n;
+	const struct config	*c = &s->tp->conf;
+	size_t			 len = s->outlen - s->outoff;
+	ssize_t			 n;
 
-	n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (s->tarpitted && c->stutter_ms > 0 && len > c->stutter_bytes)
+		len = c->stutter_bytes;
+	n = send(s->fd, s->out + s->outoff, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EINTR) {
 			smtp_end(&s->smtp, CLOSE_RESET);
-			s->outlen = s->outoff = 0;
 			free(s->out);
 			s->out = NULL;
+			s->outlen = s->outoff = 0;
 		}
 		return;
 	}
 	s->bytes_out += (uint64_t)n;
 	s->outoff += (uint16_t)n;
+	s->due_us = 0;
 	if (s->outoff == s->outlen) {
 		free(s->out);
 		s->out = NULL;
 		s->outlen = s->outoff = 0;
-	}
+		s->last_us = util_now_us();
+	} else if (s->tarpitted && c->stutter_ms > 0)
+		s->due_us = util_now_us() + (int64_t)c->stutter_ms * 1000;
 }
 
 /* Builds the session's record and hands it to the store queue. */
@@ -247,10 +379,18 @@ session_record(struct session *s, int64_t now)
 	rec.dst_port = l->port;
 	rec.mx_pref = l->mx_pref;
 	rec.role = l->role;
+	rec.greeting_delay_ms = s->tp->conf.greeting_delay_ms;
 	smtp_fill(&s->smtp, &rec);
 	rec.bytes_in = s->bytes_in;
 	rec.bytes_out = s->bytes_out;
 	tarpit_emit(s->tp, &rec);
+
+	struct net_stats *st = &s->tp->st;
+	st->stage[rec.stage]++;
+	st->reason[rec.reason]++;
+	for (int i = 0; i < ANOM_COUNT; i++)
+		if (rec.anomalies & (1u << i))
+			st->anomaly[i]++;
 
 	char helo[96], mail[96];
 	util_escape_term(rec.helo.p, rec.helo.len, helo, sizeof(helo));
@@ -258,10 +398,10 @@ session_record(struct session *s, int64_t now)
 	    sizeof(mail));
 	log_info("session=%s closed src=%s dst=%s:%u reason=%s stage=%s "
 	    "reply=%u helo=\"%s\" from=\"%s\" rcpts=%u duration=%.3f "
-	    "anomalies=0x%x", rec.uid, rec.src_ip, rec.dst_ip, rec.dst_port,
-	    close_reason_name(rec.reason), stage_name(rec.stage),
+	    "tarpit=%d anomalies=0x%x", rec.uid, rec.src_ip, rec.dst_ip,
+	    rec.dst_port, close_reason_name(rec.reason), stage_name(rec.stage),
 	    rec.reply_code, helo, mail, rec.rcpt_total,
-	    (double)(now - s->start_us) / 1e6, rec.anomalies);
+	    (double)(now - s->start_us) / 1e6, s->tarpitted, rec.anomalies);
 }
 
 /*
@@ -273,6 +413,7 @@ void
 session_close(struct session *s, enum close_reason why)
 {
 	struct tarpit	*tp = s->tp;
+	uint8_t		 key[16];
 
 	if (s->closed)
 		return;
@@ -284,8 +425,13 @@ session_close(struct session *s, enum close_reason why)
 	close(s->fd);
 	s->fd = -1;
 	LIST_REMOVE(s, entry);
-	tp->st.open--;
-	tp->st.closed++;
+	if (clients_key(s->client_ip, key) == 0)
+		clients_del(&tp->clients, key);
+	tp->st.conn_open--;
+	if (s->tarpitted)
+		tp->st.tarpit_open--;
+	if (tp->full && tp->st.conn_open < tp->conf.max_clients)
+		listen_resume(tp);
 	if (event_base_once(tp->base, -1, EV_TIMEOUT, session_free_cb, s,
 	    NULL) == -1)
 		session_free_cb(-1, 0, s);

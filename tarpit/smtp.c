@@ -620,12 +620,13 @@ smtp_greeting(struct smtp *s, struct reply *r)
  * plain port is not SMTP.  Sets r->len when it has something to answer.
  */
 void
-smtp_first_bytes(struct smtp *s, const char *p, size_t len, struct reply *r)
+smtp_first_bytes(struct smtp *s, const char *p, size_t len, int pregreet,
+    struct reply *r)
 {
 	const unsigned char *u = (const unsigned char *)p;
 
 	memset(r, 0, sizeof(*r));
-	if (s->stage == STAGE_CONNECT)
+	if (pregreet)
 		s->anomalies |= ANOM_PREGREET;
 	if (len >= 3 && ((u[0] == 0x16 && u[1] == 0x03 && u[2] <= 0x04) ||
 	    (u[0] & 0x80 && u[2] == 0x01)))
@@ -688,6 +689,18 @@ smtp_line(struct smtp *s, const char *p, size_t len, int flags,
 			return;
 		}
 	reply_error(s, r, "502 5.5.2 Error: command not recognized");
+}
+
+/* Too many sessions from this client: a 421 at connect, then close. */
+void
+smtp_limit(struct smtp *s, struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	reply_fmt(s, r, "421 4.7.0 %s Error: too many connections from %s",
+	    s->conf->hostname, s->client_ip);
+	s->defer_code = 421;
+	r->close = 1;
+	smtp_end(s, CLOSE_LIMIT);
 }
 
 /* The reply for an idle timeout or the end of the session's lifetime. */

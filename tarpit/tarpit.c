@@ -28,6 +28,7 @@ static int	 tarpit_enqueue(struct tarpit *, const uint8_t *, size_t);
 static void	 tarpit_drain(struct tarpit *);
 static void	 tarpit_shutdown(struct tarpit *);
 static void	 tarpit_reload(struct tarpit *, const uint8_t *, size_t);
+static void	 tarpit_stats(evutil_socket_t, short, void *);
 
 /* A session id: a random 32-bit run id, then a counter. */
 uint64_t
@@ -79,6 +80,10 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 	evsignal_add(tp->sig_int, NULL);
 	evsignal_add(tp->sig_hup, NULL);
 	event_add(tp->ipc_ev, NULL);
+	if ((tp->stats_ev = event_new(tp->base, -1, EV_PERSIST, tarpit_stats,
+	    tp)) == NULL)
+		fatalx("event_new failed");
+	event_add(tp->stats_ev, &(struct timeval){ 1, 0 });
 	listen_start(tp, ls, n);
 
 	event_base_dispatch(tp->base);
@@ -86,13 +91,15 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 	/* Run the deferred frees of the sessions closed last. */
 	event_base_loop(tp->base, EVLOOP_NONBLOCK);
 	log_info("network stopping accepted=%llu recorded=%llu dropped=%llu",
-	    (unsigned long long)tp->st.accepted,
-	    (unsigned long long)tp->st.sent,
-	    (unsigned long long)tp->st.dropped);
+	    (unsigned long long)tp->st.conn_total,
+	    (unsigned long long)tp->st.records_sent,
+	    (unsigned long long)tp->st.records_dropped);
 	event_free(tp->sig_term);
 	event_free(tp->sig_int);
 	event_free(tp->sig_hup);
 	event_free(tp->ipc_ev);
+	event_free(tp->stats_ev);
+	clients_free(&tp->clients);
 	event_free(tp->ipc_wev);
 	if (tp->resume_ev != NULL)
 		event_free(tp->resume_ev);
@@ -136,6 +143,7 @@ tarpit_shutdown(struct tarpit *tp)
 		return;
 	tp->stopping = 1;
 	listen_stop(tp);
+	event_del(tp->stats_ev);
 	while (!LIST_EMPTY(&tp->sessions))
 		session_close(LIST_FIRST(&tp->sessions), CLOSE_SHUTDOWN);
 	fl = fcntl(tp->ipc_fd, F_GETFL);
@@ -163,19 +171,19 @@ tarpit_emit(struct tarpit *tp, const struct sess_rec *rec)
 
 	if ((len = record_encode_session(rec, buf, sizeof(buf))) == 0) {
 		log_error("session=%s record does not fit", rec->uid);
-		tp->st.dropped++;
+		tp->st.records_dropped++;
 		return;
 	}
 	if (TAILQ_EMPTY(&tp->queue)) {
 		n = send(tp->ipc_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == (ssize_t)len) {
-			tp->st.sent++;
+			tp->st.records_sent++;
 			return;
 		}
 		if (n == -1 && errno != EAGAIN && errno != ENOBUFS &&
 		    errno != EINTR) {
 			log_error("store process gone: %s", strerror(errno));
-			tp->st.dropped++;
+			tp->st.records_dropped++;
 			tp->status = EXIT_RUNTIME;
 			event_base_loopbreak(tp->base);
 			return;
@@ -192,11 +200,11 @@ tarpit_enqueue(struct tarpit *tp, const uint8_t *buf, size_t len)
 
 	if (tp->qlen >= tp->conf.queue_size ||
 	    (q = malloc(sizeof(*q) + len)) == NULL) {
-		tp->st.dropped++;
+		tp->st.records_dropped++;
 		now = util_now_us();
 		if (now - tp->last_drop_log >= DROP_LOG_US) {
 			log_warn("store queue full, records dropped=%llu "
-			    "queue=%u", (unsigned long long)tp->st.dropped,
+			    "queue=%u", (unsigned long long)tp->st.records_dropped,
 			    tp->qlen);
 			tp->last_drop_log = now;
 		}
@@ -206,7 +214,6 @@ tarpit_enqueue(struct tarpit *tp, const uint8_t *buf, size_t len)
 	memcpy(q->data, buf, len);
 	TAILQ_INSERT_TAIL(&tp->queue, q, entry);
 	tp->qlen++;
-	tp->st.queued++;
 	if (!tp->stopping)
 		event_add(tp->ipc_wev, NULL);
 	return 0;
@@ -234,7 +241,7 @@ tarpit_drain(struct tarpit *tp)
 		}
 		TAILQ_REMOVE(&tp->queue, q, entry);
 		tp->qlen--;
-		tp->st.sent++;
+		tp->st.records_sent++;
 		free(q);
 	}
 }
@@ -274,6 +281,25 @@ tarpit_ipc_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (record_type(buf, (size_t)n) == REC_RELOAD)
 		tarpit_reload(tp, buf + 2, (size_t)n - 2);
+}
+
+/*
+ * Sends the counters to the store once a second, for its metrics.  Best
+ * effort: when the socket is full the next tick sends newer figures.
+ */
+static void
+tarpit_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct tarpit	*tp = arg;
+	uint8_t		 buf[2 + sizeof(struct net_stats)];
+
+	(void)fd;
+	(void)what;
+	tp->st.queue_depth = tp->qlen;
+	buf[0] = REC_STATS;
+	buf[1] = 1;
+	memcpy(buf + 2, &tp->st, sizeof(tp->st));
+	send(tp->ipc_fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /*

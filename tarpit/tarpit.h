@@ -86,7 +86,8 @@ void		 smtp_greeting(struct smtp *, struct reply *);
 void		 smtp_line(struct smtp *, const char *, size_t, int flags,
 		    struct reply *);
 void		 smtp_first_bytes(struct smtp *, const char *, size_t,
-		    struct reply *);
+		    int pregreet, struct reply *);
+void		 smtp_limit(struct smtp *, struct reply *);
 void		 smtp_timeout(struct smtp *, enum close_reason,
 		    struct reply *);
 void		 smtp_end(struct smtp *, enum close_reason);
@@ -107,10 +108,12 @@ struct session {
 	LIST_ENTRY(session)	 entry;
 	int			 fd;
 	uint8_t			 closed;
-	uint8_t			 writing;
+	uint8_t			 tarpitted;	/* replies delayed/stuttered */
+	uint8_t			 peeked;	/* pregreet check done */
 	uint16_t		 src_port;
 	uint64_t		 id;
 	int64_t			 start_us, last_us;
+	int64_t			 due_us;	/* next output allowed at */
 	uint64_t		 bytes_in, bytes_out;
 	char			*out;		/* unsent reply, while pending */
 	uint16_t		 outlen, outoff;
@@ -138,14 +141,21 @@ int		 listen_bind(const struct config *, struct listener **, int *n);
 void		 listen_start(struct tarpit *, struct listener *, int n);
 void		 listen_pause(struct tarpit *);
 void		 listen_stop(struct tarpit *);
+void		 listen_resume(struct tarpit *);
 
-/* tarpit.c: the network process. */
-struct tarpit_stats {
-	uint64_t	 accepted, closed, open;
-	uint64_t	 queued, sent, dropped;
-	uint64_t	 accept_errors;
+/* clients.c: open sessions per client address. */
+struct client_slot;
+struct clients {
+	struct client_slot	*slots;
+	uint32_t		 cap, used;
 };
 
+int		 clients_key(const char *ip, uint8_t key[16]);
+uint32_t	 clients_add(struct clients *, const uint8_t key[16]);
+void		 clients_del(struct clients *, const uint8_t key[16]);
+void		 clients_free(struct clients *);
+
+/* tarpit.c: the network process. */
 struct qrec {
 	TAILQ_ENTRY(qrec) entry;
 	size_t		 len;
@@ -163,6 +173,7 @@ struct tarpit {
 	int			 status;	/* exit status */
 	struct event		*sig_term, *sig_int, *sig_hup;
 	struct event		*resume_ev;
+	struct event		*stats_ev;
 	LIST_HEAD(, session)	 sessions;
 	TAILQ_HEAD(, qrec)	 queue;
 	uint32_t		 qlen;
@@ -170,7 +181,9 @@ struct tarpit {
 	uint64_t		 idseq;
 	int64_t			 last_drop_log;
 	int			 stopping;
-	struct tarpit_stats	 st;
+	struct net_stats	 st;
+	struct clients		 clients;
+	int			 full;		/* paused at max-clients */
 };
 
 int		 tarpit_run(const struct config *, struct listener *, int n,

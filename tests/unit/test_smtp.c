@@ -207,10 +207,10 @@ test_anomalies(void)
 	smtp_line(&s, "HELO a\0b", 8, 0, &r);
 	CHECK(s.reason == CLOSE_NONSMTP);
 	start();
-	smtp_first_bytes(&s, "\x16\x03\x01\x02\x00", 5, &r);
+	smtp_first_bytes(&s, "\x16\x03\x01\x02\x00", 5, 0, &r);
 	CHECK(r.close && s.anomalies & ANOM_NON_SMTP);
 	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
-	smtp_first_bytes(&s, "EHLO", 4, &r);	/* before the greeting */
+	smtp_first_bytes(&s, "EHLO", 4, 1, &r);	/* before the greeting */
 	CHECK(s.anomalies & ANOM_PREGREET && r.len == 0);
 	start();
 	smtp_line(&s, "x", 1, LINE_TOO_LONG, &r);
