@@ -29,6 +29,7 @@ struct creds {
 
 static int	 proc_creds(const struct config *, struct creds *);
 static void	 proc_drop(const struct config *, const struct creds *, int);
+static int	 proc_metrics_bind(const struct config *);
 
 /* Looks the run-as user up while /etc/passwd is still reachable. */
 static int
@@ -127,6 +128,35 @@ proc_reload(struct config *running, int ipc_fd)
 }
 
 /*
+ * Binds the metrics listener while still privileged.  Returns its fd,
+ * -1 when none is configured, -2 on failure (logged).
+ */
+static int
+proc_metrics_bind(const struct config *c)
+{
+	char	 ip[ADDR_STRLEN];
+	uint16_t port;
+	int	 fd, on = 1;
+
+	if (c->metrics_len == 0)
+		return -1;
+	util_addr_str((const struct sockaddr *)&c->metrics, ip, sizeof(ip),
+	    &port);
+	fd = socket(c->metrics.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof(on)) == -1 || bind(fd, (const struct sockaddr *)&c->metrics,
+	    c->metrics_len) == -1 || listen(fd, 64) == -1) {
+		log_error("metrics %s port %u: %s", ip, port, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -2;
+	}
+	log_info("metrics listening addr=%s port=%u", ip, port);
+	return fd;
+}
+
+/*
  * Runs the daemon.  Returns the exit status: 0 after a clean stop, 1 on
  * a runtime failure.
  */
@@ -137,12 +167,14 @@ proc_run(struct config *c)
 	struct creds	 cr;
 	struct store	*st;
 	char		 err[512];
-	int		 n, sp[2], rv;
+	int		 n, sp[2], rv, mfd;
 	pid_t		 pid;
 
 	if (proc_creds(c, &cr) == -1)
 		return EXIT_USAGE;
 	if (listen_bind(c, &ls, &n) == -1)
+		return EXIT_RUNTIME;
+	if ((mfd = proc_metrics_bind(c)) == -2)
 		return EXIT_RUNTIME;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
@@ -151,6 +183,8 @@ proc_run(struct config *c)
 		fatal("fork");
 	if (pid == 0) {
 		close(sp[0]);
+		if (mfd != -1)
+			close(mfd);
 		log_init("net", c->log_level);
 		proc_drop(c, &cr, 1);
 		_exit(tarpit_run(c, ls, n, sp[1]));
@@ -169,7 +203,9 @@ proc_run(struct config *c)
 		return EXIT_RUNTIME;
 	}
 	log_info("store ready db=%s", c->db);
-	rv = ingest_run(c, st, sp[0], pid);
+	rv = ingest_run(c, st, sp[0], pid, mfd);
+	if (mfd != -1)
+		close(mfd);
 	store_close(st);
 	close(sp[0]);
 	return rv;

@@ -6,8 +6,9 @@
  *	JSON	valid UTF-8 passes; quotes, backslashes, control characters
  *		(C0, DEL, C1), U+2028 and U+2029 are \-escaped; each byte of
  *		invalid UTF-8 becomes \u00XX.  The result is valid UTF-8 JSON.
- *	CSV	RFC 4180 quoting, formula cells neutralised, control bytes
- *		and invalid UTF-8 written as \xNN text (see fmt_csv_cell).
+ *	CSV	RFC 4180 quoting, formula cells neutralised, control
+ *		characters and invalid UTF-8 written as \xNN text (see
+ *		fmt_csv_cell).
  *	table	printable ASCII only, everything else \xNN (fmt_term), cut
  *		with "..." to fit the terminal.
  *
@@ -36,6 +37,7 @@ struct fmt_table {
 static const char fmt_hex[] = "0123456789abcdef";
 
 static size_t	 fmt_utf8_len(const unsigned char *, size_t);
+static int	 fmt_utf8_unsafe(const unsigned char *, size_t);
 static size_t	 fmt_term_char(unsigned char, char[4]);
 static void	 fmt_csv_byte(FILE *, unsigned char);
 static int	 fmt_csv_quote(const char *, size_t);
@@ -78,6 +80,24 @@ fmt_utf8_len(const unsigned char *p, size_t len)
 	return n;
 }
 
+/*
+ * Whether the well-formed sequence u[0..n) must still be escaped: C0
+ * controls, DEL, C1 controls (a terminal may act on U+009B, CSI) and
+ * the line and paragraph separators U+2028 and U+2029.
+ */
+static int
+fmt_utf8_unsafe(const unsigned char *u, size_t n)
+{
+	if (n == 1)
+		return u[0] < 0x20 || u[0] == 0x7f;
+	if (n == 2)
+		return u[0] == 0xc2 && u[1] < 0xa0;
+	if (n == 3)
+		return u[0] == 0xe2 && u[1] == 0x80 &&
+		    (u[2] == 0xa8 || u[2] == 0xa9);
+	return 0;
+}
+
 /* Writes p as a quoted JSON string (see the file comment). */
 void
 fmt_json_str(FILE *f, const char *p, size_t len)
@@ -91,30 +111,23 @@ fmt_json_str(FILE *f, const char *p, size_t len)
 
 		if ((n = fmt_utf8_len(u + i, len - i)) == 0) {
 			fprintf(f, "\\u00%02x", c);	/* invalid byte */
-			i++;
-			continue;
-		}
-		if (n == 1) {
-			if (c == '"' || c == '\\')
-				fprintf(f, "\\%c", c);
-			else if (c == '\n')
-				fputs("\\n", f);
-			else if (c == '\r')
-				fputs("\\r", f);
-			else if (c == '\t')
-				fputs("\\t", f);
-			else if (c < 0x20 || c == 0x7f)
-				fprintf(f, "\\u%04x", c);
-			else
-				putc(c, f);
-		} else if (n == 2 && c == 0xc2 && u[i + 1] < 0xa0) {
-			/* C1 controls: a terminal may act on U+009B (CSI). */
-			fprintf(f, "\\u%04x", u[i + 1]);
-		} else if (n == 3 && c == 0xe2 && u[i + 1] == 0x80 &&
-		    (u[i + 2] == 0xa8 || u[i + 2] == 0xa9)) {
-			fprintf(f, "\\u%04x", 0x2000 | (u[i + 2] - 0x80));
-		} else
+			n = 1;
+		} else if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\r')
+			fputs("\\r", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (!fmt_utf8_unsafe(u + i, n))
 			fwrite(u + i, 1, n, f);
+		else if (n == 1)
+			fprintf(f, "\\u%04x", c);
+		else if (n == 2)
+			fprintf(f, "\\u%04x", u[i + 1]);
+		else
+			fprintf(f, "\\u%04x", 0x2000 | (u[i + 2] - 0x80));
 		i += n;
 	}
 	putc('"', f);
@@ -145,9 +158,10 @@ fmt_csv_quote(const char *p, size_t len)
  * spreadsheet never evaluates a cell:
  *  - a cell starting with '=', '+', '-', '@', TAB or CR gets a leading
  *    "'" (OWASP's CSV injection advice);
- *  - control bytes (C0 incl. NUL, CR, LF; DEL; C1 as UTF-8) and each byte
- *    of invalid UTF-8 are written as the four characters \xNN, and a
- *    backslash as \\, so the original bytes can be recovered;
+ *  - control characters (C0 incl. NUL, CR, LF; DEL; C1; U+2028 and
+ *    U+2029) and each byte of invalid UTF-8 are written byte by byte as
+ *    the four characters \xNN, and a backslash as \\, so the original
+ *    bytes can be recovered;
  *  - the cell is quoted, quotes doubled, when it holds '"' or ',' or
  *    starts or ends with a space.
  * NULL and the empty string both give an empty cell.
@@ -169,8 +183,7 @@ fmt_csv_cell(FILE *f, const char *p, size_t len)
 		unsigned char c = u[i];
 
 		n = fmt_utf8_len(u + i, len - i);
-		if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7f)) ||
-		    (n == 2 && c == 0xc2 && u[i + 1] < 0xa0)) {
+		if (n == 0 || fmt_utf8_unsafe(u + i, n)) {
 			if (n == 0)
 				n = 1;
 			for (size_t k = 0; k < n; k++)

@@ -1,22 +1,18 @@
 /*
  * ingest.c -- the main loop of the store process: read session records
  * from the network process over a SOCK_SEQPACKET socket, validate them
- * again, and write them to SQLite in batched transactions.
+ * again, and write them to SQLite in batched transactions (batch.c).
  *
- * Records wait in a batch: a ring of raw copies, bounded by queue_size,
- * which drops its oldest record (and counts it) when full.  A flush
- * writes every pending record in one transaction and empties the batch
- * only if the commit succeeds; otherwise the records stay for the next
- * tick, so a locked, full or read-only database loses nothing while the
- * bound holds.  A flush runs batch_interval_ms after the first pending
- * record, or at once when batch_max records wait.
+ * Records wait in a batch bounded by queue_size.  A flush runs
+ * batch_interval_ms after the first pending record, or at once when
+ * batch_max records wait; a failed flush keeps the records and is
+ * retried on the next tick.
  *
  * On SIGTERM/SIGINT the network process is told to stop; it sends what
  * it still holds and closes its end.  The store reads until that EOF
  * (at most INGEST_DEADLINE_S seconds), flushes and returns.
  *
- * Exports the batch (batch_new(), batch_free(), batch_add(),
- * batch_pending(), batch_flush(), batch_stats()) and ingest_run().
+ * Exports ingest_run().
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -35,33 +31,15 @@
 #define INGEST_BUDGET		256	/* records read per wakeup */
 #define INGEST_DEADLINE_S	10	/* to wait for EOF after a signal */
 #define INGEST_FINAL_TRIES	3	/* flush attempts at exit */
-#define BATCH_WARN_US		(10 * 1000000LL)
 
 #define DEF_QUEUE_SIZE		10000
 #define DEF_BATCH_INTERVAL_MS	100
 #define DEF_BATCH_MAX		500
 
-struct brec {
-	size_t		 len;
-	uint8_t		 data[];
-};
-
-/* At most one warning per BATCH_WARN_US, with the count in between. */
-struct ratelimit {
-	int64_t		 last_us;
-	uint64_t	 count;
-};
-
-struct batch {
-	struct brec	**ring;
-	uint32_t	 bound, head, n;
-	struct batch_stats stats;
-	uint32_t	 streak;	/* failed flushes in a row */
-	struct ratelimit rl_drop, rl_invalid;
-};
-
 struct ingest {
-	const struct config	*conf;
+	struct config		*conf;
+	struct metrics		*metrics;
+	int			 metrics_fd;
 	struct store		*st;
 	struct batch		*b;
 	struct event_base	*base;
@@ -73,9 +51,6 @@ struct ingest {
 	int			 stopping, eof, deadline, child_done;
 };
 
-static int	 batch_ratelimit(struct ratelimit *);
-static int	 batch_record_error(int);
-static void	 batch_clear(struct batch *);
 static void	 ingest_read(evutil_socket_t, short, void *);
 static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
 static void	 ingest_flush(struct ingest *);
@@ -87,188 +62,6 @@ static void	 ingest_reap(struct ingest *, int);
 static void	 ingest_reap_wait(struct ingest *);
 static int	 ingest_setup(struct ingest *);
 static void	 ingest_teardown(struct ingest *);
-
-/* Returns 1 when a warning may be logged now; counts it either way. */
-static int
-batch_ratelimit(struct ratelimit *rl)
-{
-	int64_t	 now = util_now_us();
-
-	rl->count++;
-	if (rl->last_us != 0 && now - rl->last_us < BATCH_WARN_US)
-		return 0;
-	rl->last_us = now;
-	return 1;
-}
-
-/*
- * Errors that belong to one record rather than to the database: such a
- * record is dropped so it cannot block every batch after it.
- */
-static int
-batch_record_error(int code)
-{
-	switch (code & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_TOOBIG:
-	case SQLITE_MISMATCH:
-	case SQLITE_RANGE:
-		return 1;
-	}
-	return 0;
-}
-
-/* A batch holding at most bound records; free with batch_free(). */
-struct batch *
-batch_new(uint32_t bound)
-{
-	struct batch	*b;
-
-	if (bound == 0)
-		bound = 1;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	if ((b->ring = calloc(bound, sizeof(*b->ring))) == NULL) {
-		free(b);
-		return NULL;
-	}
-	b->bound = bound;
-	return b;
-}
-
-static void
-batch_clear(struct batch *b)
-{
-	for (uint32_t i = 0; i < b->n; i++)
-		free(b->ring[(b->head + i) % b->bound]);
-	b->head = b->n = 0;
-}
-
-/* Frees the batch and any records still pending; NULL is allowed. */
-void
-batch_free(struct batch *b)
-{
-	if (b == NULL)
-		return;
-	batch_clear(b);
-	free(b->ring);
-	free(b);
-}
-
-uint32_t
-batch_pending(const struct batch *b)
-{
-	return b->n;
-}
-
-const struct batch_stats *
-batch_stats(const struct batch *b)
-{
-	return &b->stats;
-}
-
-/*
- * Validates a received record and keeps a copy of it for the next flush.
- * At the bound the oldest pending record is dropped and counted.  Returns
- * 0, or -1 if the record was invalid (counted, logged, not kept) or no
- * memory was left (counted as dropped).
- */
-int
-batch_add(struct batch *b, const uint8_t *rec, size_t len)
-{
-	struct sess_rec	 r;
-	struct brec	*br;
-	const char	*why;
-
-	if (record_decode_session(rec, len, &r, &why) == -1) {
-		b->stats.invalid++;
-		if (batch_ratelimit(&b->rl_invalid)) {
-			log_warn("store invalid record reason=\"%s\" len=%zu "
-			    "invalid=%llu", why, len,
-			    (unsigned long long)b->rl_invalid.count);
-			b->rl_invalid.count = 0;
-		}
-		return -1;
-	}
-	if ((br = malloc(sizeof(*br) + len)) == NULL) {
-		b->stats.dropped++;
-		log_warn("store dropped session=%s: out of memory", r.uid);
-		return -1;
-	}
-	br->len = len;
-	memcpy(br->data, rec, len);
-	if (b->n == b->bound) {
-		free(b->ring[b->head]);
-		b->head = (b->head + 1) % b->bound;
-		b->n--;
-		b->stats.dropped++;
-		if (batch_ratelimit(&b->rl_drop)) {
-			log_warn("store queue full, dropped oldest dropped=%llu "
-			    "bound=%u", (unsigned long long)b->rl_drop.count,
-			    b->bound);
-			b->rl_drop.count = 0;
-		}
-	}
-	b->ring[(b->head + b->n) % b->bound] = br;
-	b->n++;
-	return 0;
-}
-
-/*
- * Writes every pending record in one transaction.  On success the batch
- * is empty and the return value is the number of records written (a uid
- * already in the database counts as written: it changes nothing).  On
- * failure everything is rolled back, every record stays pending, the
- * first failure of a streak is logged, and -1 is returned.
- */
-int
-batch_flush(struct batch *b, struct store *st)
-{
-	struct sess_rec	 r;
-	struct brec	*br;
-	const char	*why;
-	uint32_t	 rejected = 0;
-
-	if (b->n == 0)
-		return 0;
-	if (store_begin(st) == -1)
-		goto fail;
-	for (uint32_t i = 0; i < b->n; i++) {
-		br = b->ring[(b->head + i) % b->bound];
-		/* Checked in batch_add(); decoded again for the spans. */
-		if (record_decode_session(br->data, br->len, &r, &why) == -1) {
-			rejected++;
-			continue;
-		}
-		if (store_session(st, &r) == 0)
-			continue;
-		if (!batch_record_error(store_errcode(st)))
-			goto fail;
-		log_warn("store rejected session=%s error=\"%s\"", r.uid,
-		    store_error(st));
-		rejected++;
-	}
-	if (store_commit(st) == -1)
-		goto fail;
-
-	if (b->streak > 0)
-		log_info("store flush recovered failures=%u", b->streak);
-	b->streak = 0;
-	b->stats.batches++;
-	b->stats.sessions += b->n - rejected;
-	b->stats.invalid += rejected;
-	rejected = b->n - rejected;
-	batch_clear(b);
-	return (int)rejected;
-
-fail:
-	store_rollback(st);
-	b->stats.failures++;
-	if (b->streak++ == 0)
-		log_warn("store flush failed pending=%u error=\"%s\"", b->n,
-		    store_error(st));
-	return -1;
-}
 
 /* Reads up to INGEST_BUDGET records; EOF or a read error ends the loop. */
 static void
@@ -301,12 +94,14 @@ ingest_read(evutil_socket_t fd, short what, void *arg)
 static void
 ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
 {
-	if (record_type(rec, len) == REC_STATS)
-		return;		/* not used by the store yet */
+	if (record_type(rec, len) == REC_STATS) {
+		metrics_net(ig->metrics, rec, len);
+		return;
+	}
 	if (batch_add(ig->b, rec, len) == -1)
 		return;
-	if (batch_pending(ig->b) >= ig->conf->batch_max &&
-	    ig->conf->batch_max > 0)
+	if (batch_pending(ig->b) >= (ig->conf->batch_max > 0 ?
+	    ig->conf->batch_max : DEF_BATCH_MAX))
 		ingest_flush(ig);
 	else
 		ingest_arm(ig);
@@ -371,7 +166,7 @@ ingest_signal(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(ig->ev_deadline, &tv);
 		break;
 	case SIGHUP:
-		log_info("store reload (nothing to reload)");
+		proc_reload(ig->conf, ig->fd);
 		break;
 	case SIGCHLD:
 		ingest_reap(ig, WNOHANG);
@@ -461,6 +256,9 @@ ingest_setup(struct ingest *ig)
 	if (ig->ev_read == NULL || ig->ev_flush == NULL ||
 	    ig->ev_deadline == NULL || event_add(ig->ev_read, NULL) == -1)
 		return -1;
+	if (ig->metrics_fd != -1 && (ig->metrics = metrics_new(ig->base,
+	    ig->metrics_fd, ig->b)) == NULL)
+		return -1;
 	for (int i = 0; i < 4; i++) {
 		ig->ev_sig[i] = evsignal_new(ig->base, sigs[i], ingest_signal,
 		    ig);
@@ -474,6 +272,7 @@ ingest_setup(struct ingest *ig)
 static void
 ingest_teardown(struct ingest *ig)
 {
+	metrics_free(ig->metrics);
 	for (int i = 0; i < 4; i++)
 		if (ig->ev_sig[i] != NULL)
 			event_free(ig->ev_sig[i]);
@@ -497,9 +296,12 @@ ingest_teardown(struct ingest *ig)
  * 0 after a requested stop with everything written, 1 when the network
  * process went away on its own, the stop deadline passed, or records
  * could not be written at exit.  Does not close fd or the store.
+ * metrics_fd is a listening socket for /metrics, or -1.  conf is
+ * replaced on SIGHUP by proc_reload().
  */
 int
-ingest_run(const struct config *conf, struct store *st, int fd, pid_t child)
+ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
+    int metrics_fd)
 {
 	struct ingest			 ig;
 	const struct batch_stats	*bs;
@@ -510,6 +312,7 @@ ingest_run(const struct config *conf, struct store *st, int fd, pid_t child)
 	ig.st = st;
 	ig.fd = fd;
 	ig.child = child;
+	ig.metrics_fd = metrics_fd;
 	if (ingest_setup(&ig) == -1) {
 		log_error("store cannot set up its event loop");
 		ingest_teardown(&ig);

@@ -84,6 +84,7 @@ struct store {
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
+static int	 store_open_immutable(struct store *);
 static int	 store_setup_rw(struct store *, char *, size_t);
 static void	 store_fail(struct store *, const char *);
 static int	 store_run(struct store *, int);
@@ -100,6 +101,10 @@ store_open_hint(const char *path, char *hint, size_t len)
 	char		 copy[PATH_MAX], *dir;
 
 	hint[0] = '\0';
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(hint, len, " (it is a directory)");
+		return;
+	}
 	if (strlen(path) >= sizeof(copy))
 		return;
 	memcpy(copy, path, strlen(path) + 1);
@@ -181,7 +186,10 @@ store_open(const char *path, int mode, char *err, size_t errlen)
 		snprintf(err, errlen, "database %s is not writable", path);
 		goto fail;
 	}
-	if ((v = schema_version(s->db)) == -1) {
+	if ((v = schema_version(s->db)) == -1 && !rw &&
+	    store_open_immutable(s) == 0)
+		v = schema_version(s->db);
+	if (v == -1) {
 		snprintf(err, errlen, "cannot read database %s: %s", path,
 		    sqlite3_errmsg(s->db));
 		goto fail;
@@ -205,6 +213,47 @@ store_open(const char *path, int mode, char *err, size_t errlen)
 fail:
 	store_close(s);
 	return NULL;
+}
+
+/*
+ * A reader that may not create PATH-shm cannot open a WAL database while
+ * no writer has it open (SQLITE_READONLY_CANTINIT and friends).  With no
+ * PATH-wal either, the main file holds everything and is read as
+ * immutable, without locks.  Returns 0 with s->db replaced, or -1 with
+ * s->db as it was.
+ */
+static int
+store_open_immutable(struct store *s)
+{
+	struct stat	 sb;
+	sqlite3		*db;
+	char		 wal[PATH_MAX], uri[3 * PATH_MAX + 32], *u = uri;
+	int		 n;
+
+	if ((sqlite3_extended_errcode(s->db) & 0xff) != SQLITE_READONLY &&
+	    (sqlite3_extended_errcode(s->db) & 0xff) != SQLITE_CANTOPEN)
+		return -1;
+	n = snprintf(wal, sizeof(wal), "%s-wal", s->path);
+	if (n < 0 || (size_t)n >= sizeof(wal) || stat(wal, &sb) == 0 ||
+	    errno != ENOENT)
+		return -1;
+	u += snprintf(uri, sizeof(uri), "file:");
+	for (const char *p = s->path; *p != '\0'; p++) {
+		if (strchr("?#%", *p) != NULL || (unsigned char)*p < 0x20)
+			u += sprintf(u, "%%%02x", (unsigned char)*p);
+		else
+			*u++ = *p;
+	}
+	strlcpy_(u, "?immutable=1", sizeof(uri) - (size_t)(u - uri));
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+	    NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_close(s->db);
+	s->db = db;
+	sqlite3_extended_result_codes(s->db, 1);
+	return 0;
 }
 
 /* The writer's settings, the migrations and the cached statements. */

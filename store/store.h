@@ -1,7 +1,7 @@
 /*
  * store.h -- the store part: the SQLite schema and its migrations, the
- * database handle and session writer, the batching ingest loop of the
- * store process, and the "decoymx db" command.
+ * database handle and session writer, the batch of pending records, the
+ * ingest loop of the store process, and the "decoymx db" command.
  *
  * Prototypes are grouped by the file that defines them.
  */
@@ -25,7 +25,7 @@
 struct store;
 struct batch;
 
-/* What the batch writer has done so far (ingest.c). */
+/* What the batch writer has done so far (batch.c). */
 struct batch_stats {
 	uint64_t	 sessions;	/* records committed */
 	uint64_t	 batches;	/* successful commits */
@@ -51,15 +51,25 @@ int		 store_session(struct store *, const struct sess_rec *);
 int		 store_commit(struct store *);
 int		 store_rollback(struct store *);
 
-/* ingest.c */
+/* batch.c */
 struct batch	*batch_new(uint32_t bound);
 void		 batch_free(struct batch *);
 int		 batch_add(struct batch *, const uint8_t *rec, size_t len);
 uint32_t	 batch_pending(const struct batch *);
 int		 batch_flush(struct batch *, struct store *);
 const struct batch_stats *batch_stats(const struct batch *);
-int		 ingest_run(const struct config *, struct store *, int fd,
-		    pid_t child);
+
+/* ingest.c */
+int		 ingest_run(struct config *, struct store *, int fd,
+		    pid_t child, int metrics_fd);
+
+/* metrics.c */
+struct metrics;
+struct event_base;
+struct metrics	*metrics_new(struct event_base *, int fd,
+		    const struct batch *);
+void		 metrics_free(struct metrics *);
+void		 metrics_net(struct metrics *, const uint8_t *, size_t);
 
 /* db.c */
 int		 cmd_db(int argc, char **argv, const char *default_db);

@@ -92,12 +92,12 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 			s->smtp.anomalies |= ANOM_PREGREET;
 	}
 	session_tarpit_check(s);
-	session_reply(s, &r);
 	if (tp->conf.greeting_delay_ms > 0 && r.close == 0)
 		s->due_us = s->start_us +
 		    (int64_t)tp->conf.greeting_delay_ms * 1000;
 	else
 		s->peeked = 1;
+	session_reply(s, &r);
 	session_arm(s);
 }
 
@@ -119,19 +119,54 @@ session_tarpit_check(struct session *s)
 }
 
 /*
- * Waits for what the session needs next.  Pending output not yet due:
- * a timer (and, before the greeting, watch for a client that talks
- * first).  Pending output due: writability.  Otherwise input, with the
- * idle timeout.  The session lifetime caps every wait.  Closes the
- * session once the engine is done and everything was sent.
+ * Decides what the session waits for next and until when (pure: the
+ * clock is an argument, so the unit tests drive it).  Pending output not
+ * yet due: a timer (and, before the greeting, watch for a client that
+ * talks first).  Pending output due: writability.  Otherwise input, with
+ * the idle timeout.  The session lifetime caps every wait.
  */
+void
+session_plan(const struct config *c, const struct session *s, int64_t now,
+    struct session_wait *w)
+{
+	int64_t t;
+
+	w->until_us = s->start_us + (int64_t)c->max_session_ms * 1000;
+	if (s->outlen > 0 && s->due_us > now) {
+		w->what = s->peeked ? 0 : EV_READ;
+		if (s->due_us < w->until_us)
+			w->until_us = s->due_us;
+	} else if (s->outlen > 0)
+		w->what = EV_WRITE;
+	else {
+		w->what = EV_READ;
+		t = s->last_us + (int64_t)c->idle_timeout_ms * 1000;
+		if (t < w->until_us)
+			w->until_us = t;
+	}
+}
+
+/*
+ * How many held bytes may go out now: all of them, or stutter-bytes for
+ * a tarpitted session with stutter on (pure, like session_plan).
+ */
+size_t
+session_chunk(const struct config *c, const struct session *s)
+{
+	size_t len = s->outlen - s->outoff;
+
+	if (s->tarpitted && c->stutter_ms > 0 && len > c->stutter_bytes)
+		len = c->stutter_bytes;
+	return len;
+}
+
+/* Arms the session's one event as session_plan() says, or closes it. */
 static void
 session_arm(struct session *s)
 {
-	const struct config	*c = &s->tp->conf;
-	int64_t			 now = util_now_us(), deadline, t;
+	struct session_wait	 w;
+	int64_t			 now = util_now_us(), t;
 	struct timeval		 tv;
-	short			 what;
 
 	if (s->closed)
 		return;
@@ -139,25 +174,13 @@ session_arm(struct session *s)
 		session_close(s, s->smtp.reason);
 		return;
 	}
-	deadline = s->start_us + (int64_t)c->max_session_ms * 1000;
-	if (s->outlen > 0 && s->due_us > now) {
-		what = s->peeked ? 0 : EV_READ;
-		if (s->due_us < deadline)
-			deadline = s->due_us;
-	} else if (s->outlen > 0)
-		what = EV_WRITE;
-	else {
-		what = EV_READ;
-		t = s->last_us + (int64_t)c->idle_timeout_ms * 1000;
-		if (t < deadline)
-			deadline = t;
-	}
-	t = deadline - now;
+	session_plan(&s->tp->conf, s, now, &w);
+	t = w.until_us - now;
 	if (t < 0)
 		t = 0;
 	tv.tv_sec = t / 1000000;
 	tv.tv_usec = t % 1000000;
-	event_assign(&s->ev, s->tp->base, s->fd, what, session_cb, s);
+	event_assign(&s->ev, s->tp->base, s->fd, w.what, session_cb, s);
 	event_add(&s->ev, &tv);
 }
 
@@ -329,11 +352,9 @@ static void
 session_flush(struct session *s)
 {
 	const struct config	*c = &s->tp->conf;
-	size_t			 len = s->outlen - s->outoff;
+	size_t			 len = session_chunk(c, s);
 	ssize_t			 n;
 
-	if (s->tarpitted && c->stutter_ms > 0 && len > c->stutter_bytes)
-		len = c->stutter_bytes;
 	n = send(s->fd, s->out + s->outoff, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EINTR) {

@@ -122,6 +122,14 @@ struct session {
 	char			 client_ip[ADDR_STRLEN];
 };
 
+struct session_wait {
+	short		 what;		/* EV_READ, EV_WRITE or 0 (timer only) */
+	int64_t		 until_us;	/* timeout at */
+};
+
+void		 session_plan(const struct config *, const struct session *,
+		    int64_t now, struct session_wait *);
+size_t		 session_chunk(const struct config *, const struct session *);
 void		 session_start(struct tarpit *, const struct listener *, int fd,
 		    const struct sockaddr *, socklen_t);
 void		 session_close(struct session *, enum close_reason);

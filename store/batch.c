@@ -1,0 +1,226 @@
+/*
+ * batch.c -- the records the store process has received but not yet
+ * committed, and the writer that commits them.
+ *
+ * A batch is a ring of raw record copies, bounded: when full, the oldest
+ * record is dropped and counted.  Each record is validated on the way in
+ * and decoded again at flush (the decoded spans point into the copy).
+ * batch_flush() writes every pending record in one transaction and
+ * empties the batch only if the commit succeeds; otherwise the records
+ * stay, so a locked, full or read-only database loses nothing while the
+ * bound holds.
+ *
+ * Exports batch_new(), batch_free(), batch_add(), batch_pending(),
+ * batch_flush() and batch_stats().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define BATCH_WARN_US		(10 * 1000000LL)
+
+struct brec {
+	size_t		 len;
+	uint8_t		 data[];
+};
+
+/* At most one warning per BATCH_WARN_US, with the count in between. */
+struct ratelimit {
+	int64_t		 last_us;
+	uint64_t	 count;
+};
+
+struct batch {
+	struct brec	**ring;
+	uint32_t	 bound, head, n;
+	struct batch_stats stats;
+	uint32_t	 streak;	/* failed flushes in a row */
+	struct ratelimit rl_drop, rl_invalid;
+};
+
+static int	 batch_ratelimit(struct ratelimit *);
+static int	 batch_record_error(int);
+static void	 batch_clear(struct batch *);
+
+/* Returns 1 when a warning may be logged now; counts it either way. */
+static int
+batch_ratelimit(struct ratelimit *rl)
+{
+	int64_t	 now = util_now_us();
+
+	rl->count++;
+	if (rl->last_us != 0 && now - rl->last_us < BATCH_WARN_US)
+		return 0;
+	rl->last_us = now;
+	return 1;
+}
+
+/*
+ * Errors that belong to one record rather than to the database: such a
+ * record is dropped so it cannot block every batch after it.
+ */
+static int
+batch_record_error(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		return 1;
+	}
+	return 0;
+}
+
+/* A batch holding at most bound records; free with batch_free(). */
+struct batch *
+batch_new(uint32_t bound)
+{
+	struct batch	*b;
+
+	if (bound == 0)
+		bound = 1;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if ((b->ring = calloc(bound, sizeof(*b->ring))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->bound = bound;
+	return b;
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		free(b->ring[(b->head + i) % b->bound]);
+	b->head = b->n = 0;
+}
+
+/* Frees the batch and any records still pending; NULL is allowed. */
+void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	batch_clear(b);
+	free(b->ring);
+	free(b);
+}
+
+uint32_t
+batch_pending(const struct batch *b)
+{
+	return b->n;
+}
+
+const struct batch_stats *
+batch_stats(const struct batch *b)
+{
+	return &b->stats;
+}
+
+/*
+ * Validates a received record and keeps a copy of it for the next flush.
+ * At the bound the oldest pending record is dropped and counted.  Returns
+ * 0, or -1 if the record was invalid (counted, logged, not kept) or no
+ * memory was left (counted as dropped).
+ */
+int
+batch_add(struct batch *b, const uint8_t *rec, size_t len)
+{
+	struct sess_rec	 r;
+	struct brec	*br;
+	const char	*why;
+
+	if (record_decode_session(rec, len, &r, &why) == -1) {
+		b->stats.invalid++;
+		if (batch_ratelimit(&b->rl_invalid)) {
+			log_warn("store invalid record reason=\"%s\" len=%zu "
+			    "invalid=%llu", why, len,
+			    (unsigned long long)b->rl_invalid.count);
+			b->rl_invalid.count = 0;
+		}
+		return -1;
+	}
+	if ((br = malloc(sizeof(*br) + len)) == NULL) {
+		b->stats.dropped++;
+		log_warn("store dropped session=%s: out of memory", r.uid);
+		return -1;
+	}
+	br->len = len;
+	memcpy(br->data, rec, len);
+	if (b->n == b->bound) {
+		free(b->ring[b->head]);
+		b->head = (b->head + 1) % b->bound;
+		b->n--;
+		b->stats.dropped++;
+		if (batch_ratelimit(&b->rl_drop)) {
+			log_warn("store queue full, dropped oldest dropped=%llu "
+			    "bound=%u", (unsigned long long)b->rl_drop.count,
+			    b->bound);
+			b->rl_drop.count = 0;
+		}
+	}
+	b->ring[(b->head + b->n) % b->bound] = br;
+	b->n++;
+	return 0;
+}
+
+/*
+ * Writes every pending record in one transaction.  On success the batch
+ * is empty and the return value is the number of records written (a uid
+ * already in the database counts as written: it changes nothing).  On
+ * failure everything is rolled back, every record stays pending, the
+ * first failure of a streak is logged, and -1 is returned.
+ */
+int
+batch_flush(struct batch *b, struct store *st)
+{
+	struct sess_rec	 r;
+	struct brec	*br;
+	const char	*why;
+	uint32_t	 rejected = 0;
+
+	if (b->n == 0)
+		return 0;
+	if (store_begin(st) == -1)
+		goto fail;
+	for (uint32_t i = 0; i < b->n; i++) {
+		br = b->ring[(b->head + i) % b->bound];
+		/* Checked in batch_add(); decoded again for the spans. */
+		if (record_decode_session(br->data, br->len, &r, &why) == -1) {
+			rejected++;
+			continue;
+		}
+		if (store_session(st, &r) == 0)
+			continue;
+		if (!batch_record_error(store_errcode(st)))
+			goto fail;
+		log_warn("store rejected session=%s error=\"%s\"", r.uid,
+		    store_error(st));
+		rejected++;
+	}
+	if (store_commit(st) == -1)
+		goto fail;
+
+	if (b->streak > 0)
+		log_info("store flush recovered failures=%u", b->streak);
+	b->streak = 0;
+	b->stats.batches++;
+	b->stats.sessions += b->n - rejected;
+	b->stats.invalid += rejected;
+	rejected = b->n - rejected;
+	batch_clear(b);
+	return (int)rejected;
+
+fail:
+	store_rollback(st);
+	b->stats.failures++;
+	if (b->streak++ == 0)
+		log_warn("store flush failed pending=%u error=\"%s\"", b->n,
+		    store_error(st));
+	return -1;
+}

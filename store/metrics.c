@@ -1,0 +1,184 @@
+/*
+ * metrics.c -- the optional metrics listener of the store process:
+ * Prometheus text format at /metrics over libevent's evhttp.  The
+ * network process sends its counters once a second (REC_STATS); the
+ * store adds its own (batches, pending, drops).  Off unless "metrics
+ * ADDR:PORT" is configured; the socket is bound by the parent before
+ * privileges are dropped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "store.h"
+
+struct metrics {
+	struct evhttp		*http;
+	const struct batch	*batch;
+	struct net_stats	 net;
+	int			 have_net;
+};
+
+static void	 metrics_cb(struct evhttp_request *, void *);
+static void	 metrics_notfound(struct evhttp_request *, void *);
+
+/*
+ * Serves /metrics on the already bound and listening fd.  Returns the
+ * handle (caller frees with metrics_free), or NULL.
+ */
+struct metrics *
+metrics_new(struct event_base *base, int fd, const struct batch *b)
+{
+	struct metrics *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->batch = b;
+	if ((m->http = evhttp_new(base)) == NULL ||
+	    evhttp_accept_socket(m->http, fd) == -1) {
+		metrics_free(m);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(m->http, 10);
+	evhttp_set_max_headers_size(m->http, 8192);
+	evhttp_set_max_body_size(m->http, 0);
+	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
+	evhttp_set_gencb(m->http, metrics_notfound, m);
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	free(m);
+}
+
+/* Takes a REC_STATS message from the network process. */
+void
+metrics_net(struct metrics *m, const uint8_t *rec, size_t len)
+{
+	if (m == NULL || len != 2 + sizeof(m->net))
+		return;
+	memcpy(&m->net, rec + 2, sizeof(m->net));
+	m->have_net = 1;
+}
+
+static void
+metric(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+static void
+metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics			*m = arg;
+	const struct net_stats		*n = &m->net;
+	const struct batch_stats	*bs = batch_stats(m->batch);
+	struct evbuffer			*b = evbuffer_new();
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	metric(b, "decoymx_connections_open", "gauge", "SMTP connections open");
+	evbuffer_add_printf(b, "decoymx_connections_open %llu\n",
+	    (unsigned long long)n->conn_open);
+	metric(b, "decoymx_connections_total", "counter",
+	    "SMTP connections accepted");
+	evbuffer_add_printf(b, "decoymx_connections_total %llu\n",
+	    (unsigned long long)n->conn_total);
+	metric(b, "decoymx_tarpitted_open", "gauge",
+	    "connections held in the tarpit now");
+	evbuffer_add_printf(b, "decoymx_tarpitted_open %llu\n",
+	    (unsigned long long)n->tarpit_open);
+	metric(b, "decoymx_tarpitted_total", "counter",
+	    "connections that were tarpitted");
+	evbuffer_add_printf(b, "decoymx_tarpitted_total %llu\n",
+	    (unsigned long long)n->tarpit_total);
+	metric(b, "decoymx_refused_per_client_total", "counter",
+	    "connections refused by max-per-client");
+	evbuffer_add_printf(b, "decoymx_refused_per_client_total %llu\n",
+	    (unsigned long long)n->refused_per_client);
+	metric(b, "decoymx_accept_paused_total", "counter",
+	    "times accepting paused (max-clients or out of descriptors)");
+	evbuffer_add_printf(b, "decoymx_accept_paused_total %llu\n",
+	    (unsigned long long)n->accept_paused);
+
+	metric(b, "decoymx_sessions_total", "counter",
+	    "finished sessions by furthest stage reached");
+	for (int i = 0; i < STAGE_MAX; i++)
+		evbuffer_add_printf(b, "decoymx_sessions_total{stage=\"%s\"} "
+		    "%llu\n", stage_name(i), (unsigned long long)n->stage[i]);
+	metric(b, "decoymx_sessions_closed_total", "counter",
+	    "finished sessions by close reason");
+	for (int i = 0; i < CLOSE_MAX; i++)
+		evbuffer_add_printf(b, "decoymx_sessions_closed_total"
+		    "{reason=\"%s\"} %llu\n", close_reason_name(i),
+		    (unsigned long long)n->reason[i]);
+	metric(b, "decoymx_anomalies_total", "counter",
+	    "finished sessions showing each protocol anomaly");
+	for (int i = 0; i < ANOM_COUNT; i++)
+		evbuffer_add_printf(b, "decoymx_anomalies_total{kind=\"%s\"} "
+		    "%llu\n", anomaly_name(i),
+		    (unsigned long long)n->anomaly[i]);
+	metric(b, "decoymx_replies_total", "counter", "SMTP replies by code");
+	for (int i = 0; i < STATS_CODES; i++)
+		if (n->reply[i] != 0)
+			evbuffer_add_printf(b, "decoymx_replies_total"
+			    "{code=\"%d\"} %llu\n", i,
+			    (unsigned long long)n->reply[i]);
+
+	metric(b, "decoymx_queue_depth", "gauge",
+	    "records waiting in the network process for the store");
+	evbuffer_add_printf(b, "decoymx_queue_depth %llu\n",
+	    (unsigned long long)n->queue_depth);
+	metric(b, "decoymx_records_dropped_total", "counter",
+	    "session records dropped because a queue was full");
+	evbuffer_add_printf(b, "decoymx_records_dropped_total"
+	    "{where=\"network\"} %llu\n",
+	    (unsigned long long)n->records_dropped);
+	evbuffer_add_printf(b, "decoymx_records_dropped_total"
+	    "{where=\"store\"} %llu\n", (unsigned long long)bs->dropped);
+	metric(b, "decoymx_store_sessions_total", "counter",
+	    "sessions committed to the database");
+	evbuffer_add_printf(b, "decoymx_store_sessions_total %llu\n",
+	    (unsigned long long)bs->sessions);
+	metric(b, "decoymx_store_batches_total", "counter",
+	    "transactions committed");
+	evbuffer_add_printf(b, "decoymx_store_batches_total %llu\n",
+	    (unsigned long long)bs->batches);
+	metric(b, "decoymx_store_invalid_total", "counter",
+	    "records refused by validation");
+	evbuffer_add_printf(b, "decoymx_store_invalid_total %llu\n",
+	    (unsigned long long)bs->invalid);
+	metric(b, "decoymx_store_failures_total", "counter",
+	    "failed commits (retried)");
+	evbuffer_add_printf(b, "decoymx_store_failures_total %llu\n",
+	    (unsigned long long)bs->failures);
+	metric(b, "decoymx_store_pending", "gauge",
+	    "records received and not yet committed");
+	evbuffer_add_printf(b, "decoymx_store_pending %u\n",
+	    batch_pending(m->batch));
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void
+metrics_notfound(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_error(req, 404, "try /metrics");
+}
