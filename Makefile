@@ -39,6 +39,11 @@ LIBOBJS	:= $(filter-out $(O)/common/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS := $(O)/tests/loadgen
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
+FUZZ_TIME ?= 60
+FUZZ_MAKE = $(MAKE) --no-print-directory CC=clang O=build/fuzz \
+	    SANITIZE=fuzzer-no-link,address,undefined
 
 BIN	 = $(O)/decoymx
 
@@ -49,7 +54,7 @@ Q	 = @
 endif
 
 .PHONY: all run check unit bench install clean deps-build deps-test \
-	integration san-unit
+	fuzz fuzzers
 all: decoymx
 
 decoymx: $(BIN)
@@ -76,6 +81,22 @@ $(O)/tests/loadgen: tests/bench/loadgen.c
 
 unit: $(UNIT_BINS) $(BIN)
 
+# libFuzzer harnesses: the code under test is instrumented
+# (fuzzer-no-link), the harness links the fuzzer's main.
+$(O)/fuzz/%: tests/fuzz/%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
+	    $(LIBOBJS) $(ALL_LDFLAGS) $(LIBS)
+
+fuzzers: $(FUZZ_BINS)
+
+# make fuzz [FUZZ_TIME=seconds]: each harness for FUZZ_TIME seconds,
+# growing a corpus under build/fuzz/corpus/ from tests/fuzz/corpus/.
+fuzz: deps-test
+	@$(FUZZ_MAKE) fuzzers
+	@tests/fuzz/run build/fuzz $(FUZZ_TIME)
+
 deps-build:
 	@scripts/install-deps build
 
@@ -93,6 +114,7 @@ run: deps-build
 check: deps-test
 	@$(MAKE) --no-print-directory all unit $(O)/tests/loadgen
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit
+	@$(FUZZ_MAKE) fuzzers
 	@tests/run-all build/plain build/san
 
 bench: deps-test
@@ -110,4 +132,4 @@ install: all
 clean:
 	rm -rf build decoymx
 
--include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(FUZZ_BINS:=.d)

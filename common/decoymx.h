@@ -87,6 +87,12 @@ enum anomaly {
 #define ANOM_COUNT		10
 #define ANOM_ALL		((1u << ANOM_COUNT) - 1)
 
+/* The geolocation databases (store/geo.c), an index of config.geoip[]. */
+enum geo_kind { GEO_COUNTRY, GEO_ASN, GEO_CITY, GEO_KINDS };
+#define GEO_PATH_MAX		1024
+
+struct geo_info;
+
 /* A bounded byte string that points into someone else's buffer. */
 struct span {
 	const char	*p;
@@ -130,6 +136,7 @@ struct sess_rec {
 	uint32_t	 commands;
 	uint32_t	 errors;
 	uint32_t	 anomalies;	/* enum anomaly bits */
+	const struct geo_info *geo;	/* set by the store; NULL: none */
 };
 
 /*
@@ -208,6 +215,9 @@ struct config {
 	uint32_t		 max_per_client;
 	struct sockaddr_storage	 metrics;
 	socklen_t		 metrics_len;	/* 0: no metrics listener */
+	/* geolocation (issue 4) */
+	char			 geoip[GEO_KINDS][GEO_PATH_MAX]; /* "": none */
+	int			 geoip_required;
 };
 
 enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -249,7 +259,12 @@ int		 proc_run(struct config *);
 void		 proc_reload(struct config *, int ipc_fd);
 
 /* record.c */
-enum rec_type { REC_SESSION = 1, REC_STATS = 2, REC_RELOAD = 3 };
+enum rec_type {
+	REC_SESSION = 1,	/* net -> store: a finished session */
+	REC_STATS = 2,		/* net -> store: counters, once a second */
+	REC_RELOAD = 3,		/* store -> net: reloaded configuration */
+	REC_BYE = 4,		/* net -> store: clean stop, nothing follows */
+};
 size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
 		    size_t cap);
 int		 record_decode_session(const uint8_t *buf, size_t len,

@@ -100,12 +100,25 @@ proc_reload(struct config *running, int ipc_fd)
 		return;
 	}
 	/* Command-line overrides and what cannot change stay as running. */
-	memcpy(nc.listen, running->listen, sizeof(nc.listen));
-	nc.nlisten = running->nlisten;
-	if (strcmp(nc.db, running->db) != 0 ||
+	if (nc.real_mx_set != running->real_mx_set ||
+	    nc.real_mx_pref != running->real_mx_pref ||
+	    memcmp(&nc.real_mx, &running->real_mx, sizeof(nc.real_mx)) != 0 ||
+	    nc.metrics_len != running->metrics_len ||
+	    memcmp(&nc.metrics, &running->metrics, sizeof(nc.metrics)) != 0 ||
+	    nc.queue_size != running->queue_size ||
+	    strcmp(nc.db, running->db) != 0 ||
 	    strcmp(nc.user, running->user) != 0 ||
 	    strcmp(nc.chroot, running->chroot) != 0)
-		log_warn("reload: db, user and chroot changes need a restart");
+		log_warn("reload: changes to real-mx, metrics, queue-size, db, "
+		    "user and chroot need a restart; kept as running");
+	memcpy(nc.listen, running->listen, sizeof(nc.listen));
+	nc.nlisten = running->nlisten;
+	nc.real_mx = running->real_mx;
+	nc.real_mx_set = running->real_mx_set;
+	nc.real_mx_pref = running->real_mx_pref;
+	nc.metrics = running->metrics;
+	nc.metrics_len = running->metrics_len;
+	nc.queue_size = running->queue_size;
 	strlcpy_(nc.db, running->db, sizeof(nc.db));
 	strlcpy_(nc.user, running->user, sizeof(nc.user));
 	strlcpy_(nc.chroot, running->chroot, sizeof(nc.chroot));

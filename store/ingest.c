@@ -94,6 +94,13 @@ ingest_read(evutil_socket_t fd, short what, void *arg)
 static void
 ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
 {
+	if (record_type(rec, len) == REC_BYE) {
+		/* The network process stops on its own signal: not a crash. */
+		if (!ig->stopping)
+			log_info("store: network process is stopping");
+		ig->stopping = 1;
+		return;
+	}
 	if (record_type(rec, len) == REC_STATS) {
 		metrics_net(ig->metrics, rec, len);
 		return;

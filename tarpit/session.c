@@ -194,17 +194,19 @@ session_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
-		now = util_now_us();
-		if (now >= s->start_us + (int64_t)c->max_session_ms * 1000) {
-			smtp_timeout(&s->smtp, CLOSE_LIFETIME, &r);
-			session_close(s, CLOSE_LIFETIME);
-			return;
-		}
-		if (s->outlen == 0) {
-			/* Idle: say why, best effort, and go. */
-			smtp_timeout(&s->smtp, CLOSE_TIMEOUT, &r);
-			send(s->fd, r.buf, r.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-			session_close(s, CLOSE_TIMEOUT);
+		/* The loop's clock is monotonic, ours is not: allow 1 ms. */
+		now = util_now_us() + 1000;
+		int life = now >= s->start_us +
+		    (int64_t)c->max_session_ms * 1000;
+		if (life || s->outlen == 0) {
+			/* Say why, best effort, and go. */
+			enum close_reason why = life ? CLOSE_LIFETIME :
+			    CLOSE_TIMEOUT;
+			smtp_timeout(&s->smtp, why, &r);
+			if (s->outlen == 0)
+				send(s->fd, r.buf, r.len,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			session_close(s, why);
 			return;
 		}
 		s->peeked = 1;

@@ -153,6 +153,10 @@ tarpit_shutdown(struct tarpit *tp)
 	if (!TAILQ_EMPTY(&tp->queue)) {
 		log_error("store did not take %u queued records", tp->qlen);
 		tp->status = EXIT_RUNTIME;
+	} else {
+		/* Tells the store this EOF is a requested stop. */
+		uint8_t bye[2] = { REC_BYE, 1 };
+		send(tp->ipc_fd, bye, sizeof(bye), MSG_NOSIGNAL);
 	}
 	shutdown(tp->ipc_fd, SHUT_WR);
 	event_base_loopbreak(tp->base);
@@ -304,7 +308,8 @@ tarpit_stats(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Takes the settings that can change without rebinding from a reloaded
- * configuration; new sessions use them at once.
+ * configuration.  Sessions read tp->conf, so open ones follow the new
+ * timeouts, delays and replies from their next step on.
  */
 static void
 tarpit_reload(struct tarpit *tp, const uint8_t *p, size_t len)
