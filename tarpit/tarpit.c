@@ -65,7 +65,17 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 		setsockopt(ipc_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	evutil_make_socket_nonblocking(ipc_fd);
 
-	if ((tp->base = event_base_new()) == NULL)
+	/*
+	 * The changelist folds the delete and re-add of a session's event
+	 * within one loop pass into a single epoll_ctl, or none.
+	 */
+	struct event_config *ec = event_config_new();
+	if (ec == NULL)
+		fatalx("event_config_new failed");
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	tp->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (tp->base == NULL)
 		fatalx("event_base_new failed");
 	tp->sig_term = evsignal_new(tp->base, SIGTERM, tarpit_signal, tp);
 	tp->sig_int = evsignal_new(tp->base, SIGINT, tarpit_signal, tp);
