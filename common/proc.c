@@ -185,6 +185,17 @@ proc_run(struct config *c)
 
 	if (proc_creds(c, &cr) == -1)
 		return EXIT_USAGE;
+	/*
+	 * Signals wait (blocked) until each process has its handlers in
+	 * its event loop: a SIGHUP or SIGTERM at startup must not kill it.
+	 */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, NULL);
 	if (listen_bind(c, &ls, &n) == -1)
 		return EXIT_RUNTIME;
 	if ((mfd = proc_metrics_bind(c)) == -2)

@@ -42,6 +42,7 @@ static void	 session_tarpit_check(struct session *);
 static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
+static void	 session_drain(int);
 
 /*
  * Takes ownership of fd and starts the session: refuses it with a 421
@@ -428,6 +429,21 @@ session_record(struct session *s, int64_t now)
 }
 
 /*
+ * Reads and discards what the client sent and we did not take (bounded),
+ * so that close() does not turn into a reset that could destroy our last
+ * reply (a 421) before the client reads it.
+ */
+static void
+session_drain(int fd)
+{
+	char	 buf[READ_CHUNK];
+
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
+/*
  * Ends a session: records it once, closes the socket and leaves the
  * memory to be freed from the event loop.  The first reason given (by
  * the engine or here) is the one recorded.
@@ -445,6 +461,7 @@ session_close(struct session *s, enum close_reason why)
 	if (event_initialized(&s->ev))
 		event_del(&s->ev);
 	session_record(s, util_now_us());
+	session_drain(s->fd);
 	close(s->fd);
 	s->fd = -1;
 	LIST_REMOVE(s, entry);

@@ -96,8 +96,13 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 	event_add(tp->stats_ev, &(struct timeval){ 1, 0 });
 	listen_start(tp, ls, n);
 
+	sigprocmask(SIG_SETMASK, &(sigset_t){ 0 }, NULL);
 	event_base_dispatch(tp->base);
 
+	/* The store went away: end what is still open (records are lost). */
+	tp->stopping = 1;
+	while (!LIST_EMPTY(&tp->sessions))
+		session_close(LIST_FIRST(&tp->sessions), CLOSE_SHUTDOWN);
 	/* Run the deferred frees of the sessions closed last. */
 	event_base_loop(tp->base, EVLOOP_NONBLOCK);
 	log_info("network stopping accepted=%llu recorded=%llu dropped=%llu",
