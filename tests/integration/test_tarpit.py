@@ -155,3 +155,31 @@ def test_metrics(daemon):
         assert False, "expected 404"
     except urllib.error.HTTPError as e:
         assert e.code == 404
+
+
+def test_out_of_descriptors_pauses_accepting(daemon):
+    import subprocess
+    d = daemon(extra=["max-per-client 1000"])
+    net = d.net_pid()
+    subprocess.run(["prlimit", "--pid", str(net), "--nofile=32:32"],
+                   check=True)
+    conns = []
+    for _ in range(60):               # more than the network process may open
+        conns.append(socket.create_connection(("127.0.0.1", d.port), 5))
+    wait_until(lambda: "accept paused" in d.read_stderr(), 10,
+               what="the accept pause to be logged")
+    for c in conns:
+        c.close()
+    # Descriptors are free again: after the pause it serves normally.
+    wait_until(lambda: _greets(d.port), 10, interval=0.3,
+               what="a greeting after the pause")
+    normal_session(d)
+    assert d.proc.poll() is None
+
+
+def _greets(port):
+    try:
+        with Smtp("127.0.0.1", port, timeout=2) as s:
+            return s.greeting[0] == 220
+    except (OSError, Exception):
+        return False
