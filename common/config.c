@@ -37,6 +37,9 @@ static int	 set_tarpit(struct config *, char *, char *, size_t);
 static int	 set_max_clients(struct config *, char *, char *, size_t);
 static int	 set_max_per_client(struct config *, char *, char *, size_t);
 static int	 set_metrics(struct config *, char *, char *, size_t);
+static int	 set_sensor(struct config *, char *, char *, size_t);
+static int	 set_geoip(struct config *, char *, char *, size_t);
+static int	 set_geoip_required(struct config *, char *, char *, size_t);
 
 static const struct {
 	const char	*key;
@@ -65,6 +68,9 @@ static const struct {
 	{ "max-clients",	set_max_clients },
 	{ "max-per-client",	set_max_per_client },
 	{ "metrics",		set_metrics },
+	{ "sensor",		set_sensor },
+	{ "geoip",		set_geoip },
+	{ "geoip-required",	set_geoip_required },
 };
 
 void
@@ -94,6 +100,9 @@ config_defaults(struct config *c)
 	c->tarpit = TARPIT_BOTS;
 	c->max_clients = 50000;
 	c->max_per_client = 20;
+	c->sensor = SENSOR_AUTO;
+	strlcpy_(c->sensor_if, "any", sizeof(c->sensor_if));
+	strlcpy_(c->sensor_fpdb, "/etc/p0f/p0f.fp", sizeof(c->sensor_fpdb));
 }
 
 /* Parses a decimal in [min, max].  Returns 0, or -1 with err set. */
@@ -562,6 +571,114 @@ set_metrics(struct config *c, char *args, char *err, size_t errlen)
 	return 0;
 }
 
+/* "geoip country|asn|city PATH": the database of that kind. */
+static int
+set_geoip(struct config *c, char *args, char *err, size_t errlen)
+{
+	static const char *kinds[GEO_KINDS] = { "country", "asn", "city" };
+	char	*kind = next_word(&args), *path = next_word(&args);
+
+	if (kind == NULL || path == NULL || next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects country|asn|city PATH");
+		return -1;
+	}
+	for (int i = 0; i < GEO_KINDS; i++) {
+		if (strcmp(kind, kinds[i]) != 0)
+			continue;
+		if (strlcpy_(c->geoip[i], path, sizeof(c->geoip[i])) >=
+		    sizeof(c->geoip[i])) {
+			c->geoip[i][0] = '\0';
+			snprintf(err, errlen, "path too long");
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "'%s' is not country, asn or city", kind);
+	return -1;
+}
+
+static int
+set_geoip_required(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_bool(&c->geoip_required, args, err, errlen);
+}
+
+/*
+ * "sensor on|off|auto", "sensor interface NAME", "sensor fpdb PATH...|none",
+ * "sensor watch ADDR[:PORT] [mx N]" (a decoy address nothing listens on,
+ * e.g. a dead nolisting primary; without a port, the listeners' ports).
+ */
+static int
+set_sensor(struct config *c, char *args, char *err, size_t errlen)
+{
+	static const char *modes[] = { "off", "auto", "on" };
+	char	*w = next_word(&args), *v = next_word(&args);
+	char	*kw = next_word(&args), *pref = next_word(&args);
+
+	if (w == NULL) {
+		snprintf(err, errlen, "expects on|off|auto, interface NAME, "
+		    "fpdb PATH or watch ADDR [mx N]");
+		return -1;
+	}
+	for (int i = 0; i < 3 && v == NULL; i++)
+		if (strcmp(w, modes[i]) == 0) {
+			c->sensor = i;
+			return 0;
+		}
+	if (strcmp(w, "watch") == 0 && v != NULL && next_word(&args) == NULL &&
+	    (kw == NULL || (strcmp(kw, "mx") == 0 && pref != NULL))) {
+		struct sensor_watch *sw = &c->watch[c->nwatch];
+		socklen_t len;
+
+		if (c->nwatch >= MAX_LISTEN) {
+			snprintf(err, errlen, "more than %d watched addresses",
+			    MAX_LISTEN);
+			return -1;
+		}
+		if (util_parse_addrport(v, &sw->ss, &len, 1) == -1 &&
+		    util_parse_addr(v, &sw->ss) == -1) {
+			snprintf(err, errlen, "'%s' is not ADDR or ADDR:PORT", v);
+			return -1;
+		}
+		sw->mx_pref = -1;
+		if (pref != NULL && parse_pref(pref, &sw->mx_pref, err,
+		    errlen) == -1)
+			return -1;
+		c->nwatch++;
+		return 0;
+	}
+	if (strcmp(w, "fpdb") == 0 && v != NULL) {
+		/* "sensor fpdb PATH [PATH...]": loaded in this order. */
+		char list[sizeof(c->sensor_fpdb)];
+		int n = snprintf(list, sizeof(list), "%s%s%s%s%s%s%s", v,
+		    kw ? " " : "", kw ? kw : "", pref ? " " : "",
+		    pref ? pref : "", *args ? " " : "", args);
+		if (n < 0 || (size_t)n >= sizeof(list)) {
+			snprintf(err, errlen, "paths too long");
+			return -1;
+		}
+		strlcpy_(c->sensor_fpdb, strcmp(list, "none") == 0 ? "" : list,
+		    sizeof(c->sensor_fpdb));
+		c->sensor_fpdb_set = c->sensor_fpdb[0] != '\0';
+		return 0;
+	}
+	if (v == NULL || kw != NULL) {
+		snprintf(err, errlen, "'%s': expects on|off|auto, interface "
+		    "NAME, fpdb PATH or watch ADDR [mx N]", w);
+		return -1;
+	}
+	if (strcmp(w, "interface") == 0) {
+		if (strlcpy_(c->sensor_if, v, sizeof(c->sensor_if)) >=
+		    sizeof(c->sensor_if)) {
+			snprintf(err, errlen, "interface name too long");
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown sensor setting '%s'", w);
+	return -1;
+}
+
 /*
  * Applies one configuration line.  Returns 0, or -1 after printing
  * "file:line: message" to stderr.
@@ -692,6 +809,25 @@ config_dump(const struct config *c, FILE *f)
 		    sizeof(ip), &port);
 		fprintf(f, "metrics %s%s%s:%u\n", strchr(ip, ':') ? "[" : "",
 		    ip, strchr(ip, ':') ? "]" : "", port);
+	}
+	for (int i = 0; i < GEO_KINDS; i++)
+		if (c->geoip[i][0] != '\0')
+			fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ? "country" :
+			    i == GEO_ASN ? "asn" : "city", c->geoip[i]);
+	fprintf(f, "geoip-required %s\n", c->geoip_required ? "yes" : "no");
+	fprintf(f, "sensor %s\nsensor interface %s\nsensor fpdb %s\n",
+	    c->sensor == SENSOR_ON ? "on" : c->sensor == SENSOR_OFF ? "off" :
+	    "auto", c->sensor_if, c->sensor_fpdb[0] ? c->sensor_fpdb : "none");
+	for (int i = 0; i < c->nwatch; i++) {
+		util_addr_str((const struct sockaddr *)&c->watch[i].ss, ip,
+		    sizeof(ip), &port);
+		fprintf(f, "sensor watch %s%s%s", strchr(ip, ':') ? "[" : "",
+		    ip, strchr(ip, ':') ? "]" : "");
+		if (port != 0)
+			fprintf(f, ":%u", port);
+		if (c->watch[i].mx_pref >= 0)
+			fprintf(f, " mx %d", c->watch[i].mx_pref);
+		fputc('\n', f);
 	}
 	fprintf(f, "pipelining %s\nidle-timeout %ums\nmax-session %ums\n"
 	    "max-errors %u\nqueue-size %u\nbatch-interval %ums\nbatch-max %u\n",

@@ -42,6 +42,7 @@ enum role {
 	ROLE_DECOY,		/* preference unknown or no real MX declared */
 	ROLE_PRIMARY,		/* lower preference number than the real MX */
 	ROLE_BACKUP,		/* higher preference number than the real MX */
+	ROLE_REAL,		/* the real MX (sensor records only) */
 	ROLE_MAX
 };
 
@@ -158,6 +159,12 @@ struct net_stats {
 	uint64_t	 reason[CLOSE_MAX];
 	uint64_t	 anomaly[ANOM_COUNT];
 	uint64_t	 reply[STATS_CODES];	/* replies sent, by code */
+	uint64_t	 sensor_on;		/* 1: capturing */
+	uint64_t	 sensor_received;	/* pcap_stats */
+	uint64_t	 sensor_dropped;
+	uint64_t	 sensor_syns;		/* first SYNs recorded */
+	uint64_t	 sensor_retransmits;
+	uint64_t	 sensor_bad;		/* malformed packets */
 };
 
 /* A listener as configured. */
@@ -215,10 +222,23 @@ struct config {
 	uint32_t		 max_per_client;
 	struct sockaddr_storage	 metrics;
 	socklen_t		 metrics_len;	/* 0: no metrics listener */
+	/* sensor (issue 5) */
+	int			 sensor;	/* SENSOR_OFF, _AUTO, _ON */
+	char			 sensor_if[64];	/* "any" */
+	char			 sensor_fpdb[4096];	/* "": none */
+	int			 sensor_fpdb_set;	/* given: must load */
+	struct sensor_watch {
+		struct sockaddr_storage	 ss;	/* a port of 0: every port */
+		int32_t			 mx_pref;
+	}			 watch[MAX_LISTEN];	/* dead decoys */
+	int			 nwatch;
 	/* geolocation (issue 4) */
 	char			 geoip[GEO_KINDS][GEO_PATH_MAX]; /* "": none */
 	int			 geoip_required;
 };
+
+/* "sensor off|auto|on": auto runs without it when capture is denied. */
+enum { SENSOR_OFF, SENSOR_AUTO, SENSOR_ON };
 
 enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -264,6 +284,7 @@ enum rec_type {
 	REC_STATS = 2,		/* net -> store: counters, once a second */
 	REC_RELOAD = 3,		/* store -> net: reloaded configuration */
 	REC_BYE = 4,		/* net -> store: clean stop, nothing follows */
+	REC_SYN = 16,		/* net -> store: a TCP SYN (sensor/synrec.c) */
 };
 size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
 		    size_t cap);

@@ -16,6 +16,7 @@
 #include "decoymx.h"
 #include "reports.h"
 #include "store.h"
+#include "sensor.h"
 
 #ifndef DEFAULT_DB
 #define DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
@@ -25,8 +26,10 @@
 static int	 cmd_run(int, char **);
 static int	 cmd_report_(int, char **);
 static int	 cmd_db_(int, char **);
+static int	 cmd_export_(int, char **);
 static int	 cmd_version(int, char **);
 static int	 cmd_help(int, char **);
+static int	 main_check_geo(const struct config *);
 
 static const struct cmd {
 	const char	*name;
@@ -35,9 +38,19 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", "run [-c FILE] [--listen ADDR:PORT[,mx=N]]... [--db PATH] "
 	    "[--user NAME] [-n]", cmd_run },
-	{ "report", "report sessions [--db PATH] [--since DUR] [--until TIME] "
-	    "[--limit N] [--format table|csv|json]", cmd_report_ },
+	{ "report", "report summary|top KIND|ip ADDR|timeline|sessions "
+	    "[--db PATH] [--since DUR] [--until TIME] [--decoy ADDR] "
+	    "[--country CC] [--asn N] [--cidr NET] [--limit N] [--bucket DUR] "
+	    "[--format table|csv|json]", cmd_report_ },
+	{ "export", "export rbldnsd|postfix|nft|plain|json [--db PATH] "
+	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
+	    "[rule and format options]", cmd_export_ },
 	{ "db", "db migrate|check [--db PATH]", cmd_db_ },
+	{ "geo", "geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH] "
+	    "[--city PATH] [--format table|json]", cmd_geo },
+	{ "sensor", "sensor --read FILE.pcap [--fpdb PATH]... "
+	    "[--format json|table|none] [--db PATH] [--port N]... [-c FILE]",
+	    cmd_sensor },
 	{ "version", "version", cmd_version },
 	{ "help", "help", cmd_help },
 };
@@ -128,6 +141,8 @@ cmd_run(int argc, char **argv)
 	}
 	if (check) {
 		config_dump(&c, stdout);
+		if (main_check_geo(&c) == -1)
+			return EXIT_RUNTIME;
 		printf("# configuration OK\n");
 		return 0;
 	}
@@ -135,10 +150,40 @@ cmd_run(int argc, char **argv)
 	return proc_run(&c);
 }
 
+/*
+ * For -n: opens the geoip databases the way the store will.  Problems
+ * are warnings on stderr; returns -1 only when geoip-required is yes.
+ */
+static int
+main_check_geo(const struct config *c)
+{
+	struct geo	*g;
+	int		 rv;
+
+	fflush(stdout);
+	log_init("decoymx", LOG_LVL_WARN);
+	if ((g = geo_new()) == NULL)
+		return -1;
+	rv = geo_open(g, c);
+	geo_free(g);
+	if (rv == -1 && c->geoip_required) {
+		fprintf(stderr, "%s: geoip-required is yes and a geoip database "
+		    "could not be opened\n", c->file ? c->file : "decoymx");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_report_(int argc, char **argv)
 {
 	return cmd_report(argc, argv, main_default_db());
+}
+
+static int
+cmd_export_(int argc, char **argv)
+{
+	return cmd_export(argc, argv, main_default_db());
 }
 
 static int

@@ -7,7 +7,9 @@
 
 #include "decoymx.h"
 
-static const char *role_names[ROLE_MAX] = { "decoy", "primary", "backup" };
+static const char *role_names[ROLE_MAX] = {
+	"decoy", "primary", "backup", "real"
+};
 
 static const char *stage_names[STAGE_MAX] = {
 	"connect", "greeting", "helo", "mail", "rcpt", "data"

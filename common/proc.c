@@ -20,6 +20,7 @@
 #include "decoymx.h"
 #include "store.h"
 #include "tarpit.h"
+#include "sensor.h"
 
 struct creds {
 	int	 drop;		/* started as root with an unprivileged user */
@@ -30,6 +31,7 @@ struct creds {
 static int	 proc_creds(const struct config *, struct creds *);
 static void	 proc_drop(const struct config *, const struct creds *, int);
 static int	 proc_metrics_bind(const struct config *);
+static int	 proc_sensor(const struct config *, struct sensor **);
 
 /* Looks the run-as user up while /etc/passwd is still reachable. */
 static int
@@ -170,6 +172,32 @@ proc_metrics_bind(const struct config *c)
 }
 
 /*
+ * Opens the capture while still privileged (DESIGN.md section 2).
+ * "sensor auto" (the default) runs without it, with a warning, when the
+ * capture cannot be opened (not root, no CAP_NET_RAW, no such
+ * interface); "sensor on" makes that fatal.  Returns 0 with *sn set (or
+ * NULL), -1 when the daemon must not start.
+ */
+static int
+proc_sensor(const struct config *c, struct sensor **sn)
+{
+	char	 err[512];
+
+	*sn = NULL;
+	if (c->sensor == SENSOR_OFF)
+		return 0;
+	if ((*sn = sensor_open(c, err, sizeof(err))) != NULL)
+		return 0;
+	if (c->sensor == SENSOR_ON) {
+		log_error("%s (sensor on: not starting)", err);
+		return -1;
+	}
+	log_warn("%s; running without the sensor (set 'sensor off' to "
+	    "silence this, 'sensor on' to require it)", err);
+	return 0;
+}
+
+/*
  * Runs the daemon.  Returns the exit status: 0 after a clean stop, 1 on
  * a runtime failure.
  */
@@ -177,6 +205,7 @@ int
 proc_run(struct config *c)
 {
 	struct listener	*ls;
+	struct sensor	*sn;
 	struct creds	 cr;
 	struct store	*st;
 	char		 err[512];
@@ -200,6 +229,8 @@ proc_run(struct config *c)
 		return EXIT_RUNTIME;
 	if ((mfd = proc_metrics_bind(c)) == -2)
 		return EXIT_RUNTIME;
+	if (proc_sensor(c, &sn) == -1)
+		return EXIT_RUNTIME;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
 	fflush(stderr);
@@ -211,10 +242,11 @@ proc_run(struct config *c)
 			close(mfd);
 		log_init("net", c->log_level);
 		proc_drop(c, &cr, 1);
-		_exit(tarpit_run(c, ls, n, sp[1]));
+		_exit(tarpit_run(c, ls, n, sp[1], sn));
 	}
 
 	close(sp[1]);
+	sensor_free(sn);
 	for (int i = 0; i < n; i++)
 		close(ls[i].fd);
 	free(ls);

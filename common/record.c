@@ -219,7 +219,7 @@ decode_field(struct sess_rec *r, int tag, const uint8_t *v, size_t len,
 		r->mx_pref = (int32_t)(int64_t)n;
 		break;
 	case T_ROLE:
-		if (n >= ROLE_MAX)
+		if (n >= ROLE_REAL)	/* sessions are on decoys only */
 			return *why = "bad role", -1;
 		r->role = (enum role)n;
 		break;

@@ -4,11 +4,15 @@
  * database read-only and never create it; they run beside the daemon
  * (WAL readers do not block the writer).
  *
- *	decoymx report sessions [--db PATH] [--since DUR|TIME]
- *	    [--until DUR|TIME] [--limit N] [--format table|csv|json]
+ *	decoymx report summary|top KIND|ip ADDR|timeline|sessions
+ *	    [--db PATH] [--since DUR|TIME] [--until DUR|TIME]
+ *	    [--decoy ADDR] [--country CC] [--asn N] [--cidr NET]
+ *	    [--limit N] [--bucket DUR] [--format table|csv|json]
  *
- * The JSON field names of "sessions" are a contract (DESIGN.md section
- * 6): extend, never rename.
+ * This file holds the command table, the shared options and "sessions";
+ * each other report has a file of its own (summary.c, top.c, ip.c,
+ * timeline.c).  The JSON field names of every report are a contract
+ * (DESIGN.md section 6): extend, never rename.
  *
  * Exports cmd_report().
  */
@@ -20,20 +24,10 @@
 #include "reports.h"
 #include "store.h"
 
-enum report_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
-
-struct report_args {
-	const char		*db;
-	int64_t			 since, until;	/* start_us in [since, until) */
-	int64_t			 limit;		/* -1: no limit */
-	enum report_format	 format;
-	int			 argc;		/* words after the subcommand */
-	char			**argv;
-};
-
 struct report_cmd {
 	const char	*name;
 	const char	*usage;
+	int		 nwords;	/* words after the name */
 	int		(*run)(struct store *, const struct report_args *);
 };
 
@@ -42,7 +36,8 @@ enum {
 	C_ID, C_UID, C_START, C_END, C_SRC_IP, C_SRC_PORT, C_DST_IP,
 	C_DST_PORT, C_MX_PREF, C_ROLE, C_GREET, C_HELO_VERB, C_HELO,
 	C_MAIL_FROM, C_RCPT_TOTAL, C_STAGE, C_REPLY, C_REASON, C_BYTES_IN,
-	C_BYTES_OUT, C_ANOM, C_COUNTRY, C_ASN, C_AS_ORG, C_OS
+	C_BYTES_OUT, C_ANOM, C_COUNTRY, C_ASN, C_AS_ORG, C_OS,
+	C_OS_CLASS
 };
 
 /* How a field is rendered from its column. */
@@ -85,6 +80,7 @@ static const struct field session_fields[] = {
 	{ "asn",		C_ASN,		K_INT },
 	{ "as_org",		C_AS_ORG,	K_TEXT },
 	{ "os",			C_OS,		K_TEXT },
+	{ "os_class",		C_OS_CLASS,	K_TEXT },
 };
 
 #define NSESSION_FIELDS	(sizeof(session_fields) / sizeof(session_fields[0]))
@@ -98,14 +94,18 @@ static const struct fmt_col session_cols[] = {
 
 #define NSESSION_COLS	(sizeof(session_cols) / sizeof(session_cols[0]))
 
-/* The most recent LIMIT sessions in the window, printed oldest first. */
+/*
+ * The most recent LIMIT sessions that pass the filter (%s), printed
+ * oldest first.
+ */
 static const char session_sql[] =
     "SELECT * FROM (SELECT id, uid, start_us, end_us, src_ip, src_port,"
     " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb, helo,"
     " mail_from, rcpt_total, stage, reply_code, close_reason, bytes_in,"
-    " bytes_out, anomalies, country, asn, as_org, os FROM sessions"
-    " WHERE start_us >= ?1 AND start_us < ?2"
-    " ORDER BY start_us DESC, id DESC LIMIT ?3)"
+    " bytes_out, anomalies, country, asn, as_org, os, os_class"
+    " FROM sessions s"
+    " WHERE 1%s"
+    " ORDER BY start_us DESC, id DESC LIMIT :limit)"
     " ORDER BY start_us, id";
 
 struct sess_q {
@@ -124,9 +124,19 @@ static void	 report_join(struct sess_q *, const struct field *, FILE *);
 static int	 report_table_row(struct sess_q *, struct fmt_table *);
 static int	 report_parse_args(int, char **, struct report_args *);
 
+#define REPORT_OPTS	"[--db PATH] [--since DUR|TIME] [--until DUR|TIME] " \
+	"[--decoy ADDR] [--country CC] [--asn N] [--cidr NET] " \
+	"[--format table|csv|json]"
+
 static const struct report_cmd report_cmds[] = {
-	{ "sessions", "sessions [--db PATH] [--since DUR|TIME] "
-	    "[--until DUR|TIME] [--limit N] [--format table|csv|json]",
+	{ "summary", "summary " REPORT_OPTS, 0, report_summary },
+	{ "top", "top ips|nets|helos|senders|sender-domains|recipients|"
+	    "countries|asns|os|anomalies|fingerprints [--limit N] " REPORT_OPTS,
+	    1, report_top },
+	{ "ip", "ip ADDR [--limit N] " REPORT_OPTS, 1, report_ip },
+	{ "timeline", "timeline [--bucket 5m|1h|1d] " REPORT_OPTS, 0,
+	    report_timeline },
+	{ "sessions", "sessions [--limit N] " REPORT_OPTS, 0,
 	    report_sessions },
 };
 
@@ -379,8 +389,11 @@ report_sessions(struct store *st, const struct report_args *a)
 	struct fmt_table *t = NULL;
 	size_t		 nrows = 0;
 	int		 rc, ret = EXIT_RUNTIME;
+	char		 where[512], sql[sizeof(session_sql) + sizeof(where)];
 
-	if (sqlite3_prepare_v2(db, session_sql, -1, &sq.row, NULL) ||
+	filter_sql(&a->filt, "s", where, sizeof(where));
+	snprintf(sql, sizeof(sql), session_sql, where);
+	if (sqlite3_prepare_v2(db, sql, -1, &sq.row, NULL) ||
 	    sqlite3_prepare_v2(db, "SELECT rcpt FROM recipients"
 	    " WHERE session_id = ?1 ORDER BY seq", -1, &sq.rcpt, NULL) ||
 	    sqlite3_prepare_v2(db, "SELECT mechanism, username FROM"
@@ -390,9 +403,9 @@ report_sessions(struct store *st, const struct report_args *a)
 		    store_path(st), sqlite3_errmsg(db));
 		goto out;
 	}
-	sqlite3_bind_int64(sq.row, 1, a->since);
-	sqlite3_bind_int64(sq.row, 2, a->until);
-	sqlite3_bind_int64(sq.row, 3, a->limit);
+	filter_bind(&a->filt, sq.row);
+	sqlite3_bind_int64(sq.row, sqlite3_bind_parameter_index(sq.row,
+	    ":limit"), a->limit);
 
 	if (a->format == FORMAT_TABLE &&
 	    (t = fmt_table_new(session_cols, NSESSION_COLS)) == NULL)
@@ -462,30 +475,39 @@ report_parse_args(int argc, char **argv, struct report_args *a)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
+		{ "since", required_argument, NULL, 'F' },
+		{ "until", required_argument, NULL, 'F' },
+		{ "decoy", required_argument, NULL, 'F' },
+		{ "country", required_argument, NULL, 'F' },
+		{ "asn", required_argument, NULL, 'F' },
+		{ "cidr", required_argument, NULL, 'F' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "bucket", required_argument, NULL, 'b' },
 		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int64_t	 now = util_now_us();
-	char	*end;
-	int	 ch;
+	char	*end, err[256];
+	int	 ch, li;
 
 	optind = 0;	/* glibc: full reset; permutes words to the end */
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", longopts, &li)) != -1) {
 		switch (ch) {
 		case 'd':
 			a->db = optarg;
 			break;
-		case 's':
-		case 'u':
-			if (util_parse_time(optarg, now, ch == 's' ?
-			    &a->since : &a->until) == -1) {
-				fprintf(stderr, "decoymx report: bad --%s %s: "
-				    "want a duration (24h, 7d) or a UTC time "
-				    "(2026-11-27T06:00:00Z)\n",
-				    ch == 's' ? "since" : "until", optarg);
+		case 'F':
+			if (filter_option(&a->filt, longopts[li].name, optarg,
+			    err, sizeof(err)) != 0) {
+				fprintf(stderr, "decoymx report: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			if (timeline_parse_bucket(optarg,
+			    &a->bucket_us) == -1) {
+				fprintf(stderr, "decoymx report: bad --bucket "
+				    "%s: want a duration from 1m to 7d (5m, "
+				    "1h, 1d)\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -534,8 +556,7 @@ cmd_report(int argc, char **argv, const char *default_db)
 
 	memset(&a, 0, sizeof(a));
 	a.db = default_db;
-	a.since = INT64_MIN;
-	a.until = INT64_MAX;
+	filter_init(&a.filt);
 	a.limit = -1;
 	a.format = FORMAT_TABLE;
 	if ((ret = report_parse_args(argc, argv, &a)) != 0)
@@ -545,7 +566,7 @@ cmd_report(int argc, char **argv, const char *default_db)
 	for (size_t i = 0; i < NREPORT_CMDS; i++) {
 		if (strcmp(a.argv[0], report_cmds[i].name) != 0)
 			continue;
-		if (a.argc != 1)
+		if (a.argc != 1 + report_cmds[i].nwords)
 			return report_usage();
 		if (a.db == NULL || *a.db == '\0') {
 			fprintf(stderr, "decoymx report: no database given "
@@ -555,6 +576,12 @@ cmd_report(int argc, char **argv, const char *default_db)
 		if ((st = store_open(a.db, STORE_RO, err, sizeof(err))) ==
 		    NULL) {
 			fprintf(stderr, "decoymx report: %s\n", err);
+			return EXIT_RUNTIME;
+		}
+		if (filter_register(store_db(st)) == -1) {
+			fprintf(stderr, "decoymx report: cannot register SQL "
+			    "functions: %s\n", sqlite3_errmsg(store_db(st)));
+			store_close(st);
 			return EXIT_RUNTIME;
 		}
 		ret = report_cmds[i].run(st, &a);

@@ -8,7 +8,9 @@
 #ifndef REPORTS_H
 #define REPORTS_H
 
+#include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "decoymx.h"
@@ -24,6 +26,61 @@ struct fmt_col {
 
 struct fmt_table;
 
+enum report_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
+
+/*
+ * The filters every report takes (filter.c).  Values are kept parsed and
+ * normalised; they reach SQL only as bound parameters.
+ */
+struct filter {
+	int64_t		 since, until;	/* start_us in [since, until) */
+	char		 decoy[ADDR_STRLEN];	/* "" : any */
+	char		 country[3];		/* "" : any */
+	int64_t		 asn;			/* -1 : any */
+	char		 cidr[ADDR_STRLEN + 5];	/* "" : any; canonical */
+};
+
+/* The options of one "decoymx report" run (report.c). */
+struct report_args {
+	const char		*db;
+	struct filter		 filt;
+	int64_t			 limit;		/* -1: no limit */
+	int64_t			 bucket_us;	/* timeline; 0: default */
+	enum report_format	 format;
+	int			 argc;		/* words after the subcommand */
+	char			**argv;
+};
+
+struct store;
+
+/* Output columns of a list report (out.c). */
+enum out_type { OUT_INT, OUT_TEXT, OUT_TIME, OUT_REAL, OUT_ANOMS };
+
+struct out_col {
+	const char	*name;		/* JSON field, CSV and table header */
+	enum out_type	 type;
+	int		 flags;		/* FMT_RIGHT, FMT_SHRINK */
+};
+
+struct out {
+	enum report_format	 format;
+	FILE			*f;
+	const struct out_col	*cols;
+	int			 ncols;
+	const char		*section;	/* multi-part: JSON key, CSV column */
+	struct fmt_table	*t;
+	struct fmt_col		*tcols;		/* the table's columns */
+	size_t			 nrows;
+};
+
+/* One value of a row built in C (out_row_vals). */
+struct out_val {
+	struct span	 s;		/* OUT_TEXT; s.p NULL: null */
+	int64_t		 i;		/* OUT_INT, OUT_TIME, OUT_ANOMS */
+	double		 d;		/* OUT_REAL */
+	int		 null;		/* numbers: null */
+};
+
 /* format.c */
 void		 fmt_json_str(FILE *, const char *p, size_t len);
 void		 fmt_csv_cell(FILE *, const char *p, size_t len);
@@ -34,7 +91,53 @@ int		 fmt_table_add(struct fmt_table *, const struct span *cells);
 void		 fmt_table_print(struct fmt_table *, FILE *, size_t width);
 void		 fmt_table_free(struct fmt_table *);
 
+/* filter.c */
+void		 filter_init(struct filter *);
+int		 filter_option(struct filter *, const char *name,
+		    const char *arg, char *err, size_t errlen);
+int		 filter_active(const struct filter *);
+void		 filter_sql(const struct filter *, const char *alias, char *buf,
+		    size_t len);
+int		 filter_bind(const struct filter *, sqlite3_stmt *);
+int		 filter_register(sqlite3 *);
+int		 filter_net(const char *ip, int v4len, int v6len, char *out,
+		    size_t outlen);
+int		 filter_parse_net(const char *, struct sockaddr_storage *,
+		    int *prefix);
+int		 filter_in_net(const char *ip, const struct sockaddr_storage *,
+		    int prefix);
+
+/* out.c */
+int		 out_begin(struct out *, enum report_format, FILE *,
+		    const struct out_col *, int ncols, const char *section);
+int		 out_row(struct out *, sqlite3_stmt *);
+int		 out_row_vals(struct out *, const struct out_val *);
+void		 out_csv_header(FILE *, const struct out_col *, int ncols,
+		    int with_section);
+int		 out_end(struct out *);
+int		 out_prepare(sqlite3 *, const char *sql, sqlite3_stmt **,
+		    const char *what);
+int		 out_table_exists(sqlite3 *, const char *name);
+
 /* report.c */
 int		 cmd_report(int argc, char **argv, const char *default_db);
+
+/* summary.c */
+int		 report_summary(struct store *, const struct report_args *);
+
+/* top.c */
+int		 report_top(struct store *, const struct report_args *);
+
+/* timeline.c */
+int		 report_timeline(struct store *, const struct report_args *);
+int		 timeline_parse_bucket(const char *, int64_t *us);
+
+/* export.c */
+int		 cmd_export(int argc, char **argv, const char *default_db);
+int		 export_run(sqlite3 *, const char *dbpath, int argc,
+		    char **argv);
+
+/* ip.c */
+int		 report_ip(struct store *, const struct report_args *);
 
 #endif /* REPORTS_H */

@@ -3,15 +3,16 @@
  * committed, and the writer that commits them.
  *
  * A batch is a ring of raw record copies, bounded: when full, the oldest
- * record is dropped and counted.  Each record is validated on the way in
- * and decoded again at flush (the decoded spans point into the copy).
+ * record is dropped and counted.  Each record is validated on the way in,
+ * geolocated once (geo.c) and decoded again at flush (the decoded spans
+ * point into the copy).
  * batch_flush() writes every pending record in one transaction and
  * empties the batch only if the commit succeeds; otherwise the records
  * stay, so a locked, full or read-only database loses nothing while the
  * bound holds.
  *
  * Exports batch_new(), batch_free(), batch_add(), batch_pending(),
- * batch_flush() and batch_stats().
+ * batch_flush(), batch_stats() and batch_set_geo().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 struct brec {
 	size_t		 len;
+	struct geo_info	 geo;
 	uint8_t		 data[];
 };
 
@@ -37,6 +39,7 @@ struct batch {
 	struct batch_stats stats;
 	uint32_t	 streak;	/* failed flushes in a row */
 	struct ratelimit rl_drop, rl_invalid;
+	struct geo	*geo;		/* not owned; NULL: no geolocation */
 };
 
 static int	 batch_ratelimit(struct ratelimit *);
@@ -122,8 +125,16 @@ batch_stats(const struct batch *b)
 	return &b->stats;
 }
 
+/* Geolocates records from now on with g (still owned by the caller). */
+void
+batch_set_geo(struct batch *b, struct geo *g)
+{
+	b->geo = g;
+}
+
 /*
- * Validates a received record and keeps a copy of it for the next flush.
+ * Validates a received record, looks its client up in the geolocation
+ * databases (batch_set_geo()) and keeps both for the next flush.
  * At the bound the oldest pending record is dropped and counted.  Returns
  * 0, or -1 if the record was invalid (counted, logged, not kept) or no
  * memory was left (counted as dropped).
@@ -152,6 +163,7 @@ batch_add(struct batch *b, const uint8_t *rec, size_t len)
 	}
 	br->len = len;
 	memcpy(br->data, rec, len);
+	geo_lookup(b->geo, r.src_ip, &br->geo);
 	if (b->n == b->bound) {
 		free(b->ring[b->head]);
 		b->head = (b->head + 1) % b->bound;
@@ -195,6 +207,7 @@ batch_flush(struct batch *b, struct store *st)
 			rejected++;
 			continue;
 		}
+		r.geo = &br->geo;
 		if (store_session(st, &r) == 0)
 			continue;
 		if (!batch_record_error(store_errcode(st)))

@@ -12,6 +12,10 @@
  * it still holds and closes its end.  The store reads until that EOF
  * (at most INGEST_DEADLINE_S seconds), flushes and returns.
  *
+ * Each session is geolocated as it arrives (batch_add(), geo.c).  The
+ * databases are reopened on SIGHUP and, when their files change, before
+ * the next record (checked at most once a second).
+ *
  * Exports ingest_run().
  */
 #include <sys/types.h>
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "sensor.h"
 
 #define INGEST_BUDGET		256	/* records read per wakeup */
 #define INGEST_DEADLINE_S	10	/* to wait for EOF after a signal */
@@ -42,6 +47,9 @@ struct ingest {
 	int			 metrics_fd;
 	struct store		*st;
 	struct batch		*b;
+	struct geo		*geo;
+	struct fpdb		*fpdb;		/* SYN labels */
+	struct synstore		*syns;		/* REC_SYN writer */
 	struct event_base	*base;
 	struct event		*ev_read, *ev_flush, *ev_deadline;
 	struct event		*ev_sig[4];
@@ -105,6 +113,12 @@ ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
 		metrics_net(ig->metrics, rec, len);
 		return;
 	}
+	if (record_type(rec, len) == REC_SYN) {
+		if (synstore_queue(ig->syns, rec, len) == 0)
+			ingest_arm(ig);
+		return;
+	}
+	geo_refresh(ig->geo, util_now_us());
 	if (batch_add(ig->b, rec, len) == -1)
 		return;
 	if (batch_pending(ig->b) >= (ig->conf->batch_max > 0 ?
@@ -136,10 +150,12 @@ ingest_flush(struct ingest *ig)
 	int64_t	 t0 = util_now_us();
 	int	 n;
 
+	/* SYNs first: a session stored after its SYN gets its label. */
+	synstore_flush(ig->syns);
 	if ((n = batch_flush(ig->b, ig->st)) > 0)
 		log_debug("store flushed sessions=%d duration_ms=%u", n,
 		    (unsigned)((util_now_us() - t0) / 1000));
-	if (batch_pending(ig->b) > 0)
+	if (batch_pending(ig->b) > 0 || synstore_pending(ig->syns) > 0)
 		ingest_arm(ig);		/* failed: retry on the next tick */
 }
 
@@ -174,6 +190,7 @@ ingest_signal(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGHUP:
 		proc_reload(ig->conf, ig->fd);
+		geo_open(ig->geo, ig->conf);
 		break;
 	case SIGCHLD:
 		ingest_reap(ig, WNOHANG);
@@ -256,6 +273,7 @@ ingest_setup(struct ingest *ig)
 	    (ig->b = batch_new(bound ? bound : DEF_QUEUE_SIZE)) == NULL ||
 	    (ig->base = event_base_new()) == NULL)
 		return -1;
+	batch_set_geo(ig->b, ig->geo);
 	ig->ev_read = event_new(ig->base, ig->fd, EV_READ | EV_PERSIST,
 	    ingest_read, ig);
 	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);
@@ -292,6 +310,9 @@ ingest_teardown(struct ingest *ig)
 	if (ig->base != NULL)
 		event_base_free(ig->base);
 	batch_free(ig->b);
+	synstore_free(ig->syns);
+	fpdb_free(ig->fpdb);
+	geo_free(ig->geo);
 	free(ig->buf);
 }
 
@@ -312,6 +333,8 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 {
 	struct ingest			 ig;
 	const struct batch_stats	*bs;
+	const struct geo_stats		*gs;
+	char				 why[512];
 	int				 ret = 0;
 
 	memset(&ig, 0, sizeof(ig));
@@ -320,14 +343,36 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	ig.fd = fd;
 	ig.child = child;
 	ig.metrics_fd = metrics_fd;
+	if ((ig.geo = geo_new()) == NULL || (geo_open(ig.geo, conf) == -1 &&
+	    conf->geoip_required)) {
+		log_error("store cannot start: %s", ig.geo == NULL ?
+		    "out of memory" : "a geoip database could not be opened "
+		    "and geoip-required is yes");
+		ingest_reap_wait(&ig);
+		ingest_teardown(&ig);
+		return 1;
+	}
+	if ((ig.fpdb = fpdb_load_conf(conf, why, sizeof(why))) == NULL ||
+	    (ig.syns = synstore_new(st, ig.fpdb, conf->queue_size, why,
+	    sizeof(why))) == NULL) {
+		log_error("store cannot start the sensor's writer: %s", why);
+		ingest_reap_wait(&ig);
+		ingest_teardown(&ig);
+		return 1;
+	}
 	if (ingest_setup(&ig) == -1) {
 		log_error("store cannot set up its event loop");
 		ingest_teardown(&ig);
 		return 1;
 	}
 	log_info("store started db=%s", store_path(st));
+	/* proc_run() blocked the signals until the handlers were in. */
+	sigprocmask(SIG_SETMASK, &(sigset_t){ 0 }, NULL);
 	event_base_dispatch(ig.base);
 
+	for (int i = 0; i < INGEST_FINAL_TRIES &&
+	    synstore_pending(ig.syns) > 0; i++)
+		synstore_flush(ig.syns);
 	for (int i = 0; i < INGEST_FINAL_TRIES && batch_pending(ig.b); i++)
 		batch_flush(ig.b, st);
 	if (batch_pending(ig.b) > 0) {
@@ -350,6 +395,12 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	    (unsigned long long)bs->sessions, (unsigned long long)bs->batches,
 	    (unsigned long long)bs->dropped, (unsigned long long)bs->invalid,
 	    (unsigned long long)bs->failures);
+	gs = geo_stats(ig.geo);
+	log_info("geo stopping lookups=%llu invalid=%llu errors=%llu "
+	    "reopens=%llu open_failures=%llu",
+	    (unsigned long long)gs->lookups, (unsigned long long)gs->invalid,
+	    (unsigned long long)gs->errors, (unsigned long long)gs->reopens,
+	    (unsigned long long)gs->open_failures);
 	ingest_teardown(&ig);
 	return ret;
 }

@@ -7,6 +7,7 @@
  * privileges are dropped.
  */
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -22,6 +23,7 @@ struct metrics {
 };
 
 static void	 metrics_cb(struct evhttp_request *, void *);
+static void	 metrics_sensor(struct evbuffer *, const struct net_stats *);
 static void	 metrics_notfound(struct evhttp_request *, void *);
 
 /*
@@ -76,6 +78,39 @@ metric(struct evbuffer *b, const char *name, const char *type,
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
 	    name, type);
+}
+
+/* The sensor's counters (issue 5); none when it is not capturing. */
+static void
+metrics_sensor(struct evbuffer *b, const struct net_stats *n)
+{
+	static const struct {
+		const char	*name, *help;
+		size_t		 off;
+	} rows[] = {
+		{ "decoymx_sensor_received_total", "packets the capture "
+		    "received (pcap_stats)", offsetof(struct net_stats,
+		    sensor_received) },
+		{ "decoymx_sensor_dropped_total", "packets the kernel dropped "
+		    "(pcap_stats)", offsetof(struct net_stats, sensor_dropped) },
+		{ "decoymx_sensor_syns_total", "first SYNs recorded",
+		    offsetof(struct net_stats, sensor_syns) },
+		{ "decoymx_sensor_retransmits_total", "retransmitted SYNs "
+		    "counted", offsetof(struct net_stats, sensor_retransmits) },
+		{ "decoymx_sensor_bad_total", "malformed packets",
+		    offsetof(struct net_stats, sensor_bad) },
+	};
+
+	if (!n->sensor_on)
+		return;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)n + rows[i].off, sizeof(v));
+		metric(b, rows[i].name, "counter", rows[i].help);
+		evbuffer_add_printf(b, "%s %llu\n", rows[i].name,
+		    (unsigned long long)v);
+	}
 }
 
 static void
@@ -169,6 +204,8 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "records received and not yet committed");
 	evbuffer_add_printf(b, "decoymx_store_pending %u\n",
 	    batch_pending(m->batch));
+
+	metrics_sensor(b, n);
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");

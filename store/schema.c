@@ -86,6 +86,250 @@ static const struct migration migrations[] = {
 	" sessions INTEGER NOT NULL,"
 	" PRIMARY KEY(ip, decoy)) WITHOUT ROWID;"
 	},
+	/*
+	 * 2: what the reports need to answer over everything at once.
+	 * counts holds, per dimension and value, the sessions seen and
+	 * when; triggers keep it as sessions and recipients are written
+	 * (and as geolocation or fingerprints are filled in later), so no
+	 * writer has to know about it.  bits is the numbers 0..31, to
+	 * split the anomaly bits in SQL.  The last statements fill both
+	 * from a database that already has sessions.
+	 */
+	{ 2,
+	"CREATE TABLE counts ("
+	" dim TEXT NOT NULL,"			/* helo, country, anomaly... */
+	" key TEXT NOT NULL,"			/* the value, as text */
+	" label TEXT,"				/* AS org of an asn, role of a decoy */
+	" sessions INTEGER NOT NULL,"
+	" first_us INTEGER NOT NULL,"		/* earliest session start */
+	" last_us INTEGER NOT NULL,"		/* latest session start */
+	" PRIMARY KEY(dim, key)) WITHOUT ROWID;"
+	"CREATE INDEX counts_top ON counts(dim, sessions);"
+	"CREATE INDEX clients_sessions ON clients(sessions);"
+	"CREATE INDEX sessions_dst ON sessions(dst_ip, start_us);"
+	"CREATE TABLE bits (b INTEGER PRIMARY KEY);"
+	"WITH RECURSIVE n(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM n"
+	" WHERE b < 31) INSERT INTO bits SELECT b FROM n;"
+	"CREATE VIEW session_dims AS"
+	" SELECT s.id AS id, 'role' AS dim, s.role AS key, NULL AS label,"
+	"  s.start_us AS t FROM sessions s"
+	" UNION ALL SELECT s.id, 'decoy', s.dst_ip, s.role, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'stage', s.stage, NULL, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'reason', s.close_reason, NULL, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'country', s.country, NULL, s.start_us"
+	"  FROM sessions s WHERE s.country IS NOT NULL"
+	" UNION ALL SELECT s.id, 'asn', s.asn, s.as_org, s.start_us"
+	"  FROM sessions s WHERE s.asn IS NOT NULL"
+	" UNION ALL SELECT s.id, 'os', s.os_class, NULL, s.start_us"
+	"  FROM sessions s WHERE s.os_class IS NOT NULL"
+	" UNION ALL SELECT s.id, 'fingerprint', s.os, NULL, s.start_us"
+	"  FROM sessions s WHERE s.os IS NOT NULL"
+	" UNION ALL SELECT s.id, 'helo', s.helo, NULL, s.start_us"
+	"  FROM sessions s WHERE s.helo IS NOT NULL"
+	" UNION ALL SELECT s.id, 'sender', s.mail_from, NULL, s.start_us"
+	"  FROM sessions s WHERE s.mail_from IS NOT NULL"
+	" UNION ALL SELECT s.id, 'sender-domain',"
+	"  lower(substr(s.mail_from, instr(s.mail_from, '@') + 1)), NULL,"
+	"  s.start_us FROM sessions s WHERE instr(s.mail_from, '@') > 0"
+	" UNION ALL SELECT s.id, 'anomaly', b.b, NULL, s.start_us"
+	"  FROM sessions s JOIN bits b ON b.b < 10"
+	"  AND (s.anomalies >> b.b) & 1;"
+	/*
+	 * From NEW, not from the row: a trigger that fires first may have
+	 * filled os or country already, and sessions_counts_late counts
+	 * those.
+	 */
+	"CREATE TRIGGER sessions_counts AFTER INSERT ON sessions BEGIN"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT d, k, l, 1, NEW.start_us, NEW.start_us FROM ("
+	"  SELECT 'role' AS d, NEW.role AS k, NULL AS l"
+	"  UNION ALL SELECT 'decoy', NEW.dst_ip, NEW.role"
+	"  UNION ALL SELECT 'stage', NEW.stage, NULL"
+	"  UNION ALL SELECT 'reason', NEW.close_reason, NULL"
+	"  UNION ALL SELECT 'country', NEW.country, NULL"
+	"  UNION ALL SELECT 'asn', NEW.asn, NEW.as_org"
+	"  UNION ALL SELECT 'os', NEW.os_class, NULL"
+	"  UNION ALL SELECT 'fingerprint', NEW.os, NULL"
+	"  UNION ALL SELECT 'helo', NEW.helo, NULL"
+	"  UNION ALL SELECT 'sender', NEW.mail_from, NULL"
+	"  UNION ALL SELECT 'sender-domain', CASE WHEN"
+	"  instr(NEW.mail_from, '@') > 0 THEN lower(substr(NEW.mail_from,"
+	"  instr(NEW.mail_from, '@') + 1)) END, NULL"
+	"  UNION ALL SELECT 'anomaly', b, NULL FROM bits"
+	"  WHERE b < 10 AND (NEW.anomalies >> b) & 1)"
+	"  WHERE k IS NOT NULL"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1,"
+	"  label = coalesce(excluded.label, label),"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	"CREATE TRIGGER sessions_counts_late AFTER UPDATE OF country, asn,"
+	" as_org, os, os_class ON sessions BEGIN"
+	" UPDATE counts SET sessions = sessions - 1"
+	"  WHERE (dim = 'country' AND key = OLD.country)"
+	"  OR (dim = 'asn' AND key = CAST(OLD.asn AS TEXT))"
+	"  OR (dim = 'os' AND key = OLD.os_class)"
+	"  OR (dim = 'fingerprint' AND key = OLD.os);"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT dim, key, label, 1, t, t FROM session_dims"
+	"  WHERE id = NEW.id AND key IS NOT NULL"
+	"  AND dim IN ('country', 'asn', 'os', 'fingerprint')"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1,"
+	"  label = coalesce(excluded.label, label),"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	"CREATE TRIGGER recipients_counts AFTER INSERT ON recipients BEGIN"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT 'recipient', NEW.rcpt, NULL, 1, s.start_us, s.start_us"
+	"  FROM sessions s WHERE s.id = NEW.session_id"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1,"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	"INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	" SELECT dim, key, max(label), count(*), min(t), max(t)"
+	" FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;"
+	"INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	" SELECT 'recipient', r.rcpt, NULL, count(*), min(s.start_us),"
+	" max(s.start_us) FROM recipients r JOIN sessions s"
+	" ON s.id = r.session_id GROUP BY r.rcpt;"
+	},
+	/*
+	 * 3: the evidence classification needs per client (store/classify.c),
+	 * kept by a trigger like counts: when it first touched a primary and
+	 * a backup decoy and how often, how many sessions had a valid HELO,
+	 * and how many repeated an envelope (HELO and MAIL FROM) at least a
+	 * minute after it was first seen, the way a queue retries.
+	 */
+	{ 3,
+	"CREATE TABLE client_evidence ("
+	" ip TEXT PRIMARY KEY,"
+	" primary_first_us INTEGER,"		/* NULL: never */
+	" primary_sessions INTEGER NOT NULL,"
+	" backup_first_us INTEGER,"
+	" backup_sessions INTEGER NOT NULL,"
+	" helo_ok INTEGER NOT NULL,"		/* sessions with a valid HELO */
+	" retries INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE client_envelopes ("
+	" ip TEXT NOT NULL,"
+	" helo TEXT NOT NULL,"			/* '' when none was given */
+	" mail_from TEXT NOT NULL,"
+	" first_us INTEGER NOT NULL,"
+	" last_us INTEGER NOT NULL,"
+	" sessions INTEGER NOT NULL,"
+	" PRIMARY KEY(ip, helo, mail_from)) WITHOUT ROWID;"
+	"CREATE TRIGGER sessions_evidence AFTER INSERT ON sessions BEGIN"
+	" INSERT INTO client_evidence(ip, primary_first_us, primary_sessions,"
+	"  backup_first_us, backup_sessions, helo_ok, retries) VALUES("
+	"  NEW.src_ip,"
+	"  CASE WHEN NEW.role = 'primary' THEN NEW.start_us END,"
+	"  NEW.role = 'primary',"
+	"  CASE WHEN NEW.role = 'backup' THEN NEW.start_us END,"
+	"  NEW.role = 'backup',"
+	"  NEW.helo IS NOT NULL AND (NEW.anomalies & 16) = 0,"
+	"  EXISTS (SELECT 1 FROM client_envelopes e WHERE e.ip = NEW.src_ip"
+	"  AND e.helo = coalesce(NEW.helo, '') AND e.mail_from = NEW.mail_from"
+	"  AND NEW.start_us - e.first_us >= 60000000))"
+	"  ON CONFLICT(ip) DO UPDATE SET"
+	"  primary_first_us = min(coalesce(primary_first_us,"
+	"  excluded.primary_first_us), coalesce(excluded.primary_first_us,"
+	"  primary_first_us)),"
+	"  primary_sessions = primary_sessions + excluded.primary_sessions,"
+	"  backup_first_us = min(coalesce(backup_first_us,"
+	"  excluded.backup_first_us), coalesce(excluded.backup_first_us,"
+	"  backup_first_us)),"
+	"  backup_sessions = backup_sessions + excluded.backup_sessions,"
+	"  helo_ok = helo_ok + excluded.helo_ok,"
+	"  retries = retries + excluded.retries;"
+	" INSERT INTO client_envelopes(ip, helo, mail_from, first_us,"
+	"  last_us, sessions) SELECT NEW.src_ip, coalesce(NEW.helo, ''),"
+	"  NEW.mail_from, NEW.start_us, NEW.start_us, 1"
+	"  WHERE NEW.mail_from IS NOT NULL"
+	"  ON CONFLICT(ip, helo, mail_from) DO UPDATE SET"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us),"
+	"  sessions = sessions + 1;"
+	"END;"
+	"INSERT INTO client_envelopes(ip, helo, mail_from, first_us, last_us,"
+	" sessions) SELECT src_ip, coalesce(helo, ''), mail_from,"
+	" min(start_us), max(start_us), count(*) FROM sessions"
+	" WHERE mail_from IS NOT NULL GROUP BY 1, 2, 3;"
+	"INSERT INTO client_evidence(ip, primary_first_us, primary_sessions,"
+	" backup_first_us, backup_sessions, helo_ok, retries)"
+	" SELECT s.src_ip, min(CASE WHEN s.role = 'primary' THEN s.start_us"
+	" END), sum(s.role = 'primary'), min(CASE WHEN s.role = 'backup'"
+	" THEN s.start_us END), sum(s.role = 'backup'),"
+	" sum(s.helo IS NOT NULL AND (s.anomalies & 16) = 0),"
+	" sum(s.mail_from IS NOT NULL AND EXISTS (SELECT 1"
+	" FROM client_envelopes e WHERE e.ip = s.src_ip"
+	" AND e.helo = coalesce(s.helo, '') AND e.mail_from = s.mail_from"
+	" AND s.start_us - e.first_us >= 60000000))"
+	" FROM sessions s GROUP BY s.src_ip;"
+	},
+	/*
+	 * 4: the sensor (issue 5).  syns: one row per first SYN to a decoy,
+	 * a dead decoy or the real MX, with the raw fields, the p0f
+	 * signature and its label; retransmits counted on the row.
+	 * mx_walks: the latest MX walk of each client and its verdict
+	 * (sensor/walk.c).  The trigger gives a new session the label of
+	 * its SYN when the SYN was stored first (store/syns.c does the
+	 * other order).
+	 */
+	{ 4,
+	"CREATE TABLE syns ("
+	" id INTEGER PRIMARY KEY,"
+	" ts_us INTEGER NOT NULL,"
+	" src_ip TEXT NOT NULL,"
+	" src_port INTEGER NOT NULL,"
+	" dst_ip TEXT NOT NULL,"
+	" dst_port INTEGER NOT NULL,"
+	" mx_pref INTEGER,"			/* NULL: not configured */
+	" role TEXT NOT NULL,"			/* primary, backup, decoy, real */
+	" ver INTEGER NOT NULL,"		/* 4 or 6 */
+	" ttl INTEGER NOT NULL,"		/* as seen */
+	" ittl INTEGER NOT NULL,"		/* guessed initial TTL */
+	" dist INTEGER NOT NULL,"		/* hops, from the match */
+	" win INTEGER NOT NULL,"
+	" mss INTEGER NOT NULL,"		/* 0: no MSS option */
+	" wscale INTEGER NOT NULL,"
+	" olayout TEXT NOT NULL,"		/* mss,sok,ts,nop,ws */
+	" quirks TEXT NOT NULL,"		/* df,id+ */
+	" pclass TEXT NOT NULL,"		/* 0 or + */
+	" seq INTEGER NOT NULL,"
+	" sig TEXT NOT NULL,"			/* p0f raw_sig */
+	" label TEXT,"				/* NULL: no match */
+	" os_class TEXT,"			/* win, unix, other, app */
+	" match TEXT NOT NULL,"			/* exact, generic, fuzzy, none */
+	" retransmits INTEGER NOT NULL);"
+	"CREATE INDEX syns_src ON syns(src_ip, ts_us);"
+	"CREATE INDEX syns_flow ON syns(src_ip, src_port, dst_ip, dst_port);"
+	"CREATE INDEX syns_ts ON syns(ts_us);"
+	"CREATE TABLE mx_walks ("
+	" ip TEXT PRIMARY KEY,"
+	" verdict TEXT NOT NULL,"	/* primary-then-real, primary-only, */
+	" walk TEXT NOT NULL,"		/* backup-direct, real-only, parallel */
+	" first_us INTEGER NOT NULL,"
+	" last_us INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TRIGGER sessions_syn_os AFTER INSERT ON sessions"
+	" WHEN NEW.os IS NULL BEGIN"
+	" UPDATE sessions SET (os, os_class) = (SELECT y.label, y.os_class"
+	"  FROM syns y WHERE y.src_ip = NEW.src_ip"
+	"  AND y.src_port = NEW.src_port AND y.dst_ip = NEW.dst_ip"
+	"  AND y.dst_port = NEW.dst_port AND y.label IS NOT NULL"
+	"  AND y.ts_us BETWEEN NEW.start_us - 60000000"
+	"  AND NEW.start_us + 5000000 ORDER BY y.ts_us DESC LIMIT 1)"
+	" WHERE id = NEW.id AND EXISTS (SELECT 1 FROM syns y"
+	"  WHERE y.src_ip = NEW.src_ip AND y.src_port = NEW.src_port"
+	"  AND y.dst_ip = NEW.dst_ip AND y.dst_port = NEW.dst_port"
+	"  AND y.label IS NOT NULL"
+	"  AND y.ts_us BETWEEN NEW.start_us - 60000000"
+	"  AND NEW.start_us + 5000000);"
+	"END;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

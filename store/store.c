@@ -1,8 +1,9 @@
 /*
  * store.c -- the database handle: opening (read-write for the daemon,
  * read-only for reports), the cached prepared statements and the writer
- * of one finished session with its recipients, AUTH attempts and the
- * per-client aggregates.
+ * of one finished session with its recipients, AUTH attempts, its
+ * geolocation (r->geo, looked up by geo.c) and the per-client
+ * aggregates.
  *
  * Everything that came from the network reaches SQLite through bound
  * parameters, as TEXT with an explicit length: embedded NULs and invalid

@@ -15,7 +15,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		1
+#define SCHEMA_VERSION		4
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -24,6 +24,28 @@
 
 struct store;
 struct batch;
+struct geo;
+
+/*
+ * What the geolocation databases say about one client (geo.c).  Empty
+ * fields are stored as NULL.
+ */
+#define GEO_ORG_MAX		255
+struct geo_info {
+	char		 country[3];	/* ISO 3166-1 alpha-2, upper case */
+	uint32_t	 asn;		/* 0: unknown */
+	int64_t		 build;		/* build_epoch of the country's db */
+	char		 as_org[GEO_ORG_MAX + 1];
+};
+
+/* What the geolocation has done so far (geo.c). */
+struct geo_stats {
+	uint64_t	 lookups;	/* addresses looked up */
+	uint64_t	 invalid;	/* values refused by validation */
+	uint64_t	 errors;	/* lookups the library failed */
+	uint64_t	 reopens;	/* databases (re)opened after start */
+	uint64_t	 open_failures;	/* (re)opens that failed */
+};
 
 /* What the batch writer has done so far (batch.c). */
 struct batch_stats {
@@ -58,6 +80,7 @@ int		 batch_add(struct batch *, const uint8_t *rec, size_t len);
 uint32_t	 batch_pending(const struct batch *);
 int		 batch_flush(struct batch *, struct store *);
 const struct batch_stats *batch_stats(const struct batch *);
+void		 batch_set_geo(struct batch *, struct geo *);
 
 /* ingest.c */
 int		 ingest_run(struct config *, struct store *, int fd,
@@ -71,7 +94,111 @@ struct metrics	*metrics_new(struct event_base *, int fd,
 void		 metrics_free(struct metrics *);
 void		 metrics_net(struct metrics *, const uint8_t *, size_t);
 
+/* geo.c */
+struct geo	*geo_new(void);
+void		 geo_free(struct geo *);
+int		 geo_open(struct geo *, const struct config *);
+int		 geo_refresh(struct geo *, int64_t now_us);
+void		 geo_lookup(struct geo *, const char *ip, struct geo_info *);
+const struct geo_stats *geo_stats(const struct geo *);
+int		 cmd_geo(int argc, char **argv);
+
+/* syns.c: SYN records (schema version 4; sensor/sensor.h) */
+struct synstore;
+struct syn_rec;
+struct fp_match;
+struct fpdb;
+struct synstore_stats {
+	uint64_t	 syns;		/* first SYNs written */
+	uint64_t	 retransmits;	/* retransmits counted */
+	uint64_t	 dropped;	/* oldest pending dropped at the bound */
+	uint64_t	 invalid;	/* failed validation since the last flush */
+};
+struct synstore	*synstore_new(struct store *, const struct fpdb *,
+		    uint32_t bound, char *err, size_t errlen);
+void		 synstore_free(struct synstore *);
+int		 synstore_queue(struct synstore *, const uint8_t *, size_t);
+uint32_t	 synstore_pending(const struct synstore *);
+int		 synstore_flush(struct synstore *);
+int		 synstore_add(struct synstore *, const struct syn_rec *,
+		    struct fp_match *);
+const struct synstore_stats *synstore_stats(const struct synstore *);
+
 /* db.c */
 int		 cmd_db(int argc, char **argv, const char *default_db);
+
+/* classify.c: reasons, in rule order; each is a bit in verdict.reasons */
+enum reason {
+	REASON_BACKUP_DIRECT,
+	REASON_NOLISTING_ONLY,
+	REASON_BOT_PROTOCOL,
+	REASON_MAX
+};
+
+struct classify_conf {
+	uint32_t	 rules;		/* enabled reasons, a bit each */
+	int64_t		 window_us;	/* nolisting-only, real-MX window */
+	int64_t		 now_us;
+	uint32_t	 bot_anoms;	/* anomalies of bot-protocol */
+	uint32_t	 strong_anoms;	/* anomalies that beat MTA-likeness */
+};
+
+/* What the store knows about one client. */
+struct evidence {
+	char		 ip[ADDR_STRLEN];
+	int64_t		 first_us, last_us, sessions;
+	uint32_t	 anomalies;
+	int64_t		 primary_first_us, primary_sessions;
+	int64_t		 backup_first_us, backup_sessions;
+	int64_t		 helo_ok, retries;
+	int		 sensor;		/* sensor watches the real MX */
+	int		 real_after_primary;	/* SYN to the real MX after */
+	int		 syn_before_backup;	/* primary/real SYN before */
+	const char	*walk;			/* MX walk verdict or NULL */
+};
+
+struct verdict {
+	uint32_t	 reasons;	/* bits of enum reason */
+	const char	*mta;		/* why it looks like an MTA, or NULL */
+	int		 strong;	/* a strong bot signal */
+	int		 listed;
+};
+
+struct classify_q;
+const char	*classify_reason_name(int);
+const char	*classify_reason_text(int);
+int		 classify_reason_parse(const char *);
+void		 classify_defaults(struct classify_conf *);
+void		 classify_client(const struct classify_conf *,
+		    const struct evidence *, struct verdict *);
+struct classify_q *classify_open(sqlite3 *, const struct classify_conf *,
+		    int64_t since, int64_t min_sessions, const char *ip,
+		    char *err, size_t errlen);
+int		 classify_next(struct classify_q *, struct evidence *,
+		    struct verdict *);
+int		 classify_has_sensor(const struct classify_q *);
+void		 classify_close(struct classify_q *);
+
+/* allowlist.c */
+struct allow_net {
+	int		 family;	/* 4 or 6 */
+	int		 prefix;
+	uint8_t		 addr[16];	/* network order, host bits clear */
+};
+
+struct allowlist {
+	struct allow_net *nets;		/* sorted by family, prefix, addr */
+	size_t		 n, cap;
+};
+
+int		 allowlist_parse(struct allowlist *, const char *buf,
+		    size_t len, const char *file, char *err, size_t errlen);
+int		 allowlist_load(struct allowlist *, const char *path, char *err,
+		    size_t errlen);
+const struct allow_net *allowlist_match(const struct allowlist *, int family,
+		    const uint8_t *addr);
+int		 allowlist_inside(const struct allow_net *, int family,
+		    const uint8_t *addr, int prefix);
+void		 allowlist_free(struct allowlist *);
 
 #endif /* STORE_H */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tarpit.h"
+#include "sensor.h"
 
 #define DROP_LOG_US	(10 * 1000000)	/* at most one drop warning per 10 s */
 #define IPC_SNDBUF	(4 * 1024 * 1024)
@@ -29,6 +30,8 @@ static void	 tarpit_drain(struct tarpit *);
 static void	 tarpit_shutdown(struct tarpit *);
 static void	 tarpit_reload(struct tarpit *, const uint8_t *, size_t);
 static void	 tarpit_stats(evutil_socket_t, short, void *);
+static void	 tarpit_send(struct tarpit *, const uint8_t *, size_t);
+static void	 tarpit_syn(void *, const struct syn_rec *);
 
 /* A session id: a random 32-bit run id, then a counter. */
 uint64_t
@@ -39,10 +42,12 @@ tarpit_next_id(struct tarpit *tp)
 
 /*
  * Runs the network process until SIGTERM/SIGINT or until the store goes
- * away.  Returns the exit status.
+ * away (or the capture fails).  sn is the sensor's capture, opened by
+ * the parent, or NULL; it is freed here.  Returns the exit status.
  */
 int
-tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
+tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
+    struct sensor *sn)
 {
 	struct tarpit	*tp;
 	uint32_t	 rnd = 0;
@@ -54,6 +59,7 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 	tp->ls = ls;
 	tp->nls = n;
 	tp->ipc_fd = ipc_fd;
+	tp->sensor = sn;
 	LIST_INIT(&tp->sessions);
 	TAILQ_INIT(&tp->queue);
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -95,6 +101,8 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 		fatalx("event_new failed");
 	event_add(tp->stats_ev, &(struct timeval){ 1, 0 });
 	listen_start(tp, ls, n);
+	if (sn != NULL && sensor_start(sn, tp->base, tarpit_syn, tp) == -1)
+		fatalx("sensor cannot join the event loop");
 
 	sigprocmask(SIG_SETMASK, &(sigset_t){ 0 }, NULL);
 	event_base_dispatch(tp->base);
@@ -115,6 +123,7 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd)
 	event_free(tp->ipc_ev);
 	event_free(tp->stats_ev);
 	clients_free(&tp->clients);
+	sensor_free(tp->sensor);
 	event_free(tp->ipc_wev);
 	if (tp->resume_ev != NULL)
 		event_free(tp->resume_ev);
@@ -186,13 +195,48 @@ tarpit_emit(struct tarpit *tp, const struct sess_rec *rec)
 {
 	uint8_t	 buf[MAX_RECORD];
 	size_t	 len;
-	ssize_t	 n;
 
 	if ((len = record_encode_session(rec, buf, sizeof(buf))) == 0) {
 		log_error("session=%s record does not fit", rec->uid);
 		tp->st.records_dropped++;
 		return;
 	}
+	tarpit_send(tp, buf, len);
+}
+
+/*
+ * The sensor's callback: a SYN to a watched address goes to the store
+ * like a session record; NULL means the capture failed (the interface
+ * went away), which stops the process with status 1 so that the
+ * service manager restarts it.
+ */
+static void
+tarpit_syn(void *arg, const struct syn_rec *r)
+{
+	struct tarpit	*tp = arg;
+	uint8_t		 buf[256];
+	size_t		 len;
+
+	if (r == NULL) {
+		tarpit_shutdown(tp);
+		tp->status = EXIT_RUNTIME;
+		return;
+	}
+	if (tp->stopping)
+		return;
+	if ((len = synrec_encode(r, buf, sizeof(buf))) == 0) {
+		tp->st.records_dropped++;
+		return;
+	}
+	tarpit_send(tp, buf, len);
+}
+
+/* Sends one record to the store now, or queues it; never blocks. */
+static void
+tarpit_send(struct tarpit *tp, const uint8_t *buf, size_t len)
+{
+	ssize_t	 n;
+
 	if (TAILQ_EMPTY(&tp->queue)) {
 		n = send(tp->ipc_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == (ssize_t)len) {
@@ -315,6 +359,17 @@ tarpit_stats(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	tp->st.queue_depth = tp->qlen;
+	if (tp->sensor != NULL) {
+		struct sensor_stats ss;
+
+		sensor_stats(tp->sensor, &ss);
+		tp->st.sensor_on = 1;
+		tp->st.sensor_received = ss.received;
+		tp->st.sensor_dropped = ss.dropped;
+		tp->st.sensor_syns = ss.syns;
+		tp->st.sensor_retransmits = ss.retransmits;
+		tp->st.sensor_bad = ss.bad;
+	}
 	buf[0] = REC_STATS;
 	buf[1] = 1;
 	memcpy(buf + 2, &tp->st, sizeof(tp->st));

@@ -192,10 +192,11 @@ struct tarpit {
 	struct net_stats	 st;
 	struct clients		 clients;
 	int			 full;		/* paused at max-clients */
+	struct sensor		*sensor;	/* NULL: no capture */
 };
 
 int		 tarpit_run(const struct config *, struct listener *, int n,
-		    int ipc_fd);
+		    int ipc_fd, struct sensor *);
 void		 tarpit_emit(struct tarpit *, const struct sess_rec *);
 uint64_t	 tarpit_next_id(struct tarpit *);
 

@@ -1,0 +1,1142 @@
+/*
+ * export.c -- "decoymx export FORMAT": the blocklist.  Every client the
+ * rules list (store/classify.c), less the allowlist and loopback, IPv6
+ * clients merged into their /64 (--v6-prefix), sorted, plus the RFC 5782
+ * test entry 127.0.0.2 (127.0.0.1 is never listed), written as:
+ *
+ *	rbldnsd	an ip4set (per-entry A and TXT, "!" exclusions) to FILE
+ *		and an ip6trie to FILE.v6 (--v6-output), with $TTL, $SOA
+ *		and $NS from options
+ *	postfix	a cidr: access table (--map cidr, exclusions first as
+ *		DUNNO) or a hash:-ready one keyed by address (--map hash)
+ *	nft	an nft -f script that refills an ipv4_addr and an ipv6_addr
+ *		interval set (and the allow sets with the exclusions)
+ *	plain	one address or network a line
+ *	json	{"generator", "generated", "entries":[...], "exclusions"}
+ *
+ * Exports contain only addresses and networks (printed by inet_ntop from
+ * parsed bytes), our fixed reason names and texts, and option values
+ * checked to be plain printable text: nothing from the network.
+ *
+ * A file is written atomically (export_commit: temporary file in the same
+ * directory, fsync, rename, fsync of the directory) and not at all when
+ * its content is unchanged.  The first line is a generation comment (in
+ * JSON, the first line of the object) that is left out of that
+ * comparison and padded so that a changed file always changes size too:
+ * rbldnsd notices a new file by mtime (1 s resolution) or size.
+ *
+ * Exports cmd_export() and export_run().
+ */
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reports.h"
+#include "store.h"
+
+#define REASON_TEST	31		/* the RFC 5782 entry's reason bit */
+#define EXPORT_NFT_CHUNK 4096		/* elements per "add element" */
+#define EXPORT_TEXT_MAX	200
+
+struct export_entry {
+	uint8_t		 family;	/* 4 or 6 */
+	uint8_t		 prefix;
+	uint8_t		 addr[16];
+	uint32_t	 reasons;
+	uint32_t	 anomalies;
+	int64_t		 clients, sessions, primary, backup;
+	int64_t		 first_us, last_us;
+};
+
+struct export_list {
+	struct export_entry	*e;
+	size_t			 n, cap;
+	struct allow_net	*excl;		/* allowlisted, inside listings */
+	size_t			 nexcl;
+};
+
+struct export_opts {
+	const char		*db;
+	const char		*format;
+	const char		*output;	/* NULL or "-": stdout */
+	const char		*v6_output;
+	const char		*allowlist;
+	int64_t			 max_age_us;
+	int64_t			 min_sessions;
+	int			 v6_prefix;
+	struct classify_conf	 cc;
+	char			 codes[REASON_MAX][16];
+	const char		*ttl, *soa, *ns, *txt, *action;
+	const char		*nft_table, *nft_set;
+	int			 map_hash;	/* postfix: hash-ready keys */
+	int			 quiet;
+};
+
+struct export_fmt {
+	const char	*name;
+	int		 parts;		/* files written: rbldnsd 2, else 1 */
+	void		(*write)(const struct export_opts *,
+			    const struct export_list *, FILE *, int part);
+	const char	*json_head;	/* NULL: "# ..." comment header */
+};
+
+static void	 export_rbldnsd(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+static void	 export_postfix(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+static void	 export_nft(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+static void	 export_plain(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+static void	 export_json(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+static int	 export_collect(sqlite3 *, const struct export_opts *,
+		    const struct allowlist *, struct export_list *, char *,
+		    size_t);
+static int	 export_add(struct export_list *, const struct evidence *,
+		    const struct verdict *, int);
+static int	 export_reserve(struct export_list *);
+static int	 export_cmp(const void *, const void *);
+static void	 export_merge(struct export_list *);
+static int	 export_exclusions(struct export_list *,
+		    const struct allowlist *);
+static void	 export_addr(const uint8_t *, int, char *, size_t);
+static void	 export_net(const struct export_entry *, char *, size_t);
+static void	 export_reasons(uint32_t, char, char *, size_t);
+static void	 export_txt(const struct export_opts *, uint32_t, char *,
+		    size_t);
+static void	 export_action(const struct export_opts *, uint32_t, char *,
+		    size_t);
+static void	 export_nft_elems(const struct export_opts *, FILE *,
+		    const char *, const struct export_entry *, size_t, int);
+static int	 export_write(sqlite3 *, const struct export_opts *,
+		    const struct export_fmt *);
+static int	 export_parse(int, char **, struct export_opts *);
+static int	 export_name_ok(const char *, const char *);
+static int	 export_words_ok(const char *, const char *, int);
+static int	 export_set_code(struct export_opts *, const char *);
+static int	 export_set_rules(struct export_opts *, const char *);
+static int	 export_set_dur(const char *, const char *, int64_t *);
+static void	 export_defaults(struct export_opts *);
+static const char *export_code(const struct export_opts *, uint32_t);
+static int	 export_commit(const char *, const char *, const char *,
+		    size_t, int, char *, size_t);
+static int	 export_text_ok(const char *, const char *);
+static int	 export_usage(void);
+
+static const struct export_fmt export_fmts[] = {
+	{ "rbldnsd", 2, export_rbldnsd, NULL },
+	{ "postfix", 1, export_postfix, NULL },
+	{ "nft", 1, export_nft, NULL },
+	{ "plain", 1, export_plain, NULL },
+	{ "json", 1, export_json, "{\"generator\":\"decoymx " DECOYMX_VERSION
+	    "\",\"generated\":\"%s\",\"entries_count\":%zu," },
+};
+
+#define NEXPORT_FMTS	(sizeof(export_fmts) / sizeof(export_fmts[0]))
+
+static const char export_usage_text[] =
+    "export rbldnsd|postfix|nft|plain|json [--db PATH] [-o FILE]\n"
+    "\t[--max-age DUR] [--min-sessions N] [--allowlist FILE]\n"
+    "\t[--rules LIST] [--window DUR] [--v6-prefix N] [--v6-output FILE]\n"
+    "\t[--code REASON=127.0.0.X] [--ttl TTL] [--soa SOA] [--ns NS]\n"
+    "\t[--txt TEXT] [--map cidr|hash] [--action TEXT]\n"
+    "\t[--nft-table NAME] [--nft-set NAME] [-q]";
+
+static int
+export_usage(void)
+{
+	fprintf(stderr, "usage: decoymx %s\n", export_usage_text);
+	return EXIT_USAGE;
+}
+
+/* The address bytes as text (inet_ntop: never anything else). */
+static void
+export_addr(const uint8_t *a, int family, char *buf, size_t len)
+{
+	if (inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf,
+	    (socklen_t)len) == NULL)
+		strlcpy_(buf, "?", len);
+}
+
+/* "ADDR" for a host, "ADDR/LEN" for a network. */
+static void
+export_net(const struct export_entry *e, char *buf, size_t len)
+{
+	char	 a[ADDR_STRLEN];
+
+	export_addr(e->addr, e->family, a, sizeof(a));
+	if (e->prefix == (e->family == 4 ? 32 : 128))
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s/%d", a, e->prefix);
+}
+
+/* The reason names of bits, separated by sep. */
+static void
+export_reasons(uint32_t bits, char sep, char *buf, size_t len)
+{
+	size_t	 n = 0;
+
+	buf[0] = '\0';
+	if (bits & (1u << REASON_TEST))
+		n += (size_t)snprintf(buf, len, "test");
+	for (int i = 0; i < REASON_MAX; i++)
+		if (bits & (1u << i))
+			n += (size_t)snprintf(buf + n, n < len ? len - n : 0,
+			    "%s%s", n == 0 ? "" : (char[]){ sep, '\0' },
+			    classify_reason_name(i));
+}
+
+/* The A value of an entry: the code of its first reason. */
+static const char *
+export_code(const struct export_opts *o, uint32_t bits)
+{
+	for (int i = 0; i < REASON_MAX; i++)
+		if (bits & (1u << i))
+			return o->codes[i];
+	return "127.0.0.2";
+}
+
+/* The TXT of an entry: reasons, the first one's text, the hint. */
+static void
+export_txt(const struct export_opts *o, uint32_t bits, char *buf, size_t len)
+{
+	char		 names[128];
+	const char	*text = "RFC 5782 test entry";
+
+	export_reasons(bits, ' ', names, sizeof(names));
+	for (int i = 0; i < REASON_MAX; i++)
+		if (bits & (1u << i)) {
+			text = classify_reason_text(i);
+			break;
+		}
+	snprintf(buf, len, "decoymx %s: %s; %s", names, text, o->txt);
+}
+
+static void
+export_rbldnsd(const struct export_opts *o, const struct export_list *l,
+    FILE *f, int part)
+{
+	char	 net[ADDR_STRLEN + 8], txt[512];
+	int	 family = part == 0 ? 4 : 6;
+
+	/* $TTL first: it is the default of the $SOA that follows. */
+	if (o->ttl != NULL)
+		fprintf(f, "$TTL %s\n", o->ttl);
+	if (o->soa != NULL)
+		fprintf(f, "$SOA %s\n", o->soa);
+	if (o->ns != NULL)
+		fprintf(f, "$NS %s\n", o->ns);
+	fprintf(f, ":127.0.0.2:Listed by decoymx; %s\n", o->txt);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct export_entry *e = &l->e[i];
+
+		if (e->family != family)
+			continue;
+		export_net(e, net, sizeof(net));
+		export_txt(o, e->reasons, txt, sizeof(txt));
+		fprintf(f, "%s :%s:%s\n", net, export_code(o, e->reasons), txt);
+	}
+	for (size_t i = 0; i < l->nexcl; i++) {
+		struct export_entry	 x = { 0 };
+
+		if (l->excl[i].family != family)
+			continue;
+		x.family = (uint8_t)family;
+		x.prefix = (uint8_t)l->excl[i].prefix;
+		memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
+		export_net(&x, net, sizeof(net));
+		fprintf(f, "!%s\n", net);
+	}
+}
+
+/* The action of an entry: o->action with %r replaced by the reasons. */
+static void
+export_action(const struct export_opts *o, uint32_t bits, char *buf,
+    size_t len)
+{
+	char		 names[128];
+	const char	*p = o->action;
+	size_t		 n = 0;
+
+	export_reasons(bits, ',', names, sizeof(names));
+	while (*p != '\0' && n + 1 < len) {
+		if (p[0] == '%' && p[1] == 'r') {
+			n += strlcpy_(buf + n, names, len - n);
+			if (n >= len)
+				n = len - 1;
+			p += 2;
+		} else
+			buf[n++] = *p++;
+	}
+	buf[n] = '\0';
+}
+
+static void
+export_postfix(const struct export_opts *o, const struct export_list *l,
+    FILE *f, int part)
+{
+	char	 net[ADDR_STRLEN + 8], act[512];
+
+	(void)part;
+	if (!o->map_hash) {
+		/* cidr: tables stop at the first match: exclusions first. */
+		for (size_t i = 0; i < l->nexcl; i++) {
+			struct export_entry	 x = { 0 };
+
+			x.family = (uint8_t)l->excl[i].family;
+			x.prefix = (uint8_t)l->excl[i].prefix;
+			memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
+			export_net(&x, net, sizeof(net));
+			fprintf(f, "%s DUNNO\n", net);
+		}
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct export_entry *e = &l->e[i];
+
+		if (o->map_hash && e->family == 6 && e->prefix != 128) {
+			/* access(5): an IPv6 network key is net:work:... */
+			int	 groups = e->prefix / 16;
+			size_t	 k = 0;
+
+			net[0] = '\0';
+			for (int g = 0; g < groups; g++)
+				k += (size_t)snprintf(net + k, sizeof(net) - k,
+				    "%s%x", g ? ":" : "", e->addr[2 * g] << 8 |
+				    e->addr[2 * g + 1]);
+		} else if (o->map_hash) {
+			export_addr(e->addr, e->family, net, sizeof(net));
+		} else
+			export_net(e, net, sizeof(net));
+		export_action(o, e->reasons, act, sizeof(act));
+		fprintf(f, "%s %s\n", net, act);
+	}
+}
+
+/* One "add element" run of the entries (or exclusions) of a family. */
+static void
+export_nft_elems(const struct export_opts *o, FILE *f, const char *set,
+    const struct export_entry *e, size_t n, int family)
+{
+	char	 net[ADDR_STRLEN + 8];
+	size_t	 in = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].family != family)
+			continue;
+		if (in % EXPORT_NFT_CHUNK == 0)
+			fprintf(f, "%sadd element inet %s %s { ", in ? " }\n" :
+			    "", o->nft_table, set);
+		else
+			fputs(", ", f);
+		export_net(&e[i], net, sizeof(net));
+		fputs(net, f);
+		in++;
+	}
+	if (in > 0)
+		fputs(" }\n", f);
+}
+
+static void
+export_nft(const struct export_opts *o, const struct export_list *l, FILE *f,
+    int part)
+{
+	struct export_entry	*x;
+	static const char	*sfx[4] = { "4", "6", "_allow4", "_allow6" };
+	char			 set[4][80];
+
+	(void)part;
+	for (int i = 0; i < 4; i++)
+		snprintf(set[i], sizeof(set[i]), "%s%s", o->nft_set, sfx[i]);
+	fprintf(f, "table inet %s {\n", o->nft_table);
+	for (int i = 0; i < 4; i++)
+		fprintf(f, "\tset %s { type %s; flags interval; }\n", set[i],
+		    i % 2 == 0 ? "ipv4_addr" : "ipv6_addr");
+	fputs("}\n", f);
+	for (int i = 0; i < 4; i++)
+		fprintf(f, "flush set inet %s %s\n", o->nft_table, set[i]);
+	export_nft_elems(o, f, set[0], l->e, l->n, 4);
+	export_nft_elems(o, f, set[1], l->e, l->n, 6);
+	if (l->nexcl == 0 || (x = calloc(l->nexcl, sizeof(*x))) == NULL)
+		return;
+	for (size_t i = 0; i < l->nexcl; i++) {
+		x[i].family = (uint8_t)l->excl[i].family;
+		x[i].prefix = (uint8_t)l->excl[i].prefix;
+		memcpy(x[i].addr, l->excl[i].addr, sizeof(x[i].addr));
+	}
+	export_nft_elems(o, f, set[2], x, l->nexcl, 4);
+	export_nft_elems(o, f, set[3], x, l->nexcl, 6);
+	free(x);
+}
+
+static void
+export_plain(const struct export_opts *o, const struct export_list *l,
+    FILE *f, int part)
+{
+	char	 net[ADDR_STRLEN + 8];
+
+	(void)o;
+	(void)part;
+	for (size_t i = 0; i < l->n; i++) {
+		export_net(&l->e[i], net, sizeof(net));
+		fprintf(f, "%s\n", net);
+	}
+}
+
+static void
+export_json(const struct export_opts *o, const struct export_list *l,
+    FILE *f, int part)
+{
+	char	 net[ADDR_STRLEN + 8], t1[64], t2[64];
+
+	(void)o;
+	(void)part;
+	fputs("\"entries\":[", f);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct export_entry *e = &l->e[i];
+
+		export_addr(e->addr, e->family, net, sizeof(net));
+		util_iso8601(e->first_us, t1, sizeof(t1));
+		util_iso8601(e->last_us, t2, sizeof(t2));
+		fprintf(f, "%s\n{\"address\":\"%s\",\"prefix\":%d,\"reasons\":[",
+		    i ? "," : "", net, e->prefix);
+		if (e->reasons & (1u << REASON_TEST))
+			fputs("\"test\"", f);
+		for (int r = 0; r < REASON_MAX; r++)
+			if (e->reasons & (1u << r))
+				fprintf(f, "%s\"%s\"", (e->reasons &
+				    ((1u << r) - 1)) ? "," : "",
+				    classify_reason_name(r));
+		fprintf(f, "],\"clients\":%lld,\"sessions\":%lld,"
+		    "\"primary_sessions\":%lld,\"backup_sessions\":%lld,"
+		    "\"anomalies\":[", (long long)e->clients,
+		    (long long)e->sessions, (long long)e->primary,
+		    (long long)e->backup);
+		for (int b = 0, first = 1; b < ANOM_COUNT; b++)
+			if (e->anomalies & (1u << b)) {
+				fprintf(f, "%s\"%s\"", first ? "" : ",",
+				    anomaly_name(b));
+				first = 0;
+			}
+		fprintf(f, "],\"first\":\"%s\",\"last\":\"%s\"}", t1, t2);
+	}
+	fputs(l->n ? "\n],\n\"exclusions\":[" : "],\n\"exclusions\":[", f);
+	for (size_t i = 0; i < l->nexcl; i++) {
+		struct export_entry	 x = { 0 };
+
+		x.family = (uint8_t)l->excl[i].family;
+		x.prefix = (uint8_t)l->excl[i].prefix;
+		memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
+		export_net(&x, net, sizeof(net));
+		fprintf(f, "%s\"%s\"", i ? "," : "", net);
+	}
+	fputs("]}\n", f);
+}
+
+/* Room for one more entry.  0 or -1 (ENOMEM). */
+static int
+export_reserve(struct export_list *l)
+{
+	struct export_entry	*tmp;
+	size_t			 cap;
+
+	if (l->n < l->cap)
+		return 0;
+	cap = l->cap == 0 ? 1024 : l->cap * 2;
+	if ((tmp = realloc(l->e, cap * sizeof(*tmp))) == NULL)
+		return -1;
+	l->e = tmp;
+	l->cap = cap;
+	return 0;
+}
+
+static int
+export_cmp(const void *a, const void *b)
+{
+	const struct export_entry	*x = a, *y = b;
+	int				 c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if ((c = memcmp(x->addr, y->addr, sizeof(x->addr))) != 0)
+		return c;
+	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
+}
+
+/* Appends the entry of a listed client (IPv6: its network).  0 or -1. */
+static int
+export_add(struct export_list *l, const struct evidence *ev,
+    const struct verdict *v, int v6_prefix)
+{
+	struct export_entry	*e;
+	struct sockaddr_storage	 ss;
+
+	if (util_parse_addr(ev->ip, &ss) == -1)
+		return 0;	/* not an address: nothing to list */
+	if (export_reserve(l) == -1)
+		return -1;
+	e = &l->e[l->n];
+	memset(e, 0, sizeof(*e));
+	if (ss.ss_family == AF_INET) {
+		e->family = 4;
+		e->prefix = 32;
+		memcpy(e->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		if (e->addr[0] == 127)
+			return 0;	/* loopback: never listed */
+	} else {
+		e->family = 6;
+		e->prefix = (uint8_t)v6_prefix;
+		memcpy(e->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		if (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)e->addr))
+			return 0;
+		for (int i = 0; i < 16; i++) {
+			int bits = v6_prefix - 8 * i;
+
+			if (bits < 8)
+				e->addr[i] &= bits <= 0 ? 0 :
+				    (uint8_t)(0xff << (8 - bits));
+		}
+	}
+	e->reasons = v->reasons;
+	e->anomalies = ev->anomalies;
+	e->clients = 1;
+	e->sessions = ev->sessions;
+	e->primary = ev->primary_sessions;
+	e->backup = ev->backup_sessions;
+	e->first_us = ev->first_us;
+	e->last_us = ev->last_us;
+	l->n++;
+	return 0;
+}
+
+/* Sorts and folds entries of the same network into one. */
+static void
+export_merge(struct export_list *l)
+{
+	size_t	 o = 0;
+
+	qsort(l->e, l->n, sizeof(*l->e), export_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		struct export_entry *d = &l->e[o - (o > 0)];
+
+		if (o > 0 && export_cmp(d, &l->e[i]) == 0) {
+			d->reasons |= l->e[i].reasons;
+			d->anomalies |= l->e[i].anomalies;
+			d->clients += l->e[i].clients;
+			d->sessions += l->e[i].sessions;
+			d->primary += l->e[i].primary;
+			d->backup += l->e[i].backup;
+			if (l->e[i].first_us < d->first_us)
+				d->first_us = l->e[i].first_us;
+			if (l->e[i].last_us > d->last_us)
+				d->last_us = l->e[i].last_us;
+		} else
+			l->e[o++] = l->e[i];
+	}
+	l->n = o;
+}
+
+/*
+ * The allowlisted networks that lie inside a listed network: rbldnsd
+ * and Postfix need them written as exclusions.  0 or -1 (ENOMEM).
+ */
+static int
+export_exclusions(struct export_list *l, const struct allowlist *al)
+{
+	struct export_entry	 key;
+
+	for (size_t i = 0; i < al->n; i++) {
+		const struct allow_net *a = &al->nets[i];
+		int	 prefix = a->family == 4 ? 32 : -1;
+
+		/* The listed prefix of a family is the same for all entries. */
+		for (size_t k = 0; prefix == -1 && k < l->n; k++)
+			if (l->e[k].family == 6)
+				prefix = l->e[k].prefix;
+		if (prefix == -1 || a->prefix <= prefix)
+			continue;	/* an allowlisted net never listed */
+		memset(&key, 0, sizeof(key));
+		key.family = (uint8_t)a->family;
+		key.prefix = (uint8_t)prefix;
+		memcpy(key.addr, a->addr, sizeof(key.addr));
+		for (int b = 0; b < 16; b++) {
+			int bits = prefix - 8 * b;
+
+			if (bits < 8)
+				key.addr[b] &= bits <= 0 ? 0 :
+				    (uint8_t)(0xff << (8 - bits));
+		}
+		if (bsearch(&key, l->e, l->n, sizeof(key), export_cmp) == NULL)
+			continue;
+		if (l->nexcl % 64 == 0) {
+			struct allow_net *tmp = realloc(l->excl,
+			    (l->nexcl + 64) * sizeof(*tmp));
+
+			if (tmp == NULL)
+				return -1;
+			l->excl = tmp;
+		}
+		l->excl[l->nexcl++] = *a;
+	}
+	return 0;
+}
+
+/*
+ * Classifies every client seen within max-age and collects what is
+ * listed into l, sorted and merged, with the RFC 5782 test entry and
+ * the exclusions.  Returns 0, or -1 with a message in err.
+ */
+static int
+export_collect(sqlite3 *db, const struct export_opts *o,
+    const struct allowlist *al, struct export_list *l, char *err,
+    size_t errlen)
+{
+	struct classify_q	*cq;
+	struct evidence		 ev;
+	struct verdict		 v;
+	int64_t			 since = o->max_age_us > 0 ?
+				    o->cc.now_us - o->max_age_us : INT64_MIN;
+	int			 rc;
+
+	if ((cq = classify_open(db, &o->cc, since, o->min_sessions, NULL, err,
+	    errlen)) == NULL)
+		return -1;
+	while ((rc = classify_next(cq, &ev, &v)) == 1) {
+		struct sockaddr_storage	 ss;
+		const uint8_t		*a;
+
+		if (!v.listed || util_parse_addr(ev.ip, &ss) == -1)
+			continue;
+		a = ss.ss_family == AF_INET ?
+		    (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr :
+		    ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+		if (allowlist_match(al, ss.ss_family == AF_INET ? 4 : 6,
+		    a) != NULL)
+			continue;
+		if (export_add(l, &ev, &v, o->v6_prefix) == -1) {
+			snprintf(err, errlen, "out of memory");
+			classify_close(cq);
+			return -1;
+		}
+	}
+	if (rc == -1)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	classify_close(cq);
+	if (rc == -1)
+		return -1;
+	/* RFC 5782 section 5: 127.0.0.2 is always listed, by hand as
+	 * export_add() never lists loopback. */
+	if (export_reserve(l) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&l->e[l->n], 0, sizeof(l->e[l->n]));
+	l->e[l->n].family = 4;
+	l->e[l->n].prefix = 32;
+	l->e[l->n].addr[0] = 127;
+	l->e[l->n].addr[3] = 2;
+	l->e[l->n].reasons = 1u << REASON_TEST;
+	l->n++;
+	export_merge(l);
+	if (export_exclusions(l, al) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether an option's text is plain printable ASCII (then it may go out). */
+static int
+export_text_ok(const char *name, const char *s)
+{
+	if (strlen(s) > EXPORT_TEXT_MAX)
+		goto bad;
+	for (const char *p = s; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			goto bad;
+	return 1;
+bad:
+	fprintf(stderr, "decoymx export: --%s: want up to %d printable ASCII "
+	    "characters\n", name, EXPORT_TEXT_MAX);
+	return 0;
+}
+
+/*
+ * Writes header + body to path atomically, unless the file there has
+ * the same body after its first line.  The header must end in "\n"; a
+ * space is added before it when the new file would have the old size.
+ * Returns 1 when written, 0 when unchanged, -1 with err set.
+ */
+static int
+export_commit(const char *path, const char *header, const char *body,
+    size_t blen, int quiet, char *err, size_t errlen)
+{
+	struct stat	 sb;
+	char		 tmp[PATH_MAX], dcopy[PATH_MAX], *dir, *old = NULL;
+	size_t		 hlen = strlen(header), olen = 0;
+	FILE		*f;
+	int		 fd, same = 0, pad = 0, dfd;
+
+	(void)quiet;
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (old = malloc((size_t)sb.st_size + 1)) != NULL) {
+			olen = fread(old, 1, (size_t)sb.st_size, f);
+			char *nl = memchr(old, '\n', olen);
+
+			same = nl != NULL && (size_t)(old + olen - nl - 1) ==
+			    blen && memcmp(nl + 1, body, blen) == 0;
+			pad = (off_t)(hlen + blen) == sb.st_size;
+		}
+		fclose(f);
+		free(old);
+	}
+	if (same)
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >=
+	    (int)sizeof(tmp) || strlcpy_(dcopy, path, sizeof(dcopy)) >=
+	    sizeof(dcopy)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1) {
+		snprintf(err, errlen, "cannot create a file beside %s: %s",
+		    path, strerror(errno));
+		return -1;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fwrite(header, 1, hlen - 1, f);
+	if (pad)
+		putc(' ', f);
+	putc('\n', f);
+	fwrite(body, 1, blen, f);
+	if (fflush(f) == EOF || ferror(f) || fchmod(fd, 0644) == -1 ||
+	    fsync(fd) == -1) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp,
+		    strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) == EOF || rename(tmp, path) == -1) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path,
+		    strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	dir = dirname(dcopy);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 1;
+}
+
+/*
+ * Runs one export with o on the open database db: collects, formats and
+ * writes every part.  Returns 0, or -1 after printing why on stderr.
+ */
+static int
+export_write(sqlite3 *db, const struct export_opts *o,
+    const struct export_fmt *fmt)
+{
+	struct export_list	 l = { 0 };
+	struct allowlist	 al = { 0 };
+	char			 err[2 * PATH_MAX + 256], header[512], now[64];
+	char			*body = NULL, path[PATH_MAX];
+	size_t			 blen = 0;
+	FILE			*mem;
+	int			 ret = -1, rc;
+
+	if (o->allowlist != NULL && allowlist_load(&al, o->allowlist, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "decoymx export: allowlist %s\n", err);
+		return -2;
+	}
+	if (export_collect(db, o, &al, &l, err, sizeof(err)) == -1) {
+		fprintf(stderr, "decoymx export: database %s: %s\n", o->db,
+		    err);
+		goto out;
+	}
+	util_iso8601(util_now_us(), now, sizeof(now));
+	for (int part = 0; part < fmt->parts; part++) {
+		if ((mem = open_memstream(&body, &blen)) == NULL)
+			goto out;
+		fmt->write(o, &l, mem, part);
+		if (fclose(mem) == EOF)
+			goto out;
+		if (fmt->json_head != NULL)
+			snprintf(header, sizeof(header), fmt->json_head, now,
+			    l.n);
+		else
+			snprintf(header, sizeof(header), "# decoymx %s %s%s: "
+			    "%zu entries, generated %s", DECOYMX_VERSION,
+			    fmt->name, fmt->parts > 1 ? (part ? " ip6trie" :
+			    " ip4set") : "", l.n, now);
+		strlcpy_(header + strlen(header), "\n",
+		    sizeof(header) - strlen(header));
+		if (o->output == NULL || strcmp(o->output, "-") == 0) {
+			if (part == 0 || fmt->parts == 1) {
+				fputs(header, stdout);
+				fwrite(body, 1, blen, stdout);
+			}
+		} else {
+			if (part == 0)
+				strlcpy_(path, o->output, sizeof(path));
+			else if (o->v6_output != NULL)
+				strlcpy_(path, o->v6_output, sizeof(path));
+			else
+				snprintf(path, sizeof(path), "%s.v6",
+				    o->output);
+			if ((rc = export_commit(path, header, body, blen,
+			    o->quiet, err, sizeof(err))) == -1) {
+				fprintf(stderr, "decoymx export: %s\n", err);
+				goto out;
+			}
+			if (!o->quiet)
+				fprintf(stderr, "decoymx export %s: %s %s, "
+				    "%zu entries\n", fmt->name, path, rc ?
+				    "written" : "unchanged", l.n);
+		}
+		free(body);
+		body = NULL;
+	}
+	ret = 0;
+out:
+	free(body);
+	free(l.e);
+	free(l.excl);
+	allowlist_free(&al);
+	return ret;
+}
+
+/* Whether s is a name nft accepts for a table or set. */
+static int
+export_name_ok(const char *opt, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n > 32 || !isalpha((unsigned char)s[0]))
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			goto bad;
+	return 1;
+bad:
+	fprintf(stderr, "decoymx export: --%s %s: want a letter, then up to "
+	    "31 letters, digits or '_'\n", opt, s);
+	return 0;
+}
+
+/* Whether s is n words (n < 0: at least -n) of DNS-ish characters. */
+static int
+export_words_ok(const char *opt, const char *s, int n)
+{
+	int	 words = 0, in = 0;
+
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == ' ') {
+			in = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && strchr(".-_", *p) == NULL)
+			goto bad;
+		if (!in)
+			words++;
+		in = 1;
+	}
+	if (strlen(s) <= EXPORT_TEXT_MAX && (n >= 0 ? words == n :
+	    words >= -n))
+		return 1;
+bad:
+	fprintf(stderr, "decoymx export: --%s \"%s\": want %s%d words of "
+	    "letters, digits, '.', '-', '_'\n", opt, s, n < 0 ? "at least " :
+	    "", n < 0 ? -n : n);
+	return 0;
+}
+
+/* --code REASON=127.0.0.X */
+static int
+export_set_code(struct export_opts *o, const char *arg)
+{
+	char		 name[32];
+	const char	*eq = strchr(arg, '=');
+	struct in_addr	 a;
+	int		 r;
+
+	if (eq == NULL || (size_t)(eq - arg) >= sizeof(name))
+		goto bad;
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = '\0';
+	if ((r = classify_reason_parse(name)) == -1 ||
+	    inet_pton(AF_INET, eq + 1, &a) != 1 ||
+	    (ntohl(a.s_addr) >> 24) != 127)
+		goto bad;
+	inet_ntop(AF_INET, &a, o->codes[r], sizeof(o->codes[r]));
+	return 0;
+bad:
+	fprintf(stderr, "decoymx export: bad --code %s: want REASON=127.0.0.X "
+	    "with REASON one of backup-direct, nolisting-only, bot-protocol\n",
+	    arg);
+	return -1;
+}
+
+/* --rules LIST: the enabled rules, comma-separated. */
+static int
+export_set_rules(struct export_opts *o, const char *arg)
+{
+	char	 buf[128], *w, *save = NULL;
+	int	 r;
+
+	if (strlcpy_(buf, arg, sizeof(buf)) >= sizeof(buf))
+		goto bad;
+	o->cc.rules = 0;
+	for (w = strtok_r(buf, ",", &save); w != NULL;
+	    w = strtok_r(NULL, ",", &save)) {
+		if ((r = classify_reason_parse(w)) == -1)
+			goto bad;
+		o->cc.rules |= 1u << r;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "decoymx export: bad --rules %s: want a comma list of "
+	    "backup-direct, nolisting-only, bot-protocol\n", arg);
+	return -1;
+}
+
+/* A duration option into *us.  0 or -1. */
+static int
+export_set_dur(const char *opt, const char *arg, int64_t *us)
+{
+	uint64_t	 ms;
+
+	if (util_parse_duration_ms(arg, &ms) == -1 ||
+	    ms > (uint64_t)INT64_MAX / 1000) {
+		fprintf(stderr, "decoymx export: bad --%s %s: want a duration "
+		    "(10m, 7d)\n", opt, arg);
+		return -1;
+	}
+	*us = (int64_t)ms * 1000;
+	return 0;
+}
+
+static void
+export_defaults(struct export_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	classify_defaults(&o->cc);
+	o->max_age_us = 7LL * 86400 * 1000000;
+	o->min_sessions = 1;
+	o->v6_prefix = 64;
+	strlcpy_(o->codes[REASON_BACKUP_DIRECT], "127.0.0.2",
+	    sizeof(o->codes[0]));
+	strlcpy_(o->codes[REASON_NOLISTING_ONLY], "127.0.0.3",
+	    sizeof(o->codes[0]));
+	strlcpy_(o->codes[REASON_BOT_PROTOCOL], "127.0.0.4",
+	    sizeof(o->codes[0]));
+	o->txt = "see decoymx report ip $";
+	o->action = "450 4.7.1 Listed by decoymx (%r)";
+	o->nft_table = "decoymx";
+	o->nft_set = "blocklist";
+}
+
+/*
+ * Parses argv (argv[0] is "export", the format a word anywhere) into o.
+ * Returns 0, or EXIT_USAGE after printing why.
+ */
+static int
+export_parse(int argc, char **argv, struct export_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "v6-output", required_argument, NULL, '6' },
+		{ "max-age", required_argument, NULL, 'a' },
+		{ "min-sessions", required_argument, NULL, 'm' },
+		{ "allowlist", required_argument, NULL, 'A' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "v6-prefix", required_argument, NULL, 'p' },
+		{ "code", required_argument, NULL, 'c' },
+		{ "ttl", required_argument, NULL, 'T' },
+		{ "soa", required_argument, NULL, 'S' },
+		{ "ns", required_argument, NULL, 'N' },
+		{ "txt", required_argument, NULL, 'X' },
+		{ "map", required_argument, NULL, 'M' },
+		{ "action", required_argument, NULL, 'C' },
+		{ "nft-table", required_argument, NULL, 't' },
+		{ "nft-set", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	*end;
+	long	 v;
+	int	 ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o->db = optarg; break;
+		case 'o': o->output = optarg; break;
+		case '6': o->v6_output = optarg; break;
+		case 'A': o->allowlist = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'a':
+			if (export_set_dur("max-age", optarg,
+			    &o->max_age_us) == -1)
+				return EXIT_USAGE;
+			break;
+		case 'w':
+			if (export_set_dur("window", optarg,
+			    &o->cc.window_us) == -1)
+				return EXIT_USAGE;
+			break;
+		case 'm':
+		case 'p':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end != '\0' ||
+			    errno != 0 || (ch == 'm' && v < 1) ||
+			    (ch == 'p' && (v < 16 || v > 128))) {
+				fprintf(stderr, "decoymx export: bad --%s %s\n",
+				    ch == 'm' ? "min-sessions (want >= 1)" :
+				    "v6-prefix (want 16 to 128)", optarg);
+				return EXIT_USAGE;
+			}
+			if (ch == 'm')
+				o->min_sessions = v;
+			else
+				o->v6_prefix = (int)v;
+			break;
+		case 'r':
+			if (export_set_rules(o, optarg) == -1)
+				return EXIT_USAGE;
+			break;
+		case 'c':
+			if (export_set_code(o, optarg) == -1)
+				return EXIT_USAGE;
+			break;
+		case 'T':
+			if (!export_words_ok("ttl", optarg, 1))
+				return EXIT_USAGE;
+			o->ttl = optarg;
+			break;
+		case 'S':
+			if (!export_words_ok("soa", optarg, 8))
+				return EXIT_USAGE;
+			o->soa = optarg;
+			break;
+		case 'N':
+			if (!export_words_ok("ns", optarg, -2))
+				return EXIT_USAGE;
+			o->ns = optarg;
+			break;
+		case 'X':
+			if (!export_text_ok("txt", optarg))
+				return EXIT_USAGE;
+			o->txt = optarg;
+			break;
+		case 'C':
+			if (!export_text_ok("action", optarg))
+				return EXIT_USAGE;
+			o->action = optarg;
+			break;
+		case 'M':
+			if (strcmp(optarg, "cidr") != 0 &&
+			    strcmp(optarg, "hash") != 0) {
+				fprintf(stderr, "decoymx export: bad --map %s: "
+				    "want cidr or hash\n", optarg);
+				return EXIT_USAGE;
+			}
+			o->map_hash = strcmp(optarg, "hash") == 0;
+			break;
+		case 't':
+		case 's':
+			if (!export_name_ok(ch == 't' ? "nft-table" :
+			    "nft-set", optarg))
+				return EXIT_USAGE;
+			*(ch == 't' ? &o->nft_table : &o->nft_set) = optarg;
+			break;
+		default:
+			return export_usage();
+		}
+	}
+	if (argc - optind != 1)
+		return export_usage();
+	o->format = argv[optind];
+	return 0;
+}
+
+/*
+ * Runs "export FORMAT [options]" (argv[0] is "export") on the open
+ * database db, e.g. from the store process's timer.  Returns the exit
+ * status.
+ */
+int
+export_run(sqlite3 *db, const char *dbpath, int argc, char **argv)
+{
+	struct export_opts	 o;
+	int			 ret;
+
+	export_defaults(&o);
+	if ((ret = export_parse(argc, argv, &o)) != 0)
+		return ret;
+	o.db = dbpath;
+	for (size_t i = 0; i < NEXPORT_FMTS; i++)
+		if (strcmp(o.format, export_fmts[i].name) == 0) {
+			ret = export_write(db, &o, &export_fmts[i]);
+			return ret == 0 ? 0 : ret == -2 ? EXIT_USAGE :
+			    EXIT_RUNTIME;
+		}
+	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
+	return export_usage();
+}
+
+/*
+ * decoymx export FORMAT [options]: argv[0] is "export".  Opens the
+ * database read-only (never creates it).  Returns the exit status.
+ */
+int
+cmd_export(int argc, char **argv, const char *default_db)
+{
+	struct export_opts	 o;
+	struct store		*st;
+	char			 err[1024];
+	int			 ret;
+
+	export_defaults(&o);
+	o.db = default_db;
+	if ((ret = export_parse(argc, argv, &o)) != 0)
+		return ret;
+	if (o.db == NULL || *o.db == '\0') {
+		fprintf(stderr, "decoymx export: no database given (--db "
+		    "PATH)\n");
+		return EXIT_USAGE;
+	}
+	if ((st = store_open(o.db, STORE_RO, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "decoymx export: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	ret = export_run(store_db(st), o.db, argc, argv);
+	store_close(st);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "decoymx export: cannot write the export\n");
+		ret = EXIT_RUNTIME;
+	}
+	return ret;
+}

@@ -1,0 +1,325 @@
+/*
+ * classify.c -- who is listed, and why.  The evidence of a client comes
+ * from the store's aggregates (clients, client_evidence: schema 3) and,
+ * when the sensor writes them (schema 4), its SYNs and MX walk.  The
+ * rules turn evidence into reasons, each with a fixed name, return code
+ * and text; nothing that came from the network ever becomes part of a
+ * reason.
+ *
+ * Rules (DESIGN.md section 5), in order:
+ *
+ *  backup-direct   it touched a backup decoy, and not a primary decoy
+ *		    (nor, when the sensor saw it, the primary or the real
+ *		    MX) before: it went for the highest MX on purpose.
+ *  nolisting-only  it touched a primary decoy and, within the window
+ *		    after, never the real MX.  Only when the sensor
+ *		    watches the real MX (it has recorded SYNs to it), and
+ *		    only once the window has passed.
+ *  bot-protocol    pregreet, pipelining without it being offered,
+ *		    non-SMTP on the SMTP port, or an invalid (forged) HELO.
+ *
+ * A client that behaves like an MTA -- a valid HELO and it went on to the
+ * real MX or retried the same envelope a minute or more later, as a queue
+ * does -- is never listed, unless it also shows a strong bot signal: a
+ * pregreet, non-SMTP input, or pipelining without it being offered,
+ * which no MTA does.  An invalid HELO alone is not strong: misconfigured
+ * MTAs send them.
+ *
+ * Exports classify_reason_name(), classify_reason_text(),
+ * classify_reason_parse(), classify_defaults(), classify_client(),
+ * classify_open(), classify_next(), classify_has_sensor() and
+ * classify_close().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define CLASSIFY_SKEW_US	(60LL * 1000000)	/* clock slack, SYN vs session */
+
+static const struct {
+	const char	*name;
+	const char	*text;
+} classify_reasons[REASON_MAX] = {
+	[REASON_BACKUP_DIRECT] = { "backup-direct",
+	    "went straight for a backup MX" },
+	[REASON_NOLISTING_ONLY] = { "nolisting-only",
+	    "tried only the first MX, never the real one" },
+	[REASON_BOT_PROTOCOL] = { "bot-protocol",
+	    "spoke SMTP like a spam bot" },
+};
+
+/* The sensor's data, when its tables exist. */
+static const char classify_sql_sensor[] =
+    "SELECT EXISTS (SELECT 1 FROM syns WHERE role = 'real')";
+static const char classify_sql_real_after[] =
+    "SELECT EXISTS (SELECT 1 FROM syns WHERE src_ip = :ip AND role = 'real'"
+    " AND ts_us BETWEEN :t - 60000000 AND :t + :window)";
+static const char classify_sql_before_backup[] =
+    "SELECT EXISTS (SELECT 1 FROM syns WHERE src_ip = :ip"
+    " AND role IN ('primary', 'real') AND ts_us < :t - 60000000"
+    " AND ts_us >= :t - :window)";
+static const char classify_sql_walk[] =
+    "SELECT verdict FROM mx_walks WHERE ip = :ip";
+static const char classify_sql_clients[] =
+    "SELECT c.ip, c.first_us, c.last_us, c.sessions, c.anomalies,"
+    " e.primary_first_us, e.primary_sessions, e.backup_first_us,"
+    " e.backup_sessions, e.helo_ok, e.retries"
+    " FROM clients c LEFT JOIN client_evidence e ON e.ip = c.ip"
+    " WHERE c.last_us >= :since AND c.sessions >= :min%s";
+
+struct classify_q {
+	sqlite3			*db;
+	struct classify_conf	 conf;
+	sqlite3_stmt		*rows, *real_after, *before_backup, *walk;
+	int			 sensor;	/* it watches the real MX */
+};
+
+static int	 classify_exists(sqlite3_stmt *, const char *, int64_t,
+		    int64_t);
+static void	 classify_sensor(struct classify_q *, struct evidence *);
+static void	 classify_row(sqlite3_stmt *, struct evidence *);
+static int	 classify_table(sqlite3 *, const char *);
+
+const char *
+classify_reason_name(int r)
+{
+	return r >= 0 && r < REASON_MAX ? classify_reasons[r].name : NULL;
+}
+
+const char *
+classify_reason_text(int r)
+{
+	return r >= 0 && r < REASON_MAX ? classify_reasons[r].text : NULL;
+}
+
+/* The reason for a name, or -1. */
+int
+classify_reason_parse(const char *name)
+{
+	for (int i = 0; i < REASON_MAX; i++)
+		if (strcmp(name, classify_reasons[i].name) == 0)
+			return i;
+	return -1;
+}
+
+void
+classify_defaults(struct classify_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rules = (1u << REASON_MAX) - 1;
+	c->window_us = 10LL * 60 * 1000000;
+	c->now_us = util_now_us();
+	c->bot_anoms = ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP |
+	    ANOM_HELO_INVALID;
+	c->strong_anoms = ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP;
+}
+
+/*
+ * Applies the rules to the evidence e: fills v with the reasons (a bit
+ * per enum reason), whether e looks like an MTA and why, and whether
+ * the client is listed.  Never consults an allowlist (the caller does).
+ */
+void
+classify_client(const struct classify_conf *c, const struct evidence *e,
+    struct verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	if ((c->rules & (1u << REASON_BACKUP_DIRECT)) && e->backup_sessions > 0 &&
+	    (e->primary_sessions == 0 ||
+	    e->backup_first_us < e->primary_first_us) && !e->syn_before_backup)
+		v->reasons |= 1u << REASON_BACKUP_DIRECT;
+	if ((c->rules & (1u << REASON_NOLISTING_ONLY)) && e->sensor &&
+	    e->primary_sessions > 0 && !e->real_after_primary &&
+	    c->now_us - e->primary_first_us >= c->window_us)
+		v->reasons |= 1u << REASON_NOLISTING_ONLY;
+	if ((c->rules & (1u << REASON_BOT_PROTOCOL)) &&
+	    (e->anomalies & c->bot_anoms))
+		v->reasons |= 1u << REASON_BOT_PROTOCOL;
+	if (e->helo_ok > 0 && e->real_after_primary)
+		v->mta = "went on to the real MX";
+	else if (e->helo_ok > 0 && e->retries > 0)
+		v->mta = "retried the same envelope like a queue";
+	v->strong = (e->anomalies & c->strong_anoms) != 0;
+	v->listed = v->reasons != 0 && (v->mta == NULL || v->strong);
+}
+
+/* Steps a one-value EXISTS statement bound to :ip, :t and :window. */
+static int
+classify_exists(sqlite3_stmt *q, const char *ip, int64_t t, int64_t window)
+{
+	int	 r = 0;
+
+	sqlite3_bind_text(q, sqlite3_bind_parameter_index(q, ":ip"), ip, -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":t"), t);
+	sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":window"),
+	    window);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		r = sqlite3_column_int(q, 0);
+	sqlite3_reset(q);
+	return r;
+}
+
+/* Adds what the sensor knows about e->ip. */
+static void
+classify_sensor(struct classify_q *cq, struct evidence *e)
+{
+	const unsigned char	*verdict;
+
+	e->sensor = cq->sensor;
+	if (cq->walk != NULL) {
+		sqlite3_bind_text(cq->walk, 1, e->ip, -1, SQLITE_STATIC);
+		if (sqlite3_step(cq->walk) == SQLITE_ROW &&
+		    (verdict = sqlite3_column_text(cq->walk, 0)) != NULL) {
+			/* Copied only when it is one of the known verdicts. */
+			if (strcmp((const char *)verdict,
+			    "primary-then-real") == 0)
+				e->walk = "primary-then-real";
+			else if (strcmp((const char *)verdict,
+			    "primary-only") == 0)
+				e->walk = "primary-only";
+			else if (strcmp((const char *)verdict,
+			    "backup-direct") == 0)
+				e->walk = "backup-direct";
+		}
+		sqlite3_reset(cq->walk);
+	}
+	if (!cq->sensor)
+		return;
+	if (e->primary_sessions > 0)
+		e->real_after_primary = classify_exists(cq->real_after, e->ip,
+		    e->primary_first_us, cq->conf.window_us);
+	if (e->walk != NULL && strcmp(e->walk, "primary-then-real") == 0)
+		e->real_after_primary = 1;
+	if (e->backup_sessions > 0)
+		e->syn_before_backup = classify_exists(cq->before_backup,
+		    e->ip, e->backup_first_us, cq->conf.window_us);
+}
+
+/* The aggregate columns of classify_sql_clients into e. */
+static void
+classify_row(sqlite3_stmt *q, struct evidence *e)
+{
+	const unsigned char	*ip = sqlite3_column_text(q, 0);
+
+	memset(e, 0, sizeof(*e));
+	strlcpy_(e->ip, ip != NULL ? (const char *)ip : "", sizeof(e->ip));
+	e->first_us = sqlite3_column_int64(q, 1);
+	e->last_us = sqlite3_column_int64(q, 2);
+	e->sessions = sqlite3_column_int64(q, 3);
+	e->anomalies = (uint32_t)sqlite3_column_int64(q, 4);
+	e->primary_first_us = sqlite3_column_int64(q, 5);
+	e->primary_sessions = sqlite3_column_int64(q, 6);
+	e->backup_first_us = sqlite3_column_int64(q, 7);
+	e->backup_sessions = sqlite3_column_int64(q, 8);
+	e->helo_ok = sqlite3_column_int64(q, 9);
+	e->retries = sqlite3_column_int64(q, 10);
+}
+
+static int
+classify_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt	*q;
+	int		 found;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master"
+	    " WHERE type = 'table' AND name = ?1", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	found = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return found;
+}
+
+/*
+ * Starts reading the evidence of every client seen at or after since
+ * with at least min_sessions sessions (or, with ip not NULL, of that
+ * client only).  Returns a handle for classify_next() that the caller
+ * frees with classify_close(), or NULL with a message in err.
+ */
+struct classify_q *
+classify_open(sqlite3 *db, const struct classify_conf *conf, int64_t since,
+    int64_t min_sessions, const char *ip, char *err, size_t errlen)
+{
+	struct classify_q	*cq;
+	char			 sql[sizeof(classify_sql_clients) + 32];
+
+	if ((cq = calloc(1, sizeof(*cq))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	cq->db = db;
+	cq->conf = *conf;
+	snprintf(sql, sizeof(sql), classify_sql_clients, ip != NULL ?
+	    " AND c.ip = :ip" : "");
+	if (sqlite3_prepare_v2(db, sql, -1, &cq->rows, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(cq->rows, sqlite3_bind_parameter_index(cq->rows,
+	    ":since"), since);
+	sqlite3_bind_int64(cq->rows, sqlite3_bind_parameter_index(cq->rows,
+	    ":min"), min_sessions);
+	if (ip != NULL)
+		sqlite3_bind_text(cq->rows, sqlite3_bind_parameter_index(
+		    cq->rows, ":ip"), ip, -1, SQLITE_TRANSIENT);
+	if (classify_table(db, "mx_walks") && sqlite3_prepare_v2(db,
+	    classify_sql_walk, -1, &cq->walk, NULL) != SQLITE_OK)
+		goto fail;
+	if (classify_table(db, "syns")) {
+		sqlite3_stmt	*q;
+
+		if (sqlite3_prepare_v2(db, classify_sql_sensor, -1, &q,
+		    NULL) != SQLITE_OK)
+			goto fail;
+		cq->sensor = sqlite3_step(q) == SQLITE_ROW &&
+		    sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+		if (sqlite3_prepare_v2(db, classify_sql_real_after, -1,
+		    &cq->real_after, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, classify_sql_before_backup, -1,
+		    &cq->before_backup, NULL) != SQLITE_OK)
+			goto fail;
+	}
+	return cq;
+fail:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	classify_close(cq);
+	return NULL;
+}
+
+/*
+ * The next client's evidence and verdict.  Returns 1 with *e and *v
+ * filled, 0 at the end, or -1 on a database error.  e->walk points to
+ * a static string or is NULL.
+ */
+int
+classify_next(struct classify_q *cq, struct evidence *e, struct verdict *v)
+{
+	int	 rc;
+
+	if ((rc = sqlite3_step(cq->rows)) != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;
+	classify_row(cq->rows, e);
+	classify_sensor(cq, e);
+	classify_client(&cq->conf, e, v);
+	return 1;
+}
+
+/* Whether the sensor watches the real MX (SYNs to it are recorded). */
+int
+classify_has_sensor(const struct classify_q *cq)
+{
+	return cq->sensor;
+}
+
+void
+classify_close(struct classify_q *cq)
+{
+	if (cq == NULL)
+		return;
+	sqlite3_finalize(cq->rows);
+	sqlite3_finalize(cq->real_after);
+	sqlite3_finalize(cq->before_backup);
+	sqlite3_finalize(cq->walk);
+	free(cq);
+}

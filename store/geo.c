@@ -1,0 +1,702 @@
+/*
+ * geo.c -- geolocation of client addresses with libmaxminddb, done once
+ * per session in the store process as the record arrives (batch_add()).
+ *
+ * Up to three databases, by enum geo_kind: "country" and "city" answer
+ * the country, "asn" the AS number and organisation.  The layout of a
+ * record is recognised by its keys, not by the file's database_type:
+ * GeoIP2/GeoLite2 and DB-IP lite (country.iso_code, falling back to
+ * registered_country.iso_code; autonomous_system_number and
+ * autonomous_system_organization) and the flat ip-location-db layout
+ * (country_code).  The first of those keys that is present decides.
+ *
+ * Nothing in a database file is trusted: a value of the wrong type, an
+ * ISO code that is not two ASCII letters, an AS number outside 1 to
+ * 2^32-1 or an organisation that is over GEO_ORG_MAX bytes, not UTF-8
+ * or has control characters is dropped (stored as NULL) and counted.
+ *
+ * A database that is missing, unreadable or corrupt is a warning naming
+ * the file and the reason; the daemon runs without it.  Files are
+ * reopened on SIGHUP (geo_open()) and when they change on disk
+ * (geo_refresh(), at most once a second): the new file is opened first
+ * and replaces the old one only if it opened fine.  Replace files by
+ * rename (as geoipupdate does); a file rewritten in place under a live
+ * mapping can be read half-written.
+ *
+ * Exports geo_new(), geo_free(), geo_open(), geo_refresh(), geo_lookup(),
+ * geo_stats() and cmd_geo().
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <maxminddb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reports.h"
+#include "store.h"
+
+#define GEO_CHECK_US	1000000LL	/* files are stat()ed at most this often */
+#define GEO_WARN_US	(10 * 1000000LL)
+
+/* One configured database. */
+struct geo_db {
+	char		 want[GEO_PATH_MAX];	/* configured path; "": none */
+	char		 path[GEO_PATH_MAX];	/* path of the open mmdb */
+	MMDB_s		*mmdb;			/* NULL: not open */
+	struct stat	 seen;			/* file last tried, to spot a change */
+	int		 seen_ok;		/* seen is valid */
+	char		 why[256];		/* last failure, logged once */
+};
+
+struct geo {
+	struct geo_db	 db[GEO_KINDS];
+	int64_t		 checked_us;
+	int64_t		 warned_us;
+	uint64_t	 unwarned;
+	struct geo_stats stats;
+};
+
+/* Where the keys of each answer may be, in order; the first present wins. */
+static const char *const geo_country_paths[][3] = {
+	{ "country", "iso_code", NULL },
+	{ "registered_country", "iso_code", NULL },
+	{ "country_code", NULL, NULL },
+};
+static const char *const geo_asn_path[] = { "autonomous_system_number",
+	NULL };
+static const char *const geo_org_path[] = {
+	"autonomous_system_organization", NULL };
+static const char *const geo_city_path[] = { "city", "names", "en", NULL };
+
+static const char *const geo_kind_names[GEO_KINDS] = {
+	"country", "asn", "city"
+};
+
+static int	 geo_db_open(struct geo *, int, int);
+static void	 geo_db_close(struct geo_db *);
+static int	 geo_same_file(const struct stat *, const struct stat *);
+static int	 geo_addr(const char *, struct sockaddr_storage *);
+static int	 geo_find(struct geo *, int, const struct sockaddr *,
+		    MMDB_entry_s *);
+static int	 geo_get(MMDB_entry_s *, const char *const *,
+		    MMDB_entry_data_s *);
+static int	 geo_str(MMDB_entry_s *, const char *const *, const char **,
+		    size_t *);
+static void	 geo_invalid(struct geo *, int, const char *, const char *);
+static int	 geo_country(struct geo *, int, const struct sockaddr *,
+		    const char *, struct geo_info *);
+static void	 geo_asn(struct geo *, const struct sockaddr *, const char *,
+		    struct geo_info *);
+static int	 geo_alpha(char);
+static int	 geo_utf8_ok(const unsigned char *, size_t);
+static void	 geo_print_val(FILE *, const char *, const char *, int, int *);
+static void	 geo_print(struct geo *, const char *, const struct geo_info *,
+		    int);
+
+/* A handle with no database open; free with geo_free(). */
+struct geo *
+geo_new(void)
+{
+	return calloc(1, sizeof(struct geo));
+}
+
+/* Closes every database and frees the handle; NULL is allowed. */
+void
+geo_free(struct geo *g)
+{
+	if (g == NULL)
+		return;
+	for (int i = 0; i < GEO_KINDS; i++)
+		geo_db_close(&g->db[i]);
+	free(g);
+}
+
+static void
+geo_db_close(struct geo_db *d)
+{
+	if (d->mmdb != NULL) {
+		MMDB_close(d->mmdb);
+		free(d->mmdb);
+	}
+	d->mmdb = NULL;
+	d->path[0] = '\0';
+}
+
+const struct geo_stats *
+geo_stats(const struct geo *g)
+{
+	return &g->stats;
+}
+
+/* True when a and b are the same file with the same contents' stamp. */
+static int
+geo_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Opens the configured file of database kind k and, if that worked,
+ * closes the one it replaces.  A failure is logged as a warning (when
+ * quiet, only if its reason differs from the last one) and leaves the
+ * database that was open in place.  Returns 0 or -1.
+ */
+static int
+geo_db_open(struct geo *g, int k, int quiet)
+{
+	struct geo_db	*d = &g->db[k];
+	MMDB_s		*m;
+	char		 why[256];
+	int		 rc;
+
+	d->seen_ok = 0;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	if (stat(d->want, &d->seen) == -1) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		goto fail;
+	}
+	d->seen_ok = 1;
+	if (!S_ISREG(d->seen.st_mode)) {
+		snprintf(why, sizeof(why), "not a regular file");
+		goto fail;
+	}
+	if ((rc = MMDB_open(d->want, MMDB_MODE_MMAP, m)) != MMDB_SUCCESS) {
+		snprintf(why, sizeof(why), "%s%s%s", MMDB_strerror(rc),
+		    rc == MMDB_IO_ERROR ? ": " : "",
+		    rc == MMDB_IO_ERROR ? strerror(errno) : "");
+		goto fail;
+	}
+	if (m->metadata.node_count == 0 || (m->metadata.ip_version != 4 &&
+	    m->metadata.ip_version != 6)) {
+		MMDB_close(m);
+		snprintf(why, sizeof(why), "not an IPv4 or IPv6 database");
+		goto fail;
+	}
+	geo_db_close(d);
+	d->mmdb = m;
+	strlcpy_(d->path, d->want, sizeof(d->path));
+	d->why[0] = '\0';
+	log_info("geo opened kind=%s file=%s build=%llu", geo_kind_names[k],
+	    d->path, (unsigned long long)m->metadata.build_epoch);
+	return 0;
+fail:
+	free(m);
+	g->stats.open_failures++;
+	if (!quiet || strcmp(why, d->why) != 0)
+		log_warn("geoip %s %s: %s; %s", geo_kind_names[k], d->want, why,
+		    d->mmdb != NULL ? "still using the file opened before" :
+		    "running without it");
+	strlcpy_(d->why, why, sizeof(d->why));
+	return -1;
+}
+
+/*
+ * (Re)opens every database c configures, closes those it no longer does.
+ * Called at start, on SIGHUP and by "decoymx geo".  Returns 0 when every
+ * configured database is open, -1 when one is not (logged as warnings).
+ */
+int
+geo_open(struct geo *g, const struct config *c)
+{
+	int	 rv = 0;
+
+	for (int k = 0; k < GEO_KINDS; k++) {
+		struct geo_db *d = &g->db[k];
+
+		strlcpy_(d->want, c->geoip[k], sizeof(d->want));
+		if (d->want[0] == '\0') {
+			if (d->mmdb != NULL)
+				log_info("geo closed kind=%s file=%s",
+				    geo_kind_names[k], d->path);
+			geo_db_close(d);
+			d->seen_ok = 0;
+			continue;
+		}
+		if (geo_db_open(g, k, 0) == -1)
+			rv = -1;
+	}
+	g->checked_us = util_now_us();
+	return rv;
+}
+
+/*
+ * Reopens a database whose file changed (another inode, size or mtime,
+ * or it appeared), looking at most once every GEO_CHECK_US.  Returns how
+ * many databases were reopened.
+ */
+int
+geo_refresh(struct geo *g, int64_t now_us)
+{
+	struct stat	 sb;
+	int		 n = 0;
+
+	if (g == NULL || (now_us - g->checked_us < GEO_CHECK_US &&
+	    now_us >= g->checked_us))
+		return 0;
+	g->checked_us = now_us;
+	for (int k = 0; k < GEO_KINDS; k++) {
+		struct geo_db *d = &g->db[k];
+
+		if (d->want[0] == '\0')
+			continue;
+		if (stat(d->want, &sb) == -1) {
+			if (d->seen_ok)		/* gone: tell once */
+				geo_db_open(g, k, 1);
+			continue;
+		}
+		if (d->seen_ok && geo_same_file(&sb, &d->seen))
+			continue;
+		if (geo_db_open(g, k, 1) == 0) {
+			g->stats.reopens++;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Parses ip; an IPv4-mapped IPv6 address becomes IPv4.  0 or -1. */
+static int
+geo_addr(const char *ip, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	struct in6_addr		 a6;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &a6) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, &a6.s6_addr[12], 4);
+		return 0;
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = a6;
+	return 0;
+}
+
+/* Looks sa up in database k.  Returns 1 with *e set, 0 when not found. */
+static int
+geo_find(struct geo *g, int k, const struct sockaddr *sa, MMDB_entry_s *e)
+{
+	MMDB_lookup_result_s	 res;
+	int			 rc;
+
+	if (g->db[k].mmdb == NULL)
+		return 0;
+	res = MMDB_lookup_sockaddr(g->db[k].mmdb, sa, &rc);
+	if (rc == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
+		return 0;
+	if (rc != MMDB_SUCCESS) {
+		g->stats.errors++;
+		geo_invalid(g, k, "search tree", MMDB_strerror(rc));
+		return 0;
+	}
+	if (!res.found_entry)
+		return 0;
+	*e = res.entry;
+	return 1;
+}
+
+/*
+ * The value at path under e.  Returns 1 with *v set, 0 when absent (the
+ * library says the same for a missing key and for a path through a
+ * non-map), -1 when the data cannot be decoded.
+ */
+static int
+geo_get(MMDB_entry_s *e, const char *const *path, MMDB_entry_data_s *v)
+{
+	int	 rc;
+
+	rc = MMDB_aget_value(e, v, path);
+	if (rc == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR ||
+	    (rc == MMDB_SUCCESS && !v->has_data))
+		return 0;
+	return rc == MMDB_SUCCESS ? 1 : -1;
+}
+
+/*
+ * The UTF-8 string at path under e.  Returns 1 with *p and *len set (not
+ * NUL-terminated, pointing into the mapping), 0 when absent, -1 when
+ * present but not a string or not decodable.
+ */
+static int
+geo_str(MMDB_entry_s *e, const char *const *path, const char **p,
+    size_t *len)
+{
+	MMDB_entry_data_s	 v;
+	int			 rc;
+
+	if ((rc = geo_get(e, path, &v)) != 1)
+		return rc;
+	if (v.type != MMDB_DATA_TYPE_UTF8_STRING)
+		return -1;
+	*p = v.utf8_string;
+	*len = v.data_size;
+	return 1;
+}
+
+/* Counts a refused value; warns at most every GEO_WARN_US. */
+static void
+geo_invalid(struct geo *g, int k, const char *field, const char *ip)
+{
+	int64_t	 now = util_now_us();
+	char	 esc[64];
+
+	g->stats.invalid++;
+	g->unwarned++;
+	if (g->warned_us != 0 && now - g->warned_us < GEO_WARN_US)
+		return;
+	util_escape_term(ip, strlen(ip), esc, sizeof(esc));
+	log_warn("geo invalid value file=%s field=%s ip=%s count=%llu",
+	    g->db[k].path, field, esc, (unsigned long long)g->unwarned);
+	g->warned_us = now;
+	g->unwarned = 0;
+}
+
+/* An ASCII letter (isalpha() depends on the locale). */
+static int
+geo_alpha(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/*
+ * The country of sa from database k into out.  Returns 1 when the
+ * database answered with a valid code, 0 otherwise.
+ */
+static int
+geo_country(struct geo *g, int k, const struct sockaddr *sa, const char *ip,
+    struct geo_info *out)
+{
+	MMDB_entry_s	 e;
+	const char	*p;
+	size_t		 len;
+	int		 rc;
+
+	if (!geo_find(g, k, sa, &e))
+		return 0;
+	for (size_t i = 0; i < sizeof(geo_country_paths) /
+	    sizeof(geo_country_paths[0]); i++) {
+		if ((rc = geo_str(&e, geo_country_paths[i], &p, &len)) == 0)
+			continue;
+		if (rc == -1 || len != 2 || !geo_alpha(p[0]) ||
+		    !geo_alpha(p[1])) {
+			geo_invalid(g, k, geo_country_paths[i][0], ip);
+			return 0;
+		}
+		out->country[0] = (char)(p[0] & ~0x20);
+		out->country[1] = (char)(p[1] & ~0x20);
+		out->country[2] = '\0';
+		out->build = (int64_t)g->db[k].mmdb->metadata.build_epoch;
+		return 1;
+	}
+	return 0;
+}
+
+/* The AS number and organisation of sa into out. */
+static void
+geo_asn(struct geo *g, const struct sockaddr *sa, const char *ip,
+    struct geo_info *out)
+{
+	MMDB_entry_s		 e;
+	MMDB_entry_data_s	 v;
+	const char		*p;
+	size_t			 len;
+	uint64_t		 asn = 0;
+	int			 rc;
+
+	if (!geo_find(g, GEO_ASN, sa, &e))
+		return;
+	if ((rc = geo_get(&e, geo_asn_path, &v)) == 1) {
+		if (v.type == MMDB_DATA_TYPE_UINT16)
+			asn = v.uint16;
+		else if (v.type == MMDB_DATA_TYPE_UINT32)
+			asn = v.uint32;
+		else if (v.type == MMDB_DATA_TYPE_UINT64)
+			asn = v.uint64;
+		else if (v.type == MMDB_DATA_TYPE_INT32 && v.int32 > 0)
+			asn = (uint64_t)v.int32;
+		if (asn == 0 || asn > UINT32_MAX) {
+			asn = 0;
+			geo_invalid(g, GEO_ASN, geo_asn_path[0], ip);
+		}
+	} else if (rc == -1)
+		geo_invalid(g, GEO_ASN, geo_asn_path[0], ip);
+	out->asn = (uint32_t)asn;
+
+	if ((rc = geo_str(&e, geo_org_path, &p, &len)) == 0 || (rc == 1 &&
+	    len == 0))
+		return;
+	if (rc == -1 || len > GEO_ORG_MAX ||
+	    !geo_utf8_ok((const unsigned char *)p, len)) {
+		geo_invalid(g, GEO_ASN, geo_org_path[0], ip);
+		return;
+	}
+	memcpy(out->as_org, p, len);
+	out->as_org[len] = '\0';
+}
+
+/*
+ * True when p is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF) without C0 controls or DEL.
+ */
+static int
+geo_utf8_ok(const unsigned char *p, size_t len)
+{
+	size_t		 i = 0, n;
+	uint32_t	 cp;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			if (p[i] < 0x20 || p[i] == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf)
+			n = 1, cp = p[i] & 0x1f;
+		else if (p[i] >= 0xe0 && p[i] <= 0xef)
+			n = 2, cp = p[i] & 0x0f;
+		else if (p[i] >= 0xf0 && p[i] <= 0xf4)
+			n = 3, cp = p[i] & 0x07;
+		else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (size_t j = 1; j <= n; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/*
+ * Fills out with what the open databases say about ip (text, IPv4 or
+ * IPv6; IPv4-mapped IPv6 is looked up as IPv4).  Fields nobody answered
+ * stay empty.  out->build is the build_epoch of the database that gave
+ * the country, else of the first country or city database open, else 0.
+ * Strings are copied: out stays valid across reopens.
+ */
+void
+geo_lookup(struct geo *g, const char *ip, struct geo_info *out)
+{
+	struct sockaddr_storage	 ss;
+	const struct sockaddr	*sa = (const struct sockaddr *)&ss;
+
+	memset(out, 0, sizeof(*out));
+	if (g == NULL || geo_addr(ip, &ss) == -1)
+		return;
+	g->stats.lookups++;
+	if (!geo_country(g, GEO_COUNTRY, sa, ip, out) &&
+	    !geo_country(g, GEO_CITY, sa, ip, out)) {
+		if (g->db[GEO_COUNTRY].mmdb != NULL)
+			out->build = (int64_t)
+			    g->db[GEO_COUNTRY].mmdb->metadata.build_epoch;
+		else if (g->db[GEO_CITY].mmdb != NULL)
+			out->build = (int64_t)
+			    g->db[GEO_CITY].mmdb->metadata.build_epoch;
+	}
+	geo_asn(g, sa, ip, out);
+}
+
+/*
+ * One value for geo_print(): NULL prints as "-" or null; a name in
+ * geo_numbers is a JSON number.
+ */
+static void
+geo_print_val(FILE *f, const char *name, const char *v, int json, int *first)
+{
+	static const char *geo_numbers[] = { "asn", "geo_build", "build" };
+	char	 esc[4 * GEO_PATH_MAX];
+	int	 num = 0;
+
+	for (size_t i = 0; i < sizeof(geo_numbers) / sizeof(geo_numbers[0]);
+	    i++)
+		num |= strcmp(name, geo_numbers[i]) == 0;
+	if (json) {
+		fprintf(f, "%s\"%s\":", *first ? "" : ",", name);
+		if (v == NULL)
+			fputs("null", f);
+		else if (num)
+			fputs(v, f);
+		else
+			fmt_json_str(f, v, strlen(v));
+	} else {
+		if (v != NULL)
+			util_escape_term(v, strlen(v), esc, sizeof(esc));
+		fprintf(f, "%-10s %s\n", name, v != NULL ? esc : "-");
+	}
+	*first = 0;
+}
+
+/* Prints gi and the databases that produced it, as a table or JSON. */
+static void
+geo_print(struct geo *g, const char *addr, const struct geo_info *gi,
+    int json)
+{
+	struct sockaddr_storage	 ss;
+	MMDB_entry_s		 e;
+	const char		*p;
+	char			 city[GEO_ORG_MAX + 1], num[64], ts[32];
+	size_t			 len;
+	int			 first = 1, any = 0;
+
+	city[0] = '\0';
+	if (geo_addr(addr, &ss) == 0 && geo_find(g, GEO_CITY,
+	    (const struct sockaddr *)&ss, &e) && geo_str(&e, geo_city_path,
+	    &p, &len) == 1 && len <= GEO_ORG_MAX &&
+	    geo_utf8_ok((const unsigned char *)p, len)) {
+		memcpy(city, p, len);
+		city[len] = '\0';
+	}
+	if (json)
+		fputc('{', stdout);
+	geo_print_val(stdout, "address", addr, json, &first);
+	geo_print_val(stdout, "country", gi->country[0] ? gi->country : NULL,
+	    json, &first);
+	snprintf(num, sizeof(num), "%u", gi->asn);
+	geo_print_val(stdout, "asn", gi->asn ? num : NULL, json, &first);
+	geo_print_val(stdout, "as_org", gi->as_org[0] ? gi->as_org : NULL,
+	    json, &first);
+	snprintf(num, sizeof(num), "%lld", (long long)gi->build);
+	geo_print_val(stdout, "geo_build", gi->build ? num : NULL, json,
+	    &first);
+	geo_print_val(stdout, "city", city[0] ? city : NULL, json, &first);
+	if (json)
+		fputs(",\"databases\":[", stdout);
+	for (int k = 0; k < GEO_KINDS; k++) {
+		struct geo_db	*d = &g->db[k];
+		MMDB_s		*m = d->mmdb;
+
+		if (d->want[0] == '\0')
+			continue;
+		first = 1;
+		if (json)
+			fputs(any++ ? ",{" : "{", stdout);
+		else
+			printf("\n");
+		geo_print_val(stdout, "kind", geo_kind_names[k], json, &first);
+		geo_print_val(stdout, "path", d->want, json, &first);
+		geo_print_val(stdout, "type", m ? m->metadata.database_type :
+		    NULL, json, &first);
+		snprintf(num, sizeof(num), "%llu", m ? (unsigned long long)
+		    m->metadata.build_epoch : 0ULL);
+		geo_print_val(stdout, "build", m ? num : NULL, json, &first);
+		if (m != NULL && m->metadata.build_epoch < INT64_MAX / 1000000)
+			util_iso8601((int64_t)m->metadata.build_epoch * 1000000,
+			    ts, sizeof(ts));
+		geo_print_val(stdout, "built", m ? ts : NULL, json, &first);
+		geo_print_val(stdout, "error", m ? NULL : d->why, json, &first);
+		if (json)
+			fputc('}', stdout);
+	}
+	if (json)
+		fputs("]}\n", stdout);
+}
+
+/*
+ * "decoymx geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH]
+ * [--city PATH] [--format table|json]": what the databases say about
+ * ADDR, for the admin to check a setup.  The options override the
+ * file's geoip lines.  Exit status 0; 1 when a configured database could
+ * not be opened; 2 on bad usage or configuration.
+ */
+int
+cmd_geo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",	required_argument, NULL, 'c' },
+		{ "country",	required_argument, NULL, 'C' },
+		{ "asn",	required_argument, NULL, 'A' },
+		{ "city",	required_argument, NULL, 'T' },
+		{ "format",	required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char usage[] = "usage: decoymx geo lookup ADDR [-c FILE] "
+	    "[--country PATH] [--asn PATH] [--city PATH] "
+	    "[--format table|json]\n";
+	struct config		 c;
+	struct sockaddr_storage	 ss;
+	struct geo_info		 gi;
+	struct geo		*g;
+	const char		*file = NULL, *fmt = "table";
+	const char		*over[GEO_KINDS] = { NULL, NULL, NULL };
+	int			 ch, rv, any = 0;
+
+	if (argc < 2 || strcmp(argv[1], "lookup") != 0) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'C': over[GEO_COUNTRY] = optarg; break;
+		case 'A': over[GEO_ASN] = optarg; break;
+		case 'T': over[GEO_CITY] = optarg; break;
+		case 'f': fmt = optarg; break;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (strcmp(fmt, "table") != 0 &&
+	    strcmp(fmt, "json") != 0)) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (geo_addr(argv[optind], &ss) == -1) {
+		fprintf(stderr, "decoymx: '%s' is not an IPv4 or IPv6 address\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	config_defaults(&c);
+	if (file != NULL && config_load(&c, file) == -1)
+		return EXIT_USAGE;
+	for (int k = 0; k < GEO_KINDS; k++) {
+		if (over[k] != NULL && strlcpy_(c.geoip[k], over[k],
+		    sizeof(c.geoip[k])) >= sizeof(c.geoip[k])) {
+			fprintf(stderr, "decoymx: --%s: path too long\n",
+			    geo_kind_names[k]);
+			return EXIT_USAGE;
+		}
+		any |= c.geoip[k][0] != '\0';
+	}
+	if (!any) {
+		fprintf(stderr, "decoymx: no geoip database configured: give -c "
+		    "FILE with geoip lines, or --country, --asn, --city\n");
+		return EXIT_USAGE;
+	}
+	log_init("decoymx", LOG_LVL_WARN);
+	if ((g = geo_new()) == NULL) {
+		fprintf(stderr, "decoymx: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	rv = geo_open(g, &c) == -1 ? EXIT_RUNTIME : 0;
+	geo_lookup(g, argv[optind], &gi);
+	geo_print(g, argv[optind], &gi, strcmp(fmt, "json") == 0);
+	geo_free(g);
+	return rv;
+}
