@@ -30,6 +30,7 @@ static int	 set_queue_size(struct config *, char *, char *, size_t);
 static int	 set_batch_interval(struct config *, char *, char *, size_t);
 static int	 set_batch_max(struct config *, char *, char *, size_t);
 static int	 set_log_level(struct config *, char *, char *, size_t);
+static int	 set_events_log(struct config *, char *, char *, size_t);
 static int	 set_greeting_delay(struct config *, char *, char *, size_t);
 static int	 set_reply_delay(struct config *, char *, char *, size_t);
 static int	 set_stutter(struct config *, char *, char *, size_t);
@@ -69,6 +70,7 @@ static const struct {
 	{ "max-per-client",	set_max_per_client },
 	{ "metrics",		set_metrics },
 	{ "sensor",		set_sensor },
+	{ "events-log",		set_events_log },
 	{ "geoip",		set_geoip },
 	{ "geoip-required",	set_geoip_required },
 };
@@ -80,6 +82,7 @@ config_defaults(struct config *c)
 	if (gethostname(c->hostname, sizeof(c->hostname) - 1) == -1 ||
 	    c->hostname[0] == '\0')
 		strlcpy_(c->hostname, "localhost", sizeof(c->hostname));
+	strlcpy_(c->sensor_name, c->hostname, sizeof(c->sensor_name));
 	strlcpy_(c->db, "/var/lib/decoymx/decoymx.db", sizeof(c->db));
 	strlcpy_(c->user, "decoymx", sizeof(c->user));
 	strlcpy_(c->chroot, "/var/empty", sizeof(c->chroot));
@@ -291,6 +294,13 @@ set_path(char *dst, size_t dstlen, char *args, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+set_events_log(struct config *c, char *args, char *err, size_t errlen)
+{
+	return set_path(c->events_log, sizeof(c->events_log), args, err,
+	    errlen);
 }
 
 static int
@@ -667,6 +677,21 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 		    "NAME, fpdb PATH or watch ADDR [mx N]", w);
 		return -1;
 	}
+	if (strcmp(w, "name") == 0) {
+		/* The name every stored event carries (fleets of decoys). */
+		for (const char *q = v; *q; q++)
+			if (!isalnum((unsigned char)*q) && !strchr(".-_", *q)) {
+				snprintf(err, errlen, "sensor name '%s': use "
+				    "letters, digits, '.', '-', '_'", v);
+				return -1;
+			}
+		if (strlcpy_(c->sensor_name, v, sizeof(c->sensor_name)) >=
+		    sizeof(c->sensor_name)) {
+			snprintf(err, errlen, "sensor name too long");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(w, "interface") == 0) {
 		if (strlcpy_(c->sensor_if, v, sizeof(c->sensor_if)) >=
 		    sizeof(c->sensor_if)) {
@@ -795,6 +820,9 @@ config_dump(const struct config *c, FILE *f)
 	}
 	fprintf(f, "hostname %s\ndb %s\nuser %s\nchroot %s\n", c->hostname,
 	    c->db, c->user, c->chroot);
+	fprintf(f, "sensor name %s\n", c->sensor_name);
+	if (c->events_log[0] != '\0')
+		fprintf(f, "events-log %s\n", c->events_log);
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
 	    stages[c->defer_stage], c->defer_code, c->defer_status,
 	    c->defer_text);

@@ -175,6 +175,7 @@ struct listen_conf {
 };
 
 #define MAX_LISTEN		64
+#define MAX_EXPORTS		8	/* "export ... every" lines */
 
 enum defer_stage {
 	DEFER_GREETING, DEFER_HELO, DEFER_MAIL, DEFER_RCPT, DEFER_DATA
@@ -222,6 +223,9 @@ struct config {
 	uint32_t		 max_per_client;
 	struct sockaddr_storage	 metrics;
 	socklen_t		 metrics_len;	/* 0: no metrics listener */
+	/* fleet (issue 8) */
+	char			 sensor_name[64];	/* default: hostname */
+	char			 events_log[4096];	/* "": none */
 	/* sensor (issue 5) */
 	int			 sensor;	/* SENSOR_OFF, _AUTO, _ON */
 	char			 sensor_if[64];	/* "any" */
@@ -235,6 +239,14 @@ struct config {
 	/* geolocation (issue 4) */
 	char			 geoip[GEO_KINDS][GEO_PATH_MAX]; /* "": none */
 	int			 geoip_required;
+	/* periodic exports (issue 7), run by the store process */
+	struct export_conf {
+		char		 format[16];
+		char		 path[1024];
+		uint32_t	 every_ms;
+		char		 args[512];	/* export options, as written */
+	}			 exports[MAX_EXPORTS];
+	int			 nexports;
 };
 
 /* "sensor off|auto|on": auto runs without it when capture is denied. */

@@ -40,6 +40,7 @@ struct batch {
 	uint32_t	 streak;	/* failed flushes in a row */
 	struct ratelimit rl_drop, rl_invalid;
 	struct geo	*geo;		/* not owned; NULL: no geolocation */
+	struct events	*events;	/* not owned; NULL: no event log */
 };
 
 static int	 batch_ratelimit(struct ratelimit *);
@@ -218,6 +219,18 @@ batch_flush(struct batch *b, struct store *st)
 	}
 	if (store_commit(st) == -1)
 		goto fail;
+	if (b->events != NULL) {
+		/* Only what is in the database goes to the event log. */
+		for (uint32_t i = 0; i < b->n; i++) {
+			br = b->ring[(b->head + i) % b->bound];
+			if (record_decode_session(br->data, br->len, &r,
+			    &why) == -1)
+				continue;
+			r.geo = &br->geo;
+			events_session(b->events, &r);
+		}
+		events_flush(b->events);
+	}
 
 	if (b->streak > 0)
 		log_info("store flush recovered failures=%u", b->streak);
@@ -236,4 +249,11 @@ fail:
 		log_warn("store flush failed pending=%u error=\"%s\"", b->n,
 		    store_error(st));
 	return -1;
+}
+
+/* Sessions committed from now on also go to this event log. */
+void
+batch_set_events(struct batch *b, struct events *ev)
+{
+	b->events = ev;
 }

@@ -48,6 +48,7 @@ struct ingest {
 	struct store		*st;
 	struct batch		*b;
 	struct geo		*geo;
+	struct events		*events;	/* JSON-lines log, or NULL */
 	struct fpdb		*fpdb;		/* SYN labels */
 	struct synstore		*syns;		/* REC_SYN writer */
 	struct event_base	*base;
@@ -191,6 +192,7 @@ ingest_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		proc_reload(ig->conf, ig->fd);
 		geo_open(ig->geo, ig->conf);
+		events_reopen(ig->events);
 		break;
 	case SIGCHLD:
 		ingest_reap(ig, WNOHANG);
@@ -274,6 +276,7 @@ ingest_setup(struct ingest *ig)
 	    (ig->base = event_base_new()) == NULL)
 		return -1;
 	batch_set_geo(ig->b, ig->geo);
+	batch_set_events(ig->b, ig->events);
 	ig->ev_read = event_new(ig->base, ig->fd, EV_READ | EV_PERSIST,
 	    ingest_read, ig);
 	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);
@@ -313,6 +316,7 @@ ingest_teardown(struct ingest *ig)
 	synstore_free(ig->syns);
 	fpdb_free(ig->fpdb);
 	geo_free(ig->geo);
+	events_close(ig->events);
 	free(ig->buf);
 }
 
@@ -356,6 +360,13 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	    (ig.syns = synstore_new(st, ig.fpdb, conf->queue_size, why,
 	    sizeof(why))) == NULL) {
 		log_error("store cannot start the sensor's writer: %s", why);
+		ingest_reap_wait(&ig);
+		ingest_teardown(&ig);
+		return 1;
+	}
+	if (conf->events_log[0] != '\0' && (ig.events = events_open(
+	    conf->events_log, conf->sensor_name, why, sizeof(why))) == NULL) {
+		log_error("store cannot start: %s", why);
 		ingest_reap_wait(&ig);
 		ingest_teardown(&ig);
 		return 1;

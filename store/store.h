@@ -24,6 +24,7 @@
 
 struct store;
 struct batch;
+struct events;
 struct geo;
 
 /*
@@ -80,11 +81,20 @@ int		 batch_add(struct batch *, const uint8_t *rec, size_t len);
 uint32_t	 batch_pending(const struct batch *);
 int		 batch_flush(struct batch *, struct store *);
 const struct batch_stats *batch_stats(const struct batch *);
+void		 batch_set_events(struct batch *, struct events *);
 void		 batch_set_geo(struct batch *, struct geo *);
 
 /* ingest.c */
 int		 ingest_run(struct config *, struct store *, int fd,
 		    pid_t child, int metrics_fd);
+
+/* events.c */
+struct events	*events_open(const char *path, const char *sensor, char *err,
+		    size_t errlen);
+int		 events_reopen(struct events *);
+void		 events_session(struct events *, const struct sess_rec *);
+void		 events_flush(struct events *);
+void		 events_close(struct events *);
 
 /* metrics.c */
 struct metrics;
