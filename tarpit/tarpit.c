@@ -107,11 +107,21 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
 	sigprocmask(SIG_SETMASK, &(sigset_t){ 0 }, NULL);
 	event_base_dispatch(tp->base);
 
-	/* The store went away: end what is still open (records are lost). */
+	/*
+	 * After a signal everything is closed already; when the store went
+	 * away, end what is still open (its records are lost).  Then stop
+	 * every source of new events, so that the last pass below only runs
+	 * the deferred frees and ends.
+	 */
 	tp->stopping = 1;
+	listen_stop(tp);
 	while (!LIST_EMPTY(&tp->sessions))
 		session_close(LIST_FIRST(&tp->sessions), CLOSE_SHUTDOWN);
-	/* Run the deferred frees of the sessions closed last. */
+	event_del(tp->ipc_ev);
+	event_del(tp->ipc_wev);
+	event_del(tp->stats_ev);
+	sensor_free(tp->sensor);
+	tp->sensor = NULL;
 	event_base_loop(tp->base, EVLOOP_NONBLOCK);
 	log_info("network stopping accepted=%llu recorded=%llu dropped=%llu",
 	    (unsigned long long)tp->st.conn_total,
@@ -214,7 +224,7 @@ static void
 tarpit_syn(void *arg, const struct syn_rec *r)
 {
 	struct tarpit	*tp = arg;
-	uint8_t		 buf[256];
+	uint8_t		 buf[SYNREC_MAX];
 	size_t		 len;
 
 	if (r == NULL) {
@@ -225,6 +235,7 @@ tarpit_syn(void *arg, const struct syn_rec *r)
 	if (tp->stopping)
 		return;
 	if ((len = synrec_encode(r, buf, sizeof(buf))) == 0) {
+		log_error("sensor record does not fit");
 		tp->st.records_dropped++;
 		return;
 	}
@@ -245,7 +256,9 @@ tarpit_send(struct tarpit *tp, const uint8_t *buf, size_t len)
 		}
 		if (n == -1 && errno != EAGAIN && errno != ENOBUFS &&
 		    errno != EINTR) {
-			log_error("store process gone: %s", strerror(errno));
+			if (tp->status == 0)
+				log_error("store process gone: %s, exiting",
+				    strerror(errno));
 			tp->st.records_dropped++;
 			tp->status = EXIT_RUNTIME;
 			event_base_loopbreak(tp->base);
