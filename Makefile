@@ -28,7 +28,8 @@ O	?= build/plain
 SANFLAGS =
 endif
 
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Icommon -Itarpit -Istore -Ireports \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE \
+	     -DFP_OVERRIDE='"$(PREFIX)/share/decoymx/decoymx-fp.fp"' -Icommon -Itarpit -Istore -Ireports \
 	     -Isensor $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LIBS	 = $(PKG_LIBS) -lm
@@ -54,7 +55,7 @@ Q	 = @
 endif
 
 .PHONY: all run check unit bench install clean deps-build deps-test \
-	fuzz fuzzers
+	fuzz fuzzers deb
 all: decoymx
 
 decoymx: $(BIN)
@@ -128,6 +129,13 @@ install: all
 	install -m 0644 dist/decoymx.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 dist/decoymx.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 dist/decoymx.conf $(DESTDIR)$(PREFIX)/share/doc/decoymx/
+	install -d $(DESTDIR)$(PREFIX)/share/decoymx
+	install -m 0644 dist/decoymx-fp.fp $(DESTDIR)$(PREFIX)/share/decoymx/
+
+# make deb: build/deb/decoymx_VERSION_ARCH.deb with plain dpkg-deb (see
+# dist/debian/build-deb; needs dpkg-dev for dpkg-shlibdeps and the flags).
+deb: all
+	@MAKE="$(MAKE)" dist/debian/build-deb
 
 clean:
 	rm -rf build decoymx

@@ -5,6 +5,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,7 @@ static int	 set_tarpit(struct config *, char *, char *, size_t);
 static int	 set_max_clients(struct config *, char *, char *, size_t);
 static int	 set_max_per_client(struct config *, char *, char *, size_t);
 static int	 set_metrics(struct config *, char *, char *, size_t);
+static int	 set_export(struct config *, char *, char *, size_t);
 static int	 set_sensor(struct config *, char *, char *, size_t);
 static int	 set_geoip(struct config *, char *, char *, size_t);
 static int	 set_geoip_required(struct config *, char *, char *, size_t);
@@ -69,6 +72,7 @@ static const struct {
 	{ "max-clients",	set_max_clients },
 	{ "max-per-client",	set_max_per_client },
 	{ "metrics",		set_metrics },
+	{ "export",		set_export },
 	{ "sensor",		set_sensor },
 	{ "events-log",		set_events_log },
 	{ "geoip",		set_geoip },
@@ -567,6 +571,76 @@ set_max_per_client(struct config *c, char *args, char *err, size_t errlen)
 	return set_u32(&c->max_per_client, 1, 1000000, args, err, errlen);
 }
 
+/*
+ * "export FORMAT PATH every DUR [OPTION...]": the store process writes
+ * that export every DUR (decoymx export FORMAT -o PATH OPTION...).
+ */
+static int
+set_export(struct config *c, char *args, char *err, size_t errlen)
+{
+	struct export_conf	*x;
+	char			*fmt = next_word(&args), *path = next_word(&args);
+	char			*kw = next_word(&args), *dur = next_word(&args);
+	char			 buf[2048], *argv[64];
+	uint64_t		 ms;
+	int			 argc, olderr, devnull;
+
+	if (fmt == NULL || path == NULL || kw == NULL || dur == NULL ||
+	    strcmp(kw, "every") != 0) {
+		snprintf(err, errlen, "expects FORMAT PATH every DURATION "
+		    "[OPTION...]");
+		return -1;
+	}
+	if (c->nexports >= MAX_EXPORTS) {
+		snprintf(err, errlen, "more than %d exports", MAX_EXPORTS);
+		return -1;
+	}
+	x = &c->exports[c->nexports];
+	if (path[0] != '/' || strlcpy_(x->path, path, sizeof(x->path)) >=
+	    sizeof(x->path)) {
+		snprintf(err, errlen, "'%s': want an absolute path", path);
+		return -1;
+	}
+	if (util_parse_duration_ms(dur, &ms) == -1 || ms < 10000 ||
+	    ms > 86400000) {
+		snprintf(err, errlen, "'%s' is not a duration from 10s to 1d",
+		    dur);
+		return -1;
+	}
+	while (isspace((unsigned char)*args))
+		args++;
+	if (strlcpy_(x->format, fmt, sizeof(x->format)) >= sizeof(x->format) ||
+	    strlcpy_(x->args, args, sizeof(x->args)) >= sizeof(x->args) ||
+	    (argc = export_argv(x->format, x->path, x->args, buf, sizeof(buf),
+	    argv, 64)) == -1) {
+		snprintf(err, errlen, "export options too long or an open "
+		    "quote");
+		return -1;
+	}
+	/* export_check() says why on stderr; keep only its verdict here. */
+	fflush(stderr);
+	olderr = dup(STDERR_FILENO);
+	if ((devnull = open("/dev/null", O_WRONLY)) != -1) {
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+	optind = 0;
+	argc = export_check(argc, argv);
+	fflush(stderr);
+	if (olderr != -1) {
+		dup2(olderr, STDERR_FILENO);
+		close(olderr);
+	}
+	if (argc != 0) {
+		snprintf(err, errlen, "bad export format or options (try them "
+		    "with decoymx export %s)", fmt);
+		return -1;
+	}
+	x->every_ms = (uint32_t)ms;
+	c->nexports++;
+	return 0;
+}
+
 static int
 set_metrics(struct config *c, char *args, char *err, size_t errlen)
 {
@@ -843,6 +917,10 @@ config_dump(const struct config *c, FILE *f)
 			fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ? "country" :
 			    i == GEO_ASN ? "asn" : "city", c->geoip[i]);
 	fprintf(f, "geoip-required %s\n", c->geoip_required ? "yes" : "no");
+	for (int i = 0; i < c->nexports; i++)
+		fprintf(f, "export %s %s every %ums%s%s\n", c->exports[i].format,
+		    c->exports[i].path, c->exports[i].every_ms,
+		    c->exports[i].args[0] ? " " : "", c->exports[i].args);
 	fprintf(f, "sensor %s\nsensor interface %s\nsensor fpdb %s\n",
 	    c->sensor == SENSOR_ON ? "on" : c->sensor == SENSOR_OFF ? "off" :
 	    "auto", c->sensor_if, c->sensor_fpdb[0] ? c->sensor_fpdb : "none");

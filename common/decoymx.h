@@ -138,6 +138,7 @@ struct sess_rec {
 	uint32_t	 errors;
 	uint32_t	 anomalies;	/* enum anomaly bits */
 	const struct geo_info *geo;	/* set by the store; NULL: none */
+	struct span	 sensor;	/* set by the store; not in records */
 };
 
 /*
@@ -264,6 +265,12 @@ int		 config_listen_arg(struct config *, const char *arg, char *err,
 int		 config_check(struct config *, char *err, size_t errlen);
 enum role	 config_role(const struct config *, int32_t mx_pref);
 void		 config_dump(const struct config *, FILE *);
+
+/* export.c (reports/): the periodic exports of the store process */
+int		 export_argv(const char *format, const char *path,
+		    const char *args, char *buf, size_t buflen, char **argv,
+		    int maxargv);
+int		 export_check(int argc, char **argv);
 
 /* log.c */
 extern const char *log_procname;

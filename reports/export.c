@@ -428,7 +428,11 @@ export_json(const struct export_opts *o, const struct export_list *l,
 				    anomaly_name(b));
 				first = 0;
 			}
-		fprintf(f, "],\"first\":\"%s\",\"last\":\"%s\"}", t1, t2);
+		if (e->clients == 0)	/* the test entry */
+			fputs("],\"first\":null,\"last\":null}", f);
+		else
+			fprintf(f, "],\"first\":\"%s\",\"last\":\"%s\"}",
+			    t1, t2);
 	}
 	fputs(l->n ? "\n],\n\"exclusions\":[" : "],\n\"exclusions\":[", f);
 	for (size_t i = 0; i < l->nexcl; i++) {
@@ -766,6 +770,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 	if (o->allowlist != NULL && allowlist_load(&al, o->allowlist, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "decoymx export: allowlist %s\n", err);
+		allowlist_free(&al);
 		return -2;
 	}
 	if (export_collect(db, o, &al, &l, err, sizeof(err)) == -1) {
@@ -1139,4 +1144,72 @@ cmd_export(int argc, char **argv, const char *default_db)
 		ret = EXIT_RUNTIME;
 	}
 	return ret;
+}
+
+/*
+ * Builds the argv of a configured export ("export FORMAT -o PATH -q
+ * ARGS..."), splitting args at spaces; a double-quoted part is one word
+ * ("--soa "300 ns. hm. 0 600 300 86400 300"").  The words are copied into
+ * buf.  Returns argc, or -1 when they do not fit or a quote is open.
+ */
+int
+export_argv(const char *format, const char *path, const char *args,
+    char *buf, size_t buflen, char **argv, int maxargv)
+{
+	const char	*fixed[5] = { "export", format, "-o", path, "-q" };
+	size_t		 n = 0;
+	int		 argc = 0;
+
+	for (int i = 0; i < 5; i++) {
+		size_t len = strlen(fixed[i]) + 1;
+
+		if (argc + 1 >= maxargv || n + len > buflen)
+			return -1;
+		memcpy(buf + n, fixed[i], len);
+		argv[argc++] = buf + n;
+		n += len;
+	}
+	for (const char *p = args; *p != '\0';) {
+		int	 quoted = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (argc + 1 >= maxargv)
+			return -1;
+		argv[argc++] = buf + n;
+		for (; *p != '\0' && (quoted || (*p != ' ' && *p != '\t'));
+		    p++) {
+			if (*p == '"') {
+				quoted = !quoted;
+				continue;
+			}
+			if (n + 1 >= buflen)
+				return -1;
+			buf[n++] = *p;
+		}
+		if (quoted || n + 1 > buflen)
+			return -1;
+		buf[n++] = '\0';
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* Checks a configured export's words; 0, or EXIT_USAGE after a message. */
+int
+export_check(int argc, char **argv)
+{
+	struct export_opts	 o;
+	int			 ret;
+
+	export_defaults(&o);
+	if ((ret = export_parse(argc, argv, &o)) != 0)
+		return ret;
+	for (size_t i = 0; i < NEXPORT_FMTS; i++)
+		if (strcmp(o.format, export_fmts[i].name) == 0)
+			return 0;
+	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
+	return EXIT_USAGE;
 }

@@ -8,7 +8,8 @@
  *
  * Output: JSON is one object, {"ip":..., "client":[...], "decoys":[...],
  * "sessions":[...], "syns":[...]|null, "mx_walk":[...]|null,
- * "classification":{...}}; CSV is one table whose first column names the
+ * "classification":{"verdict":[{...}], "reasons":[{...}]}}: the verdict
+ * does not consult an allowlist (that is the export's); CSV is one table whose first column names the
  * section (columns differ by section: each section starts with its own
  * header row); the table format prints a heading and a table per
  * section.
@@ -97,8 +98,31 @@ static const struct ip_section ip_sections[] = {
 
 #define NIP_SECTIONS	(sizeof(ip_sections) / sizeof(ip_sections[0]))
 
+static const struct out_col ip_verdict_cols[] = {
+	{ "listed", OUT_INT, FMT_RIGHT }, { "mta_like", OUT_TEXT, FMT_SHRINK },
+	{ "strong_signal", OUT_INT, FMT_RIGHT },
+	{ "sensor", OUT_INT, FMT_RIGHT },
+	{ "primary_sessions", OUT_INT, FMT_RIGHT },
+	{ "backup_sessions", OUT_INT, FMT_RIGHT },
+	{ "helo_ok", OUT_INT, FMT_RIGHT }, { "retries", OUT_INT, FMT_RIGHT },
+	{ "real_mx_after_primary", OUT_INT, FMT_RIGHT },
+	{ "mx_walk", OUT_TEXT, 0 },
+};
+static const struct out_col ip_reason_cols[] = {
+	{ "reason", OUT_TEXT, 0 }, { "code", OUT_TEXT, 0 },
+	{ "text", OUT_TEXT, FMT_SHRINK }, { "evidence", OUT_TEXT, FMT_SHRINK },
+};
+
+/* The default return code of each reason (export --code changes it). */
+static const char *ip_codes[REASON_MAX] = {
+	"127.0.0.2", "127.0.0.3", "127.0.0.4"
+};
+
 static int	 ip_section(sqlite3 *, const struct report_args *,
 		    const struct ip_section *, const char *);
+static int	 ip_classification(sqlite3 *, const struct report_args *,
+		    const char *);
+static void	 ip_evidence(int, const struct evidence *, char *, size_t);
 
 /* Queries and prints one section for ip.  0 or -1. */
 static int
@@ -149,6 +173,120 @@ ip_section(sqlite3 *db, const struct report_args *a,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * The evidence behind reason r, in our own words and numbers only (no
+ * text from the network).
+ */
+static void
+ip_evidence(int r, const struct evidence *e, char *buf, size_t len)
+{
+	char	 t1[64], t2[64];
+	size_t	 n = 0;
+
+	switch (r) {
+	case REASON_BACKUP_DIRECT:
+		util_iso8601(e->backup_first_us, t1, sizeof(t1));
+		if (e->primary_sessions == 0)
+			snprintf(buf, len, "%lld backup sessions from %s, no "
+			    "primary", (long long)e->backup_sessions, t1);
+		else {
+			util_iso8601(e->primary_first_us, t2, sizeof(t2));
+			snprintf(buf, len, "backup first at %s, before the "
+			    "primary at %s", t1, t2);
+		}
+		break;
+	case REASON_NOLISTING_ONLY:
+		util_iso8601(e->primary_first_us, t1, sizeof(t1));
+		snprintf(buf, len, "primary at %s, no SYN to the real MX in "
+		    "the window after", t1);
+		break;
+	case REASON_BOT_PROTOCOL:
+		buf[0] = '\0';
+		for (int b = 0; b < ANOM_COUNT; b++)
+			if (e->anomalies & (1u << b) & (ANOM_PREGREET |
+			    ANOM_PIPELINING | ANOM_NON_SMTP | ANOM_HELO_INVALID))
+				n += (size_t)snprintf(buf + n, n < len ?
+				    len - n : 0, "%s%s", n ? " " : "",
+				    anomaly_name(b));
+		break;
+	}
+}
+
+/* The verdict and the reasons with their evidence.  0 or -1. */
+static int
+ip_classification(sqlite3 *db, const struct report_args *a, const char *ip)
+{
+	struct classify_conf	 cc;
+	struct classify_q	*cq;
+	struct evidence		 e;
+	struct verdict		 v;
+	struct out		 o;
+	struct out_val		 vals[10];
+	char			 err[256], ev[256];
+	const char		*mta;
+	int			 rc;
+
+	classify_defaults(&cc);
+	if ((cq = classify_open(db, &cc, INT64_MIN, 1, ip, err,
+	    sizeof(err))) == NULL)
+		return -1;
+	if ((rc = classify_next(cq, &e, &v)) == 0) {
+		memset(&e, 0, sizeof(e));
+		memset(&v, 0, sizeof(v));
+		e.sensor = classify_has_sensor(cq);
+	}
+	classify_close(cq);
+	if (rc == -1)
+		return -1;
+	if (a->format == FORMAT_CSV)
+		out_csv_header(stdout, ip_verdict_cols, 10, 1);
+	if (a->format == FORMAT_JSON)
+		fputs(",\n\"classification\":{", stdout);
+	if (out_begin(&o, a->format, stdout, ip_verdict_cols, 10,
+	    "verdict") == -1)
+		return -1;
+	memset(vals, 0, sizeof(vals));
+	mta = v.mta != NULL ? v.mta : NULL;
+	vals[0].i = v.listed;
+	vals[1].s = (struct span){ mta, mta != NULL ? strlen(mta) : 0 };
+	vals[2].i = v.strong;
+	vals[3].i = e.sensor;
+	vals[4].i = e.primary_sessions;
+	vals[5].i = e.backup_sessions;
+	vals[6].i = e.helo_ok;
+	vals[7].i = e.retries;
+	vals[8].i = e.real_after_primary;
+	vals[8].null = !e.sensor;
+	vals[9].s = (struct span){ e.walk, e.walk != NULL ? strlen(e.walk) :
+	    0 };
+	out_row_vals(&o, vals);
+	out_end(&o);
+	if (a->format == FORMAT_JSON)
+		fputs(",\n", stdout);
+	if (a->format == FORMAT_CSV)
+		out_csv_header(stdout, ip_reason_cols, 4, 1);
+	if (out_begin(&o, a->format, stdout, ip_reason_cols, 4,
+	    "reasons") == -1)
+		return -1;
+	for (int r = 0; r < REASON_MAX; r++) {
+		if (!(v.reasons & (1u << r)))
+			continue;
+		ip_evidence(r, &e, ev, sizeof(ev));
+		memset(vals, 0, sizeof(vals));
+		vals[0].s = (struct span){ classify_reason_name(r),
+		    strlen(classify_reason_name(r)) };
+		vals[1].s = (struct span){ ip_codes[r], strlen(ip_codes[r]) };
+		vals[2].s = (struct span){ classify_reason_text(r),
+		    strlen(classify_reason_text(r)) };
+		vals[3].s = (struct span){ ev, strlen(ev) };
+		out_row_vals(&o, vals);
+	}
+	out_end(&o);
+	if (a->format == FORMAT_JSON)
+		fputs("}", stdout);
+	return 0;
+}
+
 /* decoymx report ip ADDR: a->argv[1] is ADDR.  Returns the exit status. */
 int
 report_ip(struct store *st, const struct report_args *a)
@@ -175,6 +313,11 @@ report_ip(struct store *st, const struct report_args *a)
 			    store_path(st), sqlite3_errmsg(db));
 			return EXIT_RUNTIME;
 		}
+	}
+	if (ip_classification(db, a, ip) == -1) {
+		fprintf(stderr, "decoymx report ip: database %s: %s\n",
+		    store_path(st), sqlite3_errmsg(db));
+		return EXIT_RUNTIME;
 	}
 	if (a->format == FORMAT_JSON)
 		fputs("}\n", stdout);

@@ -71,10 +71,15 @@ static const char top_fast_counts[] =
 static const char top_fast_ips[] =
     "SELECT ip, NULL, sessions, 1, first_us, last_us FROM clients"
     " ORDER BY sessions DESC, ip LIMIT :limit";
+/* IPv4 /24s from the aggregates, IPv6 /64s grouped from the clients. */
 static const char top_fast_nets[] =
-    "SELECT decoymx_net(ip, 24, 64) AS k, NULL, sum(sessions), count(*),"
-    " min(first_us), max(last_us) FROM clients"
-    " GROUP BY k ORDER BY 3 DESC, k LIMIT :limit";
+    "SELECT n.key AS k, NULL, n.sessions AS s, c.sessions, n.first_us,"
+    " n.last_us FROM counts n LEFT JOIN counts c ON c.dim = 'netc'"
+    " AND c.key = n.key WHERE n.dim = 'net' AND n.sessions > 0"
+    " UNION ALL SELECT decoymx_net(ip, 24, 64) AS k, NULL, sum(sessions),"
+    " count(*), min(first_us), max(last_us) FROM clients"
+    " WHERE instr(ip, ':') > 0 GROUP BY k"
+    " ORDER BY 3 DESC, 1 LIMIT :limit";
 static const char top_fast_total[] =
     "SELECT coalesce(sum(sessions), 0) FROM counts WHERE dim = 'role'";
 static const char top_scan[] =

@@ -64,6 +64,10 @@ static void	 sensor_packet(u_char *, const struct pcap_pkthdr *,
 static int	 addr_match(const struct sockaddr_storage *, const struct syn *,
 		    int wildcard_ok);
 static uint16_t	 ss_port(const struct sockaddr_storage *);
+static int	 listen_port(const struct config *, uint16_t);
+static int	 filter_cat(char *, size_t *, const char *);
+static int	 filter_host(char *, size_t *, const struct sockaddr_storage *,
+		    int *);
 
 /* A table of recent first SYNs; free with syntab_free(). */
 struct syntab *
@@ -421,6 +425,8 @@ sensor_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *p)
 	if (k != PKT_SYN || !sensor_classify(sn->conf, &r.s, &r.mx_pref,
 	    &r.role)) {
 		sn->st.ignored++;
+		log_debug("sensor ignored packet kind=%d len=%u", (int)k,
+		    h->caplen);
 		return;
 	}
 	r.s.ts_us = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;

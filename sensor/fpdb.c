@@ -14,7 +14,7 @@
  * Matching follows p0f 3.09 (the first exact match in load order wins;
  * else the first generic one; else the first fuzzy one, where fuzzy
  * means a TTL too far or only 'df'/'id+' gone or 'id-'/'ecn' added),
- * with two deliberate differences, documented in sensor/README:
+ * with two deliberate differences, documented in decoymx(8), THE SENSOR:
  *
  *   - a signature for IPv4 (or IPv6) only never matches the other
  *     version (p0f ignores the version when matching);
@@ -103,6 +103,9 @@ static int	 fpdb_sig(struct fpparse *, char *);
 static int	 fpdb_fail(struct fpparse *, const char *);
 static uint32_t	 fpdb_hash(const uint8_t *, size_t);
 static int	 fpdb_num(char **, long, long, long *, const char *);
+static int	 fpdb_olayout(char **, struct fpsig *);
+static int	 fpdb_quirklist(char **, struct fpsig *);
+static int	 fpdb_window(char **, struct fpsig *);
 static int	 sig_matches(const struct fpsig *, const struct syn *,
 		    uint32_t, int16_t, uint8_t, int *fuzzy);
 

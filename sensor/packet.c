@@ -10,7 +10,7 @@
  * Every byte is read through a bounds check against the captured
  * length.  The IP and TCP fields, the quirks and the option walk follow
  * p0f 3.09's parser so that signatures agree, with these deliberate
- * differences (see sensor/README and tests/unit/test_sensor.c):
+ * differences (decoymx(8), THE SENSOR, and tests/unit/test_sensor.c):
  *
  *   - "ack+" is set for any non-zero ACK number on a packet without the
  *     ACK flag (p0f 3.09 tests it with a bitwise '&' against a boolean,
@@ -57,6 +57,9 @@ static enum net	 link_raw(const uint8_t *, size_t, size_t *);
 static enum net	 link_null(const uint8_t *, size_t, size_t *);
 static enum net	 link_loop(const uint8_t *, size_t, size_t *);
 static enum net	 ethertype(uint16_t);
+static enum net	 family(uint32_t);
+static uint16_t	 rd16(const uint8_t *);
+static uint32_t	 rd32(const uint8_t *);
 static enum pkt_kind parse_ip4(const uint8_t *, size_t, struct syn *,
 		    const uint8_t **, size_t *, const char **);
 static enum pkt_kind parse_ip6(const uint8_t *, size_t, struct syn *,

@@ -194,6 +194,8 @@ struct syn_rec {
 	uint32_t	 retransmits;	/* 0: first SYN; N: Nth retransmit */
 };
 
+#define SYNREC_MAX	512		/* an encoded REC_SYN always fits */
+
 size_t		 synrec_encode(const struct syn_rec *, uint8_t *, size_t);
 int		 synrec_decode(const uint8_t *, size_t, struct syn_rec *,
 		    const char **why);

@@ -31,6 +31,8 @@ struct sbuf {
 
 static void	 sput(struct sbuf *, int, const void *, size_t);
 static void	 sput_u64(struct sbuf *, int, uint64_t);
+static int	 sfield(struct syn_rec *, int, const uint8_t *, size_t,
+		    const char **);
 
 static void
 sput(struct sbuf *w, int tag, const void *v, size_t len)

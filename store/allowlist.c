@@ -169,7 +169,8 @@ allowlist_parse(struct allowlist *al, const char *buf, size_t len,
 			return -1;
 		}
 	}
-	qsort(al->nets, al->n, sizeof(*al->nets), allowlist_cmp);
+	if (al->n > 0)
+		qsort(al->nets, al->n, sizeof(*al->nets), allowlist_cmp);
 	return 0;
 }
 

@@ -41,6 +41,7 @@ struct batch {
 	struct ratelimit rl_drop, rl_invalid;
 	struct geo	*geo;		/* not owned; NULL: no geolocation */
 	struct events	*events;	/* not owned; NULL: no event log */
+	const char	*sensor;	/* not owned; NULL: unnamed */
 };
 
 static int	 batch_ratelimit(struct ratelimit *);
@@ -209,6 +210,8 @@ batch_flush(struct batch *b, struct store *st)
 			continue;
 		}
 		r.geo = &br->geo;
+		if (b->sensor != NULL)
+			r.sensor = (struct span){ b->sensor, strlen(b->sensor) };
 		if (store_session(st, &r) == 0)
 			continue;
 		if (!batch_record_error(store_errcode(st)))
@@ -256,4 +259,11 @@ void
 batch_set_events(struct batch *b, struct events *ev)
 {
 	b->events = ev;
+}
+
+/* Sessions are stamped with this sensor name (not copied: keep it). */
+void
+batch_set_sensor(struct batch *b, const char *name)
+{
+	b->sensor = name;
 }

@@ -22,8 +22,9 @@
  * real MX or retried the same envelope a minute or more later, as a queue
  * does -- is never listed, unless it also shows a strong bot signal: a
  * pregreet, non-SMTP input, or pipelining without it being offered,
- * which no MTA does.  An invalid HELO alone is not strong: misconfigured
- * MTAs send them.
+ * which no MTA does -- or it only ever came to a backup decoy (an MTA
+ * walks the MX list in order on every retry).  An invalid HELO alone is
+ * not strong: misconfigured MTAs send them.
  *
  * Exports classify_reason_name(), classify_reason_text(),
  * classify_reason_parse(), classify_defaults(), classify_client(),
@@ -140,7 +141,13 @@ classify_client(const struct classify_conf *c, const struct evidence *e,
 		v->mta = "went on to the real MX";
 	else if (e->helo_ok > 0 && e->retries > 0)
 		v->mta = "retried the same envelope like a queue";
-	v->strong = (e->anomalies & c->strong_anoms) != 0;
+	/*
+	 * An MTA walks the MX list in order, on every retry: a client that
+	 * only ever came to a backup decoy is not one, however it retries.
+	 */
+	v->strong = (e->anomalies & c->strong_anoms) != 0 ||
+	    ((v->reasons & (1u << REASON_BACKUP_DIRECT)) &&
+	    e->primary_sessions == 0 && !e->syn_before_backup);
 	v->listed = v->reasons != 0 && (v->mta == NULL || v->strong);
 }
 

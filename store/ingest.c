@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reports.h"
 #include "store.h"
 #include "sensor.h"
 
@@ -54,6 +55,11 @@ struct ingest {
 	struct event_base	*base;
 	struct event		*ev_read, *ev_flush, *ev_deadline;
 	struct event		*ev_sig[4];
+	struct ingest_export {			/* periodic exports */
+		struct ingest	*ig;
+		int		 i;		/* conf->exports[i] */
+		struct event	*ev;
+	}			 exports[MAX_EXPORTS];
 	uint8_t			*buf;
 	int			 fd;
 	pid_t			 child;
@@ -71,6 +77,7 @@ static void	 ingest_reap(struct ingest *, int);
 static void	 ingest_reap_wait(struct ingest *);
 static int	 ingest_setup(struct ingest *);
 static void	 ingest_teardown(struct ingest *);
+static void	 ingest_export(evutil_socket_t, short, void *);
 
 /* Reads up to INGEST_BUDGET records; EOF or a read error ends the loop. */
 static void
@@ -277,6 +284,7 @@ ingest_setup(struct ingest *ig)
 		return -1;
 	batch_set_geo(ig->b, ig->geo);
 	batch_set_events(ig->b, ig->events);
+	batch_set_sensor(ig->b, ig->conf->sensor_name);
 	ig->ev_read = event_new(ig->base, ig->fd, EV_READ | EV_PERSIST,
 	    ingest_read, ig);
 	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);
@@ -294,7 +302,55 @@ ingest_setup(struct ingest *ig)
 		    NULL) == -1)
 			return -1;
 	}
+	/* Each export once at start, then every every_ms. */
+	for (int i = 0; i < ig->conf->nexports; i++) {
+		struct ingest_export *x = &ig->exports[i];
+		uint32_t	 ms = ig->conf->exports[i].every_ms;
+		struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		x->ig = ig;
+		x->i = i;
+		if ((x->ev = event_new(ig->base, -1, EV_PERSIST, ingest_export,
+		    x)) == NULL || event_add(x->ev, &tv) == -1)
+			return -1;
+		event_active(x->ev, EV_TIMEOUT, 1);
+	}
 	return 0;
+}
+
+/*
+ * Writes one configured export from the store's own connection, between
+ * batches (no transaction is open).  It blocks the store loop while it
+ * runs; the network process queues meanwhile.
+ */
+static void
+ingest_export(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest_export	*x = arg;
+	struct ingest		*ig = x->ig;
+	const struct export_conf *e;
+	char			 buf[2048], *argv[64];
+	int64_t			 t0 = util_now_us();
+	int			 argc, st;
+
+	(void)fd;
+	(void)what;
+	if (x->i >= ig->conf->nexports)
+		return;		/* gone with a reload */
+	e = &ig->conf->exports[x->i];
+	if ((argc = export_argv(e->format, e->path, e->args, buf, sizeof(buf),
+	    argv, 64)) == -1) {
+		log_warn("export format=%s path=%s failed: bad options",
+		    e->format, e->path);
+		return;
+	}
+	st = export_run(store_db(ig->st), store_path(ig->st), argc, argv);
+	if (st != 0)
+		log_warn("export format=%s path=%s failed status=%d",
+		    e->format, e->path, st);
+	else
+		log_debug("export format=%s path=%s duration_ms=%u", e->format,
+		    e->path, (unsigned)((util_now_us() - t0) / 1000));
 }
 
 static void
@@ -304,6 +360,9 @@ ingest_teardown(struct ingest *ig)
 	for (int i = 0; i < 4; i++)
 		if (ig->ev_sig[i] != NULL)
 			event_free(ig->ev_sig[i]);
+	for (int i = 0; i < MAX_EXPORTS; i++)
+		if (ig->exports[i].ev != NULL)
+			event_free(ig->exports[i].ev);
 	if (ig->ev_read != NULL)
 		event_free(ig->ev_read);
 	if (ig->ev_flush != NULL)

@@ -136,7 +136,10 @@ static const struct migration migrations[] = {
 	"  s.start_us FROM sessions s WHERE instr(s.mail_from, '@') > 0"
 	" UNION ALL SELECT s.id, 'anomaly', b.b, NULL, s.start_us"
 	"  FROM sessions s JOIN bits b ON b.b < 10"
-	"  AND (s.anomalies >> b.b) & 1;"
+	"  AND (s.anomalies >> b.b) & 1"
+	" UNION ALL SELECT s.id, 'net', rtrim(s.src_ip, '0123456789')"
+	"  || '0/24', NULL, s.start_us FROM sessions s"
+	"  WHERE instr(s.src_ip, ':') = 0;"
 	/*
 	 * From NEW, not from the row: a trigger that fires first may have
 	 * filled os or country already, and sessions_counts_late counts
@@ -159,7 +162,9 @@ static const struct migration migrations[] = {
 	"  instr(NEW.mail_from, '@') > 0 THEN lower(substr(NEW.mail_from,"
 	"  instr(NEW.mail_from, '@') + 1)) END, NULL"
 	"  UNION ALL SELECT 'anomaly', b, NULL FROM bits"
-	"  WHERE b < 10 AND (NEW.anomalies >> b) & 1)"
+	"  WHERE b < 10 AND (NEW.anomalies >> b) & 1"
+	"  UNION ALL SELECT 'net', rtrim(NEW.src_ip, '0123456789') || '0/24',"
+	"  NULL WHERE instr(NEW.src_ip, ':') = 0)"
 	"  WHERE k IS NOT NULL"
 	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1,"
 	"  label = coalesce(excluded.label, label),"
@@ -182,6 +187,14 @@ static const struct migration migrations[] = {
 	"  first_us = min(first_us, excluded.first_us),"
 	"  last_us = max(last_us, excluded.last_us);"
 	"END;"
+	/* A new client of an IPv4 /24 (netc: sessions counts clients). */
+	"CREATE TRIGGER clients_counts AFTER INSERT ON clients"
+	" WHEN instr(NEW.ip, ':') = 0 BEGIN"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  VALUES('netc', rtrim(NEW.ip, '0123456789') || '0/24', NULL, 1,"
+	"  NEW.first_us, NEW.first_us)"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1;"
+	"END;"
 	"CREATE TRIGGER recipients_counts AFTER INSERT ON recipients BEGIN"
 	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	"  SELECT 'recipient', NEW.rcpt, NULL, 1, s.start_us, s.start_us"
@@ -197,6 +210,10 @@ static const struct migration migrations[] = {
 	" SELECT 'recipient', r.rcpt, NULL, count(*), min(s.start_us),"
 	" max(s.start_us) FROM recipients r JOIN sessions s"
 	" ON s.id = r.session_id GROUP BY r.rcpt;"
+	"INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	" SELECT 'netc', rtrim(ip, '0123456789') || '0/24', NULL, count(*),"
+	" min(first_us), min(first_us) FROM clients"
+	" WHERE instr(ip, ':') = 0 GROUP BY 2;"
 	},
 	/*
 	 * 3: the evidence classification needs per client (store/classify.c),
@@ -308,6 +325,8 @@ static const struct migration migrations[] = {
 	"CREATE INDEX syns_src ON syns(src_ip, ts_us);"
 	"CREATE INDEX syns_flow ON syns(src_ip, src_port, dst_ip, dst_port);"
 	"CREATE INDEX syns_ts ON syns(ts_us);"
+	/* For the join from a SYN to its session: a handful of rows. */
+	"CREATE INDEX sessions_flow ON sessions(src_ip, src_port, dst_port);"
 	"CREATE TABLE mx_walks ("
 	" ip TEXT PRIMARY KEY,"
 	" verdict TEXT NOT NULL,"	/* primary-then-real, primary-only, */
@@ -329,6 +348,13 @@ static const struct migration migrations[] = {
 	"  AND y.ts_us BETWEEN NEW.start_us - 60000000"
 	"  AND NEW.start_us + 5000000);"
 	"END;"
+	},
+	/*
+	 * 5: fleets (issue 8).  The sensor (decoy host) that recorded each
+	 * session, so that merged databases still say where it was seen.
+	 */
+	{ 5,
+	"ALTER TABLE sessions ADD COLUMN sensor TEXT;"
 	},
 };
 

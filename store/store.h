@@ -15,7 +15,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		4
+#define SCHEMA_VERSION		5
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -82,6 +82,7 @@ uint32_t	 batch_pending(const struct batch *);
 int		 batch_flush(struct batch *, struct store *);
 const struct batch_stats *batch_stats(const struct batch *);
 void		 batch_set_events(struct batch *, struct events *);
+void		 batch_set_sensor(struct batch *, const char *);
 void		 batch_set_geo(struct batch *, struct geo *);
 
 /* ingest.c */

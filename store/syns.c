@@ -47,8 +47,10 @@ static const char *syn_sql[Y_MAX] = {
 	    " (SELECT id FROM syns WHERE src_ip = ?1 AND src_port = ?2"
 	    " AND dst_ip = ?3 AND dst_port = ?4 AND seq = ?5"
 	    " ORDER BY ts_us DESC LIMIT 1)",
+	/* A client's few sessions, not every session to that decoy. */
 	[Y_JOIN] =
-	    "UPDATE sessions SET os = ?1, os_class = ?2 WHERE src_ip = ?3"
+	    "UPDATE sessions INDEXED BY sessions_flow"
+	    " SET os = ?1, os_class = ?2 WHERE src_ip = ?3"
 	    " AND src_port = ?4 AND dst_ip = ?5 AND dst_port = ?6"
 	    " AND os IS NULL AND start_us BETWEEN ?7 AND ?8",
 	[Y_WALK_READ] =
@@ -76,6 +78,7 @@ struct synstore {
 };
 
 static int	 synstore_run(struct synstore *, int);
+static int	 bind_text(sqlite3_stmt *, int, const char *);
 static int	 synstore_walk(struct synstore *, const char *);
 static int	 synstore_first(struct synstore *, const struct syn_rec *,
 		    const char *, const char *);

@@ -112,3 +112,73 @@ def report_db(binary, path):
               asn=None, as_org=None, os="Linux 3.11 and newer",
               os_class="Linux")
     return d.close()
+
+
+def syn(d, src, t, role, dst="192.0.2.20", pref=20):
+    d.sql("INSERT INTO syns(ts_us, src_ip, src_port, dst_ip, dst_port,"
+          " mx_pref, role, ver, ttl, ittl, dist, win, mss, wscale, olayout,"
+          " quirks, pclass, seq, sig, label, os_class, match, retransmits)"
+          " VALUES(?, ?, 40000, ?, 25, ?, ?, 4, 60, 64, 4, 65535, 1460, 7,"
+          " 'mss,sok,ts,nop,ws', 'df', '0', 1, 'sig', NULL, NULL, 'none',"
+          " 0)", t, src, dst, pref, role)
+
+
+# The export scenario: who must be listed, with which reasons.
+LISTED = {
+    "198.51.100.10": ["backup-direct"],
+    "198.51.100.12": ["bot-protocol"],
+    "198.51.100.14": ["bot-protocol"],
+    "198.51.100.16": ["backup-direct"],
+    "2001:db8:1:2::/64": ["backup-direct"],
+}
+NOT_LISTED = ["198.51.100.11", "198.51.100.13", "198.51.100.15",
+              "192.0.2.200", "127.0.0.1", "2001:db8:1:3::1"]
+ALLOW = "# test allowlist\n198.51.100.15  # a partner\n\n2001:db8:1:2::20\n"
+HOSTILE_HELO = "x\n1.2.3.4 :127.0.0.9:owned\n$SOA 0 a. b. 1 1 1 1 1\n!127.0.0.2"
+
+
+def export_db(binary, path, now, sensor=False):
+    d = Db(binary, path)
+    # backup-direct bot
+    d.session("198.51.100.10", now - 3 * HOUR, anomalies=0)
+    d.session("198.51.100.10", now - 2 * HOUR, anomalies=0)
+    # primary first, then backup, MTA-ish but never retried: no rule
+    d.session("198.51.100.11", now - 3 * HOUR, decoy=PRIMARY)
+    d.session("198.51.100.11", now - 3 * HOUR + 5 * 10**6)
+    # primary, pregreet: bot-protocol
+    d.session("198.51.100.12", now - HOUR, decoy=PRIMARY,
+              anomalies=PREGREET)
+    # an MTA: primary, then the same envelope again 5 minutes later
+    d.session("198.51.100.13", now - HOUR, decoy=PRIMARY,
+              helo="mta.example.org", mail_from="bounce@example.org")
+    d.session("198.51.100.13", now - HOUR + 5 * MIN, decoy=PRIMARY,
+              helo="mta.example.org", mail_from="bounce@example.org")
+    # MTA-like but talks before the greeting: strong signal, listed
+    d.session("198.51.100.14", now - HOUR, decoy=PRIMARY,
+              helo="mta.example.org", mail_from="b@example.org")
+    d.session("198.51.100.14", now - HOUR + 5 * MIN, decoy=PRIMARY,
+              helo="mta.example.org", mail_from="b@example.org",
+              anomalies=PREGREET | HELO_INVALID)
+    # backup-direct but allowlisted
+    d.session("198.51.100.15", now - HOUR)
+    # backup-direct with zone syntax in its HELO and MAIL FROM
+    d.session("198.51.100.16", now - HOUR, helo=HOSTILE_HELO,
+              mail_from="a@b\n!198.51.100.10\n:127.0.0.9:")
+    # backup-direct, but not seen for 30 days
+    d.session("192.0.2.200", now - 30 * 24 * HOUR)
+    # from loopback: never listed
+    d.session("127.0.0.1", now - HOUR)
+    # IPv6: two clients of one /64, one allowlisted; another /64 clean
+    d.session("2001:db8:1:2::10", now - HOUR)
+    d.session("2001:db8:1:2::20", now - HOUR)
+    d.session("2001:db8:1:3::1", now - HOUR, decoy=PRIMARY)
+    if sensor:
+        # the sensor watches the real MX: nolisting-only applies
+        d.session("198.51.100.20", now - HOUR, decoy=PRIMARY)
+        syn(d, "198.51.100.20", now - HOUR - 10**6, "primary", "192.0.2.10",
+            10)
+        d.session("198.51.100.21", now - HOUR, decoy=PRIMARY)
+        syn(d, "198.51.100.21", now - HOUR + 30 * 10**6, "real")
+        # primary just now: the window has not passed yet
+        d.session("198.51.100.22", now - MIN, decoy=PRIMARY)
+    return d.close()

@@ -91,6 +91,13 @@ def test_top(db, kind, expect):
         (r["sessions"] for r in fast), reverse=True)
 
 
+def test_top_nets_count_clients(db):
+    for args in ((), ("--since", "2000-01-01")):
+        nets = {r["key"]: r["clients"] for r in js(db, "top", "nets", *args)}
+        assert nets == {"198.51.100.0/24": 2, "203.0.113.0/24": 1,
+                        "2001:db8::/64": 1}
+
+
 def test_top_limit_share_and_senders(db):
     r = js(db, "top", "ips", "--limit", "2")
     assert [x["key"] for x in r] == ["198.51.100.7", "2001:db8::1"]
@@ -261,9 +268,13 @@ def test_aggregates_match_the_sessions(db):
         "SELECT dim, CAST(key AS TEXT), count(*) FROM session_dims"
         " WHERE key IS NOT NULL GROUP BY dim, key").fetchall())
     got = sorted(c.execute("SELECT dim, key, sessions FROM counts"
-                           " WHERE dim != 'recipient'").fetchall())
-    c.close()
+                           " WHERE dim NOT IN ('recipient', 'netc')")
+                 .fetchall())
     assert got == want
+    netc = c.execute("SELECT key, sessions FROM counts WHERE dim = 'netc'"
+                     " ORDER BY key").fetchall()
+    c.close()
+    assert netc == [("198.51.100.0/24", 2), ("203.0.113.0/24", 1)]
 
 
 def test_live_session_reaches_the_reports(daemon):

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from conftest import REPO, Smtp, free_port, run_bin, wait_until
+from conftest import (REPO, Smtp, free_port, have_ipv6_loopback, run_bin,
+                      wait_until)
 
 P0F_FP = "/etc/p0f/p0f.fp"
 OWN_FP = str(REPO / "dist" / "decoymx-fp.fp")
@@ -369,3 +370,18 @@ def test_sensor_on_refuses_to_start_without_capture(tmp_path):
                 else os.environ.get("USER", "nobody"), timeout=20)
     assert r.returncode == 1
     assert b"sensor interface nosuchif0" in r.stderr
+
+
+@need_root
+@pytest.mark.skipif(not have_ipv6_loopback(), reason="no ::1 on this host")
+def test_live_ipv6_session_carries_its_fingerprint(daemon):
+    d = daemon(addrs=("127.0.0.1", "::1"), extra=[
+        "sensor on", "sensor interface lo",
+        "sensor fpdb %s %s" % (OWN_FP, P0F_FP)])
+    with Smtp("::1", d.port) as c:
+        assert c.cmd("QUIT")[0] == 221
+    rows = d.sessions(1, pred=lambda rs: rs[0]["os"] is not None)
+    assert rows[0]["src_ip"] == "::1"
+    assert rows[0]["os"] == "Linux 4.x-6.x (loopback)", rows[0]
+    (sig,) = sql(d.db, "SELECT sig FROM syns WHERE src_ip = '::1'")[0]
+    assert sig.startswith("6:64+0:0:65476:mss*1,")

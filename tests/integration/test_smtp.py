@@ -78,8 +78,12 @@ def test_swaks_primary_backup_and_plain_decoy(daemon):
         assert r["reply_code"] == 450
         assert r["close_reason"] == "quit"
         assert r["anomalies"] == []      # a well-behaved client is not flagged
-        for f in ("country", "asn", "as_org", "os"):
-            assert r[f] is None
+        # Filled by geolocation / the SYN sensor when they know; else null.
+        assert r["country"] is None or (isinstance(r["country"], str) and
+                                        len(r["country"]) == 2)
+        assert r["asn"] is None or isinstance(r["asn"], int)
+        assert r["as_org"] is None or isinstance(r["as_org"], str)
+        assert r["os"] is None or isinstance(r["os"], str)
     assert sorted(r["dst_ip"] for r in rows) == sorted(expect)
     assert len({r["id"] for r in rows}) == 3
 

@@ -279,7 +279,7 @@ static void
 test_synrec(void)
 {
 	struct syn_rec	 a, b;
-	uint8_t		 buf[256], f[64];
+	uint8_t		 buf[SYNREC_MAX], f[64];
 	const char	*why;
 	size_t		 len;
 
@@ -305,6 +305,12 @@ test_synrec(void)
 	len = synrec_encode(&a, buf, sizeof(buf));
 	CHECK(synrec_decode(buf, len, &b, &why) == -1);
 	CHECK(synrec_encode(&a, buf, 10) == 0);
+	/* The largest record (IPv6, every option slot) fits SYNREC_MAX. */
+	a.s.ver = 6;
+	a.s.nopt = MAX_TCP_OPT;
+	a.s.seq = a.s.ts1 = UINT32_MAX;
+	CHECK(synrec_encode(&a, buf, SYNREC_MAX) > 0);
+	CHECK(synrec_encode(&a, buf, SYNREC_MAX) <= SYNREC_MAX);
 }
 
 static void

@@ -1,0 +1,367 @@
+"""
+decoymx export against its real consumers: rbldnsd (served on a loopback
+high port, queried with dig), Postfix (postmap -q on the cidr: table and
+the compiled hash: table), nftables (nft -c -f).  The scenario database
+(scenario.export_db) has each kind of bot and MTA-like clients: exactly
+the bots are listed, with the right reasons.  Also: hostile text from
+the network cannot reach an export, writes are atomic and skipped when
+nothing changed, options and allowlists are checked.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, run_bin, free_port, wait_until
+import scenario
+
+NOW = int(time.time() * 1e6)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    d = tmp_path_factory.mktemp("exp")
+    scenario.export_db(BIN, d / "e.db", NOW)
+    scenario.export_db(BIN, d / "s.db", NOW, sensor=True)
+    (d / "allow.txt").write_text(scenario.ALLOW)
+    return d
+
+
+def export(work, fmt, *args, db="e.db", allow=True, ok=True):
+    extra = ["--allowlist", str(work / "allow.txt")] if allow else []
+    r = run_bin("export", fmt, "--db", work / db, *extra, *args)
+    assert b"Sanitizer" not in r.stderr and b"runtime error" not in r.stderr
+    if ok:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def body(out):
+    """The lines of an export after its generation comment."""
+    lines = out.decode().splitlines()
+    assert lines[0].startswith("# decoymx ")
+    return lines[1:]
+
+
+def entries(work, *args, **kw):
+    j = json.loads(export(work, "json", *args, **kw).stdout)
+    return {("%s/%d" % (e["address"], e["prefix"])
+             if e["prefix"] not in (32, 128) else e["address"]):
+            e["reasons"] for e in j["entries"]}, j
+
+
+def test_exactly_the_bots_are_listed(work):
+    got, j = entries(work)
+    want = dict(scenario.LISTED, **{"127.0.0.2": ["test"]})
+    assert got == want
+    assert j["exclusions"] == ["2001:db8:1:2::20"]
+    import ipaddress
+    plain = body(export(work, "plain").stdout)
+    assert plain == sorted(plain, key=lambda a: (
+        ipaddress.ip_network(a).version, ipaddress.ip_network(a)))
+    assert set(plain) == set(want)
+
+
+def test_sensor_adds_nolisting_only(work):
+    got, _ = entries(work, db="s.db")
+    assert got["198.51.100.20"] == ["nolisting-only"]
+    assert got["198.51.100.11"] == ["nolisting-only"]
+    assert got["2001:db8:1:3::/64"] == ["nolisting-only"]
+    assert "198.51.100.21" not in got       # went on to the real MX
+    assert "198.51.100.22" not in got       # window not over yet
+    assert "198.51.100.13" not in got       # a queue
+    got, _ = entries(work, "--window", "30s", db="s.db")
+    assert "198.51.100.22" in got
+    got, _ = entries(work, "--rules", "backup-direct", db="s.db")
+    assert set(got) == {"127.0.0.2", "198.51.100.10", "198.51.100.16",
+                        "2001:db8:1:2::/64"}
+
+
+def test_max_age_and_min_sessions(work):
+    got, _ = entries(work, "--max-age", "60d")
+    assert "192.0.2.200" in got
+    got, _ = entries(work, "--min-sessions", "2")
+    assert set(got) == {"127.0.0.2", "198.51.100.10", "198.51.100.14"}
+    got, _ = entries(work, allow=False)
+    assert "198.51.100.15" in got
+
+
+def test_report_ip_explains(work):
+    r = run_bin("report", "ip", "198.51.100.14", "--db", work / "e.db",
+                "--format", "json")
+    c = json.loads(r.stdout)["classification"]
+    assert c["verdict"][0]["listed"] == 1
+    assert c["verdict"][0]["mta_like"] is not None
+    assert c["verdict"][0]["strong_signal"] == 1
+    assert c["reasons"][0]["reason"] == "bot-protocol"
+    assert "pregreet" in c["reasons"][0]["evidence"]
+    c = json.loads(run_bin("report", "ip", "198.51.100.13", "--db",
+                           work / "e.db", "--format", "json").stdout)
+    assert c["classification"]["verdict"][0]["listed"] == 0
+    assert c["classification"]["reasons"] == []
+
+
+def test_nothing_from_the_network_reaches_an_export(work):
+    allowed = {
+        "rbldnsd": r"^(\$TTL \S+|\$SOA( \S+){8}|\$NS( \S+)+|"
+                   r":127\.0\.0\.2:Listed by decoymx; see decoymx report "
+                   r"ip \$|[0-9.]+ :127\.0\.0\.[234]:decoymx [a-z -]+: "
+                   r"[a-zA-Z0-9 ,]+; see decoymx report ip \$|![0-9.]+)$",
+        "postfix": r"^[0-9a-f.:/]+ (DUNNO|450 4\.7\.1 Listed by decoymx "
+                   r"\([a-z,-]+\))$",
+        "plain": r"^[0-9a-f.:/]+$",
+        "nft": r"^(table inet decoymx \{|\tset blocklist\w* \{ type "
+               r"ipv[46]_addr; flags interval; \}|\}|flush set inet "
+               r"decoymx \w+|add element inet decoymx \w+ \{ [0-9a-f.:/, ]+"
+               r" \})$",
+    }
+    for fmt, rx in allowed.items():
+        out = export(work, fmt, "--ttl", "300", "--soa",
+                     "300 ns.test. hm.test. 0 600 300 86400 300",
+                     "--ns", "300 ns.test.").stdout
+        assert b"owned" not in out and b"127.0.0.9" not in out
+        for line in body(out):
+            assert re.match(rx, line), (fmt, line)
+
+
+@pytest.mark.parametrize("args", [
+    ("--soa", "300 ns.test. hm.test. 0 600 300 86400 300\n$NS 1 evil."),
+    ("--soa", "too few words"), ("--ns", "300"),
+    ("--txt", "line\nbreak"), ("--action", "450\r\nx"),
+    ("--code", "backup-direct=10.0.0.2"), ("--code", "nosuch=127.0.0.5"),
+    ("--nft-set", "bad name"), ("--nft-table", "x;flush ruleset"),
+    ("--rules", "backup-direct,nosuch"), ("--v6-prefix", "200"),
+    ("--max-age", "forever"), ("--map", "btree"),
+])
+def test_bad_options_exit_2(work, args):
+    r = export(work, "rbldnsd", *args, ok=False)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == b""
+
+
+def test_allowlist_errors_name_file_and_line(work, tmp_path):
+    from conftest import SAN_MARKERS
+    bad = tmp_path / "bad.txt"
+    bad.write_text("# ok\n192.0.2.0/24\n192.0.2.1 extra\n")
+    r = run_bin("export", "plain", "--db", work / "e.db", "--allowlist",
+                bad)
+    assert r.returncode == 2
+    assert ("%s:3:" % bad).encode() in r.stderr
+    bad.write_text("10.0.0.0/33\n")
+    r = run_bin("export", "plain", "--db", work / "e.db", "--allowlist",
+                bad)
+    assert r.returncode == 2 and b":1:" in r.stderr
+    r = run_bin("export", "plain", "--db", work / "e.db", "--allowlist",
+                tmp_path / "none.txt")
+    assert r.returncode == 2 and b"none.txt" in r.stderr
+    assert not any(m.encode() in r.stderr for m in SAN_MARKERS)
+
+
+def test_atomic_write_and_unchanged(work, tmp_path):
+    out = tmp_path / "out" / "bl"
+    out.parent.mkdir()
+    r = export(work, "rbldnsd", "-o", out)
+    assert b"written" in r.stderr
+    st1, st6 = out.stat(), (tmp_path / "out" / "bl.v6").stat()
+    time.sleep(0.05)
+    r = export(work, "rbldnsd", "-o", out)
+    assert r.stderr.count(b"unchanged") == 2
+    assert out.stat().st_mtime_ns == st1.st_mtime_ns
+    assert out.stat().st_ino == st1.st_ino
+    # a change of the same size still changes the size of the file
+    r = export(work, "rbldnsd", "-o", out, "--code",
+                "bot-protocol=127.0.0.5")
+    assert b"written" in r.stderr
+    assert out.stat().st_size != st1.st_size
+    assert out.stat().st_ino != st1.st_ino
+    assert (tmp_path / "out" / "bl.v6").stat().st_ino == st6.st_ino
+    assert sorted(p.name for p in out.parent.iterdir()) == ["bl", "bl.v6"]
+    # the unwritable: a clear error, the old file untouched
+    r = run_bin("export", "plain", "--db", work / "e.db", "-o",
+                tmp_path / "nodir" / "x")
+    assert r.returncode == 1 and b"nodir" in r.stderr
+
+
+def test_missing_and_newer_database(work, tmp_path):
+    r = run_bin("export", "plain", "--db", tmp_path / "no.db")
+    assert r.returncode == 1 and b"does not exist" in r.stderr
+    assert not (tmp_path / "no.db").exists()
+    import sqlite3
+    p = tmp_path / "new.db"
+    shutil.copy(work / "e.db", p)
+    c = sqlite3.connect(p)
+    c.execute("PRAGMA user_version = 99")
+    c.close()
+    r = run_bin("export", "rbldnsd", "--db", p)
+    assert r.returncode == 1 and b"schema version 99" in r.stderr
+
+
+def dig(port, name, qtype="A"):
+    r = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+tries=1",
+                        "+time=2", "+noall", "+comments", "+answer", name,
+                        qtype], capture_output=True, text=True, timeout=10)
+    status = re.search(r"status: (\w+)", r.stdout)
+    answers = [l.split(None, 4)[-1] for l in r.stdout.splitlines()
+               if l and not l.startswith(";")]
+    return (status.group(1) if status else None), answers
+
+
+def rev4(a):
+    return ".".join(reversed(a.split("."))) + ".bl.test"
+
+
+def rev6(a):
+    import ipaddress
+    return ipaddress.ip_address(a).reverse_pointer.replace(
+        ".ip6.arpa", ".bl.test")
+
+
+@pytest.mark.skipif(not shutil.which("rbldnsd") or not shutil.which("dig"),
+                    reason="rbldnsd or dig missing (scripts/install-deps "
+                    "test)")
+def test_rbldnsd_serves_the_export(work, tmp_path):
+    zone = tmp_path / "zone"
+    zone.mkdir()
+    export(work, "rbldnsd", "-o", zone / "bl", "--ttl", "300", "--soa",
+           "300 ns.test. hm.test. 0 600 300 86400 300", "--ns",
+           "300 ns.test.")
+    port = free_port(["127.0.0.1"])
+    log = open(tmp_path / "rbldnsd.log", "w")
+    p = subprocess.Popen(["rbldnsd", "-n", "-b", "127.0.0.1/%d" % port,
+                          "-r", str(zone), "bl.test:ip4set:bl",
+                          "bl.test:ip6trie:bl.v6"],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: dig(port, "2.0.0.127.bl.test")[0] == "NOERROR",
+                   10, interval=0.1, what="rbldnsd to answer")
+        assert dig(port, "2.0.0.127.bl.test")[1] == ["127.0.0.2"]
+        assert dig(port, "1.0.0.127.bl.test")[0] == "NXDOMAIN"
+        st, a = dig(port, rev4("198.51.100.10"))
+        assert a == ["127.0.0.2"]
+        st, t = dig(port, rev4("198.51.100.10"), "TXT")
+        assert t == ['"decoymx backup-direct: went straight for a backup '
+                     'MX; see decoymx report ip 198.51.100.10"']
+        assert dig(port, rev4("198.51.100.12"))[1] == ["127.0.0.4"]
+        assert dig(port, rev4("198.51.100.15"))[0] == "NXDOMAIN"  # allow
+        assert dig(port, rev4("198.51.100.11"))[0] == "NXDOMAIN"
+        assert dig(port, rev4("198.51.100.16"))[1] == ["127.0.0.2"]
+        assert dig(port, rev6("2001:db8:1:2::99"))[1] == ["127.0.0.2"]
+        assert dig(port, rev6("2001:db8:1:2::20"))[0] == "NXDOMAIN"
+        assert dig(port, rev6("2001:db8:1:3::1"))[0] == "NXDOMAIN"
+        st, soa = dig(port, "bl.test", "SOA")
+        assert soa and soa[0].startswith("ns.test. hm.test.")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+        log.close()
+    text = (tmp_path / "rbldnsd.log").read_text()
+    assert "bl.test" not in text or "warning" not in text.lower(), text
+    assert not re.search(r"invalid|unrecognized|error", text, re.I), text
+
+
+@pytest.mark.skipif(not shutil.which("postmap"),
+                    reason="postfix missing (scripts/install-deps test)")
+def test_postfix_tables(work, tmp_path):
+    conf = tmp_path / "pf"
+    conf.mkdir()
+    (conf / "main.cf").write_text("")
+    cidr = tmp_path / "bl.cidr"
+    export(work, "postfix", "-o", cidr, "--action", "554 5.7.1 no (%r)")
+
+    def q(key, table):
+        r = subprocess.run(["postmap", "-c", str(conf), "-q", key, table],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode in (0, 1), r.stderr
+        assert "warning" not in r.stderr, r.stderr
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    t = "cidr:%s" % cidr
+    assert q("198.51.100.10", t) == "554 5.7.1 no (backup-direct)"
+    assert q("198.51.100.12", t) == "554 5.7.1 no (bot-protocol)"
+    assert q("198.51.100.11", t) is None
+    assert q("198.51.100.15", t) is None
+    assert q("127.0.0.1", t) is None
+    assert q("127.0.0.2", t) == "554 5.7.1 no (test)"
+    assert q("2001:db8:1:2::99", t) == "554 5.7.1 no (backup-direct)"
+    assert q("2001:db8:1:2::20", t) == "DUNNO"
+    h = tmp_path / "bl.access"
+    export(work, "postfix", "-o", h, "--map", "hash")
+    r = subprocess.run(["postmap", "-c", str(conf), "hash:%s" % h],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    assert q("198.51.100.10", "hash:%s" % h).startswith("450 4.7.1")
+    assert q("2001:db8:1:2", "hash:%s" % h).startswith("450 4.7.1")
+    assert q("198.51.100.11", "hash:%s" % h) is None
+
+
+@pytest.mark.skipif(not shutil.which("nft"),
+                    reason="nftables missing (scripts/install-deps test)")
+def test_nft_accepts_the_script(work, tmp_path):
+    f = tmp_path / "bl.nft"
+    export(work, "nft", "-o", f, "--nft-table", "dmx", "--nft-set", "bots")
+    r = subprocess.run(["nft", "-c", "-f", str(f)], capture_output=True,
+                       text=True, timeout=30)
+    if r.returncode != 0 and re.search(r"Operation not permitted|"
+                                       r"netlink|Permission denied",
+                                       r.stderr):
+        pytest.skip("nft cannot check here: %s" % r.stderr.strip())
+    assert r.returncode == 0, r.stderr
+    text = f.read_text()
+    assert "add element inet dmx bots4 { 127.0.0.2, 198.51.100.10," in text
+    assert "add element inet dmx bots_allow6 { 2001:db8:1:2::20 }" in text
+
+
+def test_periodic_export_from_the_daemon(daemon, tmp_path):
+    out = tmp_path / "periodic.rbl"
+    d = daemon(extra=["export rbldnsd %s every 10s --ttl 60 --soa "
+                      "\"60 ns.test. hm.test. 0 600 300 86400 300\"" % out])
+    wait_until(lambda: out.exists() and (tmp_path / "periodic.rbl.v6")
+               .exists(), 10, interval=0.05, what="the periodic export")
+    text = out.read_text()
+    assert text.startswith("# decoymx ")
+    assert "$TTL 60\n$SOA 60 ns.test. hm.test." in text
+    assert "127.0.0.2 :127.0.0.2:" in text
+    r = run_bin("run", "-n", "-c", d.conf)
+    assert r.returncode == 0
+    assert b"export rbldnsd %s every 10000ms" % str(out).encode() in r.stdout
+
+
+@pytest.mark.parametrize("line,why", [
+    ("export rbldnsd relative/path every 5m", b"absolute path"),
+    ("export rbldnsd /tmp/x every 1s", b"from 10s to 1d"),
+    ("export gopher /tmp/x every 5m", b"bad export format"),
+    ("export rbldnsd /tmp/x every 5m --soa \"1 2\"", b"bad export"),
+    ("export rbldnsd /tmp/x every 5m --ttl \"60", b"open quote"),
+    ("export rbldnsd /tmp/x", b"FORMAT PATH every"),
+])
+def test_export_config_errors(tmp_path, line, why):
+    conf = tmp_path / "c.conf"
+    conf.write_text("listen 127.0.0.1:2525\n%s\n" % line)
+    r = run_bin("run", "-n", "-c", conf)
+    assert r.returncode == 2
+    assert ("%s:2:" % conf).encode() in r.stderr and why in r.stderr, \
+        r.stderr
+
+
+def test_evidence_triggers_match_a_recount(work):
+    """client_evidence kept by the trigger equals the migration's count."""
+    import sqlite3
+    c = sqlite3.connect(work / "e.db")
+    got = sorted(c.execute("SELECT * FROM client_evidence").fetchall())
+    want = sorted(c.execute(
+        "SELECT s.src_ip, min(CASE WHEN s.role = 'primary' THEN s.start_us"
+        " END), sum(s.role = 'primary'), min(CASE WHEN s.role = 'backup'"
+        " THEN s.start_us END), sum(s.role = 'backup'),"
+        " sum(s.helo IS NOT NULL AND (s.anomalies & 16) = 0),"
+        " sum(s.mail_from IS NOT NULL AND EXISTS (SELECT 1"
+        " FROM client_envelopes e WHERE e.ip = s.src_ip"
+        " AND e.helo = coalesce(s.helo, '') AND e.mail_from = s.mail_from"
+        " AND s.start_us - e.first_us >= 60000000))"
+        " FROM sessions s GROUP BY s.src_ip").fetchall())
+    c.close()
+    assert got == want

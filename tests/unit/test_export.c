@@ -1,0 +1,187 @@
+/*
+ * test_export.c -- the classification rules on hand-made evidence, the
+ * allowlist parser and lookups, and the word splitting of configured
+ * exports.  The exports themselves are tested against their consumers
+ * in tests/integration/test_export.py.
+ */
+#include <stdlib.h>
+
+#include "reports.h"
+#include "store.h"
+#include "t.h"
+
+#define MIN_US	(60LL * 1000000)
+
+static void	 test_rules(void);
+static void	 test_allowlist(void);
+static void	 test_argv(void);
+
+static void
+test_rules(void)
+{
+	struct classify_conf	 c;
+	struct evidence		 e;
+	struct verdict		 v;
+
+	classify_defaults(&c);
+	c.now_us = 1000 * MIN_US;
+
+	/* Only ever the backup: backup-direct, and strong even if it retries. */
+	memset(&e, 0, sizeof(e));
+	e.backup_sessions = 3;
+	e.backup_first_us = 10 * MIN_US;
+	e.helo_ok = 3;
+	e.retries = 2;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 1u << REASON_BACKUP_DIRECT);
+	CHECK(v.mta != NULL && v.strong && v.listed);
+
+	/* Primary first, then backup, like an MTA walking the list. */
+	e.primary_sessions = 1;
+	e.primary_first_us = 9 * MIN_US;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0 && !v.listed);
+	/* ... but backup first: the primary came later. */
+	e.primary_first_us = 11 * MIN_US;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 1u << REASON_BACKUP_DIRECT);
+	CHECK(!v.strong && !v.listed);		/* it retries like a queue */
+	e.retries = 0;
+	classify_client(&c, &e, &v);
+	CHECK(v.listed);
+	/* The sensor saw it try the primary before: not direct. */
+	e.syn_before_backup = 1;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0);
+
+	/* nolisting-only needs the sensor and a window that has passed. */
+	memset(&e, 0, sizeof(e));
+	e.primary_sessions = 1;
+	e.primary_first_us = c.now_us - 20 * MIN_US;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0);
+	e.sensor = 1;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 1u << REASON_NOLISTING_ONLY && v.listed);
+	e.primary_first_us = c.now_us - 5 * MIN_US;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0);
+	e.primary_first_us = c.now_us - 20 * MIN_US;
+	e.real_after_primary = 1;
+	e.helo_ok = 1;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0 && v.mta != NULL);
+
+	/* bot-protocol; an invalid HELO alone does not beat an MTA. */
+	memset(&e, 0, sizeof(e));
+	e.anomalies = ANOM_HELO_INVALID;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 1u << REASON_BOT_PROTOCOL && v.listed);
+	e.helo_ok = 1;
+	e.retries = 1;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons != 0 && !v.listed);
+	e.anomalies |= ANOM_PREGREET;
+	classify_client(&c, &e, &v);
+	CHECK(v.strong && v.listed);
+	e.anomalies = ANOM_BARE_LF | ANOM_EARLY_QUIT;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0);
+
+	/* Disabled rules do not fire. */
+	c.rules = 1u << REASON_BACKUP_DIRECT;
+	e.anomalies = ANOM_PREGREET;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0);
+
+	CHECK_STR(classify_reason_name(REASON_NOLISTING_ONLY),
+	    "nolisting-only");
+	CHECK(classify_reason_parse("bot-protocol") == REASON_BOT_PROTOCOL);
+	CHECK(classify_reason_parse("Bot-protocol") == -1);
+	CHECK(classify_reason_name(REASON_MAX) == NULL);
+}
+
+static void
+test_allowlist(void)
+{
+	static const char text[] =
+	    "# partners\n"
+	    "192.0.2.77/24   # host bits cleared\n"
+	    "\n"
+	    "  2001:db8::/32\n"
+	    "198.51.100.7\n"
+	    "[2001:db8:ffff::1]";
+	struct allowlist	 al = { 0 };
+	uint8_t			 a4[4] = { 192, 0, 2, 200 };
+	uint8_t			 b4[4] = { 192, 0, 3, 1 };
+	uint8_t			 h4[4] = { 198, 51, 100, 7 };
+	uint8_t			 a6[16] = { 0x20, 0x01, 0x0d, 0xb8, 9 };
+	uint8_t			 b6[16] = { 0x20, 0x01, 0x0d, 0xb9 };
+	char			 err[256];
+
+	CHECK(allowlist_parse(&al, text, sizeof(text) - 1, "a.txt", err,
+	    sizeof(err)) == 0);
+	CHECK(al.n == 4);
+	CHECK(allowlist_match(&al, 4, a4) != NULL);
+	CHECK(allowlist_match(&al, 4, a4)->prefix == 24);
+	CHECK(allowlist_match(&al, 4, b4) == NULL);
+	CHECK(allowlist_match(&al, 4, h4) != NULL);
+	CHECK(allowlist_match(&al, 6, a6) != NULL);
+	CHECK(allowlist_match(&al, 6, b6) == NULL);
+	CHECK(allowlist_inside(&al.nets[0], 4, (uint8_t[4]){ 192, 0, 0, 0 },
+	    16));
+	CHECK(!allowlist_inside(&al.nets[0], 4, (uint8_t[4]){ 192, 0, 2, 0 },
+	    28));
+	allowlist_free(&al);
+
+	CHECK(allowlist_parse(&al, "1.2.3.4\n1.2.3.5 x\n", 18, "b.txt", err,
+	    sizeof(err)) == -1);
+	CHECK_STR(err, "b.txt:2: one network a line, then only a # comment");
+	allowlist_free(&al);
+	CHECK(allowlist_parse(&al, "\n\nexample.org\n", 14, "c", err,
+	    sizeof(err)) == -1);
+	CHECK(strncmp(err, "c:3: example.org: not an", 24) == 0);
+	allowlist_free(&al);
+	CHECK(allowlist_parse(&al, "\x1b[2J/8\n", 7, "d", err,
+	    sizeof(err)) == -1);
+	CHECK(strchr(err, '\x1b') == NULL);
+	allowlist_free(&al);
+	CHECK(allowlist_parse(&al, "1.2.3.4\0\n", 9, "e", err,
+	    sizeof(err)) == -1);
+	CHECK(strstr(err, "NUL") != NULL);
+	allowlist_free(&al);
+	CHECK(allowlist_parse(&al, "::/129", 6, "f", err, sizeof(err)) == -1);
+	allowlist_free(&al);
+	CHECK(allowlist_parse(&al, "", 0, "g", err, sizeof(err)) == 0);
+	CHECK(al.n == 0);
+	allowlist_free(&al);
+}
+
+static void
+test_argv(void)
+{
+	char	 buf[256], *argv[16];
+	int	 argc;
+
+	argc = export_argv("rbldnsd", "/x/y", " --ttl 60  --soa \"1 ns. hm."
+	    " 0 1 1 1 1\" -q", buf, sizeof(buf), argv, 16);
+	CHECK(argc == 10);
+	CHECK_STR(argv[1], "rbldnsd");
+	CHECK_STR(argv[3], "/x/y");
+	CHECK_STR(argv[8], "1 ns. hm. 0 1 1 1 1");
+	CHECK(argv[10] == NULL);
+	CHECK(export_argv("plain", "/x", "--ttl \"60", buf, sizeof(buf), argv,
+	    16) == -1);
+	CHECK(export_argv("plain", "/x", "a b c d e f g h i j k l", buf,
+	    sizeof(buf), argv, 16) == -1);
+	CHECK(export_argv("plain", "/x", "", buf, 8, argv, 16) == -1);
+}
+
+int
+main(void)
+{
+	test_rules();
+	test_allowlist();
+	test_argv();
+	return t_done("test_export");
+}
