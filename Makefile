@@ -125,7 +125,7 @@ bench: deps-test
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/doc/decoymx
-	install -m 0755 decoymx $(DESTDIR)$(PREFIX)/sbin/decoymx
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/decoymx
 	install -m 0644 dist/decoymx.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 dist/decoymx.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 dist/decoymx.conf $(DESTDIR)$(PREFIX)/share/doc/decoymx/

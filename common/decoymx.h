@@ -313,6 +313,8 @@ int		 record_type(const uint8_t *buf, size_t len);
 
 /* names.c */
 const char	*role_name(enum role);
+int		 role_parse(const char *);
+int		 close_reason_parse(const char *);
 const char	*stage_name(enum stage);
 int		 stage_parse(const char *);
 const char	*close_reason_name(enum close_reason);

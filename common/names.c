@@ -70,3 +70,23 @@ anomaly_parse(const char *name)
 			return i;
 	return -1;
 }
+
+/* Returns the role for a name, or -1. */
+int
+role_parse(const char *name)
+{
+	for (int i = 0; i < ROLE_MAX; i++)
+		if (strcmp(name, role_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Returns the close reason for a name, or -1. */
+int
+close_reason_parse(const char *name)
+{
+	for (int i = 0; i < CLOSE_MAX; i++)
+		if (strcmp(name, reason_names[i]) == 0)
+			return i;
+	return -1;
+}

@@ -171,6 +171,7 @@ struct walk_touch {
 	int64_t		 ts_us;
 	uint32_t	 retransmits;	/* of the SYNs to this address */
 	uint32_t	 repeats;	/* further connections to it */
+	uint8_t		 deferred;	/* the client had a 4xx from it */
 };
 
 enum walk_verdict {

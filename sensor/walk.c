@@ -11,7 +11,10 @@
  *                      less than WALK_PARALLEL_US apart: the client did
  *                      not wait for an answer from the first (a walker
  *                      needs at least a round trip), typical of bulk
- *                      bots that hit every MX at once
+ *                      bots that hit every MX at once.  Not when the
+ *                      client had its 4xx from the first (a nearby MTA
+ *                      walks on in well under a millisecond): the store
+ *                      walks again once that session is stored
  *   backup-direct      the first MX touched is a backup decoy (higher
  *                      preference number than the real MX): it skipped
  *                      the primaries, the classic backup-MX abuse
@@ -61,7 +64,7 @@ walk_verdict(const struct walk_touch *t, size_t n)
 	if (n == 0)
 		return WALK_NONE;
 	for (size_t i = 1; i < n; i++)
-		if (strcmp(t[i].ip, t[i - 1].ip) != 0 &&
+		if (strcmp(t[i].ip, t[i - 1].ip) != 0 && !t[i - 1].deferred &&
 		    t[i].ts_us - t[i - 1].ts_us < WALK_PARALLEL_US)
 			return WALK_PARALLEL;
 	if (t[0].role == ROLE_BACKUP)

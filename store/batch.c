@@ -42,6 +42,7 @@ struct batch {
 	struct geo	*geo;		/* not owned; NULL: no geolocation */
 	struct events	*events;	/* not owned; NULL: no event log */
 	const char	*sensor;	/* not owned; NULL: unnamed */
+	struct synstore	*syns;		/* not owned; NULL: no sensor */
 };
 
 static int	 batch_ratelimit(struct ratelimit *);
@@ -212,8 +213,11 @@ batch_flush(struct batch *b, struct store *st)
 		r.geo = &br->geo;
 		if (b->sensor != NULL)
 			r.sensor = (struct span){ b->sensor, strlen(b->sensor) };
-		if (store_session(st, &r) == 0)
+		if (store_session(st, &r) == 0) {
+			if (b->syns != NULL)
+				synstore_session(b->syns, r.src_ip);
 			continue;
+		}
 		if (!batch_record_error(store_errcode(st)))
 			goto fail;
 		log_warn("store rejected session=%s error=\"%s\"", r.uid,
@@ -266,4 +270,11 @@ void
 batch_set_sensor(struct batch *b, const char *name)
 {
 	b->sensor = name;
+}
+
+/* Stored sessions may settle their client's MX walk (synstore_session). */
+void
+batch_set_syns(struct batch *b, struct synstore *ss)
+{
+	b->syns = ss;
 }

@@ -3,6 +3,7 @@
  *
  *	decoymx db migrate [--db PATH]	create or upgrade the schema
  *	decoymx db check [--db PATH]	integrity, foreign keys and version
+ *	decoymx db merge [--db PATH] OTHER.db...  fold other sensors' data in
  *
  * Exports cmd_db().
  */
@@ -15,11 +16,12 @@
 struct db_cmd {
 	const char	*name;
 	const char	*usage;
-	int		(*run)(const char *);
+	int		(*run)(const char *, int, char **);
 };
 
-static int	 db_migrate(const char *);
-static int	 db_check(const char *);
+static int	 db_migrate(const char *, int, char **);
+static int	 db_check(const char *, int, char **);
+static int	 db_merge(const char *, int, char **);
 static int	 db_check_pragma(sqlite3 *, const char *, const char *);
 static int	 db_usage(void);
 static int	 db_opts(int, char **, const char **);
@@ -27,6 +29,7 @@ static int	 db_opts(int, char **, const char **);
 static const struct db_cmd db_cmds[] = {
 	{ "migrate", "migrate [--db PATH]", db_migrate },
 	{ "check", "check [--db PATH]", db_check },
+	{ "merge", "merge [--db PATH] OTHER.db...", db_merge },
 };
 
 #define NDB_CMDS	(sizeof(db_cmds) / sizeof(db_cmds[0]))
@@ -41,12 +44,15 @@ db_usage(void)
 }
 
 static int
-db_migrate(const char *path)
+db_migrate(const char *path, int argc, char **argv)
 {
 	struct store	*st;
 	char		 err[1024];
 	int		 v;
 
+	(void)argv;
+	if (argc != 0)
+		return db_usage();
 	if ((st = store_open(path, STORE_RW, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "decoymx db migrate: %s\n", err);
 		return EXIT_RUNTIME;
@@ -102,13 +108,16 @@ db_check_pragma(sqlite3 *db, const char *sql, const char *want)
 }
 
 static int
-db_check(const char *path)
+db_check(const char *path, int argc, char **argv)
 {
 	struct store	*st;
 	sqlite3		*db;
 	char		 err[1024];
 	int		 bad = 0, v;
 
+	(void)argv;
+	if (argc != 0)
+		return db_usage();
 	st = store_open(path, STORE_RO | STORE_ANYVERSION, err, sizeof(err));
 	if (st == NULL) {
 		fprintf(stderr, "decoymx db check: %s\n", err);
@@ -127,6 +136,29 @@ db_check(const char *path)
 	printf("database %s: %s, schema version %d\n", path,
 	    bad ? "NOT ok" : "ok", v);
 	return bad ? EXIT_RUNTIME : 0;
+}
+
+/* Folds each OTHER database into path (merge.c does the work). */
+static int
+db_merge(const char *path, int argc, char **argv)
+{
+	struct store	*st;
+	char		 err[1024];
+	int		 rv = 0;
+
+	if (argc == 0)
+		return db_usage();
+	if ((st = store_open(path, STORE_RW, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "decoymx db merge: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	for (int i = 0; i < argc; i++)
+		if (merge_db(st, argv[i], stdout, err, sizeof(err)) == -1) {
+			fprintf(stderr, "decoymx db merge: %s\n", err);
+			rv = EXIT_RUNTIME;
+		}
+	store_close(st);
+	return rv;
 }
 
 /*
@@ -167,7 +199,7 @@ cmd_db(int argc, char **argv, const char *default_db)
 	argc -= i;
 	argv += i;
 	name = argv[0];
-	if ((i = db_opts(argc, argv, &path)) == -1 || i != argc)
+	if ((i = db_opts(argc, argv, &path)) == -1)
 		return db_usage();
 	for (size_t n = 0; n < NDB_CMDS; n++) {
 		if (strcmp(name, db_cmds[n].name) != 0)
@@ -177,7 +209,7 @@ cmd_db(int argc, char **argv, const char *default_db)
 			    "(--db PATH)\n", name);
 			return EXIT_USAGE;
 		}
-		return db_cmds[n].run(path);
+		return db_cmds[n].run(path, argc - i, argv + i);
 	}
 	fprintf(stderr, "decoymx db: unknown db command: %s\n", name);
 	return db_usage();

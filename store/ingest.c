@@ -285,6 +285,7 @@ ingest_setup(struct ingest *ig)
 	batch_set_geo(ig->b, ig->geo);
 	batch_set_events(ig->b, ig->events);
 	batch_set_sensor(ig->b, ig->conf->sensor_name);
+	batch_set_syns(ig->b, ig->syns);
 	ig->ev_read = event_new(ig->base, ig->fd, EV_READ | EV_PERSIST,
 	    ingest_read, ig);
 	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);

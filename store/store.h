@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "decoymx.h"
 
@@ -25,6 +26,7 @@
 struct store;
 struct batch;
 struct events;
+struct synstore;
 struct geo;
 
 /*
@@ -83,6 +85,7 @@ int		 batch_flush(struct batch *, struct store *);
 const struct batch_stats *batch_stats(const struct batch *);
 void		 batch_set_events(struct batch *, struct events *);
 void		 batch_set_sensor(struct batch *, const char *);
+void		 batch_set_syns(struct batch *, struct synstore *);
 void		 batch_set_geo(struct batch *, struct geo *);
 
 /* ingest.c */
@@ -134,6 +137,12 @@ int		 synstore_flush(struct synstore *);
 int		 synstore_add(struct synstore *, const struct syn_rec *,
 		    struct fp_match *);
 const struct synstore_stats *synstore_stats(const struct synstore *);
+int		 synstore_rewalk(struct synstore *, const char *ip);
+int		 synstore_session(struct synstore *, const char *ip);
+
+/* merge.c */
+int		 merge_db(struct store *, const char *other, FILE *out,
+		    char *err, size_t errlen);
 
 /* db.c */
 int		 cmd_db(int argc, char **argv, const char *default_db);

@@ -32,7 +32,7 @@
 
 enum {
 	Y_INSERT, Y_RTX, Y_JOIN, Y_WALK_READ, Y_WALK_WRITE, Y_BEGIN,
-	Y_COMMIT, Y_ROLLBACK, Y_MAX
+	Y_COMMIT, Y_ROLLBACK, Y_DEFERRED, Y_PARALLEL, Y_MAX
 };
 
 static const char *syn_sql[Y_MAX] = {
@@ -62,6 +62,13 @@ static const char *syn_sql[Y_MAX] = {
 	    " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(ip) DO UPDATE SET"
 	    " verdict = excluded.verdict, walk = excluded.walk,"
 	    " first_us = excluded.first_us, last_us = excluded.last_us",
+	/* Did the client get a 4xx from this decoy in that connection? */
+	[Y_DEFERRED] =
+	    "SELECT 1 FROM sessions WHERE src_ip = ?1 AND dst_ip = ?2"
+	    " AND start_us BETWEEN ?3 - 5000000 AND ?3 + 60000000"
+	    " AND reply_code BETWEEN 400 AND 499 LIMIT 1",
+	[Y_PARALLEL] =
+	    "SELECT 1 FROM mx_walks WHERE ip = ?1 AND verdict = 'parallel'",
 	[Y_BEGIN] = "BEGIN IMMEDIATE",
 	[Y_COMMIT] = "COMMIT",
 	[Y_ROLLBACK] = "ROLLBACK",
@@ -370,6 +377,7 @@ synstore_walk(struct synstore *ss, const char *ip)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	/* rows are newest first: fold oldest first. */
+	q = ss->q[Y_DEFERRED];
 	for (size_t i = nrows; i-- > 0;) {
 		size_t j;
 		for (j = 0; j < n; j++)
@@ -380,8 +388,16 @@ synstore_walk(struct synstore *ss, const char *ip)
 			t[j].repeats++;
 			continue;
 		}
-		if (n < WALK_MAX)
-			t[n++] = rows[i];
+		if (n == WALK_MAX)
+			continue;
+		t[n] = rows[i];
+		/* A 4xx from this decoy: the next MX was no parallel try. */
+		bind_text(q, 1, ip);
+		bind_text(q, 2, t[n].ip);
+		sqlite3_bind_int64(q, 3, t[n].ts_us);
+		t[n].deferred = sqlite3_step(q) == SQLITE_ROW;
+		sqlite3_reset(q);
+		n++;
 	}
 	if (n == 0)
 		return 0;
@@ -394,4 +410,30 @@ synstore_walk(struct synstore *ss, const char *ip)
 	sqlite3_bind_int64(q, 4, rows[nrows - 1].ts_us);
 	sqlite3_bind_int64(q, 5, rows[0].ts_us);
 	return synstore_run(ss, Y_WALK_WRITE);
+}
+
+/* Recomputes one client's MX walk from the stored SYNs (db merge). */
+int
+synstore_rewalk(struct synstore *ss, const char *ip)
+{
+	return synstore_walk(ss, ip);
+}
+
+/*
+ * A session was stored: if its client's walk reads "parallel" only
+ * because the SYN to the next MX came before this session's record (the
+ * client had its 4xx and moved on within a millisecond), walk again.
+ */
+int
+synstore_session(struct synstore *ss, const char *ip)
+{
+	sqlite3_stmt	*q = ss->q[Y_PARALLEL];
+	int		 rc;
+
+	bind_text(q, 1, ip);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;
+	return synstore_walk(ss, ip);
 }

@@ -78,3 +78,47 @@ def test_unwritable_event_log_is_a_clear_error(daemon, tmp_path):
                        capture_output=True, timeout=20)
     assert r.returncode == 1
     assert b"events-log" in r.stderr and str(blocker).encode() in r.stderr
+
+
+def test_db_merge_folds_sensors_idempotently(daemon, tmp_path):
+    import sqlite3
+    from conftest import read_sessions, run_bin, Smtp
+    a = daemon(extra=["sensor name mx10-a", "sensor off"])
+    b = daemon(extra=["sensor name mx40-b", "sensor off"])
+    normal_session(a)
+    normal_session(a, src="127.0.9.1")
+    normal_session(b, src="127.0.9.1", rcpt="other@example.org")
+    a.sessions(2)
+    b.sessions(1)
+    assert a.stop() == 0 and b.stop() == 0
+    fleet = str(tmp_path / "fleet.db")
+    r = run_bin("db", "merge", "--db", fleet, a.db, b.db)
+    assert r.returncode == 0, r.stderr
+    assert b"sessions=2" in r.stdout and b"sessions=1" in r.stdout
+    rows = read_sessions(fleet)
+    assert len(rows) == 3
+    con = sqlite3.connect(fleet)
+    try:
+        sensors = sorted(x[0] for x in con.execute(
+            "SELECT sensor FROM sessions"))
+        assert sensors == ["mx10-a", "mx10-a", "mx40-b"]
+        (n,) = con.execute("SELECT sessions FROM clients WHERE ip = "
+                           "'127.0.9.1'").fetchone()
+        assert n == 2                      # seen by both sensors
+        rcpts = sorted(x[0] for x in con.execute(
+            "SELECT rcpt FROM recipients"))
+        assert rcpts == ["other@example.org", "someone@example.org",
+                         "someone@example.org"]
+    finally:
+        con.close()
+    # Merging again adds nothing.
+    r = run_bin("db", "merge", "--db", fleet, a.db, b.db)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count(b"sessions=0") == 2
+    assert len(read_sessions(fleet)) == 3
+    # A file that is not a decoymx database is refused, nothing changes.
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database" * 100)
+    r = run_bin("db", "merge", "--db", fleet, str(junk))
+    assert r.returncode == 1 and str(junk).encode() in r.stderr
+    assert len(read_sessions(fleet)) == 3
