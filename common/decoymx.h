@@ -303,6 +303,7 @@ enum rec_type {
 	REC_STATS = 2,		/* net -> store: counters, once a second */
 	REC_RELOAD = 3,		/* store -> net: reloaded configuration */
 	REC_BYE = 4,		/* net -> store: clean stop, nothing follows */
+	REC_READY = 5,		/* store -> net: database open, start */
 	REC_SYN = 16,		/* net -> store: a TCP SYN (sensor/synrec.c) */
 };
 size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,

@@ -259,6 +259,11 @@ proc_run(struct config *c)
 		return EXIT_RUNTIME;
 	}
 	log_info("store ready db=%s", c->db);
+	{
+		/* The network process starts accepting on this. */
+		uint8_t ready[2] = { REC_READY, 1 };
+		send(sp[0], ready, sizeof(ready), MSG_NOSIGNAL);
+	}
 	rv = ingest_run(c, st, sp[0], pid, mfd);
 	if (mfd != -1)
 		close(mfd);

@@ -104,7 +104,6 @@ static const struct migration migrations[] = {
 	" first_us INTEGER NOT NULL,"		/* earliest session start */
 	" last_us INTEGER NOT NULL,"		/* latest session start */
 	" PRIMARY KEY(dim, key)) WITHOUT ROWID;"
-	"CREATE INDEX counts_top ON counts(dim, sessions);"
 	"CREATE INDEX clients_sessions ON clients(sessions);"
 	"CREATE INDEX sessions_dst ON sessions(dst_ip, start_us);"
 	"CREATE TABLE bits (b INTEGER PRIMARY KEY);"

@@ -10,6 +10,8 @@
 
 #include "tarpit.h"
 
+#define LINE_KEEP	(MAX_LINE - 1)	/* octets before the LF, CR included */
+
 static int	 line_deliver(struct linebuf *, const char *, size_t, int,
 		    line_cb, void *);
 static int	 line_keep(struct linebuf *, const char *, size_t);
@@ -27,9 +29,9 @@ line_deliver(struct linebuf *lb, const char *p, size_t n, int flags,
 	if (lb->discarding) {
 		flags |= LINE_TOO_LONG;
 		n = 0;
-	} else if (lb->len + n > MAX_LINE) {
+	} else if (lb->len + n > LINE_KEEP) {
 		flags |= LINE_TOO_LONG;
-		n = MAX_LINE - lb->len;
+		n = LINE_KEEP - lb->len;
 	}
 	if (lb->len > 0) {
 		if (n > 0 && line_keep(lb, p, n) == -1)
@@ -49,13 +51,13 @@ line_deliver(struct linebuf *lb, const char *p, size_t n, int flags,
 	return rv;
 }
 
-/* Appends to the pending partial line.  Returns -1 when over MAX_LINE. */
+/* Appends to the pending partial line.  Returns -1 when over LINE_KEEP. */
 static int
 line_keep(struct linebuf *lb, const char *p, size_t n)
 {
-	if (lb->len + n > MAX_LINE)
+	if (lb->len + n > LINE_KEEP)
 		return -1;
-	if (lb->p == NULL && (lb->p = malloc(MAX_LINE)) == NULL)
+	if (lb->p == NULL && (lb->p = malloc(LINE_KEEP)) == NULL)
 		return -1;
 	memcpy(lb->p + lb->len, p, n);
 	lb->len += (uint16_t)n;
@@ -86,8 +88,8 @@ line_feed(struct linebuf *lb, const char *data, size_t len, line_cb cb,
 	if (len == 0 || lb->discarding)
 		return 0;
 	if (line_keep(lb, data, len) == -1) {
-		/* Keep the first MAX_LINE bytes, drop the rest until LF. */
-		size_t room = MAX_LINE - lb->len;
+		/* Keep the first LINE_KEEP bytes, drop the rest until LF. */
+		size_t room = LINE_KEEP - lb->len;
 		if (room > 0)
 			line_keep(lb, data, room);
 		lb->discarding = 1;

@@ -133,17 +133,22 @@ session_plan(const struct config *c, const struct session *s, int64_t now,
 	int64_t t;
 
 	w->until_us = s->start_us + (int64_t)c->max_session_ms * 1000;
+	w->lifetime = 1;
 	if (s->outlen > 0 && s->due_us > now) {
 		w->what = s->peeked ? 0 : EV_READ;
-		if (s->due_us < w->until_us)
+		if (s->due_us < w->until_us) {
 			w->until_us = s->due_us;
+			w->lifetime = 0;
+		}
 	} else if (s->outlen > 0)
 		w->what = EV_WRITE;
 	else {
 		w->what = EV_READ;
 		t = s->last_us + (int64_t)c->idle_timeout_ms * 1000;
-		if (t < w->until_us)
+		if (t < w->until_us) {
 			w->until_us = t;
+			w->lifetime = 0;
+		}
 	}
 }
 
@@ -176,6 +181,7 @@ session_arm(struct session *s)
 		return;
 	}
 	session_plan(&s->tp->conf, s, now, &w);
+	s->lifetime = w.lifetime;
 	t = w.until_us - now;
 	if (t < 0)
 		t = 0;
@@ -195,9 +201,12 @@ session_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
-		/* The loop's clock is monotonic, ours is not: allow 1 ms. */
-		now = util_now_us() + 1000;
-		int life = now >= s->start_us +
+		/*
+		 * Which deadline fired is what the event was armed for: the
+		 * loop's clock is coarser than ours and may fire a tick early.
+		 */
+		now = util_now_us();
+		int life = s->lifetime || now >= s->start_us +
 		    (int64_t)c->max_session_ms * 1000;
 		if (life || s->outlen == 0) {
 			/* Say why, best effort, and go. */
@@ -266,14 +275,15 @@ session_read(struct session *s)
 		return;
 	}
 	s->last_us = util_now_us();
-	if (s->bytes_in == 0) {
+	if (s->bytes_in == 0)
 		smtp_first_bytes(&s->smtp, buf, (size_t)n, 0, &r);
-		if (r.len > 0)
-			session_reply(s, &r);
-		if (s->smtp.state == SMTP_DONE)
-			return;
-	}
+	else
+		smtp_bytes(&s->smtp, buf, (size_t)n, &r);
 	s->bytes_in += (uint64_t)n;
+	if (r.len > 0)
+		session_reply(s, &r);
+	if (s->smtp.state == SMTP_DONE)
+		return;
 	line_feed(&s->lb, buf, (size_t)n, session_line, s);
 }
 

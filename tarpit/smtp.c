@@ -631,6 +631,28 @@ smtp_first_bytes(struct smtp *s, const char *p, size_t len, int pregreet,
 	if (len >= 3 && ((u[0] == 0x16 && u[1] == 0x03 && u[2] <= 0x04) ||
 	    (u[0] & 0x80 && u[2] == 0x01)))
 		non_smtp(s, r);
+	else
+		smtp_bytes(s, p, len, r);
+}
+
+/*
+ * Looks at every chunk a client sends before it is split into lines:
+ * NUL and control bytes other than TAB, CR and LF never occur in SMTP
+ * commands, so binary input is answered at once, even when it holds no
+ * line end.  Sets r->len when it has something to answer.
+ */
+void
+smtp_bytes(struct smtp *s, const char *p, size_t len, struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
+		    c == 0x7f) {
+			non_smtp(s, r);
+			return;
+		}
+	}
 }
 
 /*

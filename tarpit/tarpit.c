@@ -30,6 +30,7 @@ static void	 tarpit_drain(struct tarpit *);
 static void	 tarpit_shutdown(struct tarpit *);
 static void	 tarpit_reload(struct tarpit *, const uint8_t *, size_t);
 static void	 tarpit_stats(evutil_socket_t, short, void *);
+static int	 tarpit_wait_ready(int);
 static void	 tarpit_send(struct tarpit *, const uint8_t *, size_t);
 static void	 tarpit_syn(void *, const struct syn_rec *);
 
@@ -100,12 +101,21 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
 	    tp)) == NULL)
 		fatalx("event_new failed");
 	event_add(tp->stats_ev, &(struct timeval){ 1, 0 });
-	listen_start(tp, ls, n);
-	if (sn != NULL && sensor_start(sn, tp->base, tarpit_syn, tp) == -1)
+	/*
+	 * Accept nothing before the store has the database open and
+	 * migrated: a reader that came too early would find no schema.
+	 */
+	if (tarpit_wait_ready(ipc_fd) == -1) {
+		log_error("store process did not start, exiting");
+		tp->status = EXIT_RUNTIME;
+	} else
+		listen_start(tp, ls, n);
+	if (tp->status == 0 && sn != NULL && sensor_start(sn, tp->base, tarpit_syn, tp) == -1)
 		fatalx("sensor cannot join the event loop");
 
 	sigprocmask(SIG_SETMASK, &(sigset_t){ 0 }, NULL);
-	event_base_dispatch(tp->base);
+	if (tp->status == 0)
+		event_base_dispatch(tp->base);
 
 	/*
 	 * After a signal everything is closed already; when the store went
@@ -357,6 +367,25 @@ tarpit_ipc_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (record_type(buf, (size_t)n) == REC_RELOAD)
 		tarpit_reload(tp, buf + 2, (size_t)n - 2);
+}
+
+/*
+ * Blocks until the store says it is ready (REC_READY).  Returns 0, or -1
+ * when the store closed the channel instead.
+ */
+static int
+tarpit_wait_ready(int fd)
+{
+	uint8_t	 buf[16];
+	ssize_t	 n;
+	int	 fl = fcntl(fd, F_GETFL);
+
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n == -1 && errno == EINTR);
+	fcntl(fd, F_SETFL, fl);
+	return n >= 2 && record_type(buf, (size_t)n) == REC_READY ? 0 : -1;
 }
 
 /*

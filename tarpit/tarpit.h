@@ -88,6 +88,8 @@ void		 smtp_line(struct smtp *, const char *, size_t, int flags,
 void		 smtp_first_bytes(struct smtp *, const char *, size_t,
 		    int pregreet, struct reply *);
 void		 smtp_limit(struct smtp *, struct reply *);
+void		 smtp_bytes(struct smtp *, const char *, size_t,
+		    struct reply *);
 void		 smtp_timeout(struct smtp *, enum close_reason,
 		    struct reply *);
 void		 smtp_end(struct smtp *, enum close_reason);
@@ -110,6 +112,7 @@ struct session {
 	uint8_t			 closed;
 	uint8_t			 tarpitted;	/* replies delayed/stuttered */
 	uint8_t			 peeked;	/* pregreet check done */
+	uint8_t			 lifetime;	/* armed for max-session */
 	uint16_t		 src_port;
 	uint64_t		 id;
 	int64_t			 start_us, last_us;
@@ -125,6 +128,7 @@ struct session {
 struct session_wait {
 	short		 what;		/* EV_READ, EV_WRITE or 0 (timer only) */
 	int64_t		 until_us;	/* timeout at */
+	int		 lifetime;	/* that is the max-session deadline */
 };
 
 void		 session_plan(const struct config *, const struct session *,

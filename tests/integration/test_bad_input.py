@@ -59,10 +59,6 @@ def test_binary_garbage(daemon):
     normal_session(d)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: binary garbage (with NUL bytes) "
-                   "that contains no LF is never inspected: no non-smtp "
-                   "anomaly, the client is held until idle-timeout and the "
-                   "session is stored as a plain 'timeout'")
 def test_binary_garbage_without_newline(daemon):
     d = daemon(extra=["idle-timeout 2s"])
     src = "127.0.2.2"
@@ -215,13 +211,6 @@ def test_session_lifetime_cap_enforced(daemon):
     normal_session(d)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a session ended by max-session "
-                   "is often recorded as close_reason 'timeout' instead of "
-                   "'lifetime': session_cb() decides by comparing "
-                   "util_now_us() (CLOCK_REALTIME) + 1 ms with start + "
-                   "max_session, but libevent's timer runs on a coarse "
-                   "monotonic clock and fires up to ~4 ms early (durations "
-                   "of 0.497 s seen for max-session 500ms)")
 def test_session_lifetime_recorded_as_lifetime(daemon):
     d = daemon(extra=["idle-timeout 20s", "max-session 1s"])
     n = 48
@@ -340,11 +329,6 @@ def test_line_of_1000_octets_is_fine(daemon):
     assert "long-line" not in r["anomalies"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: off by one: a command line of "
-                   "1001 octets including CRLF is taken as a normal line "
-                   "(line_deliver() compares the length without the LF, CR "
-                   "included, with MAX_LINE 1000 'CRLF incl.'), so no "
-                   "long-line anomaly and no 451")
 def test_line_of_1001_octets_is_too_long(daemon):
     d = daemon(extra=SLOW)
     src = "127.0.2.14"

@@ -295,3 +295,22 @@ def test_live_session_reaches_the_reports(daemon):
                             "--format", "json").stdout)
     assert ip["client"][0]["sessions"] == 2
     assert ip["decoys"][0]["role"] == "primary"
+
+
+def test_fingerprint_filled_by_the_sensor_counts_once(tmp_path):
+    """The sensor's trigger fills os after the insert: counted once."""
+    d = scenario.Db(BIN, tmp_path / "o.db")
+    d.sql("INSERT INTO syns(ts_us, src_ip, src_port, dst_ip, dst_port,"
+          " mx_pref, role, ver, ttl, ittl, dist, win, mss, wscale, olayout,"
+          " quirks, pclass, seq, sig, label, os_class, match, retransmits)"
+          " VALUES(?, '198.51.100.9', 40000, '192.0.2.40', 25, 40,"
+          " 'backup', 4, 60, 64, 4, 65535, 1460, 7, 'mss', 'df', '0', 1,"
+          " 'sig', 'Linux 2.2.x-3.x', 'unix', 'exact', 0)",
+          scenario.T0 - 10**6)
+    d.session("198.51.100.9", scenario.T0)
+    d.session("198.51.100.9", scenario.T0 + 10**6)
+    path = d.close()
+    assert {r["key"]: r["sessions"] for r in js(path, "top", "os")} == \
+        {"unix": 2}
+    assert {r["key"]: r["sessions"]
+            for r in js(path, "top", "fingerprints")} == {"Linux 2.2.x-3.x": 2}

@@ -209,6 +209,12 @@ test_anomalies(void)
 	start();
 	smtp_first_bytes(&s, "\x16\x03\x01\x02\x00", 5, 0, &r);
 	CHECK(r.close && s.anomalies & ANOM_NON_SMTP);
+	start();
+	smtp_bytes(&s, "EHLO \x01\x02 binary, no line end", 26, &r);
+	CHECK(r.close && s.anomalies & ANOM_NON_SMTP);
+	start();
+	smtp_bytes(&s, "EHLO caf\xc3\xa9.example\t\r\n", 21, &r);
+	CHECK(r.len == 0 && s.state != SMTP_DONE);	/* UTF-8 and TAB pass */
 	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
 	smtp_first_bytes(&s, "EHLO", 4, 1, &r);	/* before the greeting */
 	CHECK(s.anomalies & ANOM_PREGREET && r.len == 0);
@@ -326,10 +332,10 @@ test_lines(void)
 	memset(&g, 0, sizeof(g));
 	line_feed(&lb, big, 700, got_line, &g);
 	line_feed(&lb, big, sizeof(big), got_line, &g);
-	CHECK(lb.len <= MAX_LINE);
+	CHECK(lb.len <= MAX_LINE - 1);
 	line_feed(&lb, "yy\r\nQUIT\r\n", 10, got_line, &g);
 	CHECK(g.n == 2 && (g.flags[0] & LINE_TOO_LONG));
-	CHECK(g.len[0] == MAX_LINE);
+	CHECK(g.len[0] == MAX_LINE - 1);	/* 1000 octets with the LF */
 	CHECK(strcmp(g.line[1], "QUIT") == 0 && g.flags[1] == 0);
 	line_free(&lb);
 }

@@ -30,6 +30,7 @@ test_plan(void)
 	/* Nothing held: wait for input until the idle timeout. */
 	session_plan(&c, &s, t0, &w);
 	CHECK(w.what == EV_READ && w.until_us == t0 + 30 * SEC);
+	CHECK(w.lifetime == 0);
 
 	/* Idle is measured from the last input. */
 	s.last_us = t0 + 10 * SEC;
@@ -40,6 +41,7 @@ test_plan(void)
 	s.last_us = t0 + 290 * SEC;
 	session_plan(&c, &s, t0 + 291 * SEC, &w);
 	CHECK(w.until_us == t0 + 300 * SEC);
+	CHECK(w.lifetime == 1);	/* what fired is known, not guessed */
 
 	/* Greeting held for the delay: watch input (pregreet), timer. */
 	s.last_us = t0;
