@@ -64,7 +64,8 @@ static const char *syn_sql[Y_MAX] = {
 	    " first_us = excluded.first_us, last_us = excluded.last_us",
 	/* Did the client get a 4xx from this decoy in that connection? */
 	[Y_DEFERRED] =
-	    "SELECT 1 FROM sessions WHERE src_ip = ?1 AND dst_ip = ?2"
+	    "SELECT 1 FROM sessions INDEXED BY sessions_src"
+	    " WHERE src_ip = ?1 AND dst_ip = ?2"
 	    " AND start_us BETWEEN ?3 - 5000000 AND ?3 + 60000000"
 	    " AND reply_code BETWEEN 400 AND 499 LIMIT 1",
 	[Y_PARALLEL] =
