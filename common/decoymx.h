@@ -306,6 +306,23 @@ enum rec_type {
 	REC_READY = 5,		/* store -> net: database open, start */
 	REC_SYN = 16,		/* net -> store: a TCP SYN (sensor/synrec.c) */
 };
+/* The layout every record shares: see record.c. */
+struct rec_writer {
+	uint8_t	*p;
+	size_t	 len, cap;
+	int	 overflow;
+};
+typedef int (*rec_field_fn)(void *arg, int tag, const uint8_t *v,
+    size_t len, const char **why);
+void		 rec_begin(struct rec_writer *, uint8_t *buf, size_t cap,
+		    int type);
+void		 rec_put(struct rec_writer *, int tag, const void *, size_t);
+void		 rec_put_u64(struct rec_writer *, int tag, uint64_t);
+size_t		 rec_finish(struct rec_writer *, int eor_tag);
+uint64_t	 rec_u64(const uint8_t *);
+int		 rec_walk(const uint8_t *buf, size_t len, int type, int ntags,
+		    int eor_tag, uint32_t repeatable, uint32_t *seen,
+		    rec_field_fn, void *arg, const char **why);
 size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
 		    size_t cap);
 int		 record_decode_session(const uint8_t *buf, size_t len,

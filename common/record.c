@@ -25,21 +25,27 @@ enum tag {
 	T_MAX
 };
 
-struct wbuf {
-	uint8_t	*p;
-	size_t	 len, cap;
-	int	 overflow;
-};
-
-static void	 put_bytes(struct wbuf *, int, const void *, size_t);
-static void	 put_u64(struct wbuf *, int, uint64_t);
-static uint64_t	 get_u64(const uint8_t *);
 static int	 valid_ip(const uint8_t *, size_t, char *, size_t);
 
-static void
-put_bytes(struct wbuf *w, int tag, const void *v, size_t len)
+/* Starts a record of the given type in buf. */
+void
+rec_begin(struct rec_writer *w, uint8_t *buf, size_t cap, int type)
 {
-	if (len > 0xffff || w->len + 3 + len > w->cap) {
+	w->p = buf;
+	w->len = 0;
+	w->cap = cap;
+	w->overflow = cap < 2;
+	if (!w->overflow) {
+		buf[w->len++] = (uint8_t)type;
+		buf[w->len++] = REC_VERSION;
+	}
+}
+
+/* Appends one field; a field that does not fit marks the record bad. */
+void
+rec_put(struct rec_writer *w, int tag, const void *v, size_t len)
+{
+	if (w->overflow || len > 0xffff || w->len + 3 + len > w->cap) {
 		w->overflow = 1;
 		return;
 	}
@@ -51,21 +57,75 @@ put_bytes(struct wbuf *w, int tag, const void *v, size_t len)
 	w->len += len;
 }
 
-static void
-put_u64(struct wbuf *w, int tag, uint64_t v)
+void
+rec_put_u64(struct rec_writer *w, int tag, uint64_t v)
 {
 	uint8_t b[8];
 
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		b[i] = (uint8_t)v;
-	put_bytes(w, tag, b, 8);
+	rec_put(w, tag, b, 8);
+}
+
+/* Ends the record with its empty end marker.  Returns its length or 0. */
+size_t
+rec_finish(struct rec_writer *w, int eor_tag)
+{
+	rec_put(w, eor_tag, NULL, 0);
+	return w->overflow ? 0 : w->len;
+}
+
+/*
+ * Walks the fields of a record of the given type, checking the framing
+ * every record shares: a known tag (1 .. ntags-1), a length inside the
+ * record, each tag once unless its bit is in repeatable, the empty end
+ * marker eor_tag last and present.  Calls fn for each field.  Returns
+ * 0, or -1 with *why set; *seen gets the tags found.
+ */
+int
+rec_walk(const uint8_t *buf, size_t len, int type, int ntags, int eor_tag,
+    uint32_t repeatable, uint32_t *seen, rec_field_fn fn, void *arg,
+    const char **why)
+{
+	size_t off = 2;
+
+	*seen = 0;
+	if (len < 2 || buf[0] != type || buf[1] != REC_VERSION)
+		return *why = "not a record of this type", -1;
+	if (len > MAX_RECORD)
+		return *why = "record too long", -1;
+	while (off < len) {
+		if (len - off < 3)
+			return *why = "truncated field header", -1;
+		int tag = buf[off];
+		size_t flen = (size_t)buf[off + 1] << 8 | buf[off + 2];
+		off += 3;
+		if (flen > len - off)
+			return *why = "truncated field", -1;
+		if (tag <= 0 || tag >= ntags)
+			return *why = "unknown field", -1;
+		if ((*seen & 1u << tag) && !(repeatable & 1u << tag))
+			return *why = "duplicate field", -1;
+		*seen |= 1u << tag;
+		if (tag == eor_tag) {
+			if (flen != 0)
+				return *why = "end marker with content", -1;
+			if (off != len)
+				return *why = "data after the end marker", -1;
+		} else if (fn(arg, tag, buf + off, flen, why) == -1)
+			return -1;
+		off += flen;
+	}
+	if (!(*seen & 1u << eor_tag))
+		return *why = "no end marker", -1;
+	return 0;
 }
 
 static void
-put_span(struct wbuf *w, int tag, struct span s, size_t max)
+put_span(struct rec_writer *w, int tag, struct span s, size_t max)
 {
 	if (s.p != NULL)
-		put_bytes(w, tag, s.p, s.len < max ? s.len : max);
+		rec_put(w, tag, s.p, s.len < max ? s.len : max);
 }
 
 /*
@@ -75,42 +135,38 @@ put_span(struct wbuf *w, int tag, struct span s, size_t max)
 size_t
 record_encode_session(const struct sess_rec *r, uint8_t *buf, size_t cap)
 {
-	struct wbuf	 w = { buf, 0, cap, 0 };
+	struct rec_writer w;
 
-	if (cap < 2)
-		return 0;
-	buf[w.len++] = REC_SESSION;
-	buf[w.len++] = REC_VERSION;
-	put_bytes(&w, T_UID, r->uid, strlen(r->uid));
-	put_u64(&w, T_START, (uint64_t)r->start_us);
-	put_u64(&w, T_END, (uint64_t)r->end_us);
-	put_bytes(&w, T_SRC_IP, r->src_ip, strlen(r->src_ip));
-	put_u64(&w, T_SRC_PORT, r->src_port);
-	put_bytes(&w, T_DST_IP, r->dst_ip, strlen(r->dst_ip));
-	put_u64(&w, T_DST_PORT, r->dst_port);
-	put_u64(&w, T_MX_PREF, (uint64_t)(int64_t)r->mx_pref);
-	put_u64(&w, T_ROLE, r->role);
-	put_u64(&w, T_GREET_DELAY, r->greeting_delay_ms);
+	rec_begin(&w, buf, cap, REC_SESSION);
+	rec_put(&w, T_UID, r->uid, strlen(r->uid));
+	rec_put_u64(&w, T_START, (uint64_t)r->start_us);
+	rec_put_u64(&w, T_END, (uint64_t)r->end_us);
+	rec_put(&w, T_SRC_IP, r->src_ip, strlen(r->src_ip));
+	rec_put_u64(&w, T_SRC_PORT, r->src_port);
+	rec_put(&w, T_DST_IP, r->dst_ip, strlen(r->dst_ip));
+	rec_put_u64(&w, T_DST_PORT, r->dst_port);
+	rec_put_u64(&w, T_MX_PREF, (uint64_t)(int64_t)r->mx_pref);
+	rec_put_u64(&w, T_ROLE, r->role);
+	rec_put_u64(&w, T_GREET_DELAY, r->greeting_delay_ms);
 	put_span(&w, T_HELO_VERB, r->helo_verb, 4);
 	put_span(&w, T_HELO, r->helo, MAX_HELO);
 	put_span(&w, T_MAIL_FROM, r->mail_from, MAX_PATH_ARG);
 	for (uint32_t i = 0; i < r->nrcpt && i < MAX_RCPT; i++)
 		put_span(&w, T_RCPT, r->rcpt[i], MAX_PATH_ARG);
-	put_u64(&w, T_RCPT_TOTAL, r->rcpt_total);
+	rec_put_u64(&w, T_RCPT_TOTAL, r->rcpt_total);
 	for (uint32_t i = 0; i < r->nauth && i < MAX_AUTH; i++) {
 		put_span(&w, T_AUTH_MECH, r->auth[i].mech, MAX_AUTH_MECH);
 		put_span(&w, T_AUTH_USER, r->auth[i].user, MAX_AUTH_USER);
 	}
-	put_u64(&w, T_STAGE, r->stage);
-	put_u64(&w, T_REPLY, r->reply_code);
-	put_u64(&w, T_REASON, r->reason);
-	put_u64(&w, T_BYTES_IN, r->bytes_in);
-	put_u64(&w, T_BYTES_OUT, r->bytes_out);
-	put_u64(&w, T_COMMANDS, r->commands);
-	put_u64(&w, T_ERRORS, r->errors);
-	put_u64(&w, T_ANOMALIES, r->anomalies);
-	put_bytes(&w, T_EOR, NULL, 0);
-	return w.overflow ? 0 : w.len;
+	rec_put_u64(&w, T_STAGE, r->stage);
+	rec_put_u64(&w, T_REPLY, r->reply_code);
+	rec_put_u64(&w, T_REASON, r->reason);
+	rec_put_u64(&w, T_BYTES_IN, r->bytes_in);
+	rec_put_u64(&w, T_BYTES_OUT, r->bytes_out);
+	rec_put_u64(&w, T_COMMANDS, r->commands);
+	rec_put_u64(&w, T_ERRORS, r->errors);
+	rec_put_u64(&w, T_ANOMALIES, r->anomalies);
+	return rec_finish(&w, T_EOR);
 }
 
 /* Returns the record type of a received message, or -1. */
@@ -122,8 +178,9 @@ record_type(const uint8_t *buf, size_t len)
 	return buf[0];
 }
 
-static uint64_t
-get_u64(const uint8_t *p)
+/* An 8-byte big-endian integer field's value. */
+uint64_t
+rec_u64(const uint8_t *p)
 {
 	uint64_t v = 0;
 
@@ -165,9 +222,10 @@ static const size_t str_max[T_MAX] = {
 };
 
 static int
-decode_field(struct sess_rec *r, int tag, const uint8_t *v, size_t len,
+decode_field(void *arg, int tag, const uint8_t *v, size_t len,
     const char **why)
 {
+	struct sess_rec	*r = arg;
 	struct span	 s = { (const char *)v, len };
 	uint64_t	 n = 0;
 
@@ -176,15 +234,12 @@ decode_field(struct sess_rec *r, int tag, const uint8_t *v, size_t len,
 			*why = "string field over its bound";
 			return -1;
 		}
-	} else if (tag == T_EOR) {
-		if (len != 0)
-			return *why = "end marker with content", -1;
 	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP) {
 		if (len != 8) {
 			*why = "integer field of wrong size";
 			return -1;
 		}
-		n = get_u64(v);
+		n = rec_u64(v);
 	}
 
 	switch (tag) {
@@ -293,38 +348,18 @@ int
 record_decode_session(const uint8_t *buf, size_t len, struct sess_rec *r,
     const char **why)
 {
-	uint32_t	 seen = 0;
+	uint32_t	 seen;
 	const uint32_t	 required = 1u << T_UID | 1u << T_START | 1u << T_END |
 	    1u << T_SRC_IP | 1u << T_SRC_PORT | 1u << T_DST_IP |
 	    1u << T_DST_PORT | 1u << T_STAGE | 1u << T_REASON | 1u << T_EOR;
-	size_t		 off = 2;
+	const uint32_t	 repeatable = 1u << T_RCPT | 1u << T_AUTH_MECH |
+	    1u << T_AUTH_USER;
 
 	memset(r, 0, sizeof(*r));
 	r->mx_pref = -1;
-	if (record_type(buf, len) != REC_SESSION)
-		return *why = "not a session record", -1;
-	if (len > MAX_RECORD)
-		return *why = "record too long", -1;
-	while (off < len) {
-		if (len - off < 3)
-			return *why = "truncated field header", -1;
-		int tag = buf[off];
-		size_t flen = (size_t)buf[off + 1] << 8 | buf[off + 2];
-		off += 3;
-		if (flen > len - off)
-			return *why = "truncated field", -1;
-		if (tag <= 0 || tag >= T_MAX)
-			return *why = "unknown field", -1;
-		if (tag != T_RCPT && tag != T_AUTH_MECH &&
-		    tag != T_AUTH_USER && (seen & 1u << tag))
-			return *why = "duplicate field", -1;
-		seen |= 1u << tag;
-		if (decode_field(r, tag, buf + off, flen, why) == -1)
-			return -1;
-		off += flen;
-		if (tag == T_EOR && off != len)
-			return *why = "data after the end marker", -1;
-	}
+	if (rec_walk(buf, len, REC_SESSION, T_MAX, T_EOR, repeatable, &seen,
+	    decode_field, r, why) == -1)
+		return -1;
 	if ((seen & required) != required)
 		return *why = "missing required field", -1;
 	if (r->end_us < r->start_us)

@@ -14,7 +14,6 @@
 
 #include "sensor.h"
 
-#define SYNREC_VERSION	1
 
 enum stag {
 	S_TS = 1, S_VER, S_SRC, S_DST, S_SPORT, S_DPORT, S_MX_PREF, S_ROLE,
@@ -23,79 +22,46 @@ enum stag {
 	S_EOR, S_MAX
 };
 
-struct sbuf {
-	uint8_t	*p;
-	size_t	 len, cap;
-	int	 overflow;
+struct syn_walk {
+	struct syn_rec	*r;
+	size_t		 addrlen[2];	/* of S_SRC, S_DST */
 };
 
-static void	 sput(struct sbuf *, int, const void *, size_t);
-static void	 sput_u64(struct sbuf *, int, uint64_t);
-static int	 sfield(struct syn_rec *, int, const uint8_t *, size_t,
-		    const char **);
-
-static void
-sput(struct sbuf *w, int tag, const void *v, size_t len)
-{
-	if (w->len + 3 + len > w->cap) {
-		w->overflow = 1;
-		return;
-	}
-	w->p[w->len++] = (uint8_t)tag;
-	w->p[w->len++] = (uint8_t)(len >> 8);
-	w->p[w->len++] = (uint8_t)len;
-	if (len > 0)
-		memcpy(w->p + w->len, v, len);
-	w->len += len;
-}
-
-static void
-sput_u64(struct sbuf *w, int tag, uint64_t v)
-{
-	uint8_t	 b[8];
-
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		b[i] = (uint8_t)v;
-	sput(w, tag, b, 8);
-}
+static int	 sfield(void *, int, const uint8_t *, size_t, const char **);
 
 /* Encodes r into buf.  Returns the length, or 0 if it does not fit. */
 size_t
 synrec_encode(const struct syn_rec *r, uint8_t *buf, size_t cap)
 {
-	struct sbuf		 w = { buf, 0, cap, 0 };
+	struct rec_writer	 w;
 	const struct syn	*s = &r->s;
 	size_t			 alen = s->ver == 4 ? 4 : 16;
 
-	if (cap < 2)
-		return 0;
-	buf[w.len++] = REC_SYN;
-	buf[w.len++] = SYNREC_VERSION;
-	sput_u64(&w, S_TS, (uint64_t)s->ts_us);
-	sput_u64(&w, S_VER, s->ver);
-	sput(&w, S_SRC, s->src, alen);
-	sput(&w, S_DST, s->dst, alen);
-	sput_u64(&w, S_SPORT, s->sport);
-	sput_u64(&w, S_DPORT, s->dport);
-	sput_u64(&w, S_MX_PREF, (uint64_t)(int64_t)r->mx_pref);
-	sput_u64(&w, S_ROLE, r->role);
-	sput_u64(&w, S_FLAGS, s->flags);
-	sput_u64(&w, S_TTL, s->ttl);
-	sput_u64(&w, S_TOS, s->tos);
-	sput_u64(&w, S_IPOPT, s->ip_opt_len);
-	sput_u64(&w, S_TOTHDR, s->tot_hdr);
-	sput_u64(&w, S_SEQ, s->seq);
-	sput_u64(&w, S_WIN, s->win);
-	sput_u64(&w, S_MSS, s->mss);
-	sput_u64(&w, S_WSCALE, s->wscale);
-	sput(&w, S_OLAYOUT, s->olayout, s->nopt);
-	sput_u64(&w, S_EOLPAD, s->eol_pad);
-	sput_u64(&w, S_PAY, s->pay);
-	sput_u64(&w, S_TS1, s->ts1);
-	sput_u64(&w, S_QUIRKS, s->quirks);
-	sput_u64(&w, S_RTX, r->retransmits);
-	sput(&w, S_EOR, NULL, 0);
-	return w.overflow ? 0 : w.len;
+	rec_begin(&w, buf, cap, REC_SYN);
+	rec_put_u64(&w, S_TS, (uint64_t)s->ts_us);
+	rec_put_u64(&w, S_VER, s->ver);
+	rec_put(&w, S_SRC, s->src, alen);
+	rec_put(&w, S_DST, s->dst, alen);
+	rec_put_u64(&w, S_SPORT, s->sport);
+	rec_put_u64(&w, S_DPORT, s->dport);
+	rec_put_u64(&w, S_MX_PREF, (uint64_t)(int64_t)r->mx_pref);
+	rec_put_u64(&w, S_ROLE, r->role);
+	rec_put_u64(&w, S_FLAGS, s->flags);
+	rec_put_u64(&w, S_TTL, s->ttl);
+	rec_put_u64(&w, S_TOS, s->tos);
+	rec_put_u64(&w, S_IPOPT, s->ip_opt_len);
+	rec_put_u64(&w, S_TOTHDR, s->tot_hdr);
+	rec_put_u64(&w, S_SEQ, s->seq);
+	rec_put_u64(&w, S_WIN, s->win);
+	rec_put_u64(&w, S_MSS, s->mss);
+	rec_put_u64(&w, S_WSCALE, s->wscale);
+	rec_put(&w, S_OLAYOUT, s->olayout, s->nopt);
+	rec_put_u64(&w, S_EOLPAD, s->eol_pad);
+	rec_put_u64(&w, S_PAY, s->pay);
+	rec_put_u64(&w, S_TS1, s->ts1);
+	rec_put_u64(&w, S_QUIRKS, s->quirks);
+	rec_put_u64(&w, S_RTX, r->retransmits);
+	return rec_finish(&w, S_EOR);
 }
 
 /* Upper bounds of the integer fields (inclusive). */
@@ -110,9 +76,10 @@ static const int64_t smax[S_MAX] = {
 };
 
 static int
-sfield(struct syn_rec *r, int tag, const uint8_t *v, size_t len,
-    const char **why)
+sfield(void *arg, int tag, const uint8_t *v, size_t len, const char **why)
 {
+	struct syn_walk	*sw = arg;
+	struct syn_rec	*r = sw->r;
 	struct syn	*s = &r->s;
 	int64_t		 n = 0;
 
@@ -120,6 +87,7 @@ sfield(struct syn_rec *r, int tag, const uint8_t *v, size_t len,
 		if (len != 4 && len != 16)
 			return *why = "bad address length", -1;
 		memcpy(tag == S_SRC ? s->src : s->dst, v, len);
+		sw->addrlen[tag == S_DST] = len;
 		return 0;
 	}
 	if (tag == S_OLAYOUT) {
@@ -129,12 +97,9 @@ sfield(struct syn_rec *r, int tag, const uint8_t *v, size_t len,
 		s->nopt = (uint8_t)len;
 		return 0;
 	}
-	if (tag == S_EOR)
-		return len == 0 ? 0 : (*why = "end marker with content", -1);
 	if (len != 8)
 		return *why = "integer field of wrong size", -1;
-	for (int i = 0; i < 8; i++)
-		n = (int64_t)((uint64_t)n << 8 | v[i]);
+	n = (int64_t)rec_u64(v);
 	if (n < (tag == S_MX_PREF ? -1 : 0) || n > smax[tag])
 		return *why = "field out of range", -1;
 	switch (tag) {
@@ -174,40 +139,19 @@ int
 synrec_decode(const uint8_t *buf, size_t len, struct syn_rec *r,
     const char **why)
 {
-	uint32_t	 seen = 0, all = ((1u << S_MAX) - 1) & ~1u;
-	size_t		 off = 2, alen, addrlen[2] = { 0, 0 };
+	uint32_t	 seen, all = ((1u << S_MAX) - 1) & ~1u;
+	struct syn_walk	 sw = { r, { 0, 0 } };
+	size_t		 alen;
 
 	memset(r, 0, sizeof(*r));
-	if (len < 2 || buf[0] != REC_SYN || buf[1] != SYNREC_VERSION)
-		return *why = "not a SYN record", -1;
-	if (len > MAX_RECORD)
-		return *why = "record too long", -1;
-	while (off < len) {
-		if (len - off < 3)
-			return *why = "truncated field header", -1;
-		int tag = buf[off];
-		size_t flen = (size_t)buf[off + 1] << 8 | buf[off + 2];
-		off += 3;
-		if (flen > len - off)
-			return *why = "truncated field", -1;
-		if (tag <= 0 || tag >= S_MAX)
-			return *why = "unknown field", -1;
-		if (seen & 1u << tag)
-			return *why = "duplicate field", -1;
-		seen |= 1u << tag;
-		if (tag == S_SRC || tag == S_DST)
-			addrlen[tag == S_DST] = flen;
-		if (sfield(r, tag, buf + off, flen, why) == -1)
-			return -1;
-		off += flen;
-		if (tag == S_EOR && off != len)
-			return *why = "data after the end marker", -1;
-	}
+	if (rec_walk(buf, len, REC_SYN, S_MAX, S_EOR, 0, &seen, sfield, &sw,
+	    why) == -1)
+		return -1;
 	if (seen != all)
 		return *why = "missing field", -1;
 	/* The addresses must be as long as the version says. */
 	alen = r->s.ver == 4 ? 4 : 16;
-	if (addrlen[0] != alen || addrlen[1] != alen)
+	if (sw.addrlen[0] != alen || sw.addrlen[1] != alen)
 		return *why = "address length does not match the IP version",
 		    -1;
 	if ((r->s.flags & (TH_SYN_ | TH_ACK_ | TH_RST_ | TH_FIN_)) != TH_SYN_)
