@@ -23,7 +23,6 @@ struct metrics {
 };
 
 static void	 metrics_cb(struct evhttp_request *, void *);
-static void	 metrics_sensor(struct evbuffer *, const struct net_stats *);
 static void	 metrics_notfound(struct evhttp_request *, void *);
 
 /*
@@ -80,34 +79,75 @@ metric(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
-/* The sensor's counters (issue 5); none when it is not capturing. */
-static void
-metrics_sensor(struct evbuffer *b, const struct net_stats *n)
-{
-	static const struct {
-		const char	*name, *help;
-		size_t		 off;
-	} rows[] = {
-		{ "decoymx_sensor_received_total", "packets the capture "
-		    "received (pcap_stats)", offsetof(struct net_stats,
-		    sensor_received) },
-		{ "decoymx_sensor_dropped_total", "packets the kernel dropped "
-		    "(pcap_stats)", offsetof(struct net_stats, sensor_dropped) },
-		{ "decoymx_sensor_syns_total", "first SYNs recorded",
-		    offsetof(struct net_stats, sensor_syns) },
-		{ "decoymx_sensor_retransmits_total", "retransmitted SYNs "
-		    "counted", offsetof(struct net_stats, sensor_retransmits) },
-		{ "decoymx_sensor_bad_total", "malformed packets",
-		    offsetof(struct net_stats, sensor_bad) },
-	};
+/* One sample per row: a uint64_t at off in the stats struct. */
+struct metric_row {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	size_t		 off;
+};
 
-	if (!n->sensor_on)
-		return;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+static const struct metric_row net_rows[] = {
+	{ "decoymx_connections_open", "gauge", "SMTP connections open",
+	    offsetof(struct net_stats, conn_open) },
+	{ "decoymx_connections_total", "counter", "SMTP connections accepted",
+	    offsetof(struct net_stats, conn_total) },
+	{ "decoymx_tarpitted_open", "gauge",
+	    "connections held in the tarpit now",
+	    offsetof(struct net_stats, tarpit_open) },
+	{ "decoymx_tarpitted_total", "counter",
+	    "connections that were tarpitted",
+	    offsetof(struct net_stats, tarpit_total) },
+	{ "decoymx_refused_per_client_total", "counter",
+	    "connections refused by max-per-client",
+	    offsetof(struct net_stats, refused_per_client) },
+	{ "decoymx_accept_paused_total", "counter",
+	    "times accepting paused (max-clients or out of descriptors)",
+	    offsetof(struct net_stats, accept_paused) },
+	{ "decoymx_queue_depth", "gauge",
+	    "records waiting in the network process for the store",
+	    offsetof(struct net_stats, queue_depth) },
+};
+
+static const struct metric_row store_rows[] = {
+	{ "decoymx_store_sessions_total", "counter",
+	    "sessions committed to the database",
+	    offsetof(struct batch_stats, sessions) },
+	{ "decoymx_store_batches_total", "counter", "transactions committed",
+	    offsetof(struct batch_stats, batches) },
+	{ "decoymx_store_invalid_total", "counter",
+	    "records refused by validation",
+	    offsetof(struct batch_stats, invalid) },
+	{ "decoymx_store_failures_total", "counter",
+	    "failed commits (retried)",
+	    offsetof(struct batch_stats, failures) },
+};
+
+static const struct metric_row sensor_rows[] = {
+	{ "decoymx_sensor_received_total", "counter",
+	    "packets the capture received (pcap_stats)",
+	    offsetof(struct net_stats, sensor_received) },
+	{ "decoymx_sensor_dropped_total", "counter",
+	    "packets the kernel dropped (pcap_stats)",
+	    offsetof(struct net_stats, sensor_dropped) },
+	{ "decoymx_sensor_syns_total", "counter", "first SYNs recorded",
+	    offsetof(struct net_stats, sensor_syns) },
+	{ "decoymx_sensor_retransmits_total", "counter",
+	    "retransmitted SYNs counted",
+	    offsetof(struct net_stats, sensor_retransmits) },
+	{ "decoymx_sensor_bad_total", "counter", "malformed packets",
+	    offsetof(struct net_stats, sensor_bad) },
+};
+
+static void
+metrics_scalars(struct evbuffer *b, const struct metric_row *rows, size_t n,
+    const void *stats)
+{
+	for (size_t i = 0; i < n; i++) {
 		uint64_t v;
 
-		memcpy(&v, (const char *)n + rows[i].off, sizeof(v));
-		metric(b, rows[i].name, "counter", rows[i].help);
+		memcpy(&v, (const char *)stats + rows[i].off, sizeof(v));
+		metric(b, rows[i].name, rows[i].type, rows[i].help);
 		evbuffer_add_printf(b, "%s %llu\n", rows[i].name,
 		    (unsigned long long)v);
 	}
@@ -125,29 +165,7 @@ metrics_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	metric(b, "decoymx_connections_open", "gauge", "SMTP connections open");
-	evbuffer_add_printf(b, "decoymx_connections_open %llu\n",
-	    (unsigned long long)n->conn_open);
-	metric(b, "decoymx_connections_total", "counter",
-	    "SMTP connections accepted");
-	evbuffer_add_printf(b, "decoymx_connections_total %llu\n",
-	    (unsigned long long)n->conn_total);
-	metric(b, "decoymx_tarpitted_open", "gauge",
-	    "connections held in the tarpit now");
-	evbuffer_add_printf(b, "decoymx_tarpitted_open %llu\n",
-	    (unsigned long long)n->tarpit_open);
-	metric(b, "decoymx_tarpitted_total", "counter",
-	    "connections that were tarpitted");
-	evbuffer_add_printf(b, "decoymx_tarpitted_total %llu\n",
-	    (unsigned long long)n->tarpit_total);
-	metric(b, "decoymx_refused_per_client_total", "counter",
-	    "connections refused by max-per-client");
-	evbuffer_add_printf(b, "decoymx_refused_per_client_total %llu\n",
-	    (unsigned long long)n->refused_per_client);
-	metric(b, "decoymx_accept_paused_total", "counter",
-	    "times accepting paused (max-clients or out of descriptors)");
-	evbuffer_add_printf(b, "decoymx_accept_paused_total %llu\n",
-	    (unsigned long long)n->accept_paused);
+	metrics_scalars(b, net_rows, sizeof(net_rows) / sizeof(net_rows[0]), n);
 
 	metric(b, "decoymx_sessions_total", "counter",
 	    "finished sessions by furthest stage reached");
@@ -173,10 +191,6 @@ metrics_cb(struct evhttp_request *req, void *arg)
 			    "{code=\"%d\"} %llu\n", i,
 			    (unsigned long long)n->reply[i]);
 
-	metric(b, "decoymx_queue_depth", "gauge",
-	    "records waiting in the network process for the store");
-	evbuffer_add_printf(b, "decoymx_queue_depth %llu\n",
-	    (unsigned long long)n->queue_depth);
 	metric(b, "decoymx_records_dropped_total", "counter",
 	    "session records dropped because a queue was full");
 	evbuffer_add_printf(b, "decoymx_records_dropped_total"
@@ -184,28 +198,16 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    (unsigned long long)n->records_dropped);
 	evbuffer_add_printf(b, "decoymx_records_dropped_total"
 	    "{where=\"store\"} %llu\n", (unsigned long long)bs->dropped);
-	metric(b, "decoymx_store_sessions_total", "counter",
-	    "sessions committed to the database");
-	evbuffer_add_printf(b, "decoymx_store_sessions_total %llu\n",
-	    (unsigned long long)bs->sessions);
-	metric(b, "decoymx_store_batches_total", "counter",
-	    "transactions committed");
-	evbuffer_add_printf(b, "decoymx_store_batches_total %llu\n",
-	    (unsigned long long)bs->batches);
-	metric(b, "decoymx_store_invalid_total", "counter",
-	    "records refused by validation");
-	evbuffer_add_printf(b, "decoymx_store_invalid_total %llu\n",
-	    (unsigned long long)bs->invalid);
-	metric(b, "decoymx_store_failures_total", "counter",
-	    "failed commits (retried)");
-	evbuffer_add_printf(b, "decoymx_store_failures_total %llu\n",
-	    (unsigned long long)bs->failures);
+	metrics_scalars(b, store_rows, sizeof(store_rows) /
+	    sizeof(store_rows[0]), bs);
 	metric(b, "decoymx_store_pending", "gauge",
 	    "records received and not yet committed");
 	evbuffer_add_printf(b, "decoymx_store_pending %u\n",
 	    batch_pending(m->batch));
 
-	metrics_sensor(b, n);
+	if (n->sensor_on)	/* the sensor's counters, when it captures */
+		metrics_scalars(b, sensor_rows, sizeof(sensor_rows) /
+		    sizeof(sensor_rows[0]), n);
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
