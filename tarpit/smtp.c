@@ -637,9 +637,9 @@ smtp_first_bytes(struct smtp *s, const char *p, size_t len, int pregreet,
 
 /*
  * Looks at every chunk a client sends before it is split into lines:
- * NUL and control bytes other than TAB, CR and LF never occur in SMTP
- * commands, so binary input is answered at once, even when it holds no
- * line end.  Sets r->len when it has something to answer.
+ * NUL and C0 control bytes other than TAB, CR and LF never occur in SMTP
+ * commands (the same rule smtp_line applies to a whole line), so binary
+ * input is answered at once, even when it holds no line end.  Sets r->len when it has something to answer.
  */
 void
 smtp_bytes(struct smtp *s, const char *p, size_t len, struct reply *r)
@@ -647,8 +647,7 @@ smtp_bytes(struct smtp *s, const char *p, size_t len, struct reply *r)
 	memset(r, 0, sizeof(*r));
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)p[i];
-		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
-		    c == 0x7f) {
+		if (c < 0x20 && c != '\t' && c != '\r' && c != '\n') {
 			non_smtp(s, r);
 			return;
 		}
