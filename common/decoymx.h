@@ -193,6 +193,8 @@ enum tarpit_who { TARPIT_NONE, TARPIT_BOTS, TARPIT_ALL };
 
 struct config {
 	const char		*file;		/* for messages; NULL: none */
+	uint8_t			 cli_db;	/* --db given: not the file's */
+	uint8_t			 cli_user;	/* --user given */
 	struct listen_conf	 listen[MAX_LISTEN];
 	int			 nlisten;
 	struct sockaddr_storage	 real_mx;

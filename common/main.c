@@ -136,6 +136,8 @@ cmd_run(int argc, char **argv)
 		strlcpy_(c.db, db, sizeof(c.db));
 	if (user != NULL)
 		strlcpy_(c.user, user, sizeof(c.user));
+	c.cli_db = db != NULL;
+	c.cli_user = user != NULL;
 	if (config_check(&c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", file ? file : "decoymx", err);
 		return EXIT_USAGE;

@@ -102,6 +102,12 @@ proc_reload(struct config *running, int ipc_fd)
 		return;
 	}
 	/* Command-line overrides and what cannot change stay as running. */
+	if (running->cli_db)
+		strlcpy_(nc.db, running->db, sizeof(nc.db));
+	if (running->cli_user)
+		strlcpy_(nc.user, running->user, sizeof(nc.user));
+	nc.cli_db = running->cli_db;
+	nc.cli_user = running->cli_user;
 	if (nc.real_mx_set != running->real_mx_set ||
 	    nc.real_mx_pref != running->real_mx_pref ||
 	    memcmp(&nc.real_mx, &running->real_mx, sizeof(nc.real_mx)) != 0 ||

@@ -184,6 +184,7 @@ class Daemon:
         self.conf = str(self.dir / "decoymx.conf")
         self.errfile = str(self.dir / "stderr.txt")
         self.hostname = hostname
+        self.log_level = log_level
         self.addrs = list(addrs)
         self.port = port or free_port(self.addrs)
         if listen is None:
@@ -225,6 +226,12 @@ class Daemon:
                                         self.read_stderr()))
             return want <= listening_ports()
         wait_until(ready, START_TIMEOUT, what="decoymx to listen")
+        # Listening sockets are bound before the store has opened its
+        # database and files; at info level the store says when it has.
+        if self.log_level in ("info", "debug"):
+            wait_until(lambda: "store started" in self.read_stderr() or
+                       self.proc.poll() is not None, START_TIMEOUT,
+                       what="the store process to start")
         return self
 
     @property

@@ -135,7 +135,7 @@ def test_bad_replacement_keeps_the_open_file(daemon, fx, tmp_path):
     os.replace(tmp, live)
     d.signal(signal.SIGHUP)
     wait_until(lambda: "still using the file opened before" in
-               d.read_stderr(), 5, what="warning about the bad file")
+               d.read_stderr(), 15, what="warning about the bad file")
     normal_session(d, src="127.0.0.1")
     assert row_for(d, "127.0.0.1", 1)["country"] == "DE"
 
@@ -152,7 +152,7 @@ def test_bad_file_warns_and_sessions_are_stored(daemon, fx, tmp_path, kind):
                       "geoip asn %s" % (fx / "asn.mmdb")])
     wait_until(lambda: re.search(r"warn: geoip country %s: .+; running "
                                  r"without it" % re.escape(str(bad)),
-                                 d.read_stderr()), 5, what="warning")
+                                 d.read_stderr()), 15, what="warning")
     normal_session(d, src="127.0.0.1")
     r = row_for(d, "127.0.0.1", 1)
     assert (r["country"], r["asn"]) == (None, 64500)
