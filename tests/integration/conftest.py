@@ -185,6 +185,9 @@ class Daemon:
         self.errfile = str(self.dir / "stderr.txt")
         self.hostname = hostname
         self.log_level = log_level
+        for line in extra or []:        # a later log-level line wins
+            if line.split()[:1] == ["log-level"]:
+                self.log_level = line.split()[1]
         self.addrs = list(addrs)
         self.port = port or free_port(self.addrs)
         if listen is None:
