@@ -43,7 +43,8 @@ def test_lifecycle_is_clean_under_valgrind(tmp_path):
          "--errors-for-leak-kinds=definite,indirect,possible",
          "--log-file=" + logs, str(BIN), "run", "-c", d.conf,
          "--user", USER], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, cwd=str(tmp_path))
+        stderr=subprocess.DEVNULL, cwd=str(tmp_path),
+        start_new_session=True)
     try:
         wait_until(lambda: {(proc_hex_addr("127.0.0.1"), d.port)}
                    <= listening_ports() or proc.poll() is not None,
@@ -72,9 +73,12 @@ def test_lifecycle_is_clean_under_valgrind(tmp_path):
         rc = proc.wait(timeout=60)
         idle.close()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        # Both processes, even when the test failed half-way.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
     reports = glob.glob(str(tmp_path / "vg.*.log"))
     assert len(reports) >= 2, reports      # the store and the network process
     for path in reports:
