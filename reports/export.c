@@ -25,7 +25,8 @@
  * comparison and padded so that a changed file always changes size too:
  * rbldnsd notices a new file by mtime (1 s resolution) or size.
  *
- * Exports cmd_export() and export_run().
+ * Exports cmd_export(), export_run(), and for the periodic exports of
+ * the store process export_argv() and export_check().
  */
 #include <arpa/inet.h>
 
@@ -129,7 +130,7 @@ static int	 export_set_dur(const char *, const char *, int64_t *);
 static void	 export_defaults(struct export_opts *);
 static const char *export_code(const struct export_opts *, uint32_t);
 static int	 export_commit(const char *, const char *, const char *,
-		    size_t, int, char *, size_t);
+		    size_t, char *, size_t);
 static int	 export_text_ok(const char *, const char *);
 static int	 export_usage(void);
 
@@ -683,7 +684,7 @@ bad:
  */
 static int
 export_commit(const char *path, const char *header, const char *body,
-    size_t blen, int quiet, char *err, size_t errlen)
+    size_t blen, char *err, size_t errlen)
 {
 	struct stat	 sb;
 	char		 tmp[PATH_MAX], dcopy[PATH_MAX], *dir, *old = NULL;
@@ -691,7 +692,6 @@ export_commit(const char *path, const char *header, const char *body,
 	FILE		*f;
 	int		 fd, same = 0, pad = 0, dfd;
 
-	(void)quiet;
 	if ((f = fopen(path, "r")) != NULL) {
 		if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
 		    (old = malloc((size_t)sb.st_size + 1)) != NULL) {
@@ -809,7 +809,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 				snprintf(path, sizeof(path), "%s.v6",
 				    o->output);
 			if ((rc = export_commit(path, header, body, blen,
-			    o->quiet, err, sizeof(err))) == -1) {
+			    err, sizeof(err))) == -1) {
 				fprintf(stderr, "decoymx export: %s\n", err);
 				goto out;
 			}

@@ -40,17 +40,21 @@ static const char sum_fast_total[] =
 static const char sum_scan_total[] =
     "SELECT 'all', NULL, count(*), count(DISTINCT s.src_ip),"
     " min(s.start_us), max(s.start_us) FROM sessions s WHERE 1%s";
+/*
+ * Clients per decoy come from the decoyc aggregate; clients per role add
+ * up the decoys of that role (exact with one decoy per role, an upper
+ * bound when a client touched two decoys of one role).
+ */
 static const char sum_fast_decoy[] =
-    "SELECT c.key, c.label, c.sessions, d.n, c.first_us, c.last_us"
-    " FROM counts c LEFT JOIN (SELECT decoy, count(*) AS n"
-    " FROM client_decoys GROUP BY decoy) d ON d.decoy = c.key"
-    " WHERE c.dim = 'decoy' AND c.sessions > 0"
+    "SELECT c.key, c.label, c.sessions, d.sessions, c.first_us, c.last_us"
+    " FROM counts c LEFT JOIN counts d ON d.dim = 'decoyc'"
+    " AND d.key = c.key WHERE c.dim = 'decoy' AND c.sessions > 0"
     " ORDER BY c.sessions DESC, c.key";
 static const char sum_fast_role[] =
-    "SELECT c.key, NULL, c.sessions, d.n, c.first_us, c.last_us"
-    " FROM counts c LEFT JOIN (SELECT role, count(DISTINCT ip) AS n"
-    " FROM client_decoys GROUP BY role) d ON d.role = c.key"
-    " WHERE c.dim = 'role' AND c.sessions > 0"
+    "SELECT c.key, NULL, c.sessions, (SELECT sum(d.sessions) FROM counts e"
+    " JOIN counts d ON d.dim = 'decoyc' AND d.key = e.key"
+    " WHERE e.dim = 'decoy' AND e.label = c.key), c.first_us, c.last_us"
+    " FROM counts c WHERE c.dim = 'role' AND c.sessions > 0"
     " ORDER BY c.sessions DESC, c.key";
 static const char sum_fast_counts[] =
     "SELECT key, label, sessions, NULL, first_us, last_us FROM counts"

@@ -194,6 +194,13 @@ static const struct migration migrations[] = {
 	"  NEW.first_us, NEW.first_us)"
 	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1;"
 	"END;"
+	/* A client new to a decoy (decoyc: sessions counts clients). */
+	"CREATE TRIGGER client_decoys_counts AFTER INSERT ON client_decoys"
+	" BEGIN"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  VALUES('decoyc', NEW.decoy, NULL, 1, NEW.first_us, NEW.first_us)"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1;"
+	"END;"
 	"CREATE TRIGGER recipients_counts AFTER INSERT ON recipients BEGIN"
 	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	"  SELECT 'recipient', NEW.rcpt, NULL, 1, s.start_us, s.start_us"
@@ -213,6 +220,9 @@ static const struct migration migrations[] = {
 	" SELECT 'netc', rtrim(ip, '0123456789') || '0/24', NULL, count(*),"
 	" min(first_us), min(first_us) FROM clients"
 	" WHERE instr(ip, ':') = 0 GROUP BY 2;"
+	"INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	" SELECT 'decoyc', decoy, NULL, count(*), min(first_us),"
+	" min(first_us) FROM client_decoys GROUP BY decoy;"
 	},
 	/*
 	 * 3: the evidence classification needs per client (store/classify.c),
