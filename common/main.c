@@ -45,7 +45,8 @@ static const struct cmd {
 	{ "export", "export rbldnsd|postfix|nft|plain|json [--db PATH] "
 	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
 	    "[rule and format options]", cmd_export_ },
-	{ "db", "db migrate|check [--db PATH] | db merge [--db PATH] OTHER.db...",
+	{ "db", "db migrate|check|recount [--db PATH] | db merge [--db PATH] "
+	    "OTHER.db...",
 	    cmd_db_ },
 	{ "geo", "geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH] "
 	    "[--city PATH] [--format table|json]", cmd_geo },

@@ -4,6 +4,7 @@
  *	decoymx db migrate [--db PATH]	create or upgrade the schema
  *	decoymx db check [--db PATH]	integrity, foreign keys and version
  *	decoymx db merge [--db PATH] OTHER.db...  fold other sensors' data in
+ *	decoymx db recount [--db PATH]	rebuild the report counts
  *
  * Exports cmd_db().
  */
@@ -22,6 +23,7 @@ struct db_cmd {
 static int	 db_migrate(const char *, int, char **);
 static int	 db_check(const char *, int, char **);
 static int	 db_merge(const char *, int, char **);
+static int	 db_recount(const char *, int, char **);
 static int	 db_check_pragma(sqlite3 *, const char *, const char *);
 static int	 db_usage(void);
 static int	 db_opts(int, char **, const char **);
@@ -30,6 +32,7 @@ static const struct db_cmd db_cmds[] = {
 	{ "migrate", "migrate [--db PATH]", db_migrate },
 	{ "check", "check [--db PATH]", db_check },
 	{ "merge", "merge [--db PATH] OTHER.db...", db_merge },
+	{ "recount", "recount [--db PATH]", db_recount },
 };
 
 #define NDB_CMDS	(sizeof(db_cmds) / sizeof(db_cmds[0]))
@@ -157,6 +160,46 @@ db_merge(const char *path, int argc, char **argv)
 			fprintf(stderr, "decoymx db merge: %s\n", err);
 			rv = EXIT_RUNTIME;
 		}
+	store_close(st);
+	return rv;
+}
+
+/*
+ * Rebuilds the per-session report counts from the sessions themselves
+ * (the session_dims view), for rows written by something else than the
+ * store process: an import, a hand edit, a test fixture.
+ */
+static int
+db_recount(const char *path, int argc, char **argv)
+{
+	static const char *sql =
+	    "BEGIN IMMEDIATE;"
+	    "DELETE FROM counts WHERE dim IN ('role', 'decoy', 'stage',"
+	    " 'reason', 'country', 'asn', 'os', 'fingerprint', 'helo',"
+	    " 'sender', 'sender-domain', 'anomaly', 'net');"
+	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	    " SELECT dim, key, max(label), count(*), min(t), max(t)"
+	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;"
+	    "COMMIT;";
+	struct store	*st;
+	char		 err[1024], *msg = NULL;
+	int		 rv = 0;
+
+	(void)argv;
+	if (argc != 0)
+		return db_usage();
+	if ((st = store_open(path, STORE_RW, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "decoymx db recount: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "decoymx db recount: %s: %s\n", path,
+		    msg ? msg : "failed");
+		sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
+		rv = EXIT_RUNTIME;
+	} else
+		printf("database %s: report counts rebuilt\n", path);
+	sqlite3_free(msg);
 	store_close(st);
 	return rv;
 }

@@ -365,6 +365,15 @@ static const struct migration migrations[] = {
 	{ 5,
 	"ALTER TABLE sessions ADD COLUMN sensor TEXT;"
 	},
+	/*
+	 * 6: the report counts of a new session are added per batch by the
+	 * store (counts.c), one upsert per distinct key instead of fourteen
+	 * per session; later changes are still counted by
+	 * sessions_counts_late.
+	 */
+	{ 6,
+	"DROP TRIGGER sessions_counts;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

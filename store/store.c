@@ -31,7 +31,7 @@
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE,
-	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_MAX
+	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_MAX
 };
 
 static const char *store_sql[Q_MAX] = {
@@ -65,6 +65,14 @@ static const char *store_sql[Q_MAX] = {
 	    " anomalies = anomalies | excluded.anomalies,"
 	    " rcpts = rcpts + excluded.rcpts",
 	/* The decoy's preference and role as of the latest session. */
+	/* One row per distinct key of a batch (counts.c). */
+	[Q_COUNTS] =
+	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(dim, key) DO UPDATE"
+	    " SET sessions = sessions + excluded.sessions,"
+	    " label = coalesce(excluded.label, label),"
+	    " first_us = min(first_us, excluded.first_us),"
+	    " last_us = max(last_us, excluded.last_us)",
 	[Q_DECOY] =
 	    "INSERT INTO client_decoys(ip, decoy, mx_pref, role, first_us,"
 	    " last_us, sessions) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 1)"
@@ -84,6 +92,7 @@ struct store {
 	int		 errcode;
 	char		 err[512];
 	sqlite3_stmt	*q[Q_MAX];
+	struct counts	 counts;	/* of the open transaction */
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
@@ -309,6 +318,7 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	counts_clear(&s->counts);
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
 	if (s->db != NULL)
@@ -361,6 +371,11 @@ store_begin(struct store *s)
 int
 store_commit(struct store *s)
 {
+	if (s->q[Q_COUNTS] != NULL &&
+	    counts_flush(&s->counts, s->q[Q_COUNTS]) == -1) {
+		store_fail(s, "cannot write the report counts");
+		return -1;
+	}
 	return store_run(s, Q_COMMIT);
 }
 
@@ -368,6 +383,7 @@ store_commit(struct store *s)
 int
 store_rollback(struct store *s)
 {
+	counts_clear(&s->counts);
 	if (s->q[Q_ROLLBACK] == NULL || sqlite3_get_autocommit(s->db))
 		return 0;
 	return store_run(s, Q_ROLLBACK);
@@ -557,5 +573,8 @@ store_insert(struct store *s, const struct sess_rec *r)
 	sqlite3_bind_text(q, 4, role_name(r->role), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 5, r->start_us);
 	sqlite3_bind_int64(q, 6, r->end_us);
-	return store_run(s, Q_DECOY);
+	if (store_run(s, Q_DECOY) == -1)
+		return -1;
+	counts_add(&s->counts, r);
+	return 0;
 }

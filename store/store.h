@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		5
+#define SCHEMA_VERSION		6
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -58,6 +58,17 @@ struct batch_stats {
 	uint64_t	 invalid;	/* failed validation or rejected by SQL */
 	uint64_t	 failures;	/* failed flush attempts */
 };
+
+/* counts.c: report aggregates, per batch (store.c owns one). */
+struct count;
+struct counts {
+	struct count	*tab;
+	uint32_t	 cap, n;
+	int		 failed;
+};
+void		 counts_add(struct counts *, const struct sess_rec *);
+int		 counts_flush(struct counts *, sqlite3_stmt *);
+void		 counts_clear(struct counts *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);

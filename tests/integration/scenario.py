@@ -21,6 +21,7 @@ PREGREET, PIPELINING, BARE_LF, NON_SMTP, HELO_INVALID = 1, 2, 4, 8, 16
 
 class Db:
     def __init__(self, binary, path):
+        self.binary = binary
         self.path = str(path)
         r = subprocess.run([str(binary), "db", "migrate", "--db", self.path],
                            capture_output=True, timeout=30)
@@ -81,6 +82,10 @@ class Db:
     def close(self):
         self.db.execute("COMMIT")
         self.db.close()
+        # Rows written here, not by the store: rebuild the report counts.
+        r = subprocess.run([str(self.binary), "db", "recount", "--db",
+                            self.path], capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
         return self.path
 
 

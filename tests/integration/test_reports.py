@@ -314,3 +314,46 @@ def test_fingerprint_filled_by_the_sensor_counts_once(tmp_path):
         {"unix": 2}
     assert {r["key"]: r["sessions"]
             for r in js(path, "top", "fingerprints")} == {"Linux 2.2.x-3.x": 2}
+
+
+def test_store_counts_match_a_recount(daemon, tmp_path):
+    """The store adds the report counts per batch (counts.c); they must
+    equal what a recount from the sessions gives, key for key."""
+    import socket
+    d = daemon(extra=["sensor off", "batch-interval 50ms"])
+    srcs = ["127.0.8.%d" % i for i in range(1, 7)]
+    for i, src in enumerate(srcs):
+        with socket.create_connection(("127.0.0.1", d.port), 5,
+                                      source_address=(src, 0)) as s:
+            f = s.makefile("rb")
+            f.readline()
+            helo = b"EHLO mx%d.Example.ORG\r\n" % (i % 2) if i != 5 \
+                else b"EHLO localhost\r\n"
+            mail = b"MAIL FROM:<a%d@Sender%d.Example>\r\n" % (i, i % 3)
+            for line in (helo, mail, b"RCPT TO:<x@y.example>\r\n",
+                         b"QUIT\r\n"):
+                s.sendall(line)
+                while True:
+                    r = f.readline()
+                    if not r or r[3:4] != b"-":
+                        break
+    d.sessions(len(srcs))
+    assert d.stop() == 0
+    dims = ("role", "decoy", "stage", "reason", "country", "asn", "os",
+            "fingerprint", "helo", "sender", "sender-domain", "anomaly",
+            "net")
+
+    def counts():
+        con = sqlite3.connect(d.db)
+        try:
+            return sorted(con.execute(
+                "SELECT dim, key, sessions, first_us, last_us FROM counts"
+                " WHERE dim IN (%s)" % ",".join("?" * len(dims)), dims))
+        finally:
+            con.close()
+    live = counts()
+    assert ("sender-domain", "sender1.example", 2) in \
+        [(a, b, c) for a, b, c, _, _ in live]
+    r = run_bin("db", "recount", "--db", d.db)
+    assert r.returncode == 0, r.stderr
+    assert counts() == live
