@@ -99,7 +99,7 @@ config_defaults(struct config *c)
 	c->idle_timeout_ms = 60000;
 	c->max_session_ms = 300000;
 	c->max_errors = 10;
-	c->queue_size = 10000;
+	c->queue_size = 50000;
 	c->batch_interval_ms = 100;
 	c->batch_max = 2000;
 	c->log_level = LOG_LVL_INFO;
