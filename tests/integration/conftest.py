@@ -38,6 +38,12 @@ STOP_TIMEOUT = 20.0      # seconds to wait for a clean exit after SIGTERM
 START_TIMEOUT = 10.0
 
 
+def sanitized():
+    """True for an ASan build (its allocator keeps freed memory)."""
+    with open(BIN, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def raise_nofile(want=65536):
     """Raises RLIMIT_NOFILE (soft) towards the hard limit; returns soft."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

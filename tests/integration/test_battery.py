@@ -13,7 +13,7 @@ import struct
 import threading
 import time
 
-from conftest import normal_session, raise_nofile, wait_until
+from conftest import normal_session, raise_nofile, sanitized, wait_until
 
 N_FLOOD = 600
 
@@ -109,6 +109,9 @@ def test_battery(daemon):
     reasons = {r["close_reason"] for r in rows}
     assert {"non-smtp", "timeout", "eof"} <= reasons, reasons
     assert all(r["src_ip"] for r in rows)
-    # Memory is back near its baseline once the sessions are gone.
+    # Memory is back near its baseline once the sessions are gone (not
+    # measurable under ASan, whose quarantine keeps freed memory).
+    if sanitized():
+        return
     wait_until(lambda: rss_kb(net) < base + 2048, 10,
                what="RSS back near the baseline (%d kB)" % base)

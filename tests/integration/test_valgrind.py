@@ -16,18 +16,12 @@ import time
 import pytest
 
 from conftest import BIN, USER, Daemon, normal_session, wait_until, \
-    listening_ports, proc_hex_addr
-
-def _sanitized():
-    """valgrind cannot run an ASan build; the plain build is checked."""
-    with open(BIN, "rb") as f:
-        return b"__asan_init" in f.read()
-
+    listening_ports, proc_hex_addr, sanitized
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("valgrind") is None,
                        reason="valgrind not installed"),
-    pytest.mark.skipif(_sanitized(), reason="ASan build: memcheck runs on "
+    pytest.mark.skipif(sanitized(), reason="ASan build: memcheck runs on "
                        "the plain build"),
 ]
 
