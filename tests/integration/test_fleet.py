@@ -97,6 +97,8 @@ def test_db_merge_folds_sensors_idempotently(daemon, tmp_path):
     assert b"sessions=2" in r.stdout and b"sessions=1" in r.stdout
     rows = read_sessions(fleet)
     assert len(rows) == 3
+    assert sorted(r_["sensor"] for r_ in rows) == \
+        ["mx10-a", "mx10-a", "mx40-b"]
     con = sqlite3.connect(fleet)
     try:
         sensors = sorted(x[0] for x in con.execute(
