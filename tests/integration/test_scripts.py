@@ -47,3 +47,37 @@ def test_bad_input_is_refused():
         r = subprocess.run([str(SCRIPT), *args], capture_output=True)
         assert r.returncode == 2, args
         assert r.stdout == b"", args
+
+
+def _postfix_lines(out):
+    lines = out.splitlines()
+    i = next(n for n, l in enumerate(lines) if l.startswith("# --- Postfix"))
+    return "\n".join(lines[i + 1:]) + "\n"
+
+
+def test_postfix_dnsbl_lines_parse_in_postconf(tmp_path):
+    import shutil
+    import pytest
+    if shutil.which("postconf") is None:
+        pytest.skip("postconf (postfix) not installed")
+    script = REPO / "scripts" / "postfix-dnsbl"
+    for flag, param, want in (
+            ([], "smtpd_recipient_restrictions",
+             "reject_rbl_client bl.victim.example=127.0.0.[2..11]"),
+            (["-p"], "postscreen_dnsbl_sites",
+             "bl.victim.example=127.0.0.2*3")):
+        out = subprocess.run([str(script), *flag, "bl.victim.example",
+                              "192.0.2.53"], capture_output=True, text=True,
+                             check=True).stdout
+        assert "bl.victim.example:ip4set:bl.victim.example" in out
+        d = tmp_path / ("pf%d" % len(flag))
+        d.mkdir()
+        (d / "main.cf").write_text(_postfix_lines(out))
+        (d / "master.cf").write_text("")
+        r = subprocess.run(["postconf", "-c", str(d), "-h", param],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert want in r.stdout, r.stdout
+    r = subprocess.run([str(script), "bad zone", "192.0.2.53"],
+                       capture_output=True)
+    assert r.returncode == 2 and r.stdout == b""
