@@ -43,6 +43,7 @@ static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
 static void	 session_drain(int);
+static uint32_t	 counter_add(uint32_t, size_t);
 
 /*
  * Takes ownership of fd and starts the session: refuses it with a 421
@@ -63,7 +64,6 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 		close(fd);
 		return;
 	}
-	s->tp = tp;
 	s->l = l;
 	s->fd = fd;
 	s->id = tarpit_next_id(tp);
@@ -106,15 +106,15 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 static void
 session_tarpit_check(struct session *s)
 {
-	const struct config	*c = &s->tp->conf;
+	const struct config	*c = &s->l->tp->conf;
 	int			 sz = TARPIT_SOCKBUF;
 
 	if (s->tarpitted || c->tarpit == TARPIT_NONE ||
 	    (c->tarpit == TARPIT_BOTS && !(s->smtp.anomalies & ANOM_BOT)))
 		return;
 	s->tarpitted = 1;
-	s->tp->st.tarpit_open++;
-	s->tp->st.tarpit_total++;
+	s->l->tp->st.tarpit_open++;
+	s->l->tp->st.tarpit_total++;
 	setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 }
@@ -180,14 +180,14 @@ session_arm(struct session *s)
 		session_close(s, s->smtp.reason);
 		return;
 	}
-	session_plan(&s->tp->conf, s, now, &w);
+	session_plan(&s->l->tp->conf, s, now, &w);
 	s->lifetime = w.lifetime;
 	t = w.until_us - now;
 	if (t < 0)
 		t = 0;
 	tv.tv_sec = t / 1000000;
 	tv.tv_usec = t % 1000000;
-	event_assign(&s->ev, s->tp->base, s->fd, w.what, session_cb, s);
+	event_assign(&s->ev, s->l->tp->base, s->fd, w.what, session_cb, s);
 	event_add(&s->ev, &tv);
 }
 
@@ -195,7 +195,7 @@ static void
 session_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session		*s = arg;
-	const struct config	*c = &s->tp->conf;
+	const struct config	*c = &s->l->tp->conf;
 	struct reply		 r;
 	int64_t			 now;
 
@@ -279,7 +279,7 @@ session_read(struct session *s)
 		smtp_first_bytes(&s->smtp, buf, (size_t)n, 0, &r);
 	else
 		smtp_bytes(&s->smtp, buf, (size_t)n, &r);
-	s->bytes_in += (uint64_t)n;
+	s->bytes_in = counter_add(s->bytes_in, (size_t)n);
 	if (r.len > 0)
 		session_reply(s, &r);
 	if (s->smtp.state == SMTP_DONE)
@@ -307,9 +307,9 @@ session_line(void *arg, const char *line, size_t len, int flags)
 static void
 session_reply(struct session *s, const struct reply *r)
 {
-	const struct config *c = &s->tp->conf;
+	const struct config *c = &s->l->tp->conf;
 
-	s->tp->st.reply[s->smtp.reply_code % STATS_CODES]++;
+	s->l->tp->st.reply[s->smtp.reply_code % STATS_CODES]++;
 	if (s->tarpitted && (c->reply_delay_ms > 0 || c->stutter_ms > 0)) {
 		if (s->outlen == 0)
 			s->due_us = util_now_us() +
@@ -326,7 +326,7 @@ session_reply(struct session *s, const struct reply *r)
 		}
 		if (n < 0)
 			n = 0;
-		s->bytes_out += (uint64_t)n;
+		s->bytes_out = counter_add(s->bytes_out, (size_t)n);
 		session_queue(s, r->buf + n, r->len - (size_t)n);
 		return;
 	}
@@ -364,7 +364,7 @@ session_queue(struct session *s, const char *p, size_t len)
 static void
 session_flush(struct session *s)
 {
-	const struct config	*c = &s->tp->conf;
+	const struct config	*c = &s->l->tp->conf;
 	size_t			 len = session_chunk(c, s);
 	ssize_t			 n;
 
@@ -378,7 +378,7 @@ session_flush(struct session *s)
 		}
 		return;
 	}
-	s->bytes_out += (uint64_t)n;
+	s->bytes_out = counter_add(s->bytes_out, (size_t)n);
 	s->outoff += (uint16_t)n;
 	s->due_us = 0;
 	if (s->outoff == s->outlen) {
@@ -413,13 +413,13 @@ session_record(struct session *s, int64_t now)
 	rec.dst_port = l->port;
 	rec.mx_pref = l->mx_pref;
 	rec.role = l->role;
-	rec.greeting_delay_ms = s->tp->conf.greeting_delay_ms;
+	rec.greeting_delay_ms = s->l->tp->conf.greeting_delay_ms;
 	smtp_fill(&s->smtp, &rec);
 	rec.bytes_in = s->bytes_in;
 	rec.bytes_out = s->bytes_out;
-	tarpit_emit(s->tp, &rec);
+	tarpit_emit(s->l->tp, &rec);
 
-	struct net_stats *st = &s->tp->st;
+	struct net_stats *st = &s->l->tp->st;
 	st->stage[rec.stage]++;
 	st->reason[rec.reason]++;
 	for (int i = 0; i < ANOM_COUNT; i++)
@@ -436,6 +436,13 @@ session_record(struct session *s, int64_t now)
 	    rec.dst_port, close_reason_name(rec.reason), stage_name(rec.stage),
 	    rec.reply_code, helo, mail, rec.rcpt_total,
 	    (double)(now - s->start_us) / 1e6, s->tarpitted, rec.anomalies);
+}
+
+/* Adds to a byte counter, stopping at its maximum instead of wrapping. */
+static uint32_t
+counter_add(uint32_t c, size_t n)
+{
+	return n > UINT32_MAX - c ? UINT32_MAX : c + (uint32_t)n;
 }
 
 /*
@@ -461,7 +468,7 @@ session_drain(int fd)
 void
 session_close(struct session *s, enum close_reason why)
 {
-	struct tarpit	*tp = s->tp;
+	struct tarpit	*tp = s->l->tp;
 	uint8_t		 key[16];
 
 	if (s->closed)

@@ -105,8 +105,7 @@ struct listener;
 
 struct session {
 	struct event		 ev;	/* read, write and timeout in one */
-	struct tarpit		*tp;
-	const struct listener	*l;
+	const struct listener	*l;	/* and through it, the tarpit */
 	LIST_ENTRY(session)	 entry;
 	int			 fd;
 	uint8_t			 closed;
@@ -117,7 +116,7 @@ struct session {
 	uint64_t		 id;
 	int64_t			 start_us, last_us;
 	int64_t			 due_us;	/* next output allowed at */
-	uint64_t		 bytes_in, bytes_out;
+	uint32_t		 bytes_in, bytes_out;	/* saturate */
 	char			*out;		/* unsent reply, while pending */
 	uint16_t		 outlen, outoff;
 	struct linebuf		 lb;
