@@ -14,9 +14,10 @@
  *	plain	one address or network a line
  *	json	{"generator", "generated", "entries":[...], "exclusions"}
  *
- * Exports contain only addresses and networks (printed by inet_ntop from
- * parsed bytes), our fixed reason names and texts, and option values
- * checked to be plain printable text: nothing from the network.
+ * Exports contain only addresses and networks (printed from parsed
+ * bytes, as inet_ntop does), our fixed reason names and texts, and
+ * option values checked to be plain printable text: nothing from the
+ * network.
  *
  * A file is written atomically (export_commit: temporary file in the same
  * directory, fsync, rename, fsync of the directory) and not at all when
@@ -38,6 +39,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +49,8 @@
 #define REASON_TEST	31		/* the RFC 5782 entry's reason bit */
 #define EXPORT_NFT_CHUNK 4096		/* elements per "add element" */
 #define EXPORT_TEXT_MAX	200
+#define EXPORT_LINE_MAX	512		/* an rbldnsd value: " :A:TXT\n" */
+#define EXPORT_BUF	(256 * 1024)	/* the stdio buffer of an export file */
 
 struct export_entry {
 	uint8_t		 family;	/* 4 or 6 */
@@ -56,6 +60,19 @@ struct export_entry {
 	uint32_t	 anomalies;
 	int64_t		 clients, sessions, primary, backup;
 	int64_t		 first_us, last_us;
+};
+
+/* The sort key of an entry: 24 bytes sort much faster than an entry. */
+struct export_key {
+	uint64_t		 hi, lo;	/* the address as numbers */
+	uint32_t		 i;		/* index of the entry */
+	uint8_t			 family, prefix;
+};
+
+/* An export's body in memory, as it is written (export_body_open). */
+struct export_body {
+	char			*p;
+	size_t			 n, cap;
 };
 
 struct export_list {
@@ -103,15 +120,19 @@ static void	 export_json(const struct export_opts *,
 static int	 export_collect(sqlite3 *, const struct export_opts *,
 		    const struct allowlist *, struct export_list *, char *,
 		    size_t);
+static int	 export_parse_ip(const char *, uint8_t *);
 static int	 export_add(struct export_list *, const struct evidence *,
-		    const struct verdict *, int);
+		    const struct verdict *, int, const uint8_t *, int);
 static int	 export_reserve(struct export_list *);
 static int	 export_cmp(const void *, const void *);
-static void	 export_merge(struct export_list *);
+static int	 export_key_cmp(const void *, const void *);
+static int	 export_merge(struct export_list *);
 static int	 export_exclusions(struct export_list *,
 		    const struct allowlist *);
-static void	 export_addr(const uint8_t *, int, char *, size_t);
-static void	 export_net(const struct export_entry *, char *, size_t);
+static size_t	 export_addr(const uint8_t *, int, char *, size_t);
+static size_t	 export_net(const struct export_entry *, char *, size_t);
+static const char *export_rbldnsd_value(const struct export_opts *,
+		    uint32_t, char (*)[EXPORT_LINE_MAX]);
 static void	 export_reasons(uint32_t, char, char *, size_t);
 static void	 export_txt(const struct export_opts *, uint32_t, char *,
 		    size_t);
@@ -132,6 +153,8 @@ static const char *export_code(const struct export_opts *, uint32_t);
 static int	 export_commit(const char *, const char *, const char *,
 		    size_t, char *, size_t);
 static int	 export_text_ok(const char *, const char *);
+static FILE	*export_body_open(struct export_body *);
+static ssize_t	 export_body_write(void *, const char *, size_t);
 static int	 export_usage(void);
 
 static const struct export_fmt export_fmts[] = {
@@ -160,26 +183,42 @@ export_usage(void)
 	return EXIT_USAGE;
 }
 
-/* The address bytes as text (inet_ntop: never anything else). */
-static void
+/*
+ * The address bytes as text, as inet_ntop writes it (an IPv4 address
+ * by hand: a million of them are the bulk of an export).  len is at
+ * least ADDR_STRLEN.  Returns the length.
+ */
+static size_t
 export_addr(const uint8_t *a, int family, char *buf, size_t len)
 {
-	if (inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf,
-	    (socklen_t)len) == NULL)
-		strlcpy_(buf, "?", len);
+	char	*p = buf;
+
+	if (family != 4) {
+		if (inet_ntop(AF_INET6, a, buf, (socklen_t)len) == NULL)
+			strlcpy_(buf, "?", len);
+		return strlen(buf);
+	}
+	for (int i = 0; i < 4; i++) {
+		if (a[i] >= 100)
+			*p++ = (char)('0' + a[i] / 100);
+		if (a[i] >= 10)
+			*p++ = (char)('0' + a[i] / 10 % 10);
+		*p++ = (char)('0' + a[i] % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	return (size_t)(p - buf - 1);
 }
 
-/* "ADDR" for a host, "ADDR/LEN" for a network. */
-static void
+/* "ADDR" for a host, "ADDR/LEN" for a network; len >= ADDR_STRLEN + 4.
+ * Returns the length. */
+static size_t
 export_net(const struct export_entry *e, char *buf, size_t len)
 {
-	char	 a[ADDR_STRLEN];
+	size_t	 n = export_addr(e->addr, e->family, buf, len);
 
-	export_addr(e->addr, e->family, a, sizeof(a));
-	if (e->prefix == (e->family == 4 ? 32 : 128))
-		snprintf(buf, len, "%s", a);
-	else
-		snprintf(buf, len, "%s/%d", a, e->prefix);
+	if (e->prefix != (e->family == 4 ? 32 : 128))
+		n += (size_t)snprintf(buf + n, len - n, "/%d", e->prefix);
+	return n;
 }
 
 /* The reason names of bits, separated by sep. */
@@ -224,12 +263,38 @@ export_txt(const struct export_opts *o, uint32_t bits, char *buf, size_t len)
 	snprintf(buf, len, "decoymx %s: %s; %s", names, text, o->txt);
 }
 
+/*
+ * The value of an rbldnsd entry with reasons bits, " :A:TXT\n".  It
+ * depends on the reasons alone, so each is made once, in cache (indexed
+ * by the reason bits and the test bit, an empty string when not made
+ * yet).  Returns a string in cache.
+ */
+static const char *
+export_rbldnsd_value(const struct export_opts *o, uint32_t bits,
+    char (*cache)[EXPORT_LINE_MAX])
+{
+	char	*v = cache[(bits & ((1u << REASON_MAX) - 1)) |
+		    ((bits >> REASON_TEST & 1u) << REASON_MAX)];
+	char	 txt[EXPORT_LINE_MAX - 24];
+
+	if (v[0] == '\0') {
+		export_txt(o, bits, txt, sizeof(txt));
+		snprintf(v, EXPORT_LINE_MAX, " :%s:%s\n", export_code(o, bits),
+		    txt);
+	}
+	return v;
+}
+
 static void
 export_rbldnsd(const struct export_opts *o, const struct export_list *l,
     FILE *f, int part)
 {
-	char	 net[ADDR_STRLEN + 8], txt[512];
+	char	 net[ADDR_STRLEN + 8];
+	char	 cache[2u << REASON_MAX][EXPORT_LINE_MAX];
 	int	 family = part == 0 ? 4 : 6;
+	size_t	 n;
+
+	memset(cache, 0, sizeof(cache));
 
 	/* $TTL first: it is the default of the $SOA that follows. */
 	if (o->ttl != NULL)
@@ -244,9 +309,9 @@ export_rbldnsd(const struct export_opts *o, const struct export_list *l,
 
 		if (e->family != family)
 			continue;
-		export_net(e, net, sizeof(net));
-		export_txt(o, e->reasons, txt, sizeof(txt));
-		fprintf(f, "%s :%s:%s\n", net, export_code(o, e->reasons), txt);
+		n = export_net(e, net, sizeof(net));
+		fwrite_unlocked(net, 1, n, f);
+		fputs_unlocked(export_rbldnsd_value(o, e->reasons, cache), f);
 	}
 	for (size_t i = 0; i < l->nexcl; i++) {
 		struct export_entry	 x = { 0 };
@@ -478,30 +543,65 @@ export_cmp(const void *a, const void *b)
 	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
 }
 
-/* Appends the entry of a listed client (IPv6: its network).  0 or -1. */
+/*
+ * The address text of a client into a[16]: 4 or 6 for its family, or
+ * -1 when it is not an address.  The text is inet_ntop's (the store
+ * writes it so), and a canonical dotted quad is read here by hand:
+ * inet_pton decides anything else.
+ */
+static int
+export_parse_ip(const char *s, uint8_t *a)
+{
+	struct sockaddr_storage	 ss;
+	const char		*p = s;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned	 v = 0;
+		int		 n = 0;
+
+		for (; *p >= '0' && *p <= '9' && n < 4; p++, n++)
+			v = v * 10 + (unsigned)(*p - '0');
+		if (n == 0 || n > 3 || v > 255 || (n > 1 && p[-n] == '0') ||
+		    *p++ != (i < 3 ? '.' : '\0'))
+			goto slow;
+		a[i] = (uint8_t)v;
+	}
+	return 4;
+slow:
+	if (util_parse_addr(s, &ss) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		memcpy(a, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		return 4;
+	}
+	memcpy(a, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 6;
+}
+
+/*
+ * Appends the entry of a listed client whose address (of family 4 or 6)
+ * is a; an IPv6 client becomes its network.  0 or -1 (ENOMEM).
+ */
 static int
 export_add(struct export_list *l, const struct evidence *ev,
-    const struct verdict *v, int v6_prefix)
+    const struct verdict *v, int v6_prefix, const uint8_t *a, int family)
 {
 	struct export_entry	*e;
-	struct sockaddr_storage	 ss;
 
-	if (util_parse_addr(ev->ip, &ss) == -1)
-		return 0;	/* not an address: nothing to list */
 	if (export_reserve(l) == -1)
 		return -1;
 	e = &l->e[l->n];
 	memset(e, 0, sizeof(*e));
-	if (ss.ss_family == AF_INET) {
+	if (family == 4) {
 		e->family = 4;
 		e->prefix = 32;
-		memcpy(e->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		memcpy(e->addr, a, 4);
 		if (e->addr[0] == 127)
 			return 0;	/* loopback: never listed */
 	} else {
 		e->family = 6;
 		e->prefix = (uint8_t)v6_prefix;
-		memcpy(e->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		memcpy(e->addr, a, 16);
 		if (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)e->addr))
 			return 0;
 		for (int i = 0; i < 16; i++) {
@@ -524,31 +624,82 @@ export_add(struct export_list *l, const struct evidence *ev,
 	return 0;
 }
 
-/* Sorts and folds entries of the same network into one. */
-static void
+/* The order of export_cmp, on keys. */
+static int
+export_key_cmp(const void *a, const void *b)
+{
+	const struct export_key	*x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
+}
+
+/*
+ * Sorts (by keys: sorting the entries themselves moves far more memory)
+ * and folds entries of the same network into one.  0 or -1 (ENOMEM).
+ */
+static int
 export_merge(struct export_list *l)
 {
-	size_t	 o = 0;
+	struct export_key	*k;
+	struct export_entry	 t;
+	size_t			 o = 0, j, next;
 
-	qsort(l->e, l->n, sizeof(*l->e), export_cmp);
+	if (l->n == 0)
+		return 0;
+	if ((k = calloc(l->n, sizeof(*k))) == NULL)
+		return -1;
 	for (size_t i = 0; i < l->n; i++) {
+		const uint8_t *a = l->e[i].addr;
+
+		for (int b = 0; b < 8; b++) {
+			k[i].hi = k[i].hi << 8 | a[b];
+			k[i].lo = k[i].lo << 8 | a[8 + b];
+		}
+		k[i].i = (uint32_t)i;
+		k[i].family = l->e[i].family;
+		k[i].prefix = l->e[i].prefix;
+	}
+	qsort(k, l->n, sizeof(*k), export_key_cmp);
+	/* Entries into key order in place, a cycle of the permutation at a
+	 * time (k[].i marked done with UINT32_MAX). */
+	for (size_t i = 0; i < l->n; i++) {
+		if (k[i].i == UINT32_MAX || k[i].i == i)
+			continue;
+		t = l->e[i];
+		for (j = i; (next = k[j].i) != i; j = next) {
+			l->e[j] = l->e[next];
+			k[j].i = UINT32_MAX;
+		}
+		l->e[j] = t;
+		k[j].i = UINT32_MAX;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct export_entry *x = &l->e[i];
 		struct export_entry *d = &l->e[o - (o > 0)];
 
-		if (o > 0 && export_cmp(d, &l->e[i]) == 0) {
-			d->reasons |= l->e[i].reasons;
-			d->anomalies |= l->e[i].anomalies;
-			d->clients += l->e[i].clients;
-			d->sessions += l->e[i].sessions;
-			d->primary += l->e[i].primary;
-			d->backup += l->e[i].backup;
-			if (l->e[i].first_us < d->first_us)
-				d->first_us = l->e[i].first_us;
-			if (l->e[i].last_us > d->last_us)
-				d->last_us = l->e[i].last_us;
+		if (o > 0 && export_key_cmp(&k[i - 1], &k[i]) == 0) {
+			d->reasons |= x->reasons;
+			d->anomalies |= x->anomalies;
+			d->clients += x->clients;
+			d->sessions += x->sessions;
+			d->primary += x->primary;
+			d->backup += x->backup;
+			if (x->first_us < d->first_us)
+				d->first_us = x->first_us;
+			if (x->last_us > d->last_us)
+				d->last_us = x->last_us;
 		} else
-			l->e[o++] = l->e[i];
+			l->e[o++] = *x;
 	}
+	free(k);
 	l->n = o;
+	return 0;
 }
 
 /*
@@ -617,18 +768,14 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	    errlen)) == NULL)
 		return -1;
 	while ((rc = classify_next(cq, &ev, &v)) == 1) {
-		struct sockaddr_storage	 ss;
-		const uint8_t		*a;
+		uint8_t	 a[16];
+		int	 family;
 
-		if (!v.listed || util_parse_addr(ev.ip, &ss) == -1)
+		if (!v.listed || (family = export_parse_ip(ev.ip, a)) == -1)
 			continue;
-		a = ss.ss_family == AF_INET ?
-		    (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr :
-		    ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
-		if (allowlist_match(al, ss.ss_family == AF_INET ? 4 : 6,
-		    a) != NULL)
+		if (al->n > 0 && allowlist_match(al, family, a) != NULL)
 			continue;
-		if (export_add(l, &ev, &v, o->v6_prefix) == -1) {
+		if (export_add(l, &ev, &v, o->v6_prefix, a, family) == -1) {
 			snprintf(err, errlen, "out of memory");
 			classify_close(cq);
 			return -1;
@@ -652,8 +799,7 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	l->e[l->n].addr[3] = 2;
 	l->e[l->n].reasons = 1u << REASON_TEST;
 	l->n++;
-	export_merge(l);
-	if (export_exclusions(l, al) == -1) {
+	if (export_merge(l) == -1 || export_exclusions(l, al) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -676,6 +822,46 @@ bad:
 	return 0;
 }
 
+/* fopencookie's write: appends to the body.  len, or -1 (ENOMEM). */
+static ssize_t
+export_body_write(void *cookie, const char *buf, size_t len)
+{
+	struct export_body	*b = cookie;
+	char			*tmp;
+	size_t			 cap = b->cap ? b->cap : EXPORT_BUF;
+
+	if (b->n + len > b->cap) {
+		while (cap < b->n + len)
+			cap *= 2;
+		/* A large block is moved by remapping: no copy, unlike the
+		 * buffer of open_memstream. */
+		if ((tmp = realloc(b->p, cap)) == NULL)
+			return -1;
+		b->p = tmp;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, buf, len);
+	b->n += len;
+	return (ssize_t)len;
+}
+
+/*
+ * A stream that writes to b (emptied first), with a big buffer; the
+ * caller fcloses it, then owns b->p.  NULL on error.
+ */
+static FILE *
+export_body_open(struct export_body *b)
+{
+	cookie_io_functions_t	 io = { .write = export_body_write };
+	FILE			*f;
+
+	b->n = 0;
+	if ((f = fopencookie(b, "w", io)) == NULL)
+		return NULL;
+	setvbuf(f, NULL, _IOFBF, EXPORT_BUF);
+	return f;
+}
+
 /*
  * Writes header + body to path atomically, unless the file there has
  * the same body after its first line.  The header must end in "\n"; a
@@ -687,23 +873,26 @@ export_commit(const char *path, const char *header, const char *body,
     size_t blen, char *err, size_t errlen)
 {
 	struct stat	 sb;
-	char		 tmp[PATH_MAX], dcopy[PATH_MAX], *dir, *old = NULL;
-	size_t		 hlen = strlen(header), olen = 0;
+	char		 tmp[PATH_MAX], dcopy[PATH_MAX], *dir, *old, *nl;
+	size_t		 hlen = strlen(header), olen;
 	FILE		*f;
 	int		 fd, same = 0, pad = 0, dfd;
 
-	if ((f = fopen(path, "r")) != NULL) {
-		if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    (old = malloc((size_t)sb.st_size + 1)) != NULL) {
-			olen = fread(old, 1, (size_t)sb.st_size, f);
-			char *nl = memchr(old, '\n', olen);
-
-			same = nl != NULL && (size_t)(old + olen - nl - 1) ==
-			    blen && memcmp(nl + 1, body, blen) == 0;
+	if ((fd = open(path, O_RDONLY)) != -1) {
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			olen = (size_t)sb.st_size;
 			pad = (off_t)(hlen + blen) == sb.st_size;
+			/* Mapped, not read: the old file may be 100 MB. */
+			if (olen > blen && (old = mmap(NULL, olen, PROT_READ,
+			    MAP_PRIVATE, fd, 0)) != MAP_FAILED) {
+				nl = memchr(old, '\n', olen);
+				same = nl != NULL && (size_t)(old + olen - nl -
+				    1) == blen && memcmp(nl + 1, body,
+				    blen) == 0;
+				munmap(old, olen);
+			}
 		}
-		fclose(f);
-		free(old);
+		close(fd);
 	}
 	if (same)
 		return 0;
@@ -762,8 +951,8 @@ export_write(sqlite3 *db, const struct export_opts *o,
 	struct export_list	 l = { 0 };
 	struct allowlist	 al = { 0 };
 	char			 err[2 * PATH_MAX + 256], header[512], now[64];
-	char			*body = NULL, path[PATH_MAX];
-	size_t			 blen = 0;
+	char			 path[PATH_MAX];
+	struct export_body	 b = { 0 };
 	FILE			*mem;
 	int			 ret = -1, rc;
 
@@ -780,10 +969,12 @@ export_write(sqlite3 *db, const struct export_opts *o,
 	}
 	util_iso8601(util_now_us(), now, sizeof(now));
 	for (int part = 0; part < fmt->parts; part++) {
-		if ((mem = open_memstream(&body, &blen)) == NULL)
+		if ((mem = export_body_open(&b)) == NULL)
 			goto out;
 		fmt->write(o, &l, mem, part);
 		if (fclose(mem) == EOF)
+			goto out;
+		if (b.p == NULL && (b.p = strdup("")) == NULL)
 			goto out;
 		if (fmt->json_head != NULL)
 			snprintf(header, sizeof(header), fmt->json_head, now,
@@ -798,7 +989,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 		if (o->output == NULL || strcmp(o->output, "-") == 0) {
 			if (part == 0 || fmt->parts == 1) {
 				fputs(header, stdout);
-				fwrite(body, 1, blen, stdout);
+				fwrite(b.p, 1, b.n, stdout);
 			}
 		} else {
 			if (part == 0)
@@ -808,7 +999,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			else
 				snprintf(path, sizeof(path), "%s.v6",
 				    o->output);
-			if ((rc = export_commit(path, header, body, blen,
+			if ((rc = export_commit(path, header, b.p, b.n,
 			    err, sizeof(err))) == -1) {
 				fprintf(stderr, "decoymx export: %s\n", err);
 				goto out;
@@ -818,12 +1009,10 @@ export_write(sqlite3 *db, const struct export_opts *o,
 				    "%zu entries\n", fmt->name, path, rc ?
 				    "written" : "unchanged", l.n);
 		}
-		free(body);
-		body = NULL;
 	}
 	ret = 0;
 out:
-	free(body);
+	free(b.p);
 	free(l.e);
 	free(l.excl);
 	allowlist_free(&al);

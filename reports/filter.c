@@ -12,7 +12,11 @@
  *	decoymx_in_net(ip, net)		1 when ip is inside net, else 0
  *	decoymx_net(ip, v4len, v6len)	the network of ip, e.g. 192.0.2.0/24
  *
- * Exports filter_init(), filter_option(), filter_active(), filter_sql(),
+ * And the export's rule options, which report ip takes too, so that a
+ * listing is explained with the options that made it.
+ *
+ * Exports filter_init(), filter_option(), filter_rule_defaults(),
+ * filter_rule_option(), filter_active(), filter_sql(),
  * filter_bind(), filter_register(), filter_net(), filter_parse_net() and
  * filter_in_net().
  */
@@ -25,6 +29,7 @@
 #include <string.h>
 
 #include "reports.h"
+#include "store.h"
 
 static int	 filter_set_time(int64_t *, const char *, const char *, char *,
 		    size_t);
@@ -160,6 +165,78 @@ filter_option(struct filter *f, const char *name, const char *arg, char *err,
 		if (strcmp(name, filter_opts[i].name) == 0)
 			return filter_opts[i].set(f, arg, err, errlen);
 	return 1;
+}
+
+/* The export's defaults, except that any age counts (no --max-age). */
+void
+filter_rule_defaults(struct rule_opts *r)
+{
+	struct classify_conf	 cc;
+
+	classify_defaults(&cc);
+	memset(r, 0, sizeof(*r));
+	r->rules = cc.rules;
+	r->window_us = cc.window_us;
+	/* The export's defaults, so "listed" means what the export does. */
+	r->max_age_us = 7LL * 86400 * 1000000;
+	r->min_sessions = 1;
+}
+
+/*
+ * Parses one of the export's rule options, given as its long name
+ * without dashes, as the export does.  Returns 1 when name is not one,
+ * 0 when parsed, or -1 with a message in err.
+ */
+int
+filter_rule_option(struct rule_opts *r, const char *name, const char *arg,
+    char *err, size_t errlen)
+{
+	char		 buf[128], *w, *save = NULL, *end;
+	uint64_t	 ms;
+	long long	 v;
+	int		 reason;
+
+	if (strcmp(name, "allowlist") == 0) {
+		r->allowlist = arg;
+	} else if (strcmp(name, "window") == 0 ||
+	    strcmp(name, "max-age") == 0) {
+		if (util_parse_duration_ms(arg, &ms) == -1 ||
+		    ms > (uint64_t)INT64_MAX / 1000) {
+			snprintf(err, errlen, "bad --%s %s: want a duration "
+			    "(10m, 7d)", name, arg);
+			return -1;
+		}
+		*(name[0] == 'w' ? &r->window_us : &r->max_age_us) =
+		    (int64_t)ms * 1000;
+	} else if (strcmp(name, "min-sessions") == 0) {
+		errno = 0;
+		v = strtoll(arg, &end, 10);
+		if (!isdigit((unsigned char)*arg) || *end != '\0' ||
+		    errno != 0 || v < 1) {
+			snprintf(err, errlen, "bad --min-sessions %s (want "
+			    ">= 1)", arg);
+			return -1;
+		}
+		r->min_sessions = v;
+	} else if (strcmp(name, "rules") == 0) {
+		r->rules = 0;
+		if (strlen(arg) >= sizeof(buf))
+			goto bad_rules;
+		memcpy(buf, arg, strlen(arg) + 1);
+		for (w = strtok_r(buf, ",", &save); w != NULL;
+		    w = strtok_r(NULL, ",", &save)) {
+			if ((reason = classify_reason_parse(w)) == -1)
+				goto bad_rules;
+			r->rules |= 1u << reason;
+		}
+	} else
+		return 1;
+	r->given = 1;
+	return 0;
+bad_rules:
+	snprintf(err, errlen, "bad --rules %s: want a comma list of "
+	    "backup-direct, nolisting-only, bot-protocol", arg);
+	return -1;
 }
 
 /* Whether the filter excludes anything at all. */

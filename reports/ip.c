@@ -4,18 +4,24 @@
  * and fingerprint of its latest session, the decoys it touched, its
  * sessions (newest first, --limit, default 100), and, when the sensor
  * writes them (schema 4), its SYNs and MX walk; then its classification
- * with the reasons and the evidence behind each (classify.c).
+ * with the reasons and the evidence behind each (classify.c), under the
+ * export's rule options when given (--window, --rules, --allowlist,
+ * --max-age, --min-sessions): listed then means the export with those
+ * options lists it, and "excluded" says why the export would not.
  *
  * Output: JSON is one object, {"ip":..., "client":[...], "decoys":[...],
  * "sessions":[...], "syns":[...]|null, "mx_walk":[...]|null,
  * "classification":{"verdict":[{...}], "reasons":[{...}]}}: the verdict
- * does not consult an allowlist (that is the export's); CSV is one table whose first column names the
+ * consults an allowlist only with --allowlist; CSV is one table whose
+ * first column names the
  * section (columns differ by section: each section starts with its own
  * header row); the table format prints a heading and a table per
  * section.
  *
  * Exports report_ip().
  */
+#include <arpa/inet.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,7 +113,11 @@ static const struct out_col ip_verdict_cols[] = {
 	{ "helo_ok", OUT_INT, FMT_RIGHT }, { "retries", OUT_INT, FMT_RIGHT },
 	{ "real_mx_after_primary", OUT_INT, FMT_RIGHT },
 	{ "mx_walk", OUT_TEXT, 0 },
+	{ "excluded", OUT_TEXT, FMT_SHRINK },
 };
+
+#define IP_NVERDICT	((int)(sizeof(ip_verdict_cols) / \
+			    sizeof(ip_verdict_cols[0])))
 static const struct out_col ip_reason_cols[] = {
 	{ "reason", OUT_TEXT, 0 }, { "code", OUT_TEXT, 0 },
 	{ "text", OUT_TEXT, FMT_SHRINK }, { "evidence", OUT_TEXT, FMT_SHRINK },
@@ -121,8 +131,11 @@ static const char *ip_codes[REASON_MAX] = {
 static int	 ip_section(sqlite3 *, const struct report_args *,
 		    const struct ip_section *, const char *);
 static int	 ip_classification(sqlite3 *, const struct report_args *,
-		    const char *);
+		    const char *, const struct allowlist *);
 static void	 ip_evidence(int, const struct evidence *, char *, size_t);
+static int	 ip_excluded(const struct rule_opts *, const struct allowlist *,
+		    const char *, const struct evidence *, int64_t, char *,
+		    size_t);
 
 /* Queries and prints one section for ip.  0 or -1. */
 static int
@@ -212,21 +225,71 @@ ip_evidence(int r, const struct evidence *e, char *buf, size_t len)
 	}
 }
 
-/* The verdict and the reasons with their evidence.  0 or -1. */
+/*
+ * Why the export with the rule options r and allowlist al would leave
+ * out the client ip (evidence e) that the rules list: into buf, and
+ * returns 1; 0 when it would list it.
+ */
 static int
-ip_classification(sqlite3 *db, const struct report_args *a, const char *ip)
+ip_excluded(const struct rule_opts *r, const struct allowlist *al,
+    const char *ip, const struct evidence *e, int64_t now_us, char *buf,
+    size_t len)
+{
+	struct sockaddr_storage	 ss;
+	const struct allow_net	*n;
+	const uint8_t		*a;
+	char			 net[ADDR_STRLEN];
+	int			 family;
+
+	if (r->max_age_us > 0 && e->last_us < now_us - r->max_age_us) {
+		snprintf(buf, len, "last seen before --max-age");
+		return 1;
+	}
+	if (e->sessions < r->min_sessions) {
+		snprintf(buf, len, "fewer sessions than --min-sessions");
+		return 1;
+	}
+	if (util_parse_addr(ip, &ss) == -1)
+		return 0;
+	family = ss.ss_family == AF_INET ? 4 : 6;
+	a = family == 4 ?
+	    (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr :
+	    ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+	if ((family == 4 && a[0] == 127) ||
+	    (family == 6 && IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a))) {
+		snprintf(buf, len, "loopback: never listed");
+		return 1;
+	}
+	if ((n = allowlist_match(al, family, a)) == NULL)
+		return 0;
+	if (inet_ntop(n->family == 4 ? AF_INET : AF_INET6, n->addr, net,
+	    sizeof(net)) == NULL)
+		strlcpy_(net, "?", sizeof(net));
+	snprintf(buf, len, "allowlisted: %s/%d", net, n->prefix);
+	return 1;
+}
+
+/*
+ * The verdict under a's rule options (and the allowlist al) and the
+ * reasons with their evidence.  0 or -1.
+ */
+static int
+ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
+    const struct allowlist *al)
 {
 	struct classify_conf	 cc;
 	struct classify_q	*cq;
 	struct evidence		 e;
 	struct verdict		 v;
 	struct out		 o;
-	struct out_val		 vals[10];
-	char			 err[256], ev[256];
+	struct out_val		 vals[IP_NVERDICT];
+	char			 err[256], ev[256], excl[128];
 	const char		*mta;
-	int			 rc;
+	int			 rc, ex = 0;
 
 	classify_defaults(&cc);
+	cc.rules = a->rules.rules;
+	cc.window_us = a->rules.window_us;
 	if ((cq = classify_open(db, &cc, INT64_MIN, 1, ip, err,
 	    sizeof(err))) == NULL)
 		return -1;
@@ -238,11 +301,14 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip)
 	classify_close(cq);
 	if (rc == -1)
 		return -1;
+	if (v.listed && (ex = ip_excluded(&a->rules, al, ip, &e, cc.now_us,
+	    excl, sizeof(excl))) != 0)
+		v.listed = 0;
 	if (a->format == FORMAT_CSV)
-		out_csv_header(stdout, ip_verdict_cols, 10, 1);
+		out_csv_header(stdout, ip_verdict_cols, IP_NVERDICT, 1);
 	if (a->format == FORMAT_JSON)
 		fputs(",\n\"classification\":{", stdout);
-	if (out_begin(&o, a->format, stdout, ip_verdict_cols, 10,
+	if (out_begin(&o, a->format, stdout, ip_verdict_cols, IP_NVERDICT,
 	    "verdict") == -1)
 		return -1;
 	memset(vals, 0, sizeof(vals));
@@ -259,6 +325,7 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip)
 	vals[8].null = !e.sensor;
 	vals[9].s = (struct span){ e.walk, e.walk != NULL ? strlen(e.walk) :
 	    0 };
+	vals[10].s = (struct span){ ex ? excl : NULL, ex ? strlen(excl) : 0 };
 	out_row_vals(&o, vals);
 	out_end(&o);
 	if (a->format == FORMAT_JSON)
@@ -293,11 +360,20 @@ report_ip(struct store *st, const struct report_args *a)
 {
 	struct sockaddr_storage	 ss;
 	sqlite3			*db = store_db(st);
-	char			 ip[ADDR_STRLEN];
+	struct allowlist	 al = { 0 };
+	char			 ip[ADDR_STRLEN], err[512];
+	int			 rc;
 
 	if (util_parse_addr(a->argv[1], &ss) == -1) {
 		fprintf(stderr, "decoymx report ip: %s is not an IPv4 or IPv6 "
 		    "address\n", a->argv[1]);
+		return EXIT_USAGE;
+	}
+	/* Read before anything is printed: a bad one is a usage error. */
+	if (a->rules.allowlist != NULL && allowlist_load(&al,
+	    a->rules.allowlist, err, sizeof(err)) == -1) {
+		fprintf(stderr, "decoymx report ip: allowlist %s\n", err);
+		allowlist_free(&al);
 		return EXIT_USAGE;
 	}
 	util_addr_str((struct sockaddr *)&ss, ip, sizeof(ip), NULL);
@@ -311,10 +387,13 @@ report_ip(struct store *st, const struct report_args *a)
 		if (ip_section(db, a, &ip_sections[i], ip) == -1) {
 			fprintf(stderr, "decoymx report ip: database %s: %s\n",
 			    store_path(st), sqlite3_errmsg(db));
+			allowlist_free(&al);
 			return EXIT_RUNTIME;
 		}
 	}
-	if (ip_classification(db, a, ip) == -1) {
+	rc = ip_classification(db, a, ip, &al);
+	allowlist_free(&al);
+	if (rc == -1) {
 		fprintf(stderr, "decoymx report ip: database %s: %s\n",
 		    store_path(st), sqlite3_errmsg(db));
 		return EXIT_RUNTIME;

@@ -134,7 +134,9 @@ static const struct report_cmd report_cmds[] = {
 	{ "top", "top ips|nets|helos|senders|sender-domains|recipients|"
 	    "countries|asns|os|anomalies|fingerprints [--limit N] " REPORT_OPTS,
 	    1, report_top },
-	{ "ip", "ip ADDR [--limit N] " REPORT_OPTS, 1, report_ip },
+	{ "ip", "ip ADDR [--limit N] [--window DUR] [--rules LIST] "
+	    "[--allowlist FILE] [--max-age DUR] [--min-sessions N] "
+	    REPORT_OPTS, 1, report_ip },
 	{ "timeline", "timeline [--bucket 5m|1h|1d] " REPORT_OPTS, 0,
 	    report_timeline },
 	{ "sessions", "sessions [--limit N] " REPORT_OPTS, 0,
@@ -485,6 +487,11 @@ report_parse_args(int argc, char **argv, struct report_args *a)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "bucket", required_argument, NULL, 'b' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "window", required_argument, NULL, 'R' },
+		{ "rules", required_argument, NULL, 'R' },
+		{ "allowlist", required_argument, NULL, 'R' },
+		{ "max-age", required_argument, NULL, 'R' },
+		{ "min-sessions", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char	*end, err[256];
@@ -499,6 +506,13 @@ report_parse_args(int argc, char **argv, struct report_args *a)
 		case 'F':
 			if (filter_option(&a->filt, longopts[li].name, optarg,
 			    err, sizeof(err)) != 0) {
+				fprintf(stderr, "decoymx report: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'R':
+			if (filter_rule_option(&a->rules, longopts[li].name,
+			    optarg, err, sizeof(err)) != 0) {
 				fprintf(stderr, "decoymx report: %s\n", err);
 				return EXIT_USAGE;
 			}
@@ -558,6 +572,7 @@ cmd_report(int argc, char **argv, const char *default_db)
 	memset(&a, 0, sizeof(a));
 	a.db = default_db;
 	filter_init(&a.filt);
+	filter_rule_defaults(&a.rules);
 	a.limit = -1;
 	a.format = FORMAT_TABLE;
 	if ((ret = report_parse_args(argc, argv, &a)) != 0)
@@ -567,7 +582,8 @@ cmd_report(int argc, char **argv, const char *default_db)
 	for (size_t i = 0; i < NREPORT_CMDS; i++) {
 		if (strcmp(a.argv[0], report_cmds[i].name) != 0)
 			continue;
-		if (a.argc != 1 + report_cmds[i].nwords)
+		if (a.argc != 1 + report_cmds[i].nwords ||
+		    (a.rules.given && report_cmds[i].run != report_ip))
 			return report_usage();
 		if (a.db == NULL || *a.db == '\0') {
 			fprintf(stderr, "decoymx report: no database given "

@@ -40,10 +40,25 @@ struct filter {
 	char		 cidr[ADDR_STRLEN + 5];	/* "" : any; canonical */
 };
 
+/*
+ * The export's rule options (--window, --rules, --allowlist, --max-age,
+ * --min-sessions), which report ip takes too: so that it explains a
+ * listing with the options that made it (filter.c).
+ */
+struct rule_opts {
+	uint32_t		 rules;		/* bits of enum reason */
+	int64_t			 window_us;
+	int64_t			 max_age_us;	/* 0: any age */
+	int64_t			 min_sessions;
+	const char		*allowlist;	/* NULL: none */
+	int			 given;		/* any of them on the command line */
+};
+
 /* The options of one "decoymx report" run (report.c). */
 struct report_args {
 	const char		*db;
 	struct filter		 filt;
+	struct rule_opts	 rules;
 	int64_t			 limit;		/* -1: no limit */
 	int64_t			 bucket_us;	/* timeline; 0: default */
 	enum report_format	 format;
@@ -93,6 +108,9 @@ void		 fmt_table_free(struct fmt_table *);
 
 /* filter.c */
 void		 filter_init(struct filter *);
+void		 filter_rule_defaults(struct rule_opts *);
+int		 filter_rule_option(struct rule_opts *, const char *name,
+		    const char *arg, char *err, size_t errlen);
 int		 filter_option(struct filter *, const char *name,
 		    const char *arg, char *err, size_t errlen);
 int		 filter_active(const struct filter *);

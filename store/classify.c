@@ -50,37 +50,54 @@ static const struct {
 	    "spoke SMTP like a spam bot" },
 };
 
-/* The sensor's data, when its tables exist. */
+/*
+ * One scan of clients joined to everything the rules need, so that a
+ * client costs one step: no statement per client.  The plain scan of
+ * clients (its sessions index disabled with "+": it would cost a random
+ * table lookup per row) beats any index when most clients qualify, as
+ * they do for an export.  The %s are the MX walk column and join, the
+ * sensor columns, and the filter on one client.
+ */
 static const char classify_sql_sensor[] =
     "SELECT EXISTS (SELECT 1 FROM syns WHERE role = 'real')";
-static const char classify_sql_real_after[] =
-    "SELECT EXISTS (SELECT 1 FROM syns WHERE src_ip = :ip AND role = 'real'"
-    " AND ts_us BETWEEN :t - 60000000 AND :t + :window)";
-static const char classify_sql_before_backup[] =
-    "SELECT EXISTS (SELECT 1 FROM syns WHERE src_ip = :ip"
-    " AND role IN ('primary', 'real') AND ts_us < :t - 60000000"
-    " AND ts_us >= :t - :window)";
-static const char classify_sql_walk[] =
-    "SELECT verdict FROM mx_walks WHERE ip = :ip";
+/* Without a walk, a join to mx_walks would still cost a search a row. */
+static const char classify_sql_walks[] =
+    "SELECT EXISTS (SELECT 1 FROM mx_walks)";
 static const char classify_sql_clients[] =
     "SELECT c.ip, c.first_us, c.last_us, c.sessions, c.anomalies,"
     " e.primary_first_us, e.primary_sessions, e.backup_first_us,"
-    " e.backup_sessions, e.helo_ok, e.retries"
-    " FROM clients c LEFT JOIN client_evidence e ON e.ip = c.ip"
-    " WHERE c.last_us >= :since AND c.sessions >= :min%s";
+    " e.backup_sessions, e.helo_ok, e.retries%s%s"
+    " FROM clients c LEFT JOIN client_evidence e ON e.ip = c.ip%s"
+    " WHERE c.last_us >= :since AND +c.sessions >= :min%s";
+static const char classify_sql_walk_col[] = ", w.verdict";
+static const char classify_sql_walk_join[] =
+    " LEFT JOIN mx_walks w ON w.ip = c.ip";
+/* A SYN to the real MX after the first primary session; one from the
+ * same client to the primary or the real MX before its first backup. */
+static const char classify_sql_sensor_cols[] =
+    ", CASE WHEN e.primary_sessions > 0 THEN EXISTS (SELECT 1 FROM syns"
+    " WHERE src_ip = c.ip AND role = 'real' AND ts_us BETWEEN"
+    " e.primary_first_us - 60000000 AND e.primary_first_us + :window) END"
+    ", CASE WHEN e.backup_sessions > 0 THEN EXISTS (SELECT 1 FROM syns"
+    " WHERE src_ip = c.ip AND role IN ('primary', 'real')"
+    " AND ts_us < e.backup_first_us - 60000000"
+    " AND ts_us >= e.backup_first_us - :window) END";
+
+enum {
+	CLASSIFY_COL_WALK = 11, CLASSIFY_COL_REAL_AFTER,
+	CLASSIFY_COL_BEFORE_BACKUP
+};
 
 struct classify_q {
 	sqlite3			*db;
 	struct classify_conf	 conf;
-	sqlite3_stmt		*rows, *real_after, *before_backup, *walk;
+	sqlite3_stmt		*rows;
 	int			 sensor;	/* it watches the real MX */
 };
 
-static int	 classify_exists(sqlite3_stmt *, const char *, int64_t,
-		    int64_t);
-static void	 classify_sensor(struct classify_q *, struct evidence *);
-static void	 classify_row(sqlite3_stmt *, struct evidence *);
+static void	 classify_row(struct classify_q *, struct evidence *);
 static int	 classify_table(sqlite3 *, const char *);
+static int	 classify_any(sqlite3 *, const char *, int *);
 
 const char *
 classify_reason_name(int r)
@@ -151,67 +168,28 @@ classify_client(const struct classify_conf *c, const struct evidence *e,
 	v->listed = v->reasons != 0 && (v->mta == NULL || v->strong);
 }
 
-/* Steps a one-value EXISTS statement bound to :ip, :t and :window. */
-static int
-classify_exists(sqlite3_stmt *q, const char *ip, int64_t t, int64_t window)
-{
-	int	 r = 0;
-
-	sqlite3_bind_text(q, sqlite3_bind_parameter_index(q, ":ip"), ip, -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":t"), t);
-	sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":window"),
-	    window);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		r = sqlite3_column_int(q, 0);
-	sqlite3_reset(q);
-	return r;
-}
-
-/* Adds what the sensor knows about e->ip. */
+/*
+ * The columns of classify_sql_clients into e: the aggregates, and what
+ * the sensor knows.  The MX walk verdict is kept only when it is one of
+ * the known ones (as a static string).
+ */
 static void
-classify_sensor(struct classify_q *cq, struct evidence *e)
+classify_row(struct classify_q *cq, struct evidence *e)
 {
-	const unsigned char	*verdict;
-
-	e->sensor = cq->sensor;
-	if (cq->walk != NULL) {
-		sqlite3_bind_text(cq->walk, 1, e->ip, -1, SQLITE_STATIC);
-		if (sqlite3_step(cq->walk) == SQLITE_ROW &&
-		    (verdict = sqlite3_column_text(cq->walk, 0)) != NULL) {
-			/* Copied only when it is one of the known verdicts. */
-			if (strcmp((const char *)verdict,
-			    "primary-then-real") == 0)
-				e->walk = "primary-then-real";
-			else if (strcmp((const char *)verdict,
-			    "primary-only") == 0)
-				e->walk = "primary-only";
-			else if (strcmp((const char *)verdict,
-			    "backup-direct") == 0)
-				e->walk = "backup-direct";
-		}
-		sqlite3_reset(cq->walk);
-	}
-	if (!cq->sensor)
-		return;
-	if (e->primary_sessions > 0)
-		e->real_after_primary = classify_exists(cq->real_after, e->ip,
-		    e->primary_first_us, cq->conf.window_us);
-	if (e->walk != NULL && strcmp(e->walk, "primary-then-real") == 0)
-		e->real_after_primary = 1;
-	if (e->backup_sessions > 0)
-		e->syn_before_backup = classify_exists(cq->before_backup,
-		    e->ip, e->backup_first_us, cq->conf.window_us);
-}
-
-/* The aggregate columns of classify_sql_clients into e. */
-static void
-classify_row(sqlite3_stmt *q, struct evidence *e)
-{
+	static const char	*walks[] = {
+		"primary-then-real", "primary-only", "backup-direct"
+	};
+	sqlite3_stmt		*q = cq->rows;
 	const unsigned char	*ip = sqlite3_column_text(q, 0);
+	const char		*verdict;
+	int			 n;
 
 	memset(e, 0, sizeof(*e));
-	strlcpy_(e->ip, ip != NULL ? (const char *)ip : "", sizeof(e->ip));
+	n = sqlite3_column_bytes(q, 0);
+	if (ip == NULL || (size_t)n >= sizeof(e->ip))
+		n = 0;
+	memcpy(e->ip, ip != NULL ? (const char *)ip : "", (size_t)n);
+	e->ip[n] = '\0';
 	e->first_us = sqlite3_column_int64(q, 1);
 	e->last_us = sqlite3_column_int64(q, 2);
 	e->sessions = sqlite3_column_int64(q, 3);
@@ -222,6 +200,33 @@ classify_row(sqlite3_stmt *q, struct evidence *e)
 	e->backup_sessions = sqlite3_column_int64(q, 8);
 	e->helo_ok = sqlite3_column_int64(q, 9);
 	e->retries = sqlite3_column_int64(q, 10);
+	e->sensor = cq->sensor;
+	if ((verdict = (const char *)sqlite3_column_text(q,
+	    CLASSIFY_COL_WALK)) != NULL)
+		for (size_t i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
+			if (strcmp(verdict, walks[i]) == 0)
+				e->walk = walks[i];
+	if (!cq->sensor)
+		return;
+	e->real_after_primary = sqlite3_column_int(q,
+	    CLASSIFY_COL_REAL_AFTER);
+	if (e->walk == walks[0])
+		e->real_after_primary = 1;
+	e->syn_before_backup = sqlite3_column_int(q,
+	    CLASSIFY_COL_BEFORE_BACKUP);
+}
+
+/* Runs a one-value EXISTS query sql into *found.  0 or -1. */
+static int
+classify_any(sqlite3 *db, const char *sql, int *found)
+{
+	sqlite3_stmt	*q;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	*found = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return 0;
 }
 
 static int
@@ -250,7 +255,11 @@ classify_open(sqlite3 *db, const struct classify_conf *conf, int64_t since,
     int64_t min_sessions, const char *ip, char *err, size_t errlen)
 {
 	struct classify_q	*cq;
-	char			 sql[sizeof(classify_sql_clients) + 32];
+	char			 sql[sizeof(classify_sql_clients) +
+				    sizeof(classify_sql_walk_col) +
+				    sizeof(classify_sql_walk_join) +
+				    sizeof(classify_sql_sensor_cols) + 32];
+	int			 walk, i;
 
 	if ((cq = calloc(1, sizeof(*cq))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -258,35 +267,28 @@ classify_open(sqlite3 *db, const struct classify_conf *conf, int64_t since,
 	}
 	cq->db = db;
 	cq->conf = *conf;
-	snprintf(sql, sizeof(sql), classify_sql_clients, ip != NULL ?
-	    " AND c.ip = :ip" : "");
+	walk = 0;
+	if ((classify_table(db, "mx_walks") &&
+	    classify_any(db, classify_sql_walks, &walk) == -1) ||
+	    (classify_table(db, "syns") &&
+	    classify_any(db, classify_sql_sensor, &cq->sensor) == -1))
+		goto fail;
+	snprintf(sql, sizeof(sql), classify_sql_clients,
+	    walk ? classify_sql_walk_col : ", NULL",
+	    cq->sensor ? classify_sql_sensor_cols : ", NULL, NULL",
+	    walk ? classify_sql_walk_join : "",
+	    ip != NULL ? " AND c.ip = :ip" : "");
 	if (sqlite3_prepare_v2(db, sql, -1, &cq->rows, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(cq->rows, sqlite3_bind_parameter_index(cq->rows,
 	    ":since"), since);
 	sqlite3_bind_int64(cq->rows, sqlite3_bind_parameter_index(cq->rows,
 	    ":min"), min_sessions);
+	if ((i = sqlite3_bind_parameter_index(cq->rows, ":window")) > 0)
+		sqlite3_bind_int64(cq->rows, i, conf->window_us);
 	if (ip != NULL)
 		sqlite3_bind_text(cq->rows, sqlite3_bind_parameter_index(
 		    cq->rows, ":ip"), ip, -1, SQLITE_TRANSIENT);
-	if (classify_table(db, "mx_walks") && sqlite3_prepare_v2(db,
-	    classify_sql_walk, -1, &cq->walk, NULL) != SQLITE_OK)
-		goto fail;
-	if (classify_table(db, "syns")) {
-		sqlite3_stmt	*q;
-
-		if (sqlite3_prepare_v2(db, classify_sql_sensor, -1, &q,
-		    NULL) != SQLITE_OK)
-			goto fail;
-		cq->sensor = sqlite3_step(q) == SQLITE_ROW &&
-		    sqlite3_column_int(q, 0);
-		sqlite3_finalize(q);
-		if (sqlite3_prepare_v2(db, classify_sql_real_after, -1,
-		    &cq->real_after, NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(db, classify_sql_before_backup, -1,
-		    &cq->before_backup, NULL) != SQLITE_OK)
-			goto fail;
-	}
 	return cq;
 fail:
 	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
@@ -306,8 +308,7 @@ classify_next(struct classify_q *cq, struct evidence *e, struct verdict *v)
 
 	if ((rc = sqlite3_step(cq->rows)) != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 0 : -1;
-	classify_row(cq->rows, e);
-	classify_sensor(cq, e);
+	classify_row(cq, e);
 	classify_client(&cq->conf, e, v);
 	return 1;
 }
@@ -325,8 +326,5 @@ classify_close(struct classify_q *cq)
 	if (cq == NULL)
 		return;
 	sqlite3_finalize(cq->rows);
-	sqlite3_finalize(cq->real_after);
-	sqlite3_finalize(cq->before_backup);
-	sqlite3_finalize(cq->walk);
 	free(cq);
 }

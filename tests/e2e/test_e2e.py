@@ -478,10 +478,6 @@ def test_export_lists_each_bot_with_its_reason_and_never_the_mta(scn):
     assert cl["reasons"] == [], cl
 
 
-@pytest.mark.xfail(strict=True, reason="needs report ip to take the export's "
-                   "rule options (--window): with its fixed 10-minute window "
-                   "it cannot explain a nolisting-only listing made with "
-                   "--window " + WINDOW)
 def test_report_ip_explains_the_nolisting_only_listing(scn):
     scn.need("export")
     r = run_bin("report", "ip", BOT_PRIMARY, "--db", scn.decoy.db,

@@ -8,6 +8,7 @@ the network cannot reach an export, writes are atomic and skipped when
 nothing changed, options and allowlists are checked.
 """
 import json
+import sqlite3
 import os
 import re
 import shutil
@@ -104,6 +105,60 @@ def test_report_ip_explains(work):
                            work / "e.db", "--format", "json").stdout)
     assert c["classification"]["verdict"][0]["listed"] == 0
     assert c["classification"]["reasons"] == []
+
+
+@pytest.mark.parametrize("opts", [
+    (), ("--window", "30s"), ("--rules", "backup-direct"),
+    ("--rules", "nolisting-only,bot-protocol"), ("--max-age", "60d"),
+    ("--min-sessions", "2")], ids=lambda o: " ".join(o) or "defaults")
+@pytest.mark.parametrize("dbname", ["e.db", "s.db"])
+def test_report_ip_explains_every_listing(work, dbname, opts):
+    """With the export's options, report ip lists a client exactly when
+    the export lists it (its /64 for IPv6)."""
+    import ipaddress
+    allow = ("--allowlist", str(work / "allow.txt"))
+    got, _ = entries(work, *opts, db=dbname)
+    nets = {ipaddress.ip_network(n) for n in got if n != "127.0.0.2"}
+    # report ip counts any age without --max-age; the export, 7 days.
+    age = () if "--max-age" in opts else ("--max-age", "7d")
+    with sqlite3.connect(work / dbname) as c:
+        ips = [r[0] for r in c.execute("SELECT ip FROM clients")]
+    explained = set()
+    for ip in ips:
+        r = run_bin("report", "ip", ip, "--db", work / dbname, "--format",
+                    "json", *allow, *age, *opts)
+        assert r.returncode == 0, r.stderr
+        v = json.loads(r.stdout)["classification"]["verdict"][0]
+        inside = {n for n in nets if ipaddress.ip_address(ip) in n}
+        if v["listed"]:
+            assert inside, (ip, opts)
+            explained |= inside
+        else:
+            assert not inside or ipaddress.ip_address(ip).version == 6, \
+                (ip, opts, v)
+    assert explained == nets, (opts, nets - explained)
+
+
+def test_report_ip_says_why_the_export_leaves_a_client_out(work):
+    def verdict(ip, *opts):
+        r = run_bin("report", "ip", ip, "--db", work / "e.db", "--format",
+                    "json", *opts)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["classification"]["verdict"][0]
+    v = verdict("198.51.100.15")
+    assert v["listed"] == 1 and v["excluded"] is None
+    v = verdict("198.51.100.15", "--allowlist", str(work / "allow.txt"))
+    assert v["listed"] == 0 and v["excluded"].startswith("allowlisted: ")
+    v = verdict("198.51.100.15", "--min-sessions", "1000")
+    assert v["listed"] == 0 and "--min-sessions" in v["excluded"]
+    for bad in (("--window", "soon"), ("--rules", "nosuch"),
+                ("--min-sessions", "0"), ("--allowlist", "/nonexistent")):
+        r = run_bin("report", "ip", "198.51.100.15", "--db", work / "e.db",
+                    *bad)
+        assert r.returncode == 2 and r.stdout == b"", (bad, r.stdout)
+    r = run_bin("report", "summary", "--db", work / "e.db", "--window",
+                "10m")
+    assert r.returncode == 2
 
 
 def test_nothing_from_the_network_reaches_an_export(work):
