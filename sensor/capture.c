@@ -57,6 +57,7 @@ struct sensor {
 	int			 failed;
 };
 
+static void	 sensor_log(const struct sensor_stats *, const char *);
 static void	 syntab_key(const struct syn *, uint8_t[37]);
 static void	 sensor_read(evutil_socket_t, short, void *);
 static void	 sensor_packet(u_char *, const struct pcap_pkthdr *,
@@ -451,23 +452,36 @@ sensor_stats(struct sensor *sn, struct sensor_stats *st)
 	*st = sn->st;
 	if (util_now_us() - sn->last_log_us >= STATS_LOG_US) {
 		sn->last_log_us = util_now_us();
-		log_info("sensor stats received=%llu dropped=%llu syns=%llu "
-		    "retransmits=%llu ignored=%llu bad=%llu",
-		    (unsigned long long)st->received,
-		    (unsigned long long)st->dropped,
-		    (unsigned long long)st->syns,
-		    (unsigned long long)st->retransmits,
-		    (unsigned long long)st->ignored,
-		    (unsigned long long)st->bad);
+		sensor_log(st, "stats");
 	}
 }
 
-/* Closes the capture; NULL is allowed. */
+static void
+sensor_log(const struct sensor_stats *st, const char *verb)
+{
+	log_info("sensor %s received=%llu dropped=%llu syns=%llu "
+	    "retransmits=%llu ignored=%llu bad=%llu", verb,
+	    (unsigned long long)st->received,
+	    (unsigned long long)st->dropped,
+	    (unsigned long long)st->syns,
+	    (unsigned long long)st->retransmits,
+	    (unsigned long long)st->ignored,
+	    (unsigned long long)st->bad);
+}
+
+/* Closes the capture, logging its final counters; NULL is allowed. */
 void
 sensor_free(struct sensor *sn)
 {
+	struct pcap_stat ps;
+
 	if (sn == NULL)
 		return;
+	if (sn->pc != NULL && sn->ev != NULL && pcap_stats(sn->pc, &ps) == 0) {
+		sn->st.received = ps.ps_recv;
+		sn->st.dropped = (uint64_t)ps.ps_drop + ps.ps_ifdrop;
+		sensor_log(&sn->st, "stopping");
+	}
 	if (sn->ev != NULL)
 		event_free(sn->ev);
 	if (sn->pc != NULL)
