@@ -33,6 +33,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from smtpclient import Smtp as _Smtp  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("DECOYMX_BIN", "./decoymx"))
@@ -414,50 +418,14 @@ class World:
         return problems
 
 
-class Smtp:
-    """A raw SMTP client bound to a source address (exact bytes)."""
+class Smtp(_Smtp):
+    """The tests' raw SMTP client, its socket made inside the namespace."""
 
     def __init__(self, world, host, src, port=25, timeout=10.0, greet=True):
         with world.inside():
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.bind((src, 0))
-        self.sock.connect((host, port))
-        self.buf = b""
-        self.greeting = self.reply() if greet else None
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def readline(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed; pending %r" % self.buf)
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r").decode("utf-8", "replace")
-
-    def reply(self):
-        lines = []
-        while True:
-            line = self.readline()
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                return int(lines[-1][:3]), lines
-
-    def cmd(self, line):
-        self.send(line + "\r\n")
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        super().__init__(host, port, src=src, timeout=timeout, greet=greet,
+                         sock=sock)
 
 
 def run_bin(*args, timeout=30):
