@@ -177,3 +177,44 @@ def test_json_example_matches_the_fields():
         assert row["close_reason"] in names_table("reason_names")
         assert row["role"] in names_table("role_names")
         assert row["stage"] in names_table("stage_names")
+
+
+def dep5_paragraphs(text):
+    """The paragraphs of a DEP-5 file, each a dict of field -> value."""
+    paras = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        fields, key = {}, None
+        for line in block.splitlines():
+            if line[:1] in (" ", "\t"):
+                fields[key] += "\n" + line[1:]
+            else:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        paras.append(fields)
+    return paras
+
+
+def test_licence_is_isc_everywhere():
+    """
+    LICENSE is the ISC licence of "The decoymx authors", and the Debian
+    copyright file (DEP-5) says the same: every file under ISC, with the
+    licence's full text identical to LICENSE's.
+    """
+    lic = (REPO / "LICENSE").read_text()
+    first, _, body = lic.partition("\n\n")
+    assert first == "Copyright (c) 2026 The decoymx authors"
+    assert body.startswith("Permission to use, copy, modify, and "
+                           "distribute this software for any")
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in body
+    paras = dep5_paragraphs((REPO / "dist/debian/copyright").read_text())
+    assert paras[0]["Format"] == ("https://www.debian.org/doc/packaging-"
+                                  "manuals/copyright-format/1.0/")
+    files = [p for p in paras if "Files" in p]
+    assert [p["Files"] for p in files] == ["*"]
+    assert files[0]["License"] == "ISC"
+    assert files[0]["Copyright"] == "2026 The decoymx authors"
+    text = [p["License"] for p in paras if "Files" not in p and
+            p.get("License", "").startswith("ISC\n")]
+    assert len(text) == 1, "no stand-alone License: ISC paragraph"
+    lines = ["" if l == "." else l for l in text[0].split("\n")[1:]]
+    assert "\n".join(lines).strip() == body.strip()
