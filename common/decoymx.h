@@ -33,7 +33,7 @@
 #define ADDR_STRLEN		46	/* INET6_ADDRSTRLEN */
 #define UID_LEN			16	/* hex session id */
 
-/* Exit statuses (DESIGN.md section 6). */
+/* Exit statuses (doc/DESIGN.md §10). */
 #define EXIT_RUNTIME		1
 #define EXIT_USAGE		2
 
@@ -72,7 +72,7 @@ enum close_reason {
 	CLOSE_MAX
 };
 
-/* Protocol anomalies, a bit each (DESIGN.md section 4). */
+/* Protocol anomalies, a bit each (doc/DESIGN.md §5). */
 enum anomaly {
 	ANOM_PREGREET		= 1 << 0,
 	ANOM_PIPELINING		= 1 << 1,

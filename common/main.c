@@ -1,7 +1,7 @@
 /*
  * main.c -- the command line: "decoymx COMMAND ...", dispatched through
  * a table of {name, usage, run} rows.  Exit status 0 success, 1 runtime
- * failure, 2 bad usage or bad configuration (DESIGN.md section 6).
+ * failure, 2 bad usage or bad configuration (doc/DESIGN.md §10).
  */
 #include <getopt.h>
 #include <maxminddb.h>

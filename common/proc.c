@@ -1,5 +1,5 @@
 /*
- * proc.c -- "decoymx run": the process model of DESIGN.md section 2.
+ * proc.c -- "decoymx run": the process model of doc/DESIGN.md §3.
  * The parent binds the listeners, forks the network process (chroot,
  * unprivileged user, the event loop of tarpit/), drops to the same user
  * and becomes the store process (store/ingest.c), which alone opens the
@@ -178,7 +178,7 @@ proc_metrics_bind(const struct config *c)
 }
 
 /*
- * Opens the capture while still privileged (DESIGN.md section 2).
+ * Opens the capture while still privileged (doc/DESIGN.md §3).
  * "sensor auto" (the default) runs without it, with a warning, when the
  * capture cannot be opened (not root, no CAP_NET_RAW, no such
  * interface); "sensor on" makes that fatal.  Returns 0 with *sn set (or

@@ -12,7 +12,7 @@
  * This file holds the command table, the shared options and "sessions";
  * each other report has a file of its own (summary.c, top.c, ip.c,
  * timeline.c).  The JSON field names of every report are a contract
- * (DESIGN.md section 6): extend, never rename.
+ * (doc/DESIGN.md §11): extend, never rename.
  *
  * Exports cmd_report().
  */

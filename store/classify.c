@@ -6,7 +6,7 @@
  * and text; nothing that came from the network ever becomes part of a
  * reason.
  *
- * Rules (DESIGN.md section 5), in order:
+ * Rules (doc/DESIGN.md §8), in order:
  *
  *  backup-direct   it touched a backup decoy, and not a primary decoy
  *		    (nor, when the sensor saw it, the primary or the real

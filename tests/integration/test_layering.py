@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 """
 scripts/check-layering: every #include of a header from a part above is
-reported with its file and line, and only those (doc/DESIGN.md section 2).
+reported with its file and line, and only those (doc/DESIGN.md §2).
 Run on small trees made here, so the test does not depend on the state of
 the real tree.
 """
