@@ -210,6 +210,11 @@ class Daemon:
         self.lines += ["hostname %s" % hostname, "db %s" % self.db,
                        "log-level %s" % log_level]
         self.lines += list(extra or [])
+        # Most tests connect again and again from 127.0.0.1 and expect
+        # the configured deferral each time: the returning-client rule
+        # (on by default) is tested on its own, with the key given.
+        if not any(l.split()[:1] == ["returning-defer"] for l in self.lines):
+            self.lines.append("returning-defer off")
         self.args = list(args)
         self.proc = None
         self.stderr = ""
