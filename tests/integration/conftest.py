@@ -207,8 +207,11 @@ class Daemon:
         self.lines = ["listen %s" % l.format(port=self.port) for l in listen]
         if real_mx is not None:
             self.lines.append("real-mx 127.0.0.1 mx %d" % real_mx)
-        self.lines += ["hostname %s" % hostname, "db %s" % self.db,
-                       "log-level %s" % log_level]
+        # A key given twice is an error: extra lines replace ours.
+        given = {l.split()[0] for l in extra or [] if l.split()}
+        self.lines += ["%s %s" % kv for kv in (
+            ("hostname", hostname), ("db", self.db),
+            ("log-level", log_level)) if kv[0] not in given]
         self.lines += list(extra or [])
         # Most tests connect again and again from 127.0.0.1 and expect
         # the configured deferral each time: the returning-client rule
