@@ -112,25 +112,28 @@ def test_off_by_key(daemon):
 
 @need_root
 def test_seen_at_real_mx_gets_the_deferral_again(daemon):
+    # Two real-MX addresses (a second host, its preference taken from
+    # the first): the sensor watches both.
     holder = socket.socket()
-    holder.bind(("127.0.0.20", 0))
+    holder.bind(("127.0.0.21", 0))
     d = daemon(real_mx=None, extra=[
         "returning-defer greeting", "real-mx 127.0.0.20 mx 20",
-        "sensor on", "sensor interface lo", "sensor fpdb none"])
+        "real-mx 127.0.0.21", "sensor on", "sensor interface lo",
+        "sensor fpdb none"])
     real = socket.socket()
     real.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     holder.close()
-    real.bind(("127.0.0.20", d.port))
+    real.bind(("127.0.0.21", d.port))
     real.listen(16)
     try:
         full_session(d, "127.0.0.9")
-        # It walks on to the real MX: the sensor sees the SYN.
+        # It walks on to the second real MX: the sensor sees the SYN.
         s = socket.socket()
         s.bind(("127.0.0.9", 0))
-        s.connect(("127.0.0.20", d.port))
+        s.connect(("127.0.0.21", d.port))
         s.close()
-        wait_until(lambda: any(r[0] == "127.0.0.9" for r in syns(d.db)), 10,
-                   what="the SYN to the real MX")
+        wait_until(lambda: ("127.0.0.9", "127.0.0.21", 20) in syns(d.db),
+                   10, what="the SYN to the real MX")
         # Its next message: the configured deferral again.
         full_session(d, "127.0.0.9")
         # A client that did not walk still gets 421.
@@ -144,8 +147,8 @@ def syns(db):
     import sqlite3
     c = sqlite3.connect(db)
     try:
-        return c.execute("SELECT src_ip FROM syns WHERE role = 'real'"
-                         ).fetchall()
+        return c.execute("SELECT src_ip, dst_ip, mx_pref FROM syns"
+                         " WHERE role = 'real'").fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
