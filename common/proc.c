@@ -332,6 +332,12 @@ proc_run(struct config *c)
 
 	if (proc_creds(c, &cr) == -1)
 		return EXIT_USAGE;
+	/*
+	 * The database, its -wal and -shm and the events log hold AUTH
+	 * user names and envelopes: 0640 at most.  Exports set their own
+	 * mode (0644) for the DNS servers that read them.
+	 */
+	umask(027);
 	proc_startup_signals();
 	if (util_fault("start-hang"))
 		for (;;)

@@ -178,3 +178,20 @@ def test_sigterm_is_honoured_during_startup(tmp_path, fault):
     assert "stop requested during start-up" in err.read_text()
     wait_until(lambda: not port_listening(port), EXIT_BOUND,
                what="the port to be released")
+
+
+def test_files_are_not_world_readable(daemon):
+    old = os.umask(0o022)       # what a shell typically has
+    try:
+        d = daemon(extra=["events-log %s" % "events.jsonl"])
+    finally:
+        os.umask(old)
+    normal_session(d)
+    d.sessions(1)
+    names = [d.db, d.db + "-wal", d.db + "-shm",
+             str(d.dir / "events.jsonl")]
+    for n in names:
+        wait_until(lambda: os.path.exists(n), 10, what=n)
+        mode = stat.S_IMODE(os.stat(n).st_mode)
+        assert mode & 0o007 == 0, "%s is %o" % (n, mode)
+        assert mode & 0o020 == 0, "%s is %o" % (n, mode)
