@@ -195,3 +195,96 @@ def test_files_are_not_world_readable(daemon):
         mode = stat.S_IMODE(os.stat(n).st_mode)
         assert mode & 0o007 == 0, "%s is %o" % (n, mode)
         assert mode & 0o020 == 0, "%s is %o" % (n, mode)
+
+
+def scrape(port, path="/metrics", timeout=10):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_metrics_out_of_descriptors_pauses(daemon):
+    """Issue 12 #2: no busy loop, no log flood, recovers."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    assert scrape(mport)[0] == 200
+    lim = open_fds(d.pid) + 4
+    soft, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (lim, hard))
+    socks = []
+    t0 = time.monotonic()
+    try:
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", mport), 5)
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")     # never ends
+            socks.append(s)
+        cpu0 = proc_cpu_s(d.pid)
+        time.sleep(2.0)
+        cpu = proc_cpu_s(d.pid) - cpu0
+    finally:
+        for s in socks:
+            s.close()
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    # Recovers: a scrape is answered once descriptors are back.
+    status, body = wait_until(lambda: _try_scrape(mport), 15,
+                              interval=0.2, what="a scrape after EMFILE")
+    err = d.read_stderr()
+    assert "Error from accept() call" not in err
+    assert cpu < 1.0, "store used %.2fs CPU in 2s of EMFILE" % cpu
+    paused = int([ln for ln in body.splitlines() if ln.startswith(
+        "decoymx_metrics_accept_paused_total ")][0].split()[1])
+    warns = [ln for ln in err.splitlines() if "accept" in ln.lower()]
+    figure("metrics EMFILE", store_cpu_s="%.2f" % cpu, wall_s="%.1f" % (
+        time.monotonic() - t0), paused=paused, log_lines=len(warns))
+    assert paused >= 1
+    assert len(warns) <= 3, "\n".join(warns[:10])
+
+
+def _try_scrape(port):
+    try:
+        return scrape(port, timeout=2)
+    except OSError:
+        return None
+
+
+def test_metrics_connections_capped_and_bounded(daemon):
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    socks = []
+    try:
+        for _ in range(80):
+            s = socket.create_connection(("127.0.0.1", mport), 5)
+            s.sendall(b"GET /metrics HTTP/1.0\r\n")
+            socks.append(s)
+        time.sleep(0.5)
+        # The store holds at most its cap of them (the rest wait in the
+        # listen queue), not one descriptor per client.
+        assert open_fds(d.pid) < 32 + 40, open_fds(d.pid)
+    finally:
+        for s in socks:
+            s.close()
+    assert _try_scrape(mport) is not None or wait_until(
+        lambda: _try_scrape(mport), 15, what="a scrape")
+    s = socket.create_connection(("127.0.0.1", mport), 5)
+    s.sendall(b"POST /metrics HTTP/1.0\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.0 405")
+    s.close()
+    s = socket.create_connection(("127.0.0.1", mport), 5)
+    s.sendall(b"GET /" + b"x" * 10000)
+    assert s.recv(100).startswith(b"HTTP/1.0 431")
+    s.close()
+    assert scrape(mport, "/metrics?x=1")[0] == 200
+    with pytest.raises(Exception) as e:
+        scrape(mport, "/other")
+    assert "404" in str(e.value)
