@@ -288,3 +288,47 @@ def test_metrics_connections_capped_and_bounded(daemon):
     with pytest.raises(Exception) as e:
         scrape(mport, "/other")
     assert "404" in str(e.value)
+
+
+def count_rows(db):
+    if not os.path.exists(db):
+        return 0
+    try:
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+        try:
+            return c.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        finally:
+            c.close()
+    except sqlite3.Error:       # being created and migrated right now
+        return 0
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_deleted_or_replaced_database_is_reopened(daemon, tmp_path, how):
+    """Issue 12 #3: nothing written into an unlinked file."""
+    d = daemon()
+    normal_session(d)
+    d.sessions(1)
+    t0 = time.monotonic()
+    if how == "deleted":
+        for sfx in ("", "-wal", "-shm"):
+            os.unlink(d.db + sfx)
+    else:
+        other = str(tmp_path / "other.db")
+        assert run_bin("db", "migrate", "--db", other).returncode == 0
+        os.rename(other, d.db)
+        for sfx in ("-wal", "-shm"):    # as a restore from a backup does
+            os.unlink(d.db + sfx)
+    for _ in range(50):
+        normal_session(d)
+    wait_until(lambda: count_rows(d.db) >= 50, 20, interval=0.1,
+               what="50 sessions in the new database")
+    took = time.monotonic() - t0
+    assert d.stop() == 0
+    err = d.stderr
+    stored = count_rows(d.db)
+    figure("db " + how, completed=50, stored=stored, lost=50 - stored,
+           recover_s="%.2f" % took)
+    assert stored == 50, err[-3000:]
+    assert "was %s while in use" % how in err, err[-3000:]
+    assert "store reopened" in err
