@@ -332,3 +332,103 @@ def test_deleted_or_replaced_database_is_reopened(daemon, tmp_path, how):
     assert stored == 50, err[-3000:]
     assert "was %s while in use" % how in err, err[-3000:]
     assert "store reopened" in err
+
+
+# ---------------------------------------------------------------- db merge
+
+def stripped_copy(src, dst):
+    """dst: src's tables and user_version, with every constraint gone."""
+    s = sqlite3.connect(src)
+    d = sqlite3.connect(dst)
+    for (name,) in s.execute("SELECT name FROM sqlite_master WHERE "
+                             "type = 'table' AND name NOT LIKE 'sqlite_%'"):
+        cols = [r[1] for r in s.execute("PRAGMA table_info(%s)" % name)]
+        d.execute("CREATE TABLE %s(%s)" % (name, ", ".join(cols)))
+    d.execute("PRAGMA user_version = %d" %
+              s.execute("PRAGMA user_version").fetchone()[0])
+    d.commit()
+    s.close()
+    return d
+
+
+GOOD_SESSION = dict(
+    id=1, uid="00000000000000a1", start_us=1700000000000000,
+    end_us=1700000001000000, src_ip="192.0.2.10", src_port=40000,
+    dst_ip="198.51.100.1", dst_port=25, mx_pref=10, role="primary",
+    greeting_delay_ms=0, helo_verb="EHLO", helo="good.example",
+    mail_from="a@example.net", rcpt_total=0, stage="mail",
+    reply_code=250, close_reason="quit", bytes_in=10, bytes_out=10,
+    commands=3, errors=0, anomalies=0, sensor="s1")
+
+BAD_SESSIONS = [
+    ("src_ip", "1.2.3.4\n$ORIGIN evil.example.", "bad source address"),
+    ("src_ip", "0.0.0.0/0", "bad source address"),
+    ("src_ip", "'; DROP TABLE sessions;--", "bad source address"),
+    ("helo", "h" * 5000000, "string field over its bound"),
+    ("sensor", "s" * 100000, "bad sensor name"),
+    ("uid", "not-hex-at-all!!", "bad uid"),
+    ("stage", "bogus", "bad stage"),
+    ("src_port", 70000, "port out of range"),
+    ("anomalies", 1 << 40, "counter out of range"),
+    ("end_us", 1, "session ends before it starts"),
+]
+
+GOOD_SYN = dict(id=1, ts_us=1700000000000000, src_ip="192.0.2.10",
+                src_port=40000, dst_ip="198.51.100.1", dst_port=25,
+                mx_pref=10, role="primary", ver=4, ttl=50, ittl=64, dist=14,
+                win=64240, mss=1460, wscale=7, olayout="mss,sok,ts,nop,ws",
+                quirks="df,id+", pclass="0", seq=1, sig="4:50+14:0:1460",
+                label=None, os_class=None, match="none", retransmits=0)
+
+BAD_SYNS = [
+    ("src_ip", "192.0.2.1\n$ORIGIN evil.", "bad source address"),
+    ("ver", 9, "bad IP version"),
+    ("sig", "x" * 100000, "bad signature"),
+    ("ttl", "high", "bad ttl"),
+]
+
+
+def insert(db, table, row):
+    db.execute("INSERT INTO %s(%s) VALUES(%s)" % (
+        table, ", ".join(row), ", ".join("?" * len(row))),
+        list(row.values()))
+
+
+def test_merge_rejects_hostile_rows(tmp_path):
+    """Issue 12 #4: a file with the right version, constraints stripped."""
+    ref = str(tmp_path / "ref.db")
+    assert run_bin("db", "migrate", "--db", ref).returncode == 0
+    hostile = str(tmp_path / "hostile.db")
+    h = stripped_copy(ref, hostile)
+    insert(h, "sessions", GOOD_SESSION)
+    for i, (col, val, _) in enumerate(BAD_SESSIONS):
+        row = dict(GOOD_SESSION, id=10 + i, uid="%016x" % (0xb0 + i))
+        row[col] = val
+        insert(h, "sessions", row)
+    insert(h, "syns", GOOD_SYN)
+    for i, (col, val, _) in enumerate(BAD_SYNS):
+        row = dict(GOOD_SYN, id=10 + i, ts_us=GOOD_SYN["ts_us"] + i + 1)
+        row[col] = val
+        insert(h, "syns", row)
+    h.commit()
+    h.close()
+    fleet = str(tmp_path / "fleet.db")
+    r = run_bin("db", "merge", "--db", fleet, hostile, timeout=120)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert r.returncode == 0, err
+    assert "sessions=1 " in out and "syns=1 " in out, out
+    assert "rejected=%d" % (len(BAD_SESSIONS) + len(BAD_SYNS)) in out, out
+    for _, _, why in BAD_SESSIONS + BAD_SYNS:
+        assert why in err, (why, err[:3000])
+    c = sqlite3.connect(fleet)
+    assert [r[0] for r in c.execute("SELECT ip FROM clients")] == \
+        ["192.0.2.10"]
+    assert c.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    assert c.execute("SELECT max(length(helo)) FROM sessions"
+                     ).fetchone()[0] <= 255
+    assert c.execute("SELECT count(*) FROM syns").fetchone()[0] == 1
+    c.close()
+    top = run_bin("report", "top", "ips", "--db", fleet).stdout.decode()
+    assert "ORIGIN" not in top and "DROP" not in top
+    figure("merge hostile file", merged=1, rejected=len(BAD_SESSIONS) +
+           len(BAD_SYNS))
