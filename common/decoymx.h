@@ -363,6 +363,7 @@ int		 anomaly_parse(const char *);
 
 /* util.c */
 int64_t		 util_now_us(void);
+int		 util_fault(const char *point);
 int		 util_parse_addrport(const char *, struct sockaddr_storage *,
 		    socklen_t *, int need_port);
 int		 util_parse_addr(const char *, struct sockaddr_storage *);

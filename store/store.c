@@ -13,7 +13,8 @@
  *
  * Exports store_open(), store_close(), store_db(), store_path(),
  * store_error(), store_errcode(), store_begin(), store_session(),
- * store_commit() and store_rollback().
+ * store_commit(), store_rollback(), store_file_changed() and
+ * store_reopen().
  */
 #include <sys/stat.h>
 
@@ -93,6 +94,9 @@ struct store {
 	char		 err[512];
 	sqlite3_stmt	*q[Q_MAX];
 	struct counts	 counts;	/* of the open transaction */
+	dev_t		 dev;		/* of the file opened (read-write) */
+	ino_t		 ino;
+	int		 file_known;
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
@@ -216,6 +220,11 @@ store_open(const char *path, int mode, char *err, size_t errlen)
 	if (rw) {
 		if (store_setup_rw(s, err, errlen) == -1)
 			goto fail;
+		if (stat(path, &sb) == 0) {
+			s->dev = sb.st_dev;
+			s->ino = sb.st_ino;
+			s->file_known = 1;
+		}
 	} else if (v < SCHEMA_VERSION && !(mode & STORE_ANYVERSION)) {
 		snprintf(err, errlen, "database %s has schema version %d, this "
 		    "decoymx needs %d; run decoymx db migrate", path, v,
@@ -312,6 +321,77 @@ store_setup_rw(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Whether the file at the path is still the one opened (read-write
+ * handles; checked before each batch, DESIGN.md and decoymx(8)): 0, or
+ * 1 when it was unlinked (no file, or no link left to it) or replaced
+ * by another file, with store_error() saying which.  An SQLite
+ * connection keeps writing into an unlinked file, where every commit
+ * would be lost with it.
+ */
+int
+store_file_changed(struct store *s)
+{
+	struct stat	 sb;
+
+	if (!s->file_known)
+		return 0;
+	if (s->db == NULL) {
+		snprintf(s->err, sizeof(s->err), "database %s is not open",
+		    s->path);
+		return 1;
+	}
+	if (stat(s->path, &sb) == -1) {
+		if (errno != ENOENT)
+			return 0;	/* cannot tell: a failed write will */
+		snprintf(s->err, sizeof(s->err), "database %s was deleted "
+		    "while in use", s->path);
+		return 1;
+	}
+	if (sb.st_dev == s->dev && sb.st_ino == s->ino && sb.st_nlink > 0)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "database %s was replaced while in "
+	    "use (inode %llu, now %llu)", s->path, (unsigned long long)s->ino,
+	    (unsigned long long)sb.st_ino);
+	return 1;
+}
+
+/*
+ * Closes the connection and opens the path again, read-write (creating
+ * and migrating a new file when there is none).  The old connection goes
+ * first: closing it checkpoints into the old file and removes PATH-wal
+ * and PATH-shm by name, which must not be the new file's.  No
+ * transaction may be open, and statements prepared by others on
+ * store_db(s) must be finalized first.  Returns 0, or -1 with err set
+ * and s without a connection (store_begin() fails, store_db() is NULL)
+ * until a later store_reopen() succeeds.
+ */
+int
+store_reopen(struct store *s, char *err, size_t errlen)
+{
+	struct store	*n;
+
+	counts_clear(&s->counts);
+	for (int i = 0; i < Q_MAX; i++) {
+		sqlite3_finalize(s->q[i]);
+		s->q[i] = NULL;
+	}
+	if (s->db != NULL)
+		sqlite3_close_v2(s->db);
+	s->db = NULL;
+	if ((n = store_open(s->path, STORE_RW, err, errlen)) == NULL)
+		return -1;
+	s->db = n->db;
+	memcpy(s->q, n->q, sizeof(s->q));
+	s->dev = n->dev;
+	s->ino = n->ino;
+	s->file_known = n->file_known;
+	n->db = NULL;
+	memset(n->q, 0, sizeof(n->q));
+	store_close(n);
+	return 0;
+}
+
 /* Closes the database and frees the handle; NULL is allowed. */
 void
 store_close(struct store *s)
@@ -358,6 +438,12 @@ store_errcode(const struct store *s)
 int
 store_begin(struct store *s)
 {
+	if (s->db == NULL) {
+		s->errcode = SQLITE_CANTOPEN;
+		snprintf(s->err, sizeof(s->err), "database %s is not open",
+		    s->path);
+		return -1;
+	}
 	if (s->q[Q_BEGIN] == NULL) {
 		s->errcode = SQLITE_READONLY;
 		snprintf(s->err, sizeof(s->err), "database %s opened read-only",

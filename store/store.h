@@ -86,6 +86,8 @@ int		 store_begin(struct store *);
 int		 store_session(struct store *, const struct sess_rec *);
 int		 store_commit(struct store *);
 int		 store_rollback(struct store *);
+int		 store_file_changed(struct store *);
+int		 store_reopen(struct store *, char *err, size_t errlen);
 
 /* batch.c */
 struct batch	*batch_new(uint32_t bound);
@@ -142,6 +144,8 @@ struct synstore_stats {
 struct synstore	*synstore_new(struct store *, const struct fpdb *,
 		    uint32_t bound, char *err, size_t errlen);
 void		 synstore_free(struct synstore *);
+void		 synstore_release(struct synstore *);
+int		 synstore_prepare(struct synstore *, char *err, size_t errlen);
 int		 synstore_queue(struct synstore *, const uint8_t *, size_t);
 uint32_t	 synstore_pending(const struct synstore *);
 int		 synstore_flush(struct synstore *);
