@@ -558,6 +558,8 @@ record_decode_session(const uint8_t *buf, size_t len, struct sess_rec *r,
 		return *why = "recipients outside transactions", -1;
 	if (r->txn_total != 0 && r->txn_total < r->ntxn)
 		return *why = "transaction total below transactions kept", -1;
+	if (r->txn_total != 0 && r->ntxn == 0)
+		return *why = "transaction total without transactions", -1;
 	if (r->rcpt_total < r->ntrcpt)
 		return *why = "recipient total below recipients kept", -1;
 	decode_txn_legacy(r);

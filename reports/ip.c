@@ -10,7 +10,7 @@
  * options lists it, and "excluded" says why the export would not.
  *
  * Output: JSON is one object, {"ip":..., "client":[...], "decoys":[...],
- * "sessions":[...], "syns":[...]|null, "mx_walk":[...]|null,
+ * "sessions":[...], "transactions":[...], "syns":[...]|null, "mx_walk":[...]|null,
  * "classification":{"verdict":[{...}], "reasons":[{...}]}}: the verdict
  * consults an allowlist only with --allowlist; CSV is one table whose
  * first column names the
@@ -61,6 +61,15 @@ static const struct out_col ip_session_cols[] = {
 	{ "close_reason", OUT_TEXT, 0 },
 	{ "anomalies", OUT_ANOMS, FMT_SHRINK },
 };
+static const struct out_col ip_txn_cols[] = {
+	{ "uid", OUT_TEXT, 0 }, { "seq", OUT_INT, FMT_RIGHT },
+	{ "mail_from", OUT_TEXT, FMT_SHRINK },
+	{ "params", OUT_TEXT, FMT_SHRINK },
+	{ "reply_code", OUT_INT, FMT_RIGHT },
+	{ "rcpt_total", OUT_INT, FMT_RIGHT },
+	{ "ended", OUT_TEXT, 0 },
+	{ "rcpt_to", OUT_TEXT, FMT_SHRINK },
+};
 static const struct out_col ip_syn_cols[] = {
 	{ "time", OUT_TIME, 0 }, { "dst_ip", OUT_TEXT, 0 },
 	{ "dst_port", OUT_INT, FMT_RIGHT }, { "mx_pref", OUT_INT, FMT_RIGHT },
@@ -92,6 +101,16 @@ static const struct ip_section ip_sections[] = {
 	    " WHERE s.src_ip = :ip%s ORDER BY s.start_us DESC, s.id DESC"
 	    " LIMIT :limit",
 	    ip_session_cols, NCOLS(ip_session_cols) },
+	/* The MAIL transactions of those sessions, recipients space-joined. */
+	{ "transactions", "transactions",
+	    "SELECT s.uid, t.seq, t.mail_from, t.params, t.reply_code,"
+	    " t.rcpt_total, t.ended, (SELECT group_concat(rcpt, ' ') FROM"
+	    " (SELECT r.rcpt FROM recipients r WHERE r.session_id = s.id"
+	    " AND r.txn = t.seq ORDER BY r.seq)) FROM (SELECT * FROM"
+	    " sessions s WHERE s.src_ip = :ip%s ORDER BY s.start_us DESC,"
+	    " s.id DESC LIMIT :limit) s JOIN transactions t"
+	    " ON t.session_id = s.id ORDER BY s.start_us DESC, s.id DESC, t.seq",
+	    ip_txn_cols, NCOLS(ip_txn_cols) },
 	{ "syns", "syns",
 	    "SELECT ts_us, dst_ip, dst_port, mx_pref, role FROM syns"
 	    " WHERE src_ip = :ip ORDER BY ts_us DESC LIMIT :limit",

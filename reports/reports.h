@@ -158,4 +158,14 @@ int		 export_run(sqlite3 *, const char *dbpath, int argc,
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
 
+/* txn.c: the MAIL transactions of stored sessions (schema 7) */
+struct txn_q {
+	sqlite3_stmt	*txn, *rcpt;
+};
+int		 txnq_open(sqlite3 *, struct txn_q *);
+void		 txnq_json(struct txn_q *, FILE *, int64_t session_id);
+void		 txnq_text(struct txn_q *, FILE *, int64_t session_id,
+		    int senders_only);
+void		 txnq_close(struct txn_q *);
+
 #endif /* REPORTS_H */

@@ -43,6 +43,9 @@ static uint32_t	 counts_hash(int, const char *, size_t);
 static int	 counts_grow(struct counts *);
 static void	 counts_put(struct counts *, int, const char *, size_t,
 		    const char *, int64_t);
+static size_t	 counts_domain(struct span, char *, size_t);
+static void	 counts_senders(struct counts *, const struct sess_rec *,
+		    int64_t);
 
 static uint32_t
 counts_hash(int dim, const char *k, size_t len)
@@ -131,6 +134,58 @@ counts_str(struct counts *c, int dim, const char *s, const char *label,
 	counts_put(c, dim, s, strlen(s), label, t);
 }
 
+/* The domain of a sender, lower-cased as SQLite's lower() (ASCII). */
+static size_t
+counts_domain(struct span m, char *dom, size_t cap)
+{
+	const char	*at = m.p ? memchr(m.p, '@', m.len) : NULL;
+	size_t		 n;
+
+	if (at == NULL)
+		return (size_t)-1;
+	n = m.len - (size_t)(at + 1 - m.p);
+	if (n > cap)
+		n = cap;
+	for (size_t i = 0; i < n; i++)
+		dom[i] = (char)tolower((unsigned char)at[1 + i]);
+	return n;
+}
+
+/*
+ * The senders and sender domains of a session: each distinct one of its
+ * transactions once (the session_dims view of schema 7 recounts them so).
+ */
+static void
+counts_senders(struct counts *c, const struct sess_rec *r, int64_t t)
+{
+	char	 dom[MAX_PATH_ARG], prev[MAX_PATH_ARG];
+	size_t	 n, pn;
+
+	for (uint32_t i = 0; i < r->ntxn; i++) {
+		struct span m = r->txn[i].mail;
+		int seen = 0, seen_dom = 0;
+
+		if (m.p == NULL)
+			continue;
+		n = counts_domain(m, dom, sizeof(dom));
+		for (uint32_t j = 0; j < i; j++) {
+			struct span o = r->txn[j].mail;
+			if (o.p == NULL)
+				continue;
+			if (o.len == m.len && memcmp(o.p, m.p, m.len) == 0)
+				seen = 1;
+			pn = counts_domain(o, prev, sizeof(prev));
+			if (n != (size_t)-1 && pn == n &&
+			    memcmp(prev, dom, n) == 0)
+				seen_dom = 1;
+		}
+		if (!seen)
+			counts_put(c, D_SENDER, m.p, m.len, NULL, t);
+		if (!seen_dom && n != (size_t)-1)
+			counts_put(c, D_DOMAIN, dom, n, NULL, t);
+	}
+}
+
 /* Counts a session that was just inserted. */
 void
 counts_add(struct counts *c, const struct sess_rec *r)
@@ -152,21 +207,7 @@ counts_add(struct counts *c, const struct sess_rec *r)
 	}
 	if (r->helo.p != NULL)
 		counts_put(c, D_HELO, r->helo.p, r->helo.len, NULL, t);
-	if (r->mail_from.p != NULL) {
-		const char *at = memchr(r->mail_from.p, '@', r->mail_from.len);
-		counts_put(c, D_SENDER, r->mail_from.p, r->mail_from.len, NULL,
-		    t);
-		if (at != NULL) {
-			/* lower() as SQLite's: ASCII letters only. */
-			size_t	 n = r->mail_from.len -
-			    (size_t)(at + 1 - r->mail_from.p);
-			char	 dom[MAX_PATH_ARG];
-			for (size_t i = 0; i < n && i < sizeof(dom); i++)
-				dom[i] = (char)tolower((unsigned char)at[1 + i]);
-			counts_put(c, D_DOMAIN, dom, n < sizeof(dom) ? n :
-			    sizeof(dom), NULL, t);
-		}
-	}
+	counts_senders(c, r, t);
 	for (int b = 0; b < ANOM_COUNT; b++)
 		if (r->anomalies & (1u << b)) {
 			snprintf(buf, sizeof(buf), "%d", b);

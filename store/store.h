@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		6
+#define SCHEMA_VERSION		7
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -107,7 +107,13 @@ int		 ingest_run(struct config *, struct store *, int fd,
 struct events	*events_open(const char *path, const char *sensor, char *err,
 		    size_t errlen);
 int		 events_reopen(struct events *);
-void		 events_session(struct events *, const struct sess_rec *);
+/* What only the database knows of a session, for its event line. */
+struct events_extra {
+	int64_t		 id;		/* sessions.id; 0: unknown */
+	struct span	 os, os_class;	/* p NULL: none */
+};
+void		 events_session(struct events *, const struct sess_rec *,
+		    const struct events_extra *);
 void		 events_flush(struct events *);
 void		 events_close(struct events *);
 
