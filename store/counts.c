@@ -11,7 +11,11 @@
  * filled in afterwards) are still counted by the sessions_counts_late
  * trigger.
  *
- * Exports counts_add(), counts_flush() and counts_clear().
+ * counts_check() compares the table with a recount from the sessions
+ * ("decoymx db check").
+ *
+ * Exports counts_add(), counts_flush(), counts_clear() and
+ * counts_check().
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -264,4 +268,59 @@ counts_clear(struct counts *c)
 	}
 	free(c->tab);
 	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Every per-session count that differs from a recount from the sessions
+ * themselves (the session_dims view and the recipients), one row each:
+ * dim, key, the stored count, the recount.
+ */
+static const char counts_drift_sql[] =
+    "WITH want(dim, key, n) AS ("
+    " SELECT dim, CAST(key AS TEXT), count(*) FROM session_dims"
+    " WHERE key IS NOT NULL GROUP BY 1, 2"
+    " UNION ALL SELECT 'recipient', rcpt, count(*) FROM recipients"
+    " GROUP BY 2),"
+    " have(dim, key, n) AS (SELECT dim, CAST(key AS TEXT), sessions"
+    " FROM counts WHERE dim IN ('role', 'decoy', 'stage', 'reason',"
+    " 'country', 'asn', 'os', 'fingerprint', 'helo', 'sender',"
+    " 'sender-domain', 'anomaly', 'net', 'recipient') AND sessions != 0)"
+    " SELECT w.dim, w.key, coalesce(h.n, 0), w.n FROM want w"
+    " LEFT JOIN have h ON h.dim = w.dim AND h.key = w.key"
+    " WHERE coalesce(h.n, 0) != w.n"
+    " UNION ALL SELECT h.dim, h.key, h.n, 0 FROM have h"
+    " WHERE NOT EXISTS (SELECT 1 FROM want w WHERE w.dim = h.dim"
+    " AND w.key = h.key) ORDER BY 1, 2 LIMIT 1000";
+
+/*
+ * Prints to out a line per report count that a recount would change
+ * ("counts drift dim=... key=... stored=N recount=M", the key escaped)
+ * and a total.  Returns the number of such counts, or -1 with the
+ * SQLite error in db.
+ */
+int
+counts_check(sqlite3 *db, FILE *out)
+{
+	sqlite3_stmt	*q;
+	char		 key[256];
+	int		 n = 0, rc;
+
+	if (sqlite3_prepare_v2(db, counts_drift_sql, -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(q, 1);
+
+		util_escape_term(k ? k : "", k ? (size_t)sqlite3_column_bytes(q,
+		    1) : 0, key, sizeof(key));
+		fprintf(out, "counts drift dim=%s key=\"%s\" stored=%lld "
+		    "recount=%lld\n", sqlite3_column_text(q, 0), key,
+		    (long long)sqlite3_column_int64(q, 2),
+		    (long long)sqlite3_column_int64(q, 3));
+		n++;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return n;
 }

@@ -69,6 +69,7 @@ struct counts {
 void		 counts_add(struct counts *, const struct sess_rec *);
 int		 counts_flush(struct counts *, sqlite3_stmt *);
 void		 counts_clear(struct counts *);
+int		 counts_check(sqlite3 *, FILE *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);
