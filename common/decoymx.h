@@ -368,6 +368,7 @@ size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
 int		 record_decode_session(const uint8_t *buf, size_t len,
 		    struct sess_rec *, const char **why);
 int		 record_type(const uint8_t *buf, size_t len);
+void		 record_clear(struct sess_rec *);
 const char	*txn_end_name(int);
 
 /* names.c */

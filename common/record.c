@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "decoymx.h"
@@ -241,6 +242,19 @@ encode_txns(struct rec_writer *w, const struct sess_rec *r)
 	if (r->ntxn > 0)
 		rec_put_u64(w, T_TXN_TOTAL, r->txn_total > r->ntxn ?
 		    r->txn_total : r->ntxn);
+}
+
+/*
+ * Empties a session record without writing its big arrays: txn[] and
+ * trcpt[] are only read up to ntxn and ntrcpt, and every entry is set
+ * when it is added, so clearing them (32 KiB) per session is not needed.
+ */
+void
+record_clear(struct sess_rec *r)
+{
+	memset(r, 0, offsetof(struct sess_rec, txn));
+	r->ntxn = r->txn_total = r->ntrcpt = 0;
+	memset(&r->stage, 0, sizeof(*r) - offsetof(struct sess_rec, stage));
 }
 
 /* Returns the record type of a received message, or -1. */
@@ -545,7 +559,7 @@ record_decode_session(const uint8_t *buf, size_t len, struct sess_rec *r,
 	    1u << T_AUTH_USER | 1u << T_TXN | 1u << T_TXN_MAIL |
 	    1u << T_TXN_RCPT;
 
-	memset(r, 0, sizeof(*r));
+	record_clear(r);
 	r->mx_pref = -1;
 	if (rec_walk(buf, len, REC_SESSION, T_MAX, T_EOR, repeatable, &seen,
 	    decode_field, r, why) == -1)

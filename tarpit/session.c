@@ -399,7 +399,7 @@ session_record(struct session *s, int64_t now)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 
-	memset(&rec, 0, sizeof(rec));
+	record_clear(&rec);
 	snprintf(rec.uid, sizeof(rec.uid), "%016" PRIx64, s->id);
 	rec.start_us = s->start_us;
 	rec.end_us = now;
