@@ -133,6 +133,8 @@ static const struct out_col ip_verdict_cols[] = {
 	{ "real_mx_after_primary", OUT_INT, FMT_RIGHT },
 	{ "mx_walk", OUT_TEXT, 0 },
 	{ "excluded", OUT_TEXT, FMT_SHRINK },
+	{ "listed_as", OUT_TEXT, 0 },
+	{ "neighbour", OUT_TEXT, 0 },
 };
 
 #define IP_NVERDICT	((int)(sizeof(ip_verdict_cols) / \
@@ -305,6 +307,7 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	char			 err[256], ev[256], excl[128];
 	const char		*mta;
 	int			 rc, ex = 0;
+	struct export_hit	 hit;
 
 	classify_defaults(&cc);
 	cc.rules = a->rules.rules;
@@ -323,6 +326,9 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	if (v.listed && (ex = ip_excluded(&a->rules, al, ip, &e, cc.now_us,
 	    excl, sizeof(excl))) != 0)
 		v.listed = 0;
+	/* Listed means: the export lists it, itself or through a network. */
+	if (export_lookup(db, &a->rules, al, ip, &hit, err, sizeof(err)) == -1)
+		return -1;
 	if (a->format == FORMAT_CSV)
 		out_csv_header(stdout, ip_verdict_cols, IP_NVERDICT, 1);
 	if (a->format == FORMAT_JSON)
@@ -332,7 +338,7 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 		return -1;
 	memset(vals, 0, sizeof(vals));
 	mta = v.mta != NULL ? v.mta : NULL;
-	vals[0].i = v.listed;
+	vals[0].i = hit.listed;
 	vals[1].s = (struct span){ mta, mta != NULL ? strlen(mta) : 0 };
 	vals[2].i = v.strong;
 	vals[3].i = e.sensor;
@@ -345,6 +351,15 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	vals[9].s = (struct span){ e.walk, e.walk != NULL ? strlen(e.walk) :
 	    0 };
 	vals[10].s = (struct span){ ex ? excl : NULL, ex ? strlen(excl) : 0 };
+	if (!ex && !hit.listed && hit.excluded) {
+		snprintf(excl, sizeof(excl), "allowlisted: excluded from its "
+		    "network");
+		vals[10].s = (struct span){ excl, strlen(excl) };
+	}
+	vals[11].s = (struct span){ hit.listed ? hit.entry : NULL,
+	    hit.listed ? strlen(hit.entry) : 0 };
+	vals[12].s = (struct span){ hit.neighbour[0] ? hit.neighbour : NULL,
+	    strlen(hit.neighbour) };
 	out_row_vals(&o, vals);
 	out_end(&o);
 	if (a->format == FORMAT_JSON)
