@@ -24,7 +24,10 @@
 #define MAX_LINE		1000	/* RFC 5321 4.5.3.1.6 text line, CRLF incl. */
 #define MAX_HELO		255
 #define MAX_PATH_ARG		512	/* MAIL FROM / RCPT TO argument */
-#define MAX_RCPT		100	/* recipients kept per session */
+#define MAX_RCPT		100	/* recipients in the legacy rcpt[] */
+#define MAX_TXN			100	/* MAIL transactions kept per session */
+#define MAX_TXN_RCPT		1000	/* recipients kept per session, all
+					   transactions together */
 #define MAX_AUTH		8	/* AUTH attempts kept per session */
 #define MAX_AUTH_MECH		32
 #define MAX_AUTH_USER		255
@@ -100,6 +103,36 @@ struct span {
 	size_t		 len;
 };
 
+/* How a MAIL transaction ended (record.c names them). */
+enum txn_end {
+	TXN_CLOSE,		/* the session ended with it open */
+	TXN_MAIL,		/* a new MAIL FROM */
+	TXN_RSET,		/* RSET */
+	TXN_HELO,		/* HELO or EHLO again */
+	TXN_QUIT,		/* QUIT */
+	TXN_END_MAX
+};
+
+/* One recipient of a transaction and the reply it got (0: none). */
+struct txn_rcpt {
+	struct span	 path;
+	uint16_t	 reply;
+};
+
+/*
+ * One MAIL transaction: MAIL FROM (p NULL when RCPT came without one),
+ * its parameters (SIZE=, BODY=...), the reply, and its recipients, which
+ * are trcpt[rcpt_first .. rcpt_first + nrcpt) of the session record.
+ */
+struct txn_rec {
+	struct span	 mail;
+	struct span	 params;	/* p NULL: none */
+	uint16_t	 reply;		/* to MAIL; 0: none */
+	uint8_t		 ended;		/* enum txn_end */
+	uint32_t	 rcpt_first, nrcpt;
+	uint32_t	 rcpt_total;	/* RCPTs seen in it, kept or not */
+};
+
 struct auth_try {
 	struct span	 mech;
 	struct span	 user;		/* empty when the client never gave one */
@@ -129,6 +162,11 @@ struct sess_rec {
 	uint32_t	 rcpt_total;	/* seen, including those not kept */
 	struct auth_try	 auth[MAX_AUTH];
 	uint32_t	 nauth;
+	struct txn_rec	 txn[MAX_TXN];	/* in order */
+	uint32_t	 ntxn;		/* kept in txn[] */
+	uint32_t	 txn_total;	/* seen, including those not kept */
+	struct txn_rcpt	 trcpt[MAX_TXN_RCPT];	/* of every txn[] */
+	uint32_t	 ntrcpt;
 	enum stage	 stage;
 	uint16_t	 reply_code;	/* the deferring reply, else the last */
 	enum close_reason reason;
@@ -350,6 +388,8 @@ size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
 int		 record_decode_session(const uint8_t *buf, size_t len,
 		    struct sess_rec *, const char **why);
 int		 record_type(const uint8_t *buf, size_t len);
+void		 record_clear(struct sess_rec *);
+const char	*txn_end_name(int);
 
 /* names.c */
 const char	*role_name(enum role);

@@ -60,6 +60,7 @@ struct export_entry {
 	uint32_t	 anomalies;
 	int64_t		 clients, sessions, primary, backup;
 	int64_t		 first_us, last_us;
+	uint8_t		 who[2][16];	/* first two listed clients in it */
 };
 
 /* The sort key of an entry: 24 bytes sort much faster than an entry. */
@@ -80,6 +81,8 @@ struct export_list {
 	size_t			 n, cap;
 	struct allow_net	*excl;		/* allowlisted, inside listings */
 	size_t			 nexcl;
+	struct export_key	*mta;		/* IPv6 nets of MTA-like clients */
+	size_t			 nmta, capmta;
 };
 
 struct export_opts {
@@ -127,8 +130,12 @@ static int	 export_reserve(struct export_list *);
 static int	 export_cmp(const void *, const void *);
 static int	 export_key_cmp(const void *, const void *);
 static int	 export_merge(struct export_list *);
+static void	 export_aggregate(struct export_list *, int);
+static size_t	 export_count(const struct export_list *,
+		    const struct export_fmt *, int);
+static int	 export_mta_add(struct export_list *, const uint8_t *, int);
 static int	 export_exclusions(struct export_list *,
-		    const struct allowlist *);
+		    const struct allowlist *, int);
 static size_t	 export_addr(const uint8_t *, int, char *, size_t);
 static size_t	 export_net(const struct export_entry *, char *, size_t);
 static const char *export_rbldnsd_value(const struct export_opts *,
@@ -599,19 +606,16 @@ export_add(struct export_list *l, const struct evidence *ev,
 		if (e->addr[0] == 127)
 			return 0;	/* loopback: never listed */
 	} else {
+		/* Whole for now: export_aggregate() decides its network. */
+		(void)v6_prefix;
 		e->family = 6;
-		e->prefix = (uint8_t)v6_prefix;
+		e->prefix = 128;
 		memcpy(e->addr, a, 16);
 		if (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)e->addr))
 			return 0;
-		for (int i = 0; i < 16; i++) {
-			int bits = v6_prefix - 8 * i;
-
-			if (bits < 8)
-				e->addr[i] &= bits <= 0 ? 0 :
-				    (uint8_t)(0xff << (8 - bits));
-		}
 	}
+	memset(e->who, 0, sizeof(e->who));
+	memcpy(e->who[0], a, family == 4 ? 4 : 16);
 	e->reasons = v->reasons;
 	e->anomalies = ev->anomalies;
 	e->clients = 1;
@@ -684,6 +688,8 @@ export_merge(struct export_list *l)
 		struct export_entry *d = &l->e[o - (o > 0)];
 
 		if (o > 0 && export_key_cmp(&k[i - 1], &k[i]) == 0) {
+			if (d->clients == 1 && x->clients > 0)
+				memcpy(d->who[1], x->who[0], 16);
 			d->reasons |= x->reasons;
 			d->anomalies |= x->anomalies;
 			d->clients += x->clients;
@@ -702,24 +708,89 @@ export_merge(struct export_list *l)
 	return 0;
 }
 
+/* The key of address a (family 6) cut to prefix bits. */
+static struct export_key
+export_key6(const uint8_t *a, int prefix)
+{
+	struct export_key	 k = { 0, 0, 0, 6, (uint8_t)prefix };
+	uint8_t			 m[16];
+
+	memcpy(m, a, 16);
+	for (int i = 0; i < 16; i++) {
+		int bits = prefix - 8 * i;
+
+		if (bits < 8)
+			m[i] &= bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+	}
+	for (int b = 0; b < 8; b++) {
+		k.hi = k.hi << 8 | m[b];
+		k.lo = k.lo << 8 | m[8 + b];
+	}
+	return k;
+}
+
+/* Notes the network of an MTA-like IPv6 client.  0 or -1 (ENOMEM). */
+static int
+export_mta_add(struct export_list *l, const uint8_t *a, int prefix)
+{
+	if (l->nmta == l->capmta) {
+		size_t cap = l->capmta ? l->capmta * 2 : 64;
+		struct export_key *n = realloc(l->mta, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		l->mta = n;
+		l->capmta = cap;
+	}
+	l->mta[l->nmta++] = export_key6(a, prefix);
+	return 0;
+}
+
+/*
+ * IPv6 aggregation: a listed IPv6 client is listed as its network
+ * (--v6-prefix, /64) unless an MTA-like client (one the rules do not
+ * list and that looks like an MTA) is in that network: then as itself
+ * (/128), so that a bot never gets an MTA next door blocked.
+ */
+static void
+export_aggregate(struct export_list *l, int prefix)
+{
+	if (l->nmta > 0)
+		qsort(l->mta, l->nmta, sizeof(*l->mta), export_key_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		struct export_entry	*e = &l->e[i];
+		struct export_key	 k;
+
+		if (e->family != 6 || e->prefix != 128 || prefix >= 128)
+			continue;
+		k = export_key6(e->addr, prefix);
+		if (l->nmta > 0 && bsearch(&k, l->mta, l->nmta,
+		    sizeof(*l->mta), export_key_cmp) != NULL)
+			continue;
+		for (int b = 0; b < 8; b++) {
+			e->addr[b] = (uint8_t)(k.hi >> (56 - 8 * b));
+			e->addr[8 + b] = (uint8_t)(k.lo >> (56 - 8 * b));
+		}
+		e->prefix = (uint8_t)prefix;
+	}
+}
+
 /*
  * The allowlisted networks that lie inside a listed network: rbldnsd
  * and Postfix need them written as exclusions.  0 or -1 (ENOMEM).
  */
 static int
-export_exclusions(struct export_list *l, const struct allowlist *al)
+export_exclusions(struct export_list *l, const struct allowlist *al,
+    int v6_prefix)
 {
 	struct export_entry	 key;
 
 	for (size_t i = 0; i < al->n; i++) {
 		const struct allow_net *a = &al->nets[i];
-		int	 prefix = a->family == 4 ? 32 : -1;
+		/* IPv6 clients are listed as /128s or as their network. */
+		int	 prefix = a->family == 4 ? 32 : v6_prefix;
 
-		/* The listed prefix of a family is the same for all entries. */
-		for (size_t k = 0; prefix == -1 && k < l->n; k++)
-			if (l->e[k].family == 6)
-				prefix = l->e[k].prefix;
-		if (prefix == -1 || a->prefix <= prefix)
+		if (a->prefix <= prefix)
 			continue;	/* an allowlisted net never listed */
 		memset(&key, 0, sizeof(key));
 		key.family = (uint8_t)a->family;
@@ -771,7 +842,15 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 		uint8_t	 a[16];
 		int	 family;
 
-		if (!v.listed || (family = export_parse_ip(ev.ip, a)) == -1)
+		if ((family = export_parse_ip(ev.ip, a)) == -1)
+			continue;
+		if (!v.listed && v.mta != NULL && family == 6 &&
+		    export_mta_add(l, a, o->v6_prefix) == -1) {
+			snprintf(err, errlen, "out of memory");
+			classify_close(cq);
+			return -1;
+		}
+		if (!v.listed)
 			continue;
 		if (al->n > 0 && allowlist_match(al, family, a) != NULL)
 			continue;
@@ -799,11 +878,100 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	l->e[l->n].addr[3] = 2;
 	l->e[l->n].reasons = 1u << REASON_TEST;
 	l->n++;
-	if (export_merge(l) == -1 || export_exclusions(l, al) == -1) {
+	export_aggregate(l, o->v6_prefix);
+	if (export_merge(l) == -1 ||
+	    export_exclusions(l, al, o->v6_prefix) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether address a lies in the network net/prefix (same family). */
+static int
+export_in_net(const uint8_t *net, int prefix, const uint8_t *a)
+{
+	for (int i = 0; i < 16 && prefix > 0; i++, prefix -= 8) {
+		uint8_t m = prefix >= 8 ? 0xff : (uint8_t)(0xff << (8 - prefix));
+
+		if ((net[i] & m) != (a[i] & m))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * What the export with rule options r and allowlist al (and the default
+ * --v6-prefix) says about the address ip: listed or not, and when
+ * listed, the entry that lists it (the address or its network) and a
+ * listed client of that entry other than ip, the neighbour that caused
+ * an aggregate.  The same collection as the export itself, so "report
+ * ip" and the exported zones cannot disagree.  Returns 0, or -1 with
+ * err set.
+ */
+int
+export_lookup(sqlite3 *db, const struct rule_opts *r,
+    const struct allowlist *al, const char *ip, struct export_hit *h,
+    char *err, size_t errlen)
+{
+	struct export_opts	 o;
+	struct export_list	 l = { 0 };
+	struct export_entry	 key, *e = NULL;
+	uint8_t			 a[16] = { 0 };
+	int			 family, prefixes[2];
+
+	memset(h, 0, sizeof(*h));
+	export_defaults(&o);
+	o.cc.rules = r->rules;
+	o.cc.window_us = r->window_us;
+	o.max_age_us = r->max_age_us;
+	o.min_sessions = r->min_sessions;
+	if ((family = export_parse_ip(ip, a)) == -1) {
+		snprintf(err, errlen, "%s is not an address", ip);
+		return -1;
+	}
+	if (export_collect(db, &o, al, &l, err, errlen) == -1)
+		goto out;
+	prefixes[0] = family == 4 ? 32 : 128;
+	prefixes[1] = family == 4 ? 32 : o.v6_prefix;
+	for (int i = 0; i < 2 && e == NULL; i++) {
+		memset(&key, 0, sizeof(key));
+		key.family = (uint8_t)family;
+		key.prefix = (uint8_t)prefixes[i];
+		for (int b = 0; b < 16; b++) {
+			int bits = prefixes[i] - 8 * b;
+			key.addr[b] = bits >= 8 ? a[b] : bits <= 0 ? 0 :
+			    (uint8_t)(a[b] & (0xff << (8 - bits)));
+		}
+		e = bsearch(&key, l.e, l.n, sizeof(key), export_cmp);
+	}
+	for (size_t i = 0; e != NULL && i < l.nexcl; i++)
+		if (l.excl[i].family == family &&
+		    export_in_net(l.excl[i].addr, l.excl[i].prefix, a)) {
+			h->excluded = 1;
+			e = NULL;
+		}
+	if (e != NULL) {
+		const uint8_t *w = memcmp(e->who[0], a, 16) != 0 ? e->who[0] :
+		    e->clients > 1 ? e->who[1] : NULL;
+
+		h->listed = 1;
+		h->reasons = e->reasons;
+		h->aggregate = e->prefix != (family == 4 ? 32 : 128);
+		export_net(e, h->entry, sizeof(h->entry));
+		if (w != NULL && e->clients > 0)
+			export_addr(w, family, h->neighbour,
+			    sizeof(h->neighbour));
+	}
+	free(l.e);
+	free(l.excl);
+	free(l.mta);
+	return 0;
+out:
+	free(l.e);
+	free(l.excl);
+	free(l.mta);
+	return -1;
 }
 
 /* Whether an option's text is plain printable ASCII (then it may go out). */
@@ -941,6 +1109,23 @@ export_commit(const char *path, const char *header, const char *body,
 }
 
 /*
+ * The entries that part of a format's output holds: those of its family
+ * for rbldnsd (ip4set, ip6trie), else all of them.
+ */
+static size_t
+export_count(const struct export_list *l, const struct export_fmt *fmt,
+    int part)
+{
+	size_t n = 0;
+
+	if (fmt->parts == 1)
+		return l->n;
+	for (size_t i = 0; i < l->n; i++)
+		n += l->e[i].family == (part == 0 ? 4 : 6);
+	return n;
+}
+
+/*
  * Runs one export with o on the open database db: collects, formats and
  * writes every part.  Returns 0, or -1 after printing why on stderr.
  */
@@ -968,7 +1153,18 @@ export_write(sqlite3 *db, const struct export_opts *o,
 		goto out;
 	}
 	util_iso8601(util_now_us(), now, sizeof(now));
+	if (fmt->parts > 1 && (o->output == NULL ||
+	    strcmp(o->output, "-") == 0) && export_count(&l, fmt, 1) > 0) {
+		/* An ip4set cannot hold them: never drop them silently. */
+		fprintf(stderr, "decoymx export %s: %zu IPv6 entries need "
+		    "their own ip6trie file: give -o FILE (FILE.v6, or "
+		    "--v6-output, gets them)\n", fmt->name,
+		    export_count(&l, fmt, 1));
+		goto out;
+	}
 	for (int part = 0; part < fmt->parts; part++) {
+		size_t count = export_count(&l, fmt, part);
+
 		if ((mem = export_body_open(&b)) == NULL)
 			goto out;
 		fmt->write(o, &l, mem, part);
@@ -978,12 +1174,12 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			goto out;
 		if (fmt->json_head != NULL)
 			snprintf(header, sizeof(header), fmt->json_head, now,
-			    l.n);
+			    count);
 		else
 			snprintf(header, sizeof(header), "# decoymx %s %s%s: "
 			    "%zu entries, generated %s", DECOYMX_VERSION,
 			    fmt->name, fmt->parts > 1 ? (part ? " ip6trie" :
-			    " ip4set") : "", l.n, now);
+			    " ip4set") : "", count, now);
 		strlcpy_(header + strlen(header), "\n",
 		    sizeof(header) - strlen(header));
 		if (o->output == NULL || strcmp(o->output, "-") == 0) {
@@ -1007,7 +1203,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			if (!o->quiet)
 				fprintf(stderr, "decoymx export %s: %s %s, "
 				    "%zu entries\n", fmt->name, path, rc ?
-				    "written" : "unchanged", l.n);
+				    "written" : "unchanged", count);
 		}
 	}
 	ret = 0;
@@ -1015,6 +1211,7 @@ out:
 	free(b.p);
 	free(l.e);
 	free(l.excl);
+	free(l.mta);
 	allowlist_free(&al);
 	return ret;
 }

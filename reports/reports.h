@@ -158,4 +158,28 @@ int		 export_run(sqlite3 *, const char *dbpath, int argc,
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
 
+/* export.c: the export's verdict on one address (report ip) */
+struct allowlist;
+struct export_hit {
+	int		 listed;	/* the export lists the address */
+	int		 aggregate;	/* through a network, not itself */
+	int		 excluded;	/* an allowlist exclusion ("!") */
+	uint32_t	 reasons;	/* of the entry */
+	char		 entry[ADDR_STRLEN + 8];	/* e.g. 2001:db8::/64 */
+	char		 neighbour[ADDR_STRLEN];	/* "" : none */
+};
+int		 export_lookup(sqlite3 *, const struct rule_opts *,
+		    const struct allowlist *, const char *ip,
+		    struct export_hit *, char *err, size_t errlen);
+
+/* txn.c: the MAIL transactions of stored sessions (schema 7) */
+struct txn_q {
+	sqlite3_stmt	*txn, *rcpt;
+};
+int		 txnq_open(sqlite3 *, struct txn_q *);
+void		 txnq_json(struct txn_q *, FILE *, int64_t session_id);
+void		 txnq_text(struct txn_q *, FILE *, int64_t session_id,
+		    int senders_only);
+void		 txnq_close(struct txn_q *);
+
 #endif /* REPORTS_H */

@@ -34,11 +34,14 @@ static const struct top_kind top_kinds[] = {
 	{ "ips", NULL, "s.src_ip", "NULL", "" },
 	{ "nets", NULL, "decoymx_net(s.src_ip, 24, 64)", "NULL", "" },
 	{ "helos", "helo", "s.helo", "NULL", "" },
-	{ "senders", "sender", "s.mail_from", "NULL", "" },
-	{ "sender-domains", "sender-domain",
-	    "CASE WHEN instr(s.mail_from, '@') > 0 THEN"
-	    " lower(substr(s.mail_from, instr(s.mail_from, '@') + 1)) END",
-	    "NULL", "" },
+	/* Every transaction's sender, each distinct one once per session. */
+	{ "senders", "sender", "t.mail_from", "NULL",
+	    " JOIN (SELECT DISTINCT session_id, mail_from FROM transactions)"
+	    " t ON t.session_id = s.id" },
+	{ "sender-domains", "sender-domain", "t.dom", "NULL",
+	    " JOIN (SELECT DISTINCT session_id, CASE WHEN instr(mail_from,"
+	    " '@') > 0 THEN lower(substr(mail_from, instr(mail_from, '@') +"
+	    " 1)) END AS dom FROM transactions) t ON t.session_id = s.id" },
 	{ "recipients", "recipient", "r.rcpt", "NULL",
 	    " JOIN recipients r ON r.session_id = s.id" },
 	{ "countries", "country", "s.country", "NULL", "" },

@@ -2,7 +2,8 @@
  * db.c -- the "decoymx db" command: database maintenance from the shell.
  *
  *	decoymx db migrate [--db PATH]	create or upgrade the schema
- *	decoymx db check [--db PATH]	integrity, foreign keys and version
+ *	decoymx db check [--db PATH]	integrity, foreign keys, version and
+ *					report counts against a recount
  *	decoymx db merge [--db PATH] OTHER.db...  fold other sensors' data in
  *	decoymx db recount [--db PATH]	rebuild the report counts
  *
@@ -116,7 +117,7 @@ db_check(const char *path, int argc, char **argv)
 	struct store	*st;
 	sqlite3		*db;
 	char		 err[1024];
-	int		 bad = 0, v;
+	int		 bad = 0, v, drift;
 
 	(void)argv;
 	if (argc != 0)
@@ -130,6 +131,15 @@ db_check(const char *path, int argc, char **argv)
 	bad |= db_check_pragma(db, "PRAGMA integrity_check", "ok");
 	bad |= db_check_pragma(db, "PRAGMA foreign_key_check", NULL);
 	v = schema_version(db);
+	if (v == SCHEMA_VERSION && (drift = counts_check(db, stdout)) != 0) {
+		if (drift < 0)
+			printf("cannot compare the report counts: %s\n",
+			    sqlite3_errmsg(db));
+		else
+			printf("database %s: %d report counts differ from the "
+			    "sessions; run decoymx db recount\n", path, drift);
+		bad = 1;
+	}
 	store_close(st);
 	if (v != SCHEMA_VERSION) {
 		printf("database %s has schema version %d, this decoymx needs "
@@ -176,10 +186,14 @@ db_recount(const char *path, int argc, char **argv)
 	    "BEGIN IMMEDIATE;"
 	    "DELETE FROM counts WHERE dim IN ('role', 'decoy', 'stage',"
 	    " 'reason', 'country', 'asn', 'os', 'fingerprint', 'helo',"
-	    " 'sender', 'sender-domain', 'anomaly', 'net');"
+	    " 'sender', 'sender-domain', 'anomaly', 'net', 'recipient');"
 	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	    " SELECT dim, key, max(label), count(*), min(t), max(t)"
 	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;"
+	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	    " SELECT 'recipient', r.rcpt, NULL, count(*), min(s.start_us),"
+	    " max(s.start_us) FROM recipients r JOIN sessions s"
+	    " ON s.id = r.session_id GROUP BY r.rcpt;"
 	    "COMMIT;";
 	struct store	*st;
 	char		 err[1024], *msg = NULL;

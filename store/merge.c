@@ -41,13 +41,15 @@ struct merge {
 	sqlite3		*db;
 	const char	*other;
 	char		 sensor[64];	/* for rows without one */
-	sqlite3_stmt	*sel, *rcpt, *auth, *seen, *os;
+	sqlite3_stmt	*sel, *rcpt, *auth, *seen, *os, *txn;
 	uint64_t	 added, skipped, syns, walks, rejected;
 };
 
 static int	 merge_sessions(struct merge *, char *, size_t);
 static int	 merge_one(struct merge *, char *, size_t);
 static int	 merge_uid(struct merge *, struct sess_rec *);
+static void	 merge_txns(struct merge *, int64_t, struct sess_rec *, char *,
+		    size_t, size_t *);
 static int	 merge_syns(struct merge *, char *, size_t);
 static void	 merge_finalize(struct merge *);
 static void	 merge_reject(struct merge *, const char *, int64_t,
@@ -64,7 +66,7 @@ static const char *sel_sql =
     " mx_pref, role, greeting_delay_ms, helo_verb, helo, mail_from,"
     " rcpt_total, stage, reply_code, close_reason, bytes_in, bytes_out,"
     " commands, errors, anomalies, country, asn, as_org, geo_build, os,"
-    " os_class, sensor FROM o.sessions ORDER BY id";
+    " os_class, sensor, transactions FROM o.sessions ORDER BY id";
 
 /* A column as a span (NULL stays NULL); valid until the next step. */
 static struct span
@@ -276,7 +278,8 @@ merge_finalize(struct merge *m)
 	sqlite3_finalize(m->auth);
 	sqlite3_finalize(m->seen);
 	sqlite3_finalize(m->os);
-	m->sel = m->rcpt = m->auth = m->seen = m->os = NULL;
+	sqlite3_finalize(m->txn);
+	m->sel = m->rcpt = m->auth = m->seen = m->os = m->txn = NULL;
 }
 
 static int
@@ -285,8 +288,12 @@ merge_sessions(struct merge *m, char *err, size_t errlen)
 	int rc;
 
 	if (sqlite3_prepare_v2(m->db, sel_sql, -1, &m->sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(m->db, "SELECT rcpt FROM o.recipients WHERE "
-	    "session_id = ?1 ORDER BY seq", -1, &m->rcpt, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(m->db, "SELECT rcpt, txn, reply_code FROM "
+	    "o.recipients WHERE session_id = ?1 ORDER BY txn, seq", -1,
+	    &m->rcpt, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(m->db, "SELECT mail_from, params, reply_code,"
+	    " rcpt_total, ended FROM o.transactions WHERE session_id = ?1"
+	    " ORDER BY seq", -1, &m->txn, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(m->db, "SELECT mechanism, username FROM "
 	    "o.auth_attempts WHERE session_id = ?1 ORDER BY seq", -1, &m->auth,
 	    NULL) != SQLITE_OK ||
@@ -343,18 +350,78 @@ merge_uid(struct merge *m, struct sess_rec *r)
 	return -1;
 }
 
+/*
+ * The transactions of the other database's session id and their
+ * recipients (kept in scratch), with the legacy rcpt[] from them.
+ */
+static void
+merge_txns(struct merge *m, int64_t id, struct sess_rec *r, char *scratch,
+    size_t cap, size_t *used)
+{
+	uint32_t first = 0;
+
+	sqlite3_reset(m->txn);
+	sqlite3_bind_int64(m->txn, 1, id);
+	while (r->ntxn < MAX_TXN && sqlite3_step(m->txn) == SQLITE_ROW) {
+		struct txn_rec *t = &r->txn[r->ntxn++];
+		const char *e = (const char *)sqlite3_column_text(m->txn, 4);
+
+		memset(t, 0, sizeof(*t));
+		if (sqlite3_column_bytes(m->txn, 0) > MAX_PATH_ARG) {
+			*used = cap;	/* the caller rejects the row */
+			return;
+		}
+		t->mail = col_keep(m->txn, 0, scratch, cap, used);
+		t->params = col_keep(m->txn, 1, scratch, cap, used);
+		t->reply = (uint16_t)sqlite3_column_int(m->txn, 2);
+		t->rcpt_total = (uint32_t)sqlite3_column_int64(m->txn, 3);
+		for (int k = 0; e != NULL && k < TXN_END_MAX; k++)
+			if (strcmp(e, txn_end_name(k)) == 0)
+				t->ended = (uint8_t)k;
+	}
+	sqlite3_reset(m->rcpt);
+	sqlite3_bind_int64(m->rcpt, 1, id);
+	while (r->ntrcpt < MAX_TXN_RCPT && sqlite3_step(m->rcpt) == SQLITE_ROW) {
+		int64_t k = sqlite3_column_int64(m->rcpt, 1);
+
+		if (k < 0 || k >= r->ntxn)
+			continue;
+		if (sqlite3_column_bytes(m->rcpt, 0) > MAX_PATH_ARG) {
+			*used = cap;	/* the caller rejects the row */
+			return;
+		}
+		r->trcpt[r->ntrcpt].path = col_keep(m->rcpt, 0, scratch, cap,
+		    used);
+		r->trcpt[r->ntrcpt++].reply =
+		    (uint16_t)sqlite3_column_int(m->rcpt, 2);
+		r->txn[k].nrcpt++;
+	}
+	for (uint32_t i = 0; i < r->ntxn; i++) {
+		r->txn[i].rcpt_first = first;
+		first += r->txn[i].nrcpt;
+		if (r->txn[i].rcpt_total < r->txn[i].nrcpt)
+			r->txn[i].rcpt_total = r->txn[i].nrcpt;
+	}
+	for (uint32_t i = 0; i < r->ntrcpt && i < MAX_RCPT; i++)
+		r->rcpt[r->nrcpt++] = r->trcpt[i].path;
+	if (r->rcpt_total < r->ntrcpt)
+		r->rcpt_total = r->ntrcpt;
+	r->txn_total = (uint32_t)sqlite3_column_int64(m->sel, 30);
+}
+
 /* Stores the current row of m->sel with its recipients and AUTH tries. */
 static int
 merge_one(struct merge *m, char *err, size_t errlen)
 {
 	sqlite3_stmt	*q = m->sel;
-	struct sess_rec	 r;
+	static struct sess_rec r;
 	struct geo_info	 geo;
 	int64_t		 id = sqlite3_column_int64(q, 0);
 	const char	*why;
 	int		 rc, e;
 	char		 text[32];
-	static char	 scratch[MAX_RCPT * MAX_PATH_ARG +
+	static char	 scratch[MAX_TXN_RCPT * MAX_PATH_ARG +
+			    MAX_TXN * 2 * MAX_PATH_ARG +
 			    MAX_AUTH * (MAX_AUTH_MECH + MAX_AUTH_USER)];
 	size_t		 used = 0;
 
@@ -444,17 +511,7 @@ merge_one(struct merge *m, char *err, size_t errlen)
 	if (rc == -1)
 		goto sqlfail;
 
-	sqlite3_reset(m->rcpt);
-	sqlite3_bind_int64(m->rcpt, 1, id);
-	while (r.nrcpt < MAX_RCPT && sqlite3_step(m->rcpt) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(m->rcpt, 0) > MAX_PATH_ARG)
-			return merge_reject(m, "sessions", id,
-			    "recipient over its bound"), 0;
-		r.rcpt[r.nrcpt++] = col_keep(m->rcpt, 0, scratch,
-		    sizeof(scratch), &used);
-	}
-	if (r.rcpt_total < r.nrcpt)
-		r.rcpt_total = r.nrcpt;
+	merge_txns(m, id, &r, scratch, sizeof(scratch), &used);
 	sqlite3_reset(m->auth);
 	sqlite3_bind_int64(m->auth, 1, id);
 	while (r.nauth < MAX_AUTH && sqlite3_step(m->auth) == SQLITE_ROW) {

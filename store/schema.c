@@ -386,6 +386,113 @@ static const struct migration migrations[] = {
 	"CREATE INDEX sessions_envelope ON sessions(mail_from, start_us)"
 	" WHERE mail_from IS NOT NULL;"
 	},
+	/*
+	 * 8: every MAIL transaction of a session (issue 13).  transactions
+	 * holds them in order; a recipient says which transaction it
+	 * belongs to and the reply it got; sessions.transactions counts
+	 * those seen (kept or not).  Each session written before becomes one
+	 * transaction with its sender and all its recipients.  The report
+	 * counts of senders and sender domains now come from the
+	 * transactions (each distinct one once per session), and a sender
+	 * of a later transaction is an envelope of its client too.
+	 *
+	 * sessions_counts_late is replaced: the counts of a row are added
+	 * when its batch commits (counts.c), after triggers may already
+	 * have filled os on insert; removing the old values as an upsert of
+	 * -1 (instead of an UPDATE of a row that may not exist yet) makes
+	 * the two orders add up to the same counts.
+	 */
+	{ 8,
+	"CREATE TABLE transactions ("
+	" session_id INTEGER NOT NULL REFERENCES sessions(id),"
+	" seq INTEGER NOT NULL,"		/* 0, 1, ... in session order */
+	" mail_from TEXT,"			/* NULL: RCPT without MAIL */
+	" params TEXT,"				/* SIZE=... BODY=...; NULL: none */
+	" reply_code INTEGER,"			/* to MAIL; NULL: unknown */
+	" rcpt_total INTEGER NOT NULL,"		/* RCPTs seen, kept or not */
+	" ended TEXT,"				/* mail, rset, helo, quit, close */
+	" PRIMARY KEY(session_id, seq)) WITHOUT ROWID;"
+	"ALTER TABLE recipients ADD COLUMN txn INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE recipients ADD COLUMN reply_code INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN transactions INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"INSERT INTO transactions(session_id, seq, mail_from, params,"
+	" reply_code, rcpt_total, ended) SELECT id, 0, mail_from, NULL, NULL,"
+	" rcpt_total, NULL FROM sessions"
+	" WHERE mail_from IS NOT NULL OR rcpt_total > 0;"
+	"UPDATE sessions SET transactions = 1"
+	" WHERE mail_from IS NOT NULL OR rcpt_total > 0;"
+	"CREATE TRIGGER transactions_envelopes AFTER INSERT ON transactions"
+	" WHEN NEW.mail_from IS NOT NULL AND NEW.mail_from IS NOT"
+	" (SELECT mail_from FROM sessions WHERE id = NEW.session_id)"
+	" AND NOT EXISTS (SELECT 1 FROM transactions t"
+	" WHERE t.session_id = NEW.session_id AND t.seq < NEW.seq"
+	" AND t.mail_from = NEW.mail_from) BEGIN"
+	" INSERT INTO client_envelopes(ip, helo, mail_from, first_us,"
+	"  last_us, sessions) SELECT s.src_ip, coalesce(s.helo, ''),"
+	"  NEW.mail_from, s.start_us, s.start_us, 1 FROM sessions s"
+	"  WHERE s.id = NEW.session_id"
+	"  ON CONFLICT(ip, helo, mail_from) DO UPDATE SET"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us),"
+	"  sessions = sessions + 1;"
+	"END;"
+	"DROP VIEW session_dims;"
+	"CREATE VIEW session_dims AS"
+	" SELECT s.id AS id, 'role' AS dim, s.role AS key, NULL AS label,"
+	"  s.start_us AS t FROM sessions s"
+	" UNION ALL SELECT s.id, 'decoy', s.dst_ip, s.role, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'stage', s.stage, NULL, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'reason', s.close_reason, NULL, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'country', s.country, NULL, s.start_us"
+	"  FROM sessions s WHERE s.country IS NOT NULL"
+	" UNION ALL SELECT s.id, 'asn', s.asn, s.as_org, s.start_us"
+	"  FROM sessions s WHERE s.asn IS NOT NULL"
+	" UNION ALL SELECT s.id, 'os', s.os_class, NULL, s.start_us"
+	"  FROM sessions s WHERE s.os_class IS NOT NULL"
+	" UNION ALL SELECT s.id, 'fingerprint', s.os, NULL, s.start_us"
+	"  FROM sessions s WHERE s.os IS NOT NULL"
+	" UNION ALL SELECT s.id, 'helo', s.helo, NULL, s.start_us"
+	"  FROM sessions s WHERE s.helo IS NOT NULL"
+	" UNION ALL SELECT s.id, 'sender', t.mail_from, NULL, s.start_us"
+	"  FROM (SELECT DISTINCT session_id, mail_from FROM transactions"
+	"  WHERE mail_from IS NOT NULL) t JOIN sessions s ON s.id = t.session_id"
+	" UNION ALL SELECT s.id, 'sender-domain', t.dom, NULL, s.start_us"
+	"  FROM (SELECT DISTINCT session_id, lower(substr(mail_from,"
+	"  instr(mail_from, '@') + 1)) AS dom FROM transactions"
+	"  WHERE instr(mail_from, '@') > 0) t"
+	"  JOIN sessions s ON s.id = t.session_id"
+	" UNION ALL SELECT s.id, 'anomaly', b.b, NULL, s.start_us"
+	"  FROM sessions s JOIN bits b ON b.b < 10"
+	"  AND (s.anomalies >> b.b) & 1"
+	" UNION ALL SELECT s.id, 'net', rtrim(s.src_ip, '0123456789')"
+	"  || '0/24', NULL, s.start_us FROM sessions s"
+	"  WHERE instr(s.src_ip, ':') = 0;"
+	"DROP TRIGGER sessions_counts_late;"
+	"CREATE TRIGGER sessions_counts_late AFTER UPDATE OF country, asn,"
+	" as_org, os, os_class ON sessions BEGIN"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT d, k, NULL, -1, OLD.start_us, OLD.start_us FROM ("
+	"  SELECT 'country' AS d, OLD.country AS k"
+	"  UNION ALL SELECT 'asn', CAST(OLD.asn AS TEXT)"
+	"  UNION ALL SELECT 'os', OLD.os_class"
+	"  UNION ALL SELECT 'fingerprint', OLD.os) WHERE k IS NOT NULL"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions - 1;"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT d, k, l, 1, NEW.start_us, NEW.start_us FROM ("
+	"  SELECT 'country' AS d, NEW.country AS k, NULL AS l"
+	"  UNION ALL SELECT 'asn', CAST(NEW.asn AS TEXT), NEW.as_org"
+	"  UNION ALL SELECT 'os', NEW.os_class, NULL"
+	"  UNION ALL SELECT 'fingerprint', NEW.os, NULL) WHERE k IS NOT NULL"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1,"
+	"  label = coalesce(excluded.label, label),"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

@@ -32,7 +32,7 @@
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE,
-	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_MAX
+	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_TXN, Q_MAX
 };
 
 static const char *store_sql[Q_MAX] = {
@@ -46,13 +46,17 @@ static const char *store_sql[Q_MAX] = {
 	    " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb,"
 	    " helo, mail_from, rcpt_total, stage, reply_code, close_reason,"
 	    " bytes_in, bytes_out, commands, errors, anomalies, country, asn,"
-	    " as_org, geo_build, sensor)"
+	    " as_org, geo_build, sensor, transactions)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26,"
-	    " ?27)"
+	    " ?27, ?28)"
 	    " ON CONFLICT(uid) DO NOTHING",
 	[Q_RCPT] =
-	    "INSERT INTO recipients(session_id, seq, rcpt) VALUES(?1, ?2, ?3)",
+	    "INSERT INTO recipients(session_id, seq, rcpt, txn, reply_code)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_TXN] =
+	    "INSERT INTO transactions(session_id, seq, mail_from, params,"
+	    " reply_code, rcpt_total, ended) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_AUTH] =
 	    "INSERT INTO auth_attempts(session_id, seq, mechanism, username)"
 	    " VALUES(?1, ?2, ?3, ?4)",
@@ -109,6 +113,7 @@ static int	 store_bind_str(sqlite3_stmt *, int, const char *, size_t);
 static int64_t	 store_clamp(uint64_t);
 static int	 store_insert(struct store *, const struct sess_rec *);
 static int	 store_bind_geo(sqlite3_stmt *, const struct geo_info *);
+static int	 store_txns(struct store *, int64_t, const struct sess_rec *);
 
 /* Why a path cannot be opened, when its directory tells: " (...)". */
 static void
@@ -555,6 +560,60 @@ store_bind_geo(sqlite3_stmt *q, const struct geo_info *g)
 	return rc;
 }
 
+/*
+ * The transactions of session id and their recipients (the legacy
+ * rcpt[] is a view of these: record.c makes them agree).
+ */
+static int
+store_txns(struct store *s, int64_t id, const struct sess_rec *r)
+{
+	sqlite3_stmt	*q;
+	int		 rc;
+
+	for (uint32_t i = 0; i < r->ntxn && i < MAX_TXN; i++) {
+		const struct txn_rec *t = &r->txn[i];
+
+		q = s->q[Q_TXN];
+		rc = sqlite3_bind_int64(q, 1, id);
+		rc |= sqlite3_bind_int64(q, 2, i);
+		rc |= store_bind_span(q, 3, t->mail);
+		rc |= store_bind_span(q, 4, t->params);
+		rc |= t->reply == 0 ? sqlite3_bind_null(q, 5) :
+		    sqlite3_bind_int(q, 5, t->reply);
+		rc |= sqlite3_bind_int64(q, 6, t->rcpt_total);
+		rc |= sqlite3_bind_text(q, 7, txn_end_name(t->ended), -1,
+		    SQLITE_STATIC);
+		if (rc != SQLITE_OK) {
+			store_fail(s, "cannot bind transaction");
+			return -1;
+		}
+		if (store_run(s, Q_TXN) == -1)
+			return -1;
+		q = s->q[Q_RCPT];
+		for (uint32_t j = 0; j < t->nrcpt; j++) {
+			uint32_t k = t->rcpt_first + j;
+
+			if (k >= r->ntrcpt || k >= MAX_TXN_RCPT)
+				break;
+			rc = sqlite3_bind_int64(q, 1, id);
+			rc |= sqlite3_bind_int64(q, 2, k);
+			rc |= r->trcpt[k].path.p == NULL ?
+			    sqlite3_bind_text(q, 3, "", 0, SQLITE_STATIC) :
+			    store_bind_span(q, 3, r->trcpt[k].path);
+			rc |= sqlite3_bind_int64(q, 4, i);
+			rc |= r->trcpt[k].reply == 0 ? sqlite3_bind_null(q, 5) :
+			    sqlite3_bind_int(q, 5, r->trcpt[k].reply);
+			if (rc != SQLITE_OK) {
+				store_fail(s, "cannot bind recipient");
+				return -1;
+			}
+			if (store_run(s, Q_RCPT) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The statements of store_session(), inside its savepoint. */
 static int
 store_insert(struct store *s, const struct sess_rec *r)
@@ -600,6 +659,8 @@ store_insert(struct store *s, const struct sess_rec *r)
 		rc |= sqlite3_bind_null(q, 27);
 	else
 		rc |= store_bind_str(q, 27, r->sensor.p, r->sensor.len);
+	rc |= sqlite3_bind_int64(q, 28, r->txn_total > r->ntxn ? r->txn_total :
+	    r->ntxn);
 	if (rc != SQLITE_OK) {
 		store_fail(s, "cannot bind session");
 		return -1;
@@ -610,19 +671,8 @@ store_insert(struct store *s, const struct sess_rec *r)
 		return 0;	/* uid already stored */
 	id = sqlite3_last_insert_rowid(s->db);
 
-	q = s->q[Q_RCPT];
-	for (uint32_t i = 0; i < r->nrcpt && i < MAX_RCPT; i++) {
-		sqlite3_bind_int64(q, 1, id);
-		sqlite3_bind_int64(q, 2, i);
-		if (r->rcpt[i].p == NULL)
-			sqlite3_bind_text(q, 3, "", 0, SQLITE_STATIC);
-		else if (store_bind_span(q, 3, r->rcpt[i]) != SQLITE_OK) {
-			store_fail(s, "cannot bind recipient");
-			return -1;
-		}
-		if (store_run(s, Q_RCPT) == -1)
-			return -1;
-	}
+	if (store_txns(s, id, r) == -1)
+		return -1;
 
 	q = s->q[Q_AUTH];
 	for (uint32_t i = 0; i < r->nauth && i < MAX_AUTH; i++) {

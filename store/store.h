@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		7
+#define SCHEMA_VERSION		8
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -69,6 +69,7 @@ struct counts {
 void		 counts_add(struct counts *, const struct sess_rec *);
 int		 counts_flush(struct counts *, sqlite3_stmt *);
 void		 counts_clear(struct counts *);
+int		 counts_check(sqlite3 *, FILE *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);
@@ -109,7 +110,13 @@ int		 ingest_run(struct config *, struct store *, int fd,
 struct events	*events_open(const char *path, const char *sensor, char *err,
 		    size_t errlen);
 int		 events_reopen(struct events *);
-void		 events_session(struct events *, const struct sess_rec *);
+/* What only the database knows of a session, for its event line. */
+struct events_extra {
+	int64_t		 id;		/* sessions.id; 0: unknown */
+	struct span	 os, os_class;	/* p NULL: none */
+};
+void		 events_session(struct events *, const struct sess_rec *,
+		    const struct events_extra *);
 void		 events_flush(struct events *);
 void		 events_close(struct events *);
 

@@ -423,12 +423,12 @@ session_flush(struct session *s)
 static void
 session_record(struct session *s, int64_t now)
 {
-	struct sess_rec		 rec;
+	static struct sess_rec	 rec;	/* big: transactions */
 	const struct listener	*l = s->l;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 
-	memset(&rec, 0, sizeof(rec));
+	record_clear(&rec);
 	snprintf(rec.uid, sizeof(rec.uid), "%016" PRIx64, s->id);
 	rec.start_us = s->start_us;
 	rec.end_us = now;
@@ -460,10 +460,11 @@ session_record(struct session *s, int64_t now)
 	util_escape_term(rec.mail_from.p, rec.mail_from.len, mail,
 	    sizeof(mail));
 	log_info("session=%s closed src=%s dst=%s:%u reason=%s stage=%s "
-	    "reply=%u helo=\"%s\" from=\"%s\" rcpts=%u duration=%.3f "
-	    "tarpit=%d anomalies=0x%x", rec.uid, rec.src_ip, rec.dst_ip,
-	    rec.dst_port, close_reason_name(rec.reason), stage_name(rec.stage),
-	    rec.reply_code, helo, mail, rec.rcpt_total,
+	    "reply=%u helo=\"%s\" from=\"%s\" rcpts=%u txns=%u "
+	    "duration=%.3f tarpit=%d anomalies=0x%x", rec.uid, rec.src_ip,
+	    rec.dst_ip, rec.dst_port, close_reason_name(rec.reason),
+	    stage_name(rec.stage), rec.reply_code, helo, mail, rec.rcpt_total,
+	    rec.txn_total,
 	    (double)(now - s->start_us) / 1e6, s->tarpitted, rec.anomalies);
 }
 

@@ -36,12 +36,25 @@ int		 line_feed(struct linebuf *, const char *data, size_t len,
 void		 line_free(struct linebuf *);
 
 /* smtp.c: the protocol engine. */
-#define SMTP_ARENA_MAX	16384	/* bytes of recorded strings per session */
+#define SMTP_ARENA_MAX	32768	/* bytes of recorded strings per session */
 #define SMTP_REPLY_MAX	512
 
 struct smtp_str {
 	uint32_t	 off;
 	uint16_t	 len;
+};
+
+/* One MAIL transaction as recorded (struct txn_rec in decoymx.h). */
+struct smtp_txn {
+	struct smtp_str	 mail, params;
+	uint8_t		 has_mail, has_params, ended;
+	uint16_t	 reply;
+	uint32_t	 rcpt_first, nrcpt, rcpt_total;
+};
+
+struct smtp_rcpt {
+	struct smtp_str	 path;
+	uint16_t	 reply;
 };
 
 /* What a session recorded; allocated on the first thing worth keeping. */
@@ -51,10 +64,14 @@ struct smtp_env {
 	char		 helo_verb[5];
 	uint8_t		 has_mail;
 	struct smtp_str	 helo, mail;
-	struct smtp_str	 rcpt[MAX_RCPT];
-	uint32_t	 nrcpt;
 	struct smtp_str	 auth_mech[MAX_AUTH], auth_user[MAX_AUTH];
 	uint32_t	 nauth;
+	/* transactions, grown while needed up to MAX_TXN / MAX_TXN_RCPT */
+	struct smtp_txn	*txn;
+	uint32_t	 ntxn, txn_cap, txn_total;
+	uint8_t		 txn_open;	/* txn[ntxn - 1] is still going */
+	struct smtp_rcpt *rcpt;
+	uint32_t	 nrcpt, rcpt_cap;
 };
 
 enum smtp_state { SMTP_CMD, SMTP_AUTH_PLAIN, SMTP_AUTH_LOGIN, SMTP_DONE };

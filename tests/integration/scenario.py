@@ -54,9 +54,17 @@ class Db:
              helo, mail_from, len(rcpts), stage, reason, anomalies, country,
              asn, as_org, os, os_class))
         sid = cur.lastrowid
+        # One MAIL transaction holding the envelope (schema 7).
+        if mail_from is not None or rcpts:
+            self.db.execute(
+                "INSERT INTO transactions(session_id, seq, mail_from,"
+                " rcpt_total, ended) VALUES(?, 0, CAST(? AS TEXT), ?,"
+                " 'quit')", (sid, mail_from, len(rcpts)))
+            self.db.execute("UPDATE sessions SET transactions = 1"
+                            " WHERE id = ?", (sid,))
         for i, r in enumerate(rcpts):
-            self.db.execute("INSERT INTO recipients VALUES(?, ?, ?)",
-                            (sid, i, r))
+            self.db.execute("INSERT INTO recipients(session_id, seq, rcpt)"
+                            " VALUES(?, ?, ?)", (sid, i, r))
         self.db.execute(
             "INSERT INTO clients(ip, first_us, last_us, sessions, anomalies,"
             " rcpts) VALUES(?, ?, ?, 1, ?, ?) ON CONFLICT(ip) DO UPDATE SET"

@@ -184,10 +184,12 @@ def test_report_ip_explains_every_listing(work, dbname, opts):
         inside = {n for n in nets if ipaddress.ip_address(ip) in n}
         if v["listed"]:
             assert inside, (ip, opts)
+            assert ipaddress.ip_network(v["listed_as"]) in inside
             explained |= inside
         else:
-            assert not inside or ipaddress.ip_address(ip).version == 6, \
-                (ip, opts, v)
+            # Only an allowlist exclusion ("!") leaves a hole in a net.
+            assert not inside or (v["excluded"] or "").startswith(
+                "allowlisted"), (ip, opts, v)
     assert explained == nets, (opts, nets - explained)
 
 
@@ -227,13 +229,24 @@ def test_nothing_from_the_network_reaches_an_export(work):
                r"decoymx \w+|add element inet decoymx \w+ \{ [0-9a-f.:/, ]+"
                r" \})$",
     }
+    opts = ("--ttl", "300", "--soa",
+            "300 ns.test. hm.test. 0 600 300 86400 300", "--ns",
+            "300 ns.test.")
     for fmt, rx in allowed.items():
-        out = export(work, fmt, "--ttl", "300", "--soa",
-                     "300 ns.test. hm.test. 0 600 300 86400 300",
-                     "--ns", "300 ns.test.").stdout
-        assert b"owned" not in out and b"127.0.0.9" not in out
-        for line in body(out):
-            assert re.match(rx, line), (fmt, line)
+        if fmt == "rbldnsd":
+            # Both files: standard output cannot hold the ip6trie.
+            out = work / "hostile-bl"
+            export(work, fmt, "-o", out, *opts)
+            outs = [out.read_bytes(), (work / "hostile-bl.v6").read_bytes()]
+        else:
+            outs = [export(work, fmt, *opts).stdout]
+        for out in outs:
+            assert b"owned" not in out and b"127.0.0.9" not in out
+            for line in body(out):
+                assert re.match(rx, line) or (fmt == "rbldnsd" and re.match(
+                    r"^([0-9a-f:]+(/\d+)? :127\.0\.0\.[234]:decoymx "
+                    r"[a-z -]+: [a-zA-Z0-9 ,]+; see decoymx report ip \$|"
+                    r"![0-9a-f:]+)$", line)), (fmt, line)
 
 
 @pytest.mark.parametrize("args", [

@@ -63,6 +63,77 @@ test_dialogue(void)
 	CHECK(rec.anomalies == 0);
 }
 
+static int
+span_is(struct span sp, const char *want)
+{
+	return sp.p != NULL && sp.len == strlen(want) &&
+	    memcmp(sp.p, want, sp.len) == 0;
+}
+
+/*
+ * Every MAIL transaction is kept in order with its own recipients, the
+ * replies, its parameters and how it ended; RCPT without MAIL opens one
+ * too; the bounds count what they do not keep.
+ */
+static void
+test_transactions(void)
+{
+	static struct sess_rec rec;
+
+	config_defaults(&conf);
+	conf.defer_stage = DEFER_DATA;
+	start();
+	CHECK(cmd("EHLO mail.example.org") == 250);
+	CHECK(cmd("MAIL FROM:<one@x.example> SIZE=1234 BODY=8BITMIME") == 250);
+	CHECK(cmd("RCPT TO:<u1@victim.example>") == 250);
+	CHECK(cmd("RSET") == 250);
+	CHECK(cmd("MAIL FROM:<two@y.example>") == 250);
+	CHECK(cmd("RCPT TO:<u2@victim.example>") == 250);
+	CHECK(cmd("RCPT TO:<u3@victim.example>") == 250);
+	CHECK(cmd("MAIL FROM:<three@z.example>") == 250);
+	CHECK(cmd("RCPT TO:<u4@victim.example>") == 250);
+	CHECK(cmd("QUIT") == 221);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.ntxn == 3 && rec.txn_total == 3 && rec.ntrcpt == 4);
+	CHECK(span_is(rec.mail_from, "one@x.example"));
+	CHECK(span_is(rec.txn[0].mail, "one@x.example"));
+	CHECK(span_is(rec.txn[0].params, "SIZE=1234 BODY=8BITMIME"));
+	CHECK(rec.txn[0].reply == 250 && rec.txn[0].ended == TXN_RSET);
+	CHECK(rec.txn[0].nrcpt == 1 && span_is(rec.trcpt[0].path,
+	    "u1@victim.example") && rec.trcpt[0].reply == 250);
+	CHECK(span_is(rec.txn[1].mail, "two@y.example"));
+	CHECK(rec.txn[1].params.p == NULL && rec.txn[1].ended == TXN_MAIL);
+	CHECK(rec.txn[1].rcpt_first == 1 && rec.txn[1].nrcpt == 2);
+	CHECK(span_is(rec.trcpt[2].path, "u3@victim.example"));
+	CHECK(span_is(rec.txn[2].mail, "three@z.example"));
+	CHECK(rec.txn[2].ended == TXN_QUIT && rec.txn[2].nrcpt == 1);
+	CHECK(rec.nrcpt == 4 && span_is(rec.rcpt[3], "u4@victim.example"));
+
+	/* RCPT without MAIL: a transaction without a sender, closed at EOF. */
+	start();
+	CHECK(cmd("HELO mail.example.org") == 250);
+	cmd("RCPT TO:<u9@victim.example>");
+	smtp_end(&s, CLOSE_EOF);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.ntxn == 1 && rec.txn[0].mail.p == NULL);
+	CHECK(rec.txn[0].nrcpt == 1 && rec.txn[0].ended == TXN_CLOSE);
+
+	/* Past MAX_TXN: counted, not kept. */
+	conf.max_errors = 100000;
+	start();
+	CHECK(cmd("HELO mail.example.org") == 250);
+	for (int i = 0; i < MAX_TXN + 20; i++) {
+		cmd("MAIL FROM:<a@b.example>");
+		cmd("RCPT TO:<c@d.example>");
+	}
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.ntxn == MAX_TXN && rec.txn_total == MAX_TXN + 20);
+	CHECK(rec.ntrcpt == MAX_TXN && s.rcpt_total == MAX_TXN + 20);
+}
+
 /* Greeting, HELO, MAIL, RCPT, DATA never get a 5xx, whatever is sent. */
 static void
 test_never_5xx(void)
@@ -280,9 +351,12 @@ test_bounds(void)
 	memcpy(big, "RCPT TO:", 8);
 	for (int i = 0; i < 300; i++)
 		smtp_line(&s, big, 600, 0, &r);
-	CHECK(s.rcpt_total == 300 && s.env->nrcpt == MAX_RCPT);
+	/* The arena bounds what is kept; every RCPT is still counted. */
+	CHECK(s.rcpt_total == 300 && s.env->nrcpt < 300);
+	CHECK(s.env->ntxn == 1 && s.env->txn[0].rcpt_total == 300);
 	memset(&rec, 0, sizeof(rec));
 	smtp_fill(&s, &rec);
+	CHECK(rec.ntrcpt == s.env->nrcpt && rec.nrcpt <= MAX_RCPT);
 	CHECK(rec.helo.len <= MAX_HELO);
 	for (uint32_t i = 0; i < rec.nrcpt; i++)
 		CHECK(rec.rcpt[i].len <= MAX_PATH_ARG);
@@ -366,6 +440,7 @@ main(void)
 {
 	test_dialogue();
 	test_returning();
+	test_transactions();
 	test_never_5xx();
 	test_defer_stages();
 	test_verbs();

@@ -580,7 +580,13 @@ test_report(void)
 		CHECK(strstr(out, "\"mail_from\":null") != NULL);
 		CHECK(strstr(out, "\"mx_pref\":null") != NULL);
 		CHECK(strstr(out, "\"mx_pref\":40") != NULL);
-		CHECK(strstr(out, "\"os\":null,\"os_class\":null,\"sensor\":null}\n]\n") != NULL);
+		CHECK(strstr(out, "\"os\":null,\"os_class\":null,\"sensor\":null,"
+		    "\"transactions_total\":") != NULL);
+		/* The legacy envelope became one transaction. */
+		CHECK(strstr(out, "\"transactions\":[{\"mail_from\":\"<x@bot."
+		    "example>\",\"params\":null,\"reply_code\":null,\"rcpt_to\":"
+		    "[\"<a@victim.example>\",\"<b@victim.example>\"]") != NULL);
+		CHECK(strstr(out, "]}\n]\n") != NULL);
 		CHECK(strstr(out, "\x1b") == NULL);
 	}
 	free(out);
