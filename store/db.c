@@ -179,8 +179,7 @@ db_recount(const char *path, int argc, char **argv)
 	    " 'sender', 'sender-domain', 'anomaly', 'net');"
 	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	    " SELECT dim, key, max(label), count(*), min(t), max(t)"
-	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;"
-	    "COMMIT;";
+	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;";
 	struct store	*st;
 	char		 err[1024], *msg = NULL;
 	int		 rv = 0;
@@ -192,13 +191,17 @@ db_recount(const char *path, int argc, char **argv)
 		fprintf(stderr, "decoymx db recount: %s\n", err);
 		return EXIT_RUNTIME;
 	}
-	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK ||
+	    rollup_rebuild(store_rollup(st)) == -1 ||
+	    sqlite3_exec(store_db(st), "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
 		fprintf(stderr, "decoymx db recount: %s: %s\n", path,
-		    msg ? msg : "failed");
+		    msg ? msg : sqlite3_errmsg(store_db(st)));
 		sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
 		rv = EXIT_RUNTIME;
 	} else
-		printf("database %s: report counts rebuilt\n", path);
+		printf("database %s: report counts and rollups rebuilt\n",
+		    path);
 	sqlite3_free(msg);
 	store_close(st);
 	return rv;

@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		6
+#define SCHEMA_VERSION		7
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -69,6 +69,14 @@ struct counts {
 void		 counts_add(struct counts *, const struct sess_rec *);
 int		 counts_flush(struct counts *, sqlite3_stmt *);
 void		 counts_clear(struct counts *);
+
+/* rollup.c: windowed report rollups, per batch (store.c owns one). */
+struct rollup;
+struct rollup	*rollup_open(sqlite3 *);
+int		 rollup_flush(struct rollup *);
+int		 rollup_rebuild(struct rollup *);
+void		 rollup_close(struct rollup *);
+struct rollup	*store_rollup(struct store *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);
