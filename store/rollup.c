@@ -24,6 +24,8 @@
 /*
  * In this order: the distinct clients of an hour are counted before the
  * hour's new rows are added, those of a day before the day's addresses.
+ * The rollup rows are upserted one session at a time: cheaper than
+ * grouping a batch whose keys are mostly distinct.
  */
 static const char *rollup_sql[] = {
 	"INSERT INTO rollup_buckets(size, t, sessions, clients, primary_s,"
@@ -59,9 +61,8 @@ static const char *rollup_sql[] = {
 	"INSERT INTO rollup SELECT s.start_us / 3600000000 * 3600000000,"
 	" s.src_ip, s.dst_ip, s.role, coalesce(s.country, ''),"
 	" coalesce(s.asn, -1), coalesce(s.os_class, ''), coalesce(s.os, ''),"
-	" s.stage, s.close_reason, s.anomalies, max(s.as_org), count(*),"
-	" min(s.start_us), max(s.start_us) FROM sessions s WHERE " ROLLUP_NEW
-	" GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"
+	" s.stage, s.close_reason, s.anomalies, s.as_org, 1, s.start_us,"
+	" s.start_us FROM sessions s WHERE " ROLLUP_NEW
 	" ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions,"
 	" as_org = CASE WHEN as_org IS NULL THEN excluded.as_org"
 	" WHEN excluded.as_org IS NULL THEN as_org"
