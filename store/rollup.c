@@ -23,7 +23,8 @@
 
 /*
  * In this order: the distinct clients of an hour are counted before the
- * hour's new rows are added, those of a day before the day's addresses.
+ * hour's new rows are added (a client new to a day is counted by the
+ * rollup_day_ips_clients trigger).
  * The rollup rows are upserted one session at a time: cheaper than
  * grouping a batch whose keys are mostly distinct.
  */
@@ -34,14 +35,6 @@ static const char *rollup_sql[] = {
 	" s.src_ip AS ip FROM sessions s WHERE " ROLLUP_NEW ") n"
 	" WHERE NOT EXISTS (SELECT 1 FROM rollup r WHERE r.hour = n.h"
 	" AND r.ip = n.ip) GROUP BY n.h"
-	" ON CONFLICT(size, t) DO UPDATE SET clients = clients +"
-	" excluded.clients",
-	"INSERT INTO rollup_buckets(size, t, sessions, clients, primary_s,"
-	" backup_s, decoy_s) SELECT 86400000000, n.d, 0, count(*), 0, 0, 0"
-	" FROM (SELECT DISTINCT s.start_us / 86400000000 * 86400000000 AS d,"
-	" s.src_ip AS ip FROM sessions s WHERE " ROLLUP_NEW ") n"
-	" WHERE NOT EXISTS (SELECT 1 FROM rollup_day_ips r WHERE r.day = n.d"
-	" AND r.ip = n.ip) GROUP BY n.d"
 	" ON CONFLICT(size, t) DO UPDATE SET clients = clients +"
 	" excluded.clients",
 	"INSERT OR IGNORE INTO rollup_day_ips(day, ip) SELECT"

@@ -380,7 +380,8 @@ static const struct migration migrations[] = {
 	 * reports group or filter by (NULLs as '' or -1, since they are
 	 * part of the key); rollup_buckets the sessions, distinct clients
 	 * and sessions per role of each hour and day (size in us);
-	 * rollup_day_ips which clients each day saw, to count them once.
+	 * rollup_day_ips which clients each day saw, to count them once (its
+ * trigger counts a client new to a day).
 	 * rollup_state.max_id: sessions up to this id are rolled up; the
 	 * store adds the rest at every commit.  A later change to the
 	 * geolocation or fingerprint of a rolled-up session moves it to its
@@ -482,6 +483,13 @@ static const struct migration migrations[] = {
 	" SELECT 86400000000) z GROUP BY z.size, b;"
 	"INSERT INTO rollup_state VALUES(0, coalesce((SELECT max(id)"
 	" FROM sessions), 0));"
+	/* From now on a client new to a day counts itself. */
+	"CREATE TRIGGER rollup_day_ips_clients AFTER INSERT ON rollup_day_ips"
+	" BEGIN"
+	" INSERT INTO rollup_buckets(size, t, sessions, clients, primary_s,"
+	"  backup_s, decoy_s) VALUES(86400000000, NEW.day, 0, 1, 0, 0, 0)"
+	"  ON CONFLICT(size, t) DO UPDATE SET clients = clients + 1;"
+	"END;"
 	},
 };
 
