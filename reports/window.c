@@ -12,6 +12,9 @@
  * sessions, distinct clients, first and last session start: exactly what
  * the SQL scan of the same sessions gives.
  *
+ * Before the cut of the last db prune the sessions are gone and the
+ * rollups alone know them: there an edge counts its whole hour.
+ *
  * The rollups are used only when they cover every session (max_id), and
  * never when DECOYMX_REPORT_SCAN is set in the environment (the tests
  * compare both answers).
@@ -490,13 +493,28 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
 int
 window_agg_run(struct win_agg *a, sqlite3 *db, const struct filter *f)
 {
-	int64_t	 h0, h1;
+	sqlite3_stmt	*q;
+	int64_t		 h0, h1, pruned = 0;
 
 	/* The first and last whole hours of [since, until). */
 	h0 = f->since == INT64_MIN ? INT64_MIN : f->since <= 0 ? 0 :
 	    (f->since + WIN_HOUR - 1) / WIN_HOUR * WIN_HOUR;
 	h1 = f->until == INT64_MAX ? INT64_MAX : f->until <= 0 ? 0 :
 	    f->until / WIN_HOUR * WIN_HOUR;
+	/*
+	 * Before db prune's cut only the rollups know the sessions: an edge
+	 * there counts its whole hour.
+	 */
+	if (sqlite3_prepare_v2(db, "SELECT pruned_us FROM rollup_state", -1,
+	    &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			pruned = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	if (h0 != INT64_MIN && f->since < pruned)
+		h0 = f->since <= 0 ? 0 : f->since / WIN_HOUR * WIN_HOUR;
+	if (h1 != INT64_MAX && f->until < pruned)
+		h1 = (f->until + WIN_HOUR - 1) / WIN_HOUR * WIN_HOUR;
 	if (h0 >= h1)
 		return win_query(a, db, win_sessions_sql, f, f->since,
 		    f->until);

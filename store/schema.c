@@ -421,7 +421,8 @@ static const struct migration migrations[] = {
 	" ip TEXT NOT NULL,"
 	" PRIMARY KEY(day, ip)) WITHOUT ROWID;"
 	"CREATE TABLE rollup_state (k INTEGER PRIMARY KEY CHECK (k = 0),"
-	" max_id INTEGER NOT NULL);"
+	" max_id INTEGER NOT NULL,"
+	" pruned_us INTEGER NOT NULL DEFAULT 0);"	/* db prune's cut */
 	"CREATE TRIGGER sessions_rollup_late AFTER UPDATE OF country, asn,"
 	" as_org, os, os_class ON sessions"
 	" WHEN OLD.id <= (SELECT max_id FROM rollup_state) BEGIN"
@@ -481,8 +482,8 @@ static const struct migration migrations[] = {
 	" sum(s.role = 'backup'), sum(s.role = 'decoy')"
 	" FROM sessions s, (SELECT 3600000000 AS size UNION ALL"
 	" SELECT 86400000000) z GROUP BY z.size, b;"
-	"INSERT INTO rollup_state VALUES(0, coalesce((SELECT max(id)"
-	" FROM sessions), 0));"
+	"INSERT INTO rollup_state(k, max_id) VALUES(0, coalesce((SELECT"
+	" max(id) FROM sessions), 0));"
 	/* From now on a client new to a day counts itself. */
 	"CREATE TRIGGER rollup_day_ips_clients AFTER INSERT ON rollup_day_ips"
 	" BEGIN"

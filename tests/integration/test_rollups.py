@@ -196,3 +196,46 @@ def test_store_keeps_rollups_per_batch(daemon, tmp_path):
         assert hours[0][3] == clients == 5
     recount(d.db)
     assert dump_rollups(d.db) == kept
+
+
+def test_prune_keeps_what_was_counted(db, tmp_path):
+    """db prune --older-than drops the old sessions' detail; the all-time
+    counts, the rollups and what they answer stay as they were."""
+    p = str(tmp_path / "p.db")
+    shutil.copy(db, p)
+    con = sqlite3.connect(p)
+    lo, hi = con.execute("SELECT min(start_us), max(start_us)"
+                         " FROM sessions").fetchone()
+    con.close()
+    since = ["--since", iso((lo // HOUR + 3) * HOUR)]
+    before = {"summary": out(p, ["summary"], False),
+              "timeline": out(p, ["timeline", "--bucket", "1h"], False),
+              "window": out(p, ["summary"] + since, False),
+              "top": out(p, ["top", "countries"] + since, False)}
+    rollups = dump_rollups(p)
+    r = run_bin("db", "prune", "--older-than", "36h", "--db", p)
+    assert r.returncode == 0, r.stderr
+    assert b"pruned before" in r.stdout
+    con = sqlite3.connect(p)
+    cut, left, orphans = con.execute(
+        "SELECT pruned_us, (SELECT count(*) FROM sessions),"
+        " (SELECT count(*) FROM recipients WHERE session_id NOT IN"
+        " (SELECT id FROM sessions)) FROM rollup_state").fetchone()
+    oldest = con.execute("SELECT min(start_us) FROM sessions").fetchone()[0]
+    con.close()
+    assert cut % HOUR == 0 and lo < cut < hi
+    assert 0 < left < 12000 and oldest >= cut and orphans == 0
+    assert dump_rollups(p) == rollups
+    assert out(p, ["summary"], False) == before["summary"]
+    assert out(p, ["timeline", "--bucket", "1h"], False) == \
+        before["timeline"]
+    assert out(p, ["summary"] + since, False) == before["window"]
+    assert out(p, ["top", "countries"] + since, False) == before["top"]
+    # The scan sees only what is left.
+    assert out(p, ["summary"] + since, True) != before["window"]
+    assert run_bin("db", "check", "--db", p).returncode == 0
+    for bad in (["--older-than", "soon"], ["--older-than", "10m"], []):
+        r = run_bin("db", "prune", *bad, "--db", p)
+        assert r.returncode == 2, (bad, r.stderr)
+    assert run_bin("db", "recount", "--older-than", "1d", "--db",
+                   p).returncode == 2
