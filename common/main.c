@@ -46,7 +46,7 @@ static const struct cmd {
 	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
 	    "[rule and format options]", cmd_export_ },
 	{ "db", "db migrate|check|recount [--db PATH] | db merge [--db PATH] "
-	    "OTHER.db...",
+	    "OTHER.db... | db prune --older-than DUR [--db PATH]",
 	    cmd_db_ },
 	{ "geo", "geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH] "
 	    "[--city PATH] [--format table|json]", cmd_geo },

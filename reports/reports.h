@@ -155,6 +155,29 @@ int		 cmd_export(int argc, char **argv, const char *default_db);
 int		 export_run(sqlite3 *, const char *dbpath, int argc,
 		    char **argv);
 
+/* window.c: windowed answers from the rollups */
+enum win_dim {
+	W_DECOY, W_ROLE, W_STAGE, W_REASON, W_COUNTRY, W_ASN, W_OS, W_FP,
+	W_ANOM, W_IP, W_NET, W_BUCKET
+};
+struct win_value {
+	const char	*key;		/* NULL: an integer key, ikey */
+	size_t		 keylen;
+	int64_t		 ikey;		/* asn, anomaly bit, bucket start */
+	const char	*label;		/* NULL: none */
+	int64_t		 sessions, clients, first, last;
+	int64_t		 primary, backup, decoy;	/* W_BUCKET */
+};
+struct win_agg;
+int		 window_usable(sqlite3 *);
+struct win_agg	*window_agg_new(uint32_t dims, int64_t bucket);
+int		 window_agg_run(struct win_agg *, sqlite3 *,
+		    const struct filter *);
+struct win_value *window_agg_sorted(struct win_agg *, int dim, int64_t limit,
+		    size_t *n);
+const struct win_value *window_agg_total(const struct win_agg *);
+void		 window_agg_free(struct win_agg *);
+
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
 

@@ -493,6 +493,124 @@ static const struct migration migrations[] = {
 	"  last_us = max(last_us, excluded.last_us);"
 	"END;"
 	},
+	/*
+	 * 9: rollups for windowed reports (store/rollup.c).  rollup holds
+	 * the sessions of each UTC hour grouped by every field the windowed
+	 * reports group or filter by (NULLs as '' or -1, since they are
+	 * part of the key); rollup_buckets the sessions, distinct clients
+	 * and sessions per role of each hour and day (size in us);
+	 * rollup_day_ips which clients each day saw, to count them once (its
+ * trigger counts a client new to a day).
+	 * rollup_state.max_id: sessions up to this id are rolled up; the
+	 * store adds the rest at every commit.  A later change to the
+	 * geolocation or fingerprint of a rolled-up session moves it to its
+	 * new key (sessions_rollup_late).  The last statements roll up the
+	 * sessions already there.
+	 */
+	{ 9,
+	"CREATE TABLE rollup ("
+	" hour INTEGER NOT NULL,"		/* start_us of the UTC hour */
+	" ip TEXT NOT NULL,"
+	" decoy TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" country TEXT NOT NULL,"		/* '': none */
+	" asn INTEGER NOT NULL,"		/* -1: none */
+	" os_class TEXT NOT NULL,"		/* '': none */
+	" os TEXT NOT NULL,"			/* '': none */
+	" stage TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" anomalies INTEGER NOT NULL,"
+	" as_org TEXT,"				/* max() of the sessions' */
+	" sessions INTEGER NOT NULL,"
+	" first_us INTEGER NOT NULL,"		/* earliest session start */
+	" last_us INTEGER NOT NULL,"		/* latest session start */
+	" PRIMARY KEY(hour, ip, decoy, role, country, asn, os_class, os,"
+	" stage, reason, anomalies)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_buckets ("
+	" size INTEGER NOT NULL,"		/* 3600000000 or 86400000000 */
+	" t INTEGER NOT NULL,"
+	" sessions INTEGER NOT NULL,"
+	" clients INTEGER NOT NULL,"
+	" primary_s INTEGER NOT NULL,"
+	" backup_s INTEGER NOT NULL,"
+	" decoy_s INTEGER NOT NULL,"
+	" PRIMARY KEY(size, t)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_day_ips ("
+	" day INTEGER NOT NULL,"
+	" ip TEXT NOT NULL,"
+	" PRIMARY KEY(day, ip)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_state (k INTEGER PRIMARY KEY CHECK (k = 0),"
+	" max_id INTEGER NOT NULL,"
+	" pruned_us INTEGER NOT NULL DEFAULT 0);"	/* db prune's cut */
+	"CREATE TRIGGER sessions_rollup_late AFTER UPDATE OF country, asn,"
+	" as_org, os, os_class ON sessions"
+	" WHEN OLD.id <= (SELECT max_id FROM rollup_state) BEGIN"
+	" UPDATE rollup SET sessions = sessions - 1"
+	"  WHERE hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND ip = OLD.src_ip AND decoy = OLD.dst_ip AND role = OLD.role"
+	"  AND country = coalesce(OLD.country, '')"
+	"  AND asn = coalesce(OLD.asn, -1)"
+	"  AND os_class = coalesce(OLD.os_class, '')"
+	"  AND os = coalesce(OLD.os, '') AND stage = OLD.stage"
+	"  AND reason = OLD.close_reason AND anomalies = OLD.anomalies;"
+	" DELETE FROM rollup WHERE sessions <= 0"
+	"  AND hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND ip = OLD.src_ip;"
+	/* What is left of the old key: its times again from the sessions. */
+	" UPDATE rollup SET (as_org, first_us, last_us) = (SELECT"
+	"  max(s.as_org), min(s.start_us), max(s.start_us) FROM sessions s"
+	"  WHERE s.src_ip = OLD.src_ip AND s.start_us >= rollup.hour"
+	"  AND s.start_us < rollup.hour + 3600000000"
+	"  AND s.dst_ip = rollup.decoy AND s.role = rollup.role"
+	"  AND coalesce(s.country, '') = rollup.country"
+	"  AND coalesce(s.asn, -1) = rollup.asn"
+	"  AND coalesce(s.os_class, '') = rollup.os_class"
+	"  AND coalesce(s.os, '') = rollup.os AND s.stage = rollup.stage"
+	"  AND s.close_reason = rollup.reason"
+	"  AND s.anomalies = rollup.anomalies AND s.id <= (SELECT max_id"
+	"  FROM rollup_state))"
+	"  WHERE hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND ip = OLD.src_ip AND decoy = OLD.dst_ip AND role = OLD.role"
+	"  AND country = coalesce(OLD.country, '')"
+	"  AND asn = coalesce(OLD.asn, -1)"
+	"  AND os_class = coalesce(OLD.os_class, '')"
+	"  AND os = coalesce(OLD.os, '') AND stage = OLD.stage"
+	"  AND reason = OLD.close_reason AND anomalies = OLD.anomalies;"
+	" INSERT INTO rollup VALUES(NEW.start_us / 3600000000 * 3600000000,"
+	"  NEW.src_ip, NEW.dst_ip, NEW.role, coalesce(NEW.country, ''),"
+	"  coalesce(NEW.asn, -1), coalesce(NEW.os_class, ''),"
+	"  coalesce(NEW.os, ''), NEW.stage, NEW.close_reason, NEW.anomalies,"
+	"  NEW.as_org, 1, NEW.start_us, NEW.start_us)"
+	"  ON CONFLICT DO UPDATE SET sessions = sessions + 1,"
+	"  as_org = CASE WHEN as_org IS NULL THEN excluded.as_org"
+	"  WHEN excluded.as_org IS NULL THEN as_org"
+	"  ELSE max(as_org, excluded.as_org) END,"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	"INSERT INTO rollup SELECT start_us / 3600000000 * 3600000000,"
+	" src_ip, dst_ip, role, coalesce(country, ''), coalesce(asn, -1),"
+	" coalesce(os_class, ''), coalesce(os, ''), stage, close_reason,"
+	" anomalies, max(as_org), count(*), min(start_us), max(start_us)"
+	" FROM sessions GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;"
+	"INSERT INTO rollup_day_ips SELECT DISTINCT"
+	" start_us / 86400000000 * 86400000000, src_ip FROM sessions;"
+	"INSERT INTO rollup_buckets SELECT z.size,"
+	" s.start_us / z.size * z.size AS b, count(*),"
+	" count(DISTINCT s.src_ip), sum(s.role = 'primary'),"
+	" sum(s.role = 'backup'), sum(s.role = 'decoy')"
+	" FROM sessions s, (SELECT 3600000000 AS size UNION ALL"
+	" SELECT 86400000000) z GROUP BY z.size, b;"
+	"INSERT INTO rollup_state(k, max_id) VALUES(0, coalesce((SELECT"
+	" max(id) FROM sessions), 0));"
+	/* From now on a client new to a day counts itself. */
+	"CREATE TRIGGER rollup_day_ips_clients AFTER INSERT ON rollup_day_ips"
+	" BEGIN"
+	" INSERT INTO rollup_buckets(size, t, sessions, clients, primary_s,"
+	"  backup_s, decoy_s) VALUES(86400000000, NEW.day, 0, 1, 0, 0, 0)"
+	"  ON CONFLICT(size, t) DO UPDATE SET clients = clients + 1;"
+	"END;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

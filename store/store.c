@@ -101,6 +101,7 @@ struct store {
 	dev_t		 dev;		/* of the file opened (read-write) */
 	ino_t		 ino;
 	int		 file_known;
+	struct rollup	*rollup;	/* NULL: read-only */
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
@@ -323,6 +324,11 @@ store_setup_rw(struct store *s, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if ((s->rollup = rollup_open(s->db)) == NULL) {
+		snprintf(err, errlen, "database %s: cannot prepare the "
+		    "rollups: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
 	return 0;
 }
 
@@ -404,12 +410,20 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	counts_clear(&s->counts);
+	rollup_close(s->rollup);
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+/* The rollups of a read-write store (db recount), or NULL. */
+struct rollup *
+store_rollup(struct store *s)
+{
+	return s->rollup;
 }
 
 /* The connection, for queries of the caller's own; still owned by s. */
@@ -465,6 +479,10 @@ store_commit(struct store *s)
 	if (s->q[Q_COUNTS] != NULL &&
 	    counts_flush(&s->counts, s->q[Q_COUNTS]) == -1) {
 		store_fail(s, "cannot write the report counts");
+		return -1;
+	}
+	if (s->rollup != NULL && rollup_flush(s->rollup) == -1) {
+		store_fail(s, "cannot write the rollups");
 		return -1;
 	}
 	return store_run(s, Q_COMMIT);

@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		8
+#define SCHEMA_VERSION		9
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -70,6 +70,14 @@ void		 counts_add(struct counts *, const struct sess_rec *);
 int		 counts_flush(struct counts *, sqlite3_stmt *);
 void		 counts_clear(struct counts *);
 int		 counts_check(sqlite3 *, FILE *);
+
+/* rollup.c: windowed report rollups, per batch (store.c owns one). */
+struct rollup;
+struct rollup	*rollup_open(sqlite3 *);
+int		 rollup_flush(struct rollup *);
+int		 rollup_rebuild(struct rollup *);
+void		 rollup_close(struct rollup *);
+struct rollup	*store_rollup(struct store *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);

@@ -25,6 +25,7 @@
 struct linebuf {
 	char		*p;	/* partial line, allocated only while pending */
 	uint16_t	 len;
+	uint16_t	 cap;	/* bytes allocated at p */
 	uint8_t		 discarding;	/* dropping the rest of a long line */
 };
 

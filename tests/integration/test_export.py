@@ -219,8 +219,9 @@ def test_nothing_from_the_network_reaches_an_export(work):
     allowed = {
         "rbldnsd": r"^(\$TTL \S+|\$SOA( \S+){8}|\$NS( \S+)+|"
                    r":127\.0\.0\.2:Listed by decoymx; see decoymx report "
-                   r"ip \$|[0-9.]+ :127\.0\.0\.[234]:decoymx [a-z -]+: "
-                   r"[a-zA-Z0-9 ,]+; see decoymx report ip \$|![0-9.]+)$",
+                   r"ip \$|([0-9.]+ )?:127\.0\.0\.[234]:decoymx [a-z -]+: "
+                   r"[a-zA-Z0-9 ,]+; see decoymx report ip \$|![0-9.]+|"
+                   r"[0-9.]+(/[0-9]+)?)$",
         "postfix": r"^[0-9a-f.:/]+ (DUNNO|450 4\.7\.1 Listed by decoymx "
                    r"\([a-z,-]+\))$",
         "plain": r"^[0-9a-f.:/]+$",
@@ -344,12 +345,18 @@ def rev6(a):
 @pytest.mark.skipif(not shutil.which("rbldnsd") or not shutil.which("dig"),
                     reason="rbldnsd or dig missing (scripts/install-deps "
                     "test)")
-def test_rbldnsd_serves_the_export(work, tmp_path):
+@pytest.mark.parametrize("layout", [(), ("--per-entry",)])
+def test_rbldnsd_serves_the_export(work, tmp_path, layout):
+    """Entries grouped under ":A:TXT" lines (the default) or with a
+    value each (--per-entry): the same answers."""
     zone = tmp_path / "zone"
     zone.mkdir()
     export(work, "rbldnsd", "-o", zone / "bl", "--ttl", "300", "--soa",
            "300 ns.test. hm.test. 0 600 300 86400 300", "--ns",
-           "300 ns.test.")
+           "300 ns.test.", *layout)
+    lines = (zone / "bl").read_text().splitlines()
+    listed = [l for l in lines if re.match(r"^[0-9]", l)]
+    assert listed and all((" :" in l) == bool(layout) for l in listed)
     port = free_port(["127.0.0.1"])
     log = open(tmp_path / "rbldnsd.log", "w")
     p = subprocess.Popen(["rbldnsd", "-n", "-b", "127.0.0.1/%d" % port,
@@ -367,6 +374,9 @@ def test_rbldnsd_serves_the_export(work, tmp_path):
         assert t == ['"decoymx backup-direct: went straight for a backup '
                      'MX; see decoymx report ip 198.51.100.10"']
         assert dig(port, rev4("198.51.100.12"))[1] == ["127.0.0.4"]
+        st, t = dig(port, rev4("198.51.100.12"), "TXT")
+        assert len(t) == 1 and t[0].startswith('"decoymx bot-protocol')
+        assert t[0].endswith('see decoymx report ip 198.51.100.12"')
         assert dig(port, rev4("198.51.100.15"))[0] == "NXDOMAIN"  # allow
         assert dig(port, rev4("198.51.100.11"))[0] == "NXDOMAIN"
         assert dig(port, rev4("198.51.100.16"))[1] == ["127.0.0.2"]
@@ -445,7 +455,8 @@ def test_periodic_export_from_the_daemon(daemon, tmp_path):
     text = out.read_text()
     assert text.startswith("# decoymx ")
     assert "$TTL 60\n$SOA 60 ns.test. hm.test." in text
-    assert "127.0.0.2 :127.0.0.2:" in text
+    assert ":127.0.0.2:decoymx test: RFC 5782 test entry; see decoymx " \
+        "report ip $\n127.0.0.2\n" in text
     r = run_bin("run", "-n", "-c", d.conf)
     assert r.returncode == 0
     assert b"export rbldnsd %s every 10000ms" % str(out).encode() in r.stdout

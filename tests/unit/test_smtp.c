@@ -412,6 +412,30 @@ test_lines(void)
 	CHECK(g.len[0] == MAX_LINE - 1);	/* 1000 octets with the LF */
 	CHECK(strcmp(g.line[1], "QUIT") == 0 && g.flags[1] == 0);
 	line_free(&lb);
+
+	/*
+	 * A line trickled a byte at a time (slowloris) holds a small
+	 * buffer that grows with it, and arrives whole, or cut as above.
+	 */
+	memset(&g, 0, sizeof(g));
+	line_feed(&lb, "E", 1, got_line, &g);
+	CHECK(lb.p != NULL && lb.len == 1 && lb.cap > 0 && lb.cap <= 64);
+	for (int i = 0; i < 600; i++)
+		line_feed(&lb, "x", 1, got_line, &g);
+	CHECK(g.n == 0 && lb.len == 601 && lb.cap >= 601);
+	CHECK(lb.cap <= MAX_LINE - 1);
+	line_feed(&lb, "\r\n", 2, got_line, &g);
+	CHECK(g.n == 1 && g.len[0] == 601 && g.line[0][0] == 'E');
+	CHECK(g.line[0][600] == 'x' && g.flags[0] == 0);
+	CHECK(lb.p == NULL && lb.len == 0);
+	memset(&g, 0, sizeof(g));
+	for (int i = 0; i < 3 * MAX_LINE; i++)
+		line_feed(&lb, "y", 1, got_line, &g);
+	CHECK(g.n == 0 && lb.len == MAX_LINE - 1 && lb.cap == MAX_LINE - 1);
+	line_feed(&lb, "\r\n", 2, got_line, &g);
+	CHECK(g.n == 1 && (g.flags[0] & LINE_TOO_LONG));
+	CHECK(g.len[0] == MAX_LINE - 1 && g.line[0][MAX_LINE - 2] == 'y');
+	line_free(&lb);
 }
 
 /* A returning client (tarpit/recent.c): 421 instead of the greeting. */
