@@ -157,6 +157,9 @@ static FILE	*export_body_open(struct export_body *);
 static ssize_t	 export_body_write(void *, const char *, size_t);
 static int	 export_usage(void);
 
+/* Entries of the latest export_write() that collected (metrics). */
+static size_t	 export_entries;
+
 static const struct export_fmt export_fmts[] = {
 	{ "rbldnsd", 2, export_rbldnsd, NULL },
 	{ "postfix", 1, export_postfix, NULL },
@@ -967,6 +970,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 		    err);
 		goto out;
 	}
+	export_entries = l.n;
 	util_iso8601(util_now_us(), now, sizeof(now));
 	for (int part = 0; part < fmt->parts; part++) {
 		if ((mem = export_body_open(&b)) == NULL)
@@ -1299,6 +1303,13 @@ export_run(sqlite3 *db, const char *dbpath, int argc, char **argv)
 		}
 	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
 	return export_usage();
+}
+
+/* The entries (the RFC 5782 test entry included) of the latest export. */
+size_t
+export_last_entries(void)
+{
+	return export_entries;
 }
 
 /*

@@ -168,6 +168,7 @@ int		 timeline_parse_bucket(const char *, int64_t *us);
 int		 cmd_export(int argc, char **argv, const char *default_db);
 int		 export_run(sqlite3 *, const char *dbpath, int argc,
 		    char **argv);
+size_t		 export_last_entries(void);
 
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
