@@ -216,6 +216,7 @@ struct config {
 	uint32_t		 batch_interval_ms;
 	uint32_t		 batch_max;
 	int			 log_level;
+	int			 log_syslog;	/* "log syslog" */
 	/* tarpit (issue 3) */
 	uint32_t		 greeting_delay_ms;
 	uint32_t		 reply_delay_ms;
@@ -291,6 +292,11 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 int		 log_level_parse(const char *);
+void		 log_syslog(int on);
+int		 log_enabled(int level);
+size_t		 log_escape(const char *, size_t, char *, size_t);
+const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
+const char	*log_anomalies(uint32_t, char *, size_t);
 
 /* main.c */
 const char	*main_default_db(void);

@@ -151,6 +151,7 @@ cmd_run(int argc, char **argv)
 		return 0;
 	}
 	log_init("decoymx", c.log_level);
+	log_syslog(c.log_syslog);
 	return proc_run(&c);
 }
 
