@@ -32,6 +32,7 @@ static int	 set_queue_size(struct config *, char *, char *, size_t);
 static int	 set_batch_interval(struct config *, char *, char *, size_t);
 static int	 set_batch_max(struct config *, char *, char *, size_t);
 static int	 set_log_level(struct config *, char *, char *, size_t);
+static int	 set_log(struct config *, char *, char *, size_t);
 static int	 set_events_log(struct config *, char *, char *, size_t);
 static int	 set_greeting_delay(struct config *, char *, char *, size_t);
 static int	 set_reply_delay(struct config *, char *, char *, size_t);
@@ -78,6 +79,7 @@ static const struct {
 	{ "batch-interval",	set_batch_interval, K_ONCE },
 	{ "batch-max",		set_batch_max, K_ONCE },
 	{ "log-level",		set_log_level, K_ONCE },
+	{ "log",		set_log, K_ONCE },
 	{ "greeting-delay",	set_greeting_delay, K_ONCE },
 	{ "reply-delay",	set_reply_delay, K_ONCE },
 	{ "stutter",		set_stutter, K_ONCE },
@@ -547,6 +549,25 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 		return -1;
 	}
 	c->log_level = l;
+	return 0;
+}
+
+/* log stderr|syslog: where the daemon's lines go. */
+static int
+set_log(struct config *c, char *args, char *err, size_t errlen)
+{
+	char	*w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if (strcmp(w, "stderr") == 0)
+		c->log_syslog = 0;
+	else if (strcmp(w, "syslog") == 0)
+		c->log_syslog = 1;
+	else {
+		snprintf(err, errlen, "'%s' is not stderr or syslog", w);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1040,6 +1061,8 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "sensor name %s\n", c->sensor_name);
 	if (c->events_log[0] != '\0')
 		fprintf(f, "events-log %s\n", c->events_log);
+	if (c->log_syslog)
+		fprintf(f, "log syslog\n");
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
 	    stages[c->defer_stage], c->defer_code, c->defer_status,
 	    c->defer_text);

@@ -271,6 +271,7 @@ struct config {
 	/* single-valued settings already given, and where (duplicates) */
 	uint64_t		 seen;
 	uint16_t		 seen_line[CONFIG_SEEN_MAX];
+	int			 log_syslog;	/* "log syslog" */
 	/* tarpit (issue 3) */
 	uint32_t		 greeting_delay_ms;
 	uint32_t		 reply_delay_ms;
@@ -349,6 +350,11 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 int		 log_level_parse(const char *);
+void		 log_syslog(int on);
+int		 log_enabled(int level);
+size_t		 log_escape(const char *, size_t, char *, size_t);
+const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
+const char	*log_anomalies(uint32_t, char *, size_t);
 
 /* main.c */
 const char	*main_default_db(void);

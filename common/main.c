@@ -38,10 +38,10 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", "run [-c FILE] [--listen ADDR:PORT[,mx=N]]... [--db PATH] "
 	    "[--user NAME] [-n]", cmd_run },
-	{ "report", "report summary|top KIND|ip ADDR|timeline|sessions "
+	{ "report", "report summary|top KIND|ip ADDR|timeline|sessions|html "
 	    "[--db PATH] [--since DUR] [--until TIME] [--decoy ADDR] "
 	    "[--country CC] [--asn N] [--cidr NET] [--limit N] [--bucket DUR] "
-	    "[--format table|csv|json]", cmd_report_ },
+	    "[--format table|csv|json] [-o FILE]", cmd_report_ },
 	{ "export", "export rbldnsd|postfix|nft|plain|json [--db PATH] "
 	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
 	    "[rule and format options]", cmd_export_ },
@@ -151,6 +151,7 @@ cmd_run(int argc, char **argv)
 		return 0;
 	}
 	log_init("decoymx", c.log_level);
+	log_syslog(c.log_syslog);
 	return proc_run(&c);
 }
 

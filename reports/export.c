@@ -172,6 +172,9 @@ static FILE	*export_body_open(struct export_body *);
 static ssize_t	 export_body_write(void *, const char *, size_t);
 static int	 export_usage(void);
 
+/* Entries of the latest export_write() that collected (metrics). */
+static size_t	 export_entries;
+
 static const struct export_fmt export_fmts[] = {
 	{ "rbldnsd", 2, export_rbldnsd, NULL },
 	{ "postfix", 1, export_postfix, NULL },
@@ -1201,6 +1204,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 		    err);
 		goto out;
 	}
+	export_entries = l.n;
 	util_iso8601(util_now_us(), now, sizeof(now));
 	if (fmt->parts > 1 && (o->output == NULL ||
 	    strcmp(o->output, "-") == 0) && export_count(&l, fmt, 1) > 0) {
@@ -1547,6 +1551,13 @@ export_run(sqlite3 *db, const char *dbpath, int argc, char **argv)
 		}
 	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
 	return export_usage();
+}
+
+/* The entries (the RFC 5782 test entry included) of the latest export. */
+size_t
+export_last_entries(void)
+{
+	return export_entries;
 }
 
 /*

@@ -144,6 +144,8 @@ static const struct report_cmd report_cmds[] = {
 	    report_timeline },
 	{ "sessions", "sessions [--limit N] " REPORT_OPTS, 0,
 	    report_sessions },
+	{ "html", "html [-o FILE] [--bucket DUR] [--limit N] [rule options] "
+	    REPORT_OPTS, 0, report_html },
 };
 
 #define NREPORT_CMDS	(sizeof(report_cmds) / sizeof(report_cmds[0]))
@@ -467,6 +469,8 @@ report_sessions(struct store *st, const struct report_args *a)
 			if (report_table_row(&sq, t) == -1)
 				goto nomem;
 			break;
+		case FORMAT_ROWS:
+			break;
 		}
 		nrows++;
 	}
@@ -516,16 +520,20 @@ report_parse_args(int argc, char **argv, struct report_args *a)
 		{ "allowlist", required_argument, NULL, 'R' },
 		{ "max-age", required_argument, NULL, 'R' },
 		{ "min-sessions", required_argument, NULL, 'R' },
+		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char	*end, err[256];
 	int	 ch, li;
 
 	optind = 0;	/* glibc: full reset; permutes words to the end */
-	while ((ch = getopt_long(argc, argv, "", longopts, &li)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:", longopts, &li)) != -1) {
 		switch (ch) {
 		case 'd':
 			a->db = optarg;
+			break;
+		case 'o':
+			a->output = optarg;
 			break;
 		case 'F':
 			if (filter_option(&a->filt, longopts[li].name, optarg,
@@ -607,7 +615,9 @@ cmd_report(int argc, char **argv, const char *default_db)
 		if (strcmp(a.argv[0], report_cmds[i].name) != 0)
 			continue;
 		if (a.argc != 1 + report_cmds[i].nwords ||
-		    (a.rules.given && report_cmds[i].run != report_ip))
+		    (a.rules.given && report_cmds[i].run != report_ip &&
+		    report_cmds[i].run != report_html) ||
+		    (a.output != NULL && report_cmds[i].run != report_html))
 			return report_usage();
 		if (a.db == NULL || *a.db == '\0') {
 			fprintf(stderr, "decoymx report: no database given "

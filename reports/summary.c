@@ -279,7 +279,7 @@ report_summary(struct store *st, const struct report_args *a)
 		putchar('{');
 	else if (a->format == FORMAT_CSV)
 		out_csv_header(stdout, sum_cols, NSUM_COLS, 1);
-	else {
+	else if (a->format == FORMAT_TABLE) {
 		printf("database %s", store_path(st));
 		if (a->filt.since != INT64_MIN) {
 			util_iso8601(a->filt.since, t, sizeof(t));

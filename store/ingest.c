@@ -335,6 +335,7 @@ ingest_setup(struct ingest *ig)
 	if (ig->metrics_fd != -1 && (ig->metrics = metrics_new(ig->base,
 	    ig->metrics_fd, ig->b)) == NULL)
 		return -1;
+	metrics_set_store(ig->metrics, ig->st);
 	for (int i = 0; i < 4; i++) {
 		ig->ev_sig[i] = evsignal_new(ig->base, sigs[i], ingest_signal,
 		    ig);
@@ -385,6 +386,8 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	st = export_run(store_db(ig->st), store_path(ig->st), argc, argv);
+	metrics_export(ig->metrics, x->i, e->format, e->path, st == 0,
+	    util_now_us() - t0, (int64_t)export_last_entries());
 	if (st != 0)
 		log_warn("export format=%s path=%s failed status=%d",
 		    e->format, e->path, st);

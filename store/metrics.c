@@ -12,8 +12,13 @@
  * METRICS_MAX_HEAD bytes.  Out of descriptors pauses accepting for a
  * second instead of retrying at once, and the listener's warnings (and
  * libevent's own) are logged at most once per METRICS_LOG_EVERY_S.
+ *
+ * Label values that are not our own names (decoy addresses, export
+ * paths) go through metrics_label(), the exposition format's escaping.
  */
 #include <errno.h>
+#include <pcap.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -33,11 +38,23 @@
 #define METRICS_PAUSE_MS	1000
 #define METRICS_LOG_EVERY_S	60
 
+/* The latest run of one configured export (metrics_export). */
+struct metrics_export {
+	char		 format[16];
+	char		 path[256];
+	int		 runs;			/* 0: never ran */
+	int64_t		 last_ok_us;		/* 0: never succeeded */
+	int64_t		 duration_us, entries;
+	uint64_t	 failures;
+};
+
 struct metrics {
 	struct event_base	*base;
 	struct evconnlistener	*lev;
 	struct event		*resume;	/* after out of descriptors */
 	const struct batch	*batch;
+	struct store		*st;		/* per-decoy counts, or NULL */
+	struct metrics_export	 exports[MAX_EXPORTS];
 	struct net_stats	 net;
 	int			 have_net;
 	int			 nconn;
@@ -52,6 +69,10 @@ struct metrics_ratelimit {
 };
 
 static void	 metrics_render(struct metrics *, struct evbuffer *);
+static void	 metrics_label(struct evbuffer *, const char *);
+static void	 metrics_decoys(struct metrics *, struct evbuffer *);
+static void	 metrics_exports(struct metrics *, struct evbuffer *);
+static void	 metrics_build(struct evbuffer *);
 static void	 metrics_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	 metrics_accept_error(struct evconnlistener *, void *);
@@ -295,6 +316,38 @@ metrics_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The store whose counts table gives the sessions per decoy. */
+void
+metrics_set_store(struct metrics *m, struct store *st)
+{
+	if (m != NULL)
+		m->st = st;
+}
+
+/*
+ * Records the outcome of configured export i (conf->exports[i]): ok,
+ * how long it took and how many entries it wrote.  NULL m: no metrics.
+ */
+void
+metrics_export(struct metrics *m, int i, const char *format,
+    const char *path, int ok, int64_t duration_us, int64_t entries)
+{
+	struct metrics_export	*x;
+
+	if (m == NULL || i < 0 || i >= MAX_EXPORTS)
+		return;
+	x = &m->exports[i];
+	strlcpy_(x->format, format, sizeof(x->format));
+	strlcpy_(x->path, path, sizeof(x->path));
+	x->runs++;
+	x->duration_us = duration_us;
+	if (ok) {
+		x->last_ok_us = util_now_us();
+		x->entries = entries;
+	} else
+		x->failures++;
+}
+
 /* Takes a REC_STATS message from the network process. */
 void
 metrics_net(struct metrics *m, const uint8_t *rec, size_t len)
@@ -450,8 +503,140 @@ metrics_render(struct metrics *m, struct evbuffer *b)
 		metrics_scalars(b, sensor_rows, sizeof(sensor_rows) /
 		    sizeof(sensor_rows[0]), n);
 
+	metrics_decoys(m, b);
+	metrics_exports(m, b);
+	metrics_build(b);
+
 	metric(b, "decoymx_metrics_accept_paused_total", "counter",
 	    "times the metrics listener paused accepting (out of descriptors)");
 	evbuffer_add_printf(b, "decoymx_metrics_accept_paused_total %llu\n",
 	    (unsigned long long)m->accept_paused);
+}
+
+/*
+ * Writes s as a label value between the quotes: backslash, double
+ * quote and newline escaped as the text format wants; other control
+ * bytes, which it does not forbid but no reader expects, as '?'.
+ */
+static void
+metrics_label(struct evbuffer *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			evbuffer_add(b, "?", 1);
+		else
+			evbuffer_add(b, s, 1);
+	}
+}
+
+/*
+ * Sessions committed per decoy address and role, from the counts the
+ * store keeps as it writes (so they survive a restart).
+ */
+static void
+metrics_decoys(struct metrics *m, struct evbuffer *b)
+{
+	sqlite3_stmt	*q;
+
+	if (m->st == NULL || sqlite3_prepare_v2(store_db(m->st),
+	    "SELECT key, coalesce(label, ''), sessions FROM counts"
+	    " WHERE dim = 'decoy' ORDER BY key", -1, &q, NULL) != SQLITE_OK)
+		return;
+	metric(b, "decoymx_decoy_sessions_total", "counter",
+	    "sessions committed to the database by decoy address and role");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(q, 0);
+		const char *r = (const char *)sqlite3_column_text(q, 1);
+
+		evbuffer_add_printf(b, "decoymx_decoy_sessions_total{decoy=\"");
+		metrics_label(b, k != NULL ? k : "");
+		evbuffer_add_printf(b, "\",role=\"");
+		metrics_label(b, r != NULL ? r : "");
+		evbuffer_add_printf(b, "\"} %lld\n",
+		    (long long)sqlite3_column_int64(q, 2));
+	}
+	sqlite3_finalize(q);
+}
+
+/* One export's labels: {export="i",format="...",path="..."}. */
+static void
+metrics_export_labels(struct evbuffer *b, int i,
+    const struct metrics_export *x)
+{
+	evbuffer_add_printf(b, "{export=\"%d\",format=\"", i);
+	metrics_label(b, x->format);
+	evbuffer_add_printf(b, "\",path=\"");
+	metrics_label(b, x->path);
+	evbuffer_add_printf(b, "\"}");
+}
+
+/* The outcome of each configured export that ran at least once. */
+static void
+metrics_exports(struct metrics *m, struct evbuffer *b)
+{
+	static const struct {
+		const char	*name, *type, *help;
+	} fam[] = {
+		{ "decoymx_export_last_success_timestamp_seconds", "gauge",
+		    "when the export last succeeded (0: never)" },
+		{ "decoymx_export_entries", "gauge",
+		    "entries written by the last successful run" },
+		{ "decoymx_export_duration_seconds", "gauge",
+		    "how long the last run took" },
+		{ "decoymx_export_runs_total", "counter", "runs of the export" },
+		{ "decoymx_export_failures_total", "counter",
+		    "runs of the export that failed" },
+	};
+	int	 any = 0;
+
+	for (int i = 0; i < MAX_EXPORTS; i++)
+		any |= m->exports[i].runs > 0;
+	if (!any)
+		return;
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		metric(b, fam[f].name, fam[f].type, fam[f].help);
+		for (int i = 0; i < MAX_EXPORTS; i++) {
+			const struct metrics_export *x = &m->exports[i];
+
+			if (x->runs == 0)
+				continue;
+			evbuffer_add_printf(b, "%s", fam[f].name);
+			metrics_export_labels(b, i, x);
+			if (f == 0)
+				evbuffer_add_printf(b, " %.3f\n",
+				    (double)x->last_ok_us / 1e6);
+			else if (f == 1)
+				evbuffer_add_printf(b, " %lld\n",
+				    (long long)x->entries);
+			else if (f == 2)
+				evbuffer_add_printf(b, " %.6f\n",
+				    (double)x->duration_us / 1e6);
+			else if (f == 3)
+				evbuffer_add_printf(b, " %d\n", x->runs);
+			else
+				evbuffer_add_printf(b, " %llu\n",
+				    (unsigned long long)x->failures);
+		}
+	}
+}
+
+/* decoymx_build_info: the version and the libraries', value 1. */
+static void
+metrics_build(struct evbuffer *b)
+{
+	metric(b, "decoymx_build_info", "gauge",
+	    "the version of decoymx and of its libraries");
+	evbuffer_add_printf(b, "decoymx_build_info{version=\"");
+	metrics_label(b, DECOYMX_VERSION);
+	evbuffer_add_printf(b, "\",libevent=\"");
+	metrics_label(b, event_get_version());
+	evbuffer_add_printf(b, "\",sqlite=\"");
+	metrics_label(b, sqlite3_libversion());
+	evbuffer_add_printf(b, "\",libpcap=\"");
+	metrics_label(b, pcap_lib_version());
+	evbuffer_add_printf(b, "\"} 1\n");
 }

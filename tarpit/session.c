@@ -74,8 +74,13 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	LIST_INSERT_HEAD(&tp->sessions, s, entry);
 	tp->st.conn_total++;
 	tp->st.conn_open++;
-	log_debug("session=%016" PRIx64 " opened src=%s:%u dst=%s:%u", s->id,
-	    s->client_ip, s->src_port, l->ip, l->port);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char	 src[ADDR_STRLEN + 8], dst[ADDR_STRLEN + 8];
+
+		log_debug("session=%016" PRIx64 " opened src=%s dst=%s", s->id,
+		    log_endpoint(s->client_ip, s->src_port, src, sizeof(src)),
+		    log_endpoint(l->ip, l->port, dst, sizeof(dst)));
+	}
 
 	if (clients_key(s->client_ip, key) == 0 &&
 	    clients_add(&tp->clients, key) > tp->conf.max_per_client) {
@@ -455,17 +460,28 @@ session_record(struct session *s, int64_t now)
 		if (rec.anomalies & (1u << i))
 			st->anomaly[i]++;
 
-	char helo[96], mail[96];
-	util_escape_term(rec.helo.p, rec.helo.len, helo, sizeof(helo));
-	util_escape_term(rec.mail_from.p, rec.mail_from.len, mail,
-	    sizeof(mail));
-	log_info("session=%s closed src=%s dst=%s:%u reason=%s stage=%s "
-	    "reply=%u helo=\"%s\" from=\"%s\" rcpts=%u txns=%u "
-	    "duration=%.3f tarpit=%d anomalies=0x%x", rec.uid, rec.src_ip,
-	    rec.dst_ip, rec.dst_port, close_reason_name(rec.reason),
+	/* No HELO, no MAIL: no key; MAIL FROM:<> is from="<>". */
+	char helo[200], mail[200], dst[ADDR_STRLEN + 8], anoms[256];
+	char heloq[sizeof(helo) - 12], mailq[sizeof(mail) - 12];
+
+	helo[0] = mail[0] = '\0';
+	if (rec.helo.p != NULL) {
+		log_escape(rec.helo.p, rec.helo.len, heloq, sizeof(heloq));
+		snprintf(helo, sizeof(helo), " helo=\"%s\"", heloq);
+	}
+	if (rec.mail_from.p != NULL) {
+		log_escape(rec.mail_from.p, rec.mail_from.len, mailq,
+		    sizeof(mailq));
+		snprintf(mail, sizeof(mail), " from=\"<%s>\"", mailq);
+	}
+	log_info("session=%s closed src=%s dst=%s reason=%s stage=%s "
+	    "reply=%u%s%s rcpts=%u txns=%u duration=%.3f tarpit=%d "
+	    "anomalies=%s",
+	    rec.uid, rec.src_ip, log_endpoint(rec.dst_ip, rec.dst_port, dst,
+	    sizeof(dst)), close_reason_name(rec.reason),
 	    stage_name(rec.stage), rec.reply_code, helo, mail, rec.rcpt_total,
-	    rec.txn_total,
-	    (double)(now - s->start_us) / 1e6, s->tarpitted, rec.anomalies);
+	    rec.txn_total, (double)(now - s->start_us) / 1e6, s->tarpitted,
+	    log_anomalies(rec.anomalies, anoms, sizeof(anoms)));
 }
 
 /* Adds to a byte counter, stopping at its maximum instead of wrapping. */
