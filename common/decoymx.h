@@ -69,6 +69,7 @@ enum close_reason {
 	CLOSE_DEFERRED,		/* we sent 421 (greeting defer, BDAT, limits) */
 	CLOSE_SHUTDOWN,		/* daemon stopping */
 	CLOSE_LIMIT,		/* max-per-client reached: 421 at connect */
+	CLOSE_IGNORED,		/* an "ignore" client: deferred at once */
 	CLOSE_MAX
 };
 
@@ -141,6 +142,10 @@ struct sess_rec {
 	struct span	 sensor;	/* set by the store; not in records */
 };
 
+/* What became of a PROXY protocol header (tarpit/proxy.c). */
+enum proxy_result { PROXY_OK, PROXY_LOCAL, PROXY_MISSING, PROXY_MALFORMED,
+    PROXY_OVERSIZED, PROXY_RESULTS };
+
 /*
  * Counters of the network process, sent to the store once a second
  * (REC_STATS) and served as Prometheus metrics by it.
@@ -166,6 +171,8 @@ struct net_stats {
 	uint64_t	 sensor_syns;		/* first SYNs recorded */
 	uint64_t	 sensor_retransmits;
 	uint64_t	 sensor_bad;		/* malformed packets */
+	uint64_t	 proxy[PROXY_RESULTS];	/* headers, by result */
+	uint64_t	 ignored;		/* sessions of ignored clients */
 };
 
 /* A listener as configured. */
@@ -173,9 +180,19 @@ struct listen_conf {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	int32_t			 mx_pref;	/* -1 when not given */
+	uint8_t			 proxy;	/* a PROXY header comes first */
 };
 
 #define MAX_LISTEN		64
+#define MAX_IGNORE		1024	/* "ignore" networks, file included */
+
+/* A network of "ignore" (own scanners, health checks). */
+struct ignore_net {
+	uint8_t			 family;	/* 4 or 6 */
+	uint8_t			 prefix;
+	uint8_t			 record;	/* sessions still recorded */
+	uint8_t			 addr[16];	/* host bits cleared */
+};
 #define MAX_EXPORTS		8	/* "export ... every" lines */
 
 enum defer_stage {
@@ -208,6 +225,9 @@ struct config {
 	uint16_t		 defer_code;
 	char			 defer_status[16];	/* e.g. "4.7.1" */
 	char			 defer_text[MAX_REPLY_TEXT + 1];
+	char			 banner[MAX_REPLY_TEXT + 1];	/* "": default */
+	struct ignore_net	 ignore[MAX_IGNORE];
+	int			 nignore;
 	int			 pipelining;	/* advertise PIPELINING */
 	uint32_t		 idle_timeout_ms;
 	uint32_t		 max_session_ms;
@@ -266,6 +286,9 @@ int		 config_listen_arg(struct config *, const char *arg, char *err,
 		    size_t errlen);
 int		 config_check(struct config *, char *err, size_t errlen);
 enum role	 config_role(const struct config *, int32_t mx_pref);
+int		 config_ignored(const struct config *, const char *ip,
+		    int *record);
+int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
 /* export.c (reports/): the periodic exports of the store process */
@@ -298,6 +321,9 @@ const char	*main_default_db(void);
 /* proc.c */
 int		 proc_run(struct config *);
 void		 proc_reload(struct config *, int ipc_fd);
+
+/* proxy.c (tarpit/) */
+const char	*proxy_result_name(int);
 
 /* record.c */
 enum rec_type {

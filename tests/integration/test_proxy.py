@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: ISC
+"""
+PROXY protocol on a "proxy" listener (loopback, the header written by
+hand; the end-to-end test puts a real HAProxy in front): the session
+carries the header's client and decoy addresses; a missing, malformed or
+oversized header closes the session without a reply and without a
+record, counted in the metrics; a LOCAL header (a balancer's health
+check) is deferred and never recorded; a PROXY line on a plain listener
+stays a pregreeting bot.  Also: the "ignore" list and "banner".
+"""
+import socket
+import struct
+import time
+import urllib.request
+
+from conftest import Smtp, by_src, free_port, read_sessions, wait_until
+
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2(src, dst, sport, dport, cmd=1, tlv=b""):
+    fam = socket.AF_INET6 if ":" in src else socket.AF_INET
+    block = (socket.inet_pton(fam, src) + socket.inet_pton(fam, dst) +
+             struct.pack("!HH", sport, dport) + tlv)
+    return V2SIG + bytes([0x20 | cmd, 0x21 if fam == socket.AF_INET6
+                          else 0x11]) + struct.pack("!H", len(block)) + block
+
+
+def proxy_daemon(daemon, extra=(), plain=False):
+    mport = free_port(["127.0.0.1"])
+    port = free_port(["127.0.0.1"])
+    listen = ["127.0.0.1:{port} mx 10 proxy"]
+    if plain:
+        listen.append("127.0.0.1:%d mx 40" % free_port(["127.0.0.1"]))
+    d = daemon(listen=listen, port=port, log_level="debug",
+               extra=["metrics 127.0.0.1:%d" % mport] + list(extra))
+    d.mport = mport
+    return d
+
+
+def metrics(d):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % d.mport,
+                                timeout=5) as r:
+        return r.read().decode()
+
+
+def metric_value(d, line):
+    for l in metrics(d).splitlines():
+        if l.startswith(line + " "):
+            return int(l.split()[-1])
+    return None
+
+
+def dialogue(d, header, port=None):
+    with socket.create_connection(("127.0.0.1", port or d.port),
+                                  timeout=5) as s:
+        s.sendall(header)
+        c = Smtp("127.0.0.1", 0, sock=_Wrapped(s))
+        code, lines = c.greeting
+        assert code == 220, lines
+        assert c.cmd("EHLO mta.example.test")[0] == 250
+        c.send("QUIT\r\n")
+        c.reply()
+
+
+class _Wrapped:
+    """A connected socket Smtp can take (its connect is a no-op)."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def __getattr__(self, name):
+        return getattr(self.s, name)
+
+    def connect(self, addr):
+        pass
+
+
+def test_v1_and_v2_give_the_real_addresses(daemon):
+    d = proxy_daemon(daemon)
+    dialogue(d, b"PROXY TCP4 198.51.100.7 192.0.2.10 40001 25\r\n")
+    dialogue(d, v2("203.0.113.9", "192.0.2.10", 40002, 25))
+    dialogue(d, b"PROXY TCP6 2001:db8::5 2001:db8::10 40003 25\r\n")
+    dialogue(d, v2("2001:db8::6", "2001:db8::10", 40004, 25,
+                   tlv=b"\x04\x00\x02ab"))   # a NOOP TLV is skipped
+    rows = d.sessions(4)
+    got = {(r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"])
+           for r in rows}
+    assert got == {("198.51.100.7", 40001, "192.0.2.10", 25),
+                   ("203.0.113.9", 40002, "192.0.2.10", 25),
+                   ("2001:db8::5", 40003, "2001:db8::10", 25),
+                   ("2001:db8::6", 40004, "2001:db8::10", 25)}
+    assert not by_src(rows, "127.0.0.1")
+    for r in rows:
+        assert "pregreet" not in r.get("anomalies", []), r
+    wait_until(lambda: metric_value(
+        d, 'decoymx_proxy_headers_total{result="ok"}') == 4, 10,
+        interval=0.2, what="ok headers counted")
+    assert "via=127.0.0.1" in d.read_stderr()
+
+
+def closed_without_reply(d, data, wait_eof=True):
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        if data:
+            s.sendall(data)
+        got = b""
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def test_bad_headers_close_unrecorded(daemon):
+    d = proxy_daemon(daemon)
+    bad = [
+        b"EHLO bot.example\r\n",                          # missing
+        b"PROXY TCP4 198.51.100.7 192.0.2.10 40001\r\n",  # 5 fields
+        b"PROXY TCP4 2001:db8::1 192.0.2.10 1 25\r\n",    # wrong family
+        b"PROXY TCP4 198.51.100.7 192.0.2.10 040001 25\r\n",
+        b"PROXY TCP4  198.51.100.7 192.0.2.10 1 25\r\n",
+        b"PROXY UDP4 198.51.100.7 192.0.2.10 1 25\r\n",
+        b"PROXY TCP4 198.51.100.7 192.0.2.10 1 25\n",     # bare LF
+        b"PROXY TCP4 " + b"1" * 120 + b"\r\n",            # oversized
+        V2SIG + b"\x21\x31" + struct.pack("!H", 216) + b"\0" * 216,  # unix
+        V2SIG + b"\x22\x11" + struct.pack("!H", 12) + b"\0" * 12,  # cmd 2
+        V2SIG + b"\x21\x11" + struct.pack("!H", 8) + b"\0" * 8,   # short
+        V2SIG + b"\x21\x11" + struct.pack("!H", 4000) + b"\0" * 600,
+    ]
+    for b in bad:
+        assert closed_without_reply(d, b) == b"", b
+    # Nothing at all: closed when the header does not come in time.
+    t = time.monotonic()
+    assert closed_without_reply(d, b"") == b""
+    assert time.monotonic() - t < 9
+    # A good one after all that: the only row.
+    dialogue(d, b"PROXY TCP4 198.51.100.8 192.0.2.10 40001 25\r\n")
+    rows = d.sessions(1, exact=True)
+    assert rows[0]["src_ip"] == "198.51.100.8"
+
+    def counted():
+        m = {k: metric_value(d, 'decoymx_proxy_headers_total{result="%s"}'
+                             % k)
+             for k in ("missing", "malformed", "oversized", "ok")}
+        return m if m == {"missing": 2, "malformed": 9, "oversized": 2,
+                          "ok": 1} else None
+    wait_until(counted, 10, interval=0.2, what="bad headers counted")
+    assert "proxy header rejected" in d.read_stderr()
+
+
+def test_local_is_deferred_and_not_recorded(daemon):
+    d = proxy_daemon(daemon)
+    for hdr in (V2SIG + b"\x20\x00\x00\x00", b"PROXY UNKNOWN\r\n",
+                V2SIG + b"\x21\x00\x00\x00"):
+        with socket.create_connection(("127.0.0.1", d.port),
+                                      timeout=5) as s:
+            s.sendall(hdr)
+            c = Smtp("127.0.0.1", 0, sock=_Wrapped(s))
+            assert c.greeting[0] == 220
+            c.send("QUIT\r\n")
+            c.reply()
+    dialogue(d, b"PROXY TCP4 198.51.100.9 192.0.2.10 40001 25\r\n")
+    rows = d.sessions(1, exact=True)
+    assert rows[0]["src_ip"] == "198.51.100.9"
+    wait_until(lambda: metric_value(
+        d, 'decoymx_proxy_headers_total{result="local"}') == 3, 10,
+        interval=0.2, what="local headers counted")
+
+
+def test_proxy_line_on_plain_listener_is_a_bot(daemon):
+    port = free_port(["127.0.0.1"])
+    d = daemon(port=port, extra=["greeting-delay 300ms"])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"PROXY TCP4 198.51.100.7 192.0.2.10 40001 25\r\n")
+        s.settimeout(5)
+        data = b""
+        while b"\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    rows = d.sessions(1)
+    assert rows[0]["src_ip"] == "127.0.0.1"
+    assert "pregreet" in rows[0]["anomalies"]
