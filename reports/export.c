@@ -370,6 +370,8 @@ export_postfix(const struct export_opts *o, const struct export_list *l,
 	for (size_t i = 0; i < l->n; i++) {
 		const struct export_entry *e = &l->e[i];
 
+		if (e->reasons & (1u << REASON_TEST))
+			continue;	/* RFC 5782: DNSBL zones only */
 		if (o->map_hash && e->family == 6 && e->prefix != 128) {
 			/* access(5): an IPv6 network key is net:work:... */
 			int	 groups = e->prefix / 16;
@@ -398,7 +400,7 @@ export_nft_elems(const struct export_opts *o, FILE *f, const char *set,
 	size_t	 in = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].family != family)
+		if (e[i].family != family || e[i].reasons & (1u << REASON_TEST))
 			continue;
 		if (in % EXPORT_NFT_CHUNK == 0)
 			fprintf(f, "%sadd element inet %s %s { ", in ? " }\n" :
@@ -454,6 +456,8 @@ export_plain(const struct export_opts *o, const struct export_list *l,
 	(void)o;
 	(void)part;
 	for (size_t i = 0; i < l->n; i++) {
+		if (l->e[i].reasons & (1u << REASON_TEST))
+			continue;
 		export_net(&l->e[i], net, sizeof(net));
 		fprintf(f, "%s\n", net);
 	}
@@ -760,10 +764,13 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	struct classify_q	*cq;
 	struct evidence		 ev;
 	struct verdict		 v;
+	struct share_ignored	 ign = { 0 };
 	int64_t			 since = o->max_age_us > 0 ?
 				    o->cc.now_us - o->max_age_us : INT64_MIN;
 	int			 rc;
 
+	if (share_ignored_load(db, &ign, err, errlen) == -1)
+		return -1;
 	if ((cq = classify_open(db, &o->cc, since, o->min_sessions, NULL, err,
 	    errlen)) == NULL)
 		return -1;
@@ -775,15 +782,19 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 			continue;
 		if (al->n > 0 && allowlist_match(al, family, a) != NULL)
 			continue;
+		if (share_ignored_has(&ign, ev.ip))
+			continue;	/* an "ignore ... record" client */
 		if (export_add(l, &ev, &v, o->v6_prefix, a, family) == -1) {
 			snprintf(err, errlen, "out of memory");
 			classify_close(cq);
+			share_ignored_free(&ign);
 			return -1;
 		}
 	}
 	if (rc == -1)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 	classify_close(cq);
+	share_ignored_free(&ign);
 	if (rc == -1)
 		return -1;
 	/* RFC 5782 section 5: 127.0.0.2 is always listed, by hand as

@@ -186,3 +186,100 @@ def test_proxy_line_on_plain_listener_is_a_bot(daemon):
     rows = d.sessions(1)
     assert rows[0]["src_ip"] == "127.0.0.1"
     assert "pregreet" in rows[0]["anomalies"]
+
+
+def test_ignore_defers_at_once_and_is_never_exported(daemon, tmp_path):
+    """Behind the PROXY header (documentation addresses, which exports
+    list): .2 is ignored unrecorded; .3 and .4 are bots, then .3 is
+    ignored with "record" (the file, reloaded on SIGHUP): .4 stays
+    listed, .3 no more."""
+    from conftest import run_bin
+    import signal
+    ign = tmp_path / "ignore.txt"
+    ign.write_text("# own scanners\n")
+    d = proxy_daemon(daemon, extra=[
+        "ignore 198.51.100.2", "ignore-file %s" % ign, "tarpit all",
+        "reply-delay 2s", "defer-reply 451 4.7.1 come back later"])
+
+    def connect(src):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        s.sendall(b"PROXY TCP4 %s 192.0.2.10 40000 25\r\n" % src.encode())
+        return Smtp("127.0.0.1", 0, sock=_Wrapped(s))
+
+    def deferred_fast(src):
+        t = time.monotonic()
+        c = connect(src)
+        code, lines = c.greeting
+        assert code == 451 and "come back later" in lines[0], lines
+        assert c.closed()
+        assert time.monotonic() - t < 1.5        # never tarpitted
+
+    def exported():
+        return {fmt: run_bin("export", fmt, "--db", d.db).stdout.decode()
+                for fmt in ("json", "plain", "rbldnsd", "postfix", "nft")}
+    deferred_fast("198.51.100.2")
+    for src in ("198.51.100.3", "198.51.100.4"):
+        c = connect(src)
+        assert c.greeting[0] == 220
+        c.send("EHLO bot\r\nMAIL FROM:<a@b>\r\n")   # pipelining: a bot
+        c.sock.close()
+    d.sessions(2)
+    for fmt, out in exported().items():
+        assert "198.51.100.3" in out and "198.51.100.4" in out, (fmt, out)
+    ign.write_text("198.51.100.3/32 record\n")
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "network reloaded" in d.read_stderr(), 10,
+               what="reload")
+    deferred_fast("198.51.100.3")
+    rows = d.sessions(3)
+    assert not by_src(rows, "198.51.100.2")
+    assert [r["close_reason"] for r in by_src(rows, "198.51.100.3")
+            if r["close_reason"] == "ignored"]
+    wait_until(lambda: metric_value(d, "decoymx_ignored_total") == 2, 10,
+               interval=0.2, what="ignored sessions counted")
+    for fmt, out in exported().items():
+        assert "198.51.100.4" in out, (fmt, out)
+        assert "198.51.100.3" not in out and "198.51.100.2" not in out
+
+
+def test_banner(daemon):
+    port = free_port(["127.0.0.1"])
+    d = daemon(port=port, extra=["banner mail.example.org ESMTP Postfix "
+                                 "(Debian/GNU)"])
+    c = Smtp("127.0.0.1", port)
+    assert c.greeting[1] == ["220 mail.example.org ESMTP Postfix "
+                             "(Debian/GNU)"]
+    c.sock.close()
+    d.sessions(1)
+
+
+def test_config_errors(tmp_path):
+    from conftest import run_bin
+    for line, why in [
+            ("banner", b"1 to 200"), ("banner " + "x" * 201, b"1 to 200"),
+            ("banner caf\xc3\xa9", b"printable ASCII"),
+            ("ignore 10.0.0.0/33", b"not ADDR"),
+            ("ignore 10.0.0.0/8 recordx", b"ADDR[/LEN] [record]"),
+            ("ignore-file /nonexistent/x", b"/nonexistent/x"),
+            ("listen 127.0.0.1:2525 proxy proxy", b"proxy"),
+            ("listen 127.0.0.1:2525 prox", b"[proxy]")]:
+        conf = tmp_path / "c.conf"
+        conf.write_bytes(b"listen 127.0.0.1:2526\n" + line.encode() + b"\n"
+                         if not isinstance(line, bytes) else line)
+        r = run_bin("run", "-n", "-c", conf)
+        assert r.returncode == 2, line
+        assert b"c.conf:2:" in r.stderr and why in r.stderr, r.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_text("10.0.0.0/8\n\n# c\n10.1.2.3/99\n")
+    conf.write_text("listen 127.0.0.1:2526 mx 10 proxy\nignore-file %s\n"
+                    "ignore ::1 record\n" % bad)
+    r = run_bin("run", "-n", "-c", conf)
+    assert r.returncode == 2 and b"bad.txt:4:" in r.stderr, r.stderr
+    bad.write_text("10.1.2.3/8 record\n")
+    r = run_bin("run", "-n", "-c", conf)
+    assert r.returncode == 0, r.stderr
+    assert b"listen 127.0.0.1:2526 mx 10 proxy" in r.stdout
+    assert b"ignore 10.0.0.0/8 record\n" in r.stdout
+    assert b"ignore ::1/128 record\n" in r.stdout
+    r = run_bin("run", "-n", "--listen", "127.0.0.1:2527,proxy,mx=5")
+    assert r.returncode == 0 and b"mx 5 proxy" in r.stdout, r.stderr
