@@ -858,20 +858,28 @@ config_cidr(const char *w, struct ignore_net *n)
 int
 config_ignored(const struct config *c, const char *ip, int *record)
 {
+	return config_ignore_match(c->ignore, c->nignore, ip, record);
+}
+
+/* config_ignored() on the n networks of nets. */
+int
+config_ignore_match(const struct ignore_net *nets, int n, const char *ip,
+    int *record)
+{
 	struct ignore_net	 a;
 
-	if (c->nignore == 0 || config_cidr(ip, &a) == -1)
+	if (n == 0 || config_cidr(ip, &a) == -1)
 		return 0;
-	for (int i = 0; i < c->nignore; i++) {
-		const struct ignore_net *n = &c->ignore[i];
-		int	 full = n->prefix / 8, rest = n->prefix % 8;
+	for (int i = 0; i < n; i++) {
+		const struct ignore_net *m = &nets[i];
+		int	 full = m->prefix / 8, rest = m->prefix % 8;
 
-		if (n->family != a.family ||
-		    memcmp(n->addr, a.addr, (size_t)full) != 0 ||
+		if (m->family != a.family ||
+		    memcmp(m->addr, a.addr, (size_t)full) != 0 ||
 		    (rest && (a.addr[full] & (uint8_t)(0xff << (8 - rest))) !=
-		    n->addr[full]))
+		    m->addr[full]))
 			continue;
-		*record = n->record;
+		*record = m->record;
 		return 1;
 	}
 	return 0;

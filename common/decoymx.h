@@ -288,6 +288,8 @@ int		 config_check(struct config *, char *err, size_t errlen);
 enum role	 config_role(const struct config *, int32_t mx_pref);
 int		 config_ignored(const struct config *, const char *ip,
 		    int *record);
+int		 config_ignore_match(const struct ignore_net *, int n,
+		    const char *ip, int *record);
 int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 

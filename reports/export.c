@@ -128,7 +128,7 @@ static const char export_usage_text[] =
     "\t[--code REASON=127.0.0.X] [--ttl TTL] [--soa SOA] [--ns NS]\n"
     "\t[--txt TEXT] [--map cidr|hash] [--action TEXT]\n"
     "\t[--nft-table NAME] [--nft-set NAME] [--ipset-set NAME]\n"
-    "\t[--sensor NAME] [-q]";
+    "\t[--sensor NAME] [--config FILE] [-q]";
 
 static int
 export_usage(void)
@@ -723,7 +723,7 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 				    o->cc.now_us - o->max_age_us : INT64_MIN;
 	int			 rc;
 
-	if (share_ignored_load(db, &ign, err, errlen) == -1)
+	if (share_ignored_load(db, o->config, &ign, err, errlen) == -1)
 		return -1;
 	if ((cq = classify_open(db, &o->cc, since, o->min_sessions, NULL, err,
 	    errlen)) == NULL)
@@ -1154,6 +1154,7 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		{ "nft-set", required_argument, NULL, 's' },
 		{ "ipset-set", required_argument, NULL, 'I' },
 		{ "sensor", required_argument, NULL, 'Z' },
+		{ "config", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1168,6 +1169,7 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		case 'o': o->output = optarg; break;
 		case '6': o->v6_output = optarg; break;
 		case 'A': o->allowlist = optarg; break;
+		case 'K': o->config = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'a':
 			if (export_set_dur("max-age", optarg,

@@ -59,6 +59,7 @@ struct export_opts {
 	int			 quiet;
 	const char		*ipset_set;	/* ipset: set name prefix */
 	const char		*sensor;	/* stix, misp: NULL: host */
+	const char		*config;	/* its "ignore" networks */
 };
 
 struct export_fmt {

@@ -20,13 +20,15 @@
  * sensor and the address, so a consumer sees the same object again on
  * the next export.  The RFC 5782 test entry is never in them.
  *
- * Also here: the clients an "ignore ... record" line had recorded
- * (close reason "ignored"), which no export ever lists.
+ * Also here: the ignored clients no export lists: those an "ignore ...
+ * record" line had recorded (close reason "ignored"), and those in the
+ * "ignore" networks of the running configuration (the store's periodic
+ * exports) or of --config FILE.
  *
  * Exports share_ipset(), share_abuseipdb(), share_abuseipdb_head(),
  * share_stix(), share_stix_head(), share_misp(), share_misp_head(),
- * share_misp_path(), share_ignored_load(), share_ignored_has() and
- * share_ignored_free().
+ * share_misp_path(), share_ignore_nets(), share_ignored_load(),
+ * share_ignored_has() and share_ignored_free().
  */
 #include <sys/stat.h>
 
@@ -515,6 +517,10 @@ share_misp(const struct export_opts *o, const struct export_list *l,
 	fputs("]}}\n", f);
 }
 
+/* The running configuration's "ignore" networks (the store process). */
+static const struct ignore_net	*share_nets;
+static int			 share_nnets;
+
 static const struct share_fmt share_fmts[] = {
 	{ "abuseipdb", share_abuseipdb_head, NULL, 1 },
 	{ "stix", share_stix_head, NULL, 0 },
@@ -538,22 +544,50 @@ share_strcmp(const void *a, const void *b)
 }
 
 /*
- * Loads the addresses of every client with an ignored session into ig
- * (the caller frees it with share_ignored_free).  Returns 0, or -1 with
- * err set.
+ * Sets the "ignore" networks every export of this process leaves out
+ * (the store process: its running configuration's; nets stays owned by
+ * the caller and must outlive the exports).
+ */
+void
+share_ignore_nets(const struct ignore_net *nets, int n)
+{
+	share_nets = nets;
+	share_nnets = n;
+}
+
+/*
+ * Loads what makes a client ignored into ig (the caller frees it with
+ * share_ignored_free): the addresses of every client with an ignored
+ * session, and the "ignore" networks of config (a configuration file),
+ * else those set by share_ignore_nets().  Returns 0, or -1 with err set.
  */
 int
-share_ignored_load(sqlite3 *db, struct share_ignored *ig, char *err,
-    size_t errlen)
+share_ignored_load(sqlite3 *db, const char *config, struct share_ignored *ig,
+    char *err, size_t errlen)
 {
 	sqlite3_stmt	*st;
 	size_t		 cap = 0;
 	int		 rc;
 
 	memset(ig, 0, sizeof(*ig));
+	ig->nets = share_nets;
+	ig->nnets = share_nnets;
+	if (config != NULL) {
+		if ((ig->conf = malloc(sizeof(*ig->conf))) == NULL)
+			goto nomem;
+		config_defaults(ig->conf);
+		if (config_load(ig->conf, config) == -1) {
+			snprintf(err, errlen, "--config %s has errors", config);
+			share_ignored_free(ig);
+			return -1;
+		}
+		ig->nets = ig->conf->ignore;
+		ig->nnets = ig->conf->nignore;
+	}
 	if (sqlite3_prepare_v2(db, "SELECT DISTINCT src_ip FROM sessions "
 	    "WHERE close_reason = 'ignored'", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		share_ignored_free(ig);
 		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -565,13 +599,17 @@ share_ignored_load(sqlite3 *db, struct share_ignored *ig, char *err,
 			char **tmp = realloc(ig->ip, (cap ? cap * 2 : 16) *
 			    sizeof(*tmp));
 
-			if (tmp == NULL)
+			if (tmp == NULL) {
+				sqlite3_finalize(st);
 				goto nomem;
+			}
 			ig->ip = tmp;
 			cap = cap ? cap * 2 : 16;
 		}
-		if ((ig->ip[ig->n] = strdup(ip)) == NULL)
+		if ((ig->ip[ig->n] = strdup(ip)) == NULL) {
+			sqlite3_finalize(st);
 			goto nomem;
+		}
 		ig->n++;
 	}
 	sqlite3_finalize(st);
@@ -584,18 +622,20 @@ share_ignored_load(sqlite3 *db, struct share_ignored *ig, char *err,
 		qsort(ig->ip, ig->n, sizeof(*ig->ip), share_strcmp);
 	return 0;
 nomem:
-	sqlite3_finalize(st);
 	share_ignored_free(ig);
 	snprintf(err, errlen, "out of memory");
 	return -1;
 }
 
-/* Whether ip (as the store writes it) had an ignored session. */
+/* Whether the client at ip (as the store writes it) is ignored. */
 int
 share_ignored_has(const struct share_ignored *ig, const char *ip)
 {
-	return ig->n > 0 && bsearch(&ip, ig->ip, ig->n, sizeof(*ig->ip),
-	    share_strcmp) != NULL;
+	int	 record;
+
+	return (ig->n > 0 && bsearch(&ip, ig->ip, ig->n, sizeof(*ig->ip),
+	    share_strcmp) != NULL) ||
+	    config_ignore_match(ig->nets, ig->nnets, ip, &record);
 }
 
 void
@@ -604,5 +644,6 @@ share_ignored_free(struct share_ignored *ig)
 	for (size_t i = 0; i < ig->n; i++)
 		free(ig->ip[i]);
 	free(ig->ip);
+	free(ig->conf);
 	memset(ig, 0, sizeof(*ig));
 }

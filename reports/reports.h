@@ -152,11 +152,15 @@ int		 timeline_parse_bucket(const char *, int64_t *us);
 
 /* export_share.c: the sharing formats and the ignored clients. */
 struct share_ignored {
-	char		**ip;		/* sorted */
+	char		**ip;		/* sorted; recorded as ignored */
 	size_t		  n;
+	struct config	 *conf;		/* --config FILE's, or NULL */
+	const struct ignore_net *nets;	/* "ignore" networks */
+	int		  nnets;
 };
-int		 share_ignored_load(sqlite3 *, struct share_ignored *,
-		    char *err, size_t errlen);
+void		 share_ignore_nets(const struct ignore_net *, int n);
+int		 share_ignored_load(sqlite3 *, const char *config,
+		    struct share_ignored *, char *err, size_t errlen);
 int		 share_ignored_has(const struct share_ignored *,
 		    const char *ip);
 void		 share_ignored_free(struct share_ignored *);

@@ -345,6 +345,7 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 		    e->format, e->path);
 		return;
 	}
+	share_ignore_nets(ig->conf->ignore, ig->conf->nignore);
 	st = export_run(store_db(ig->st), store_path(ig->st), argc, argv);
 	if (st != 0)
 		log_warn("export format=%s path=%s failed status=%d",

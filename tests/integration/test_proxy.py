@@ -197,9 +197,11 @@ def test_ignore_defers_at_once_and_is_never_exported(daemon, tmp_path):
     import signal
     ign = tmp_path / "ignore.txt"
     ign.write_text("# own scanners\n")
+    periodic = tmp_path / "periodic.txt"
     d = proxy_daemon(daemon, extra=[
         "ignore 198.51.100.2", "ignore-file %s" % ign, "tarpit all",
-        "reply-delay 2s", "defer-reply 451 4.7.1 come back later"])
+        "reply-delay 2s", "defer-reply 451 4.7.1 come back later",
+        "export plain %s every 10s" % periodic])
 
     def connect(src):
         s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
@@ -226,6 +228,9 @@ def test_ignore_defers_at_once_and_is_never_exported(daemon, tmp_path):
     d.sessions(2)
     for fmt, out in exported().items():
         assert "198.51.100.3" in out and "198.51.100.4" in out, (fmt, out)
+    wait_until(lambda: periodic.exists() and "198.51.100.4" in
+               periodic.read_text(), 30, interval=0.5,
+               what="the periodic export to list .4")
     ign.write_text("198.51.100.3/32 record\n")
     d.signal(signal.SIGHUP)
     wait_until(lambda: "network reloaded" in d.read_stderr(), 10,
@@ -240,6 +245,24 @@ def test_ignore_defers_at_once_and_is_never_exported(daemon, tmp_path):
     for fmt, out in exported().items():
         assert "198.51.100.4" in out, (fmt, out)
         assert "198.51.100.3" not in out and "198.51.100.2" not in out
+    # .4 joins the file without "record": unrecorded from now on; its
+    # earlier sessions are left out by the daemon's periodic exports and
+    # by "export --config" (the file's networks).
+    ign.write_text("198.51.100.3/32 record\n198.51.100.4\n")
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: d.read_stderr().count("network reloaded") == 2, 10,
+               what="second reload")
+    out = run_bin("export", "plain", "--db", d.db).stdout.decode()
+    assert "198.51.100.4" in out            # no configuration: still there
+    out = run_bin("export", "plain", "--db", d.db, "--config",
+                  d.conf).stdout.decode()
+    assert "198.51.100.4" not in out and "198.51.100.3" not in out
+    wait_until(lambda: periodic.exists() and "198.51.100.4" not in
+               periodic.read_text() and "198.51.100.3" not in
+               periodic.read_text(), 30, interval=0.5,
+               what="the periodic export to leave .4 out")
+    r = run_bin("export", "plain", "--db", d.db, "--config", "/nonexistent")
+    assert r.returncode != 0
 
 
 def test_banner(daemon):
