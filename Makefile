@@ -141,6 +141,14 @@ install: all
 	install -m 0644 dist/decoymx.conf $(DESTDIR)$(PREFIX)/share/doc/decoymx/
 	install -d $(DESTDIR)$(PREFIX)/share/decoymx
 	install -m 0644 dist/decoymx-fp.fp $(DESTDIR)$(PREFIX)/share/decoymx/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/decoymx/examples/filter.d \
+	    $(DESTDIR)$(PREFIX)/share/doc/decoymx/examples/action.d \
+	    $(DESTDIR)$(PREFIX)/share/doc/decoymx/examples/jail.d
+	install -m 0644 dist/nft/decoymx.nft \
+	    $(DESTDIR)$(PREFIX)/share/doc/decoymx/examples/
+	for d in filter.d action.d jail.d; do \
+	    install -m 0644 dist/fail2ban/$$d/*.conf \
+	    $(DESTDIR)$(PREFIX)/share/doc/decoymx/examples/$$d/; done
 
 # make deb: build/deb/decoymx_VERSION_ARCH.deb with plain dpkg-deb (see
 # dist/debian/build-deb; needs dpkg-dev for dpkg-shlibdeps and the flags).

@@ -3,6 +3,8 @@
  * starts a comment.  Each key has one setter that validates its value;
  * errors come back as "file:line: message" and the caller exits 2.
  */
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +56,10 @@ static int	 config_seen_id(size_t key, const char *args);
 
 /* How often a key may appear. */
 enum { K_ONCE, K_MANY, K_SUB };	/* K_SUB: once per first word */
+static int	 set_ignore(struct config *, char *, char *, size_t);
+static int	 set_ignore_file(struct config *, char *, char *, size_t);
+static int	 set_banner(struct config *, char *, char *, size_t);
+static int	 ignore_add(struct config *, char *, char *, size_t);
 
 static const struct {
 	const char	*key;
@@ -92,6 +98,9 @@ static const struct {
 	{ "returning-defer",	set_returning_defer, K_ONCE },
 	{ "returning-window",	set_returning_window, K_ONCE },
 	{ "client-table-size",	set_client_table_size, K_ONCE },
+	{ "ignore",		set_ignore, K_MANY },
+	{ "ignore-file",	set_ignore_file, K_MANY },
+	{ "banner",		set_banner, K_ONCE },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -221,15 +230,15 @@ parse_pref(const char *s, int32_t *pref, char *err, size_t errlen)
 }
 
 /*
- * Adds a listener from "ADDR:PORT[,mx=N]" (also the form of --listen).
- * Returns 0, or -1 with err set.
+ * Adds a listener from "ADDR:PORT[,mx=N][,proxy]" (also the form of
+ * --listen).  Returns 0, or -1 with err set.
  */
 int
 config_listen_arg(struct config *c, const char *arg, char *err,
     size_t errlen)
 {
 	char			 buf[128];
-	char			*comma;
+	char			*opt, *save = NULL;
 	struct listen_conf	*l;
 
 	if (c->nlisten >= MAX_LISTEN) {
@@ -241,15 +250,22 @@ config_listen_arg(struct config *c, const char *arg, char *err,
 		return -1;
 	}
 	l = &c->listen[c->nlisten];
+	memset(l, 0, sizeof(*l));
 	l->mx_pref = -1;
-	if ((comma = strchr(buf, ',')) != NULL) {
-		*comma++ = '\0';
-		if (strncmp(comma, "mx=", 3) != 0) {
-			snprintf(err, errlen, "'%s': expected ,mx=N", comma);
+	if ((opt = strchr(buf, ',')) != NULL)
+		*opt++ = '\0';
+	for (opt = opt ? strtok_r(opt, ",", &save) : NULL; opt != NULL;
+	    opt = strtok_r(NULL, ",", &save)) {
+		if (strcmp(opt, "proxy") == 0 && !l->proxy)
+			l->proxy = 1;
+		else if (strncmp(opt, "mx=", 3) == 0 && l->mx_pref == -1) {
+			if (parse_pref(opt + 3, &l->mx_pref, err, errlen) == -1)
+				return -1;
+		} else {
+			snprintf(err, errlen, "'%s': expected ,mx=N or ,proxy",
+			    opt);
 			return -1;
 		}
-		if (parse_pref(comma + 3, &l->mx_pref, err, errlen) == -1)
-			return -1;
 	}
 	if (util_parse_addrport(buf, &l->ss, &l->sslen, 1) == -1) {
 		snprintf(err, errlen, "'%s' is not ADDR:PORT (IPv6 as "
@@ -260,22 +276,35 @@ config_listen_arg(struct config *c, const char *arg, char *err,
 	return 0;
 }
 
+/* "listen ADDR:PORT [mx N] [proxy]" */
 static int
 set_listen(struct config *c, char *args, char *err, size_t errlen)
 {
-	char	*addr = next_word(&args), *kw = next_word(&args);
-	char	*pref = next_word(&args);
+	char	*addr = next_word(&args), *w;
 	char	 buf[160];
+	size_t	 n;
 
-	if (addr == NULL || (kw != NULL && (strcmp(kw, "mx") != 0 ||
-	    pref == NULL)) || next_word(&args) != NULL) {
-		snprintf(err, errlen, "expects ADDR:PORT [mx N]");
+	if (addr == NULL)
+		goto usage;
+	n = strlcpy_(buf, addr, sizeof(buf));
+	while (n < sizeof(buf) && (w = next_word(&args)) != NULL) {
+		if (strcmp(w, "proxy") == 0)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+			    ",proxy");
+		else if (strcmp(w, "mx") == 0 && (w = next_word(&args)) != NULL)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+			    ",mx=%s", w);
+		else
+			goto usage;
+	}
+	if (n >= sizeof(buf)) {
+		snprintf(err, errlen, "listen line too long");
 		return -1;
 	}
-	if (kw == NULL)
-		return config_listen_arg(c, addr, err, errlen);
-	snprintf(buf, sizeof(buf), "%s,mx=%s", addr, pref);
 	return config_listen_arg(c, buf, err, errlen);
+usage:
+	snprintf(err, errlen, "expects ADDR:PORT [mx N] [proxy]");
+	return -1;
 }
 
 /*
@@ -918,6 +947,183 @@ config_seen_id(size_t key, const char *args)
 }
 
 /*
+ * Parses "ADDR" or "ADDR/LEN" (IPv4 or IPv6) into n, host bits cleared.
+ * Returns 0, or -1 when it is not a network.
+ */
+int
+config_cidr(const char *w, struct ignore_net *n)
+{
+	struct sockaddr_storage	 ss;
+	char			 buf[ADDR_STRLEN + 8], *slash;
+	unsigned long		 v;
+	int			 max;
+
+	memset(n, 0, sizeof(*n));
+	if (strlcpy_(buf, w, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	if (util_parse_addr(buf, &ss) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		n->family = 4;
+		memcpy(n->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else {
+		n->family = 6;
+		memcpy(n->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	}
+	max = n->family == 4 ? 32 : 128;
+	v = (unsigned long)max;
+	if (slash != NULL && (!isdigit((unsigned char)*slash) ||
+	    strlen(slash) > 3 || (v = strtoul(slash, NULL, 10)) > (unsigned
+	    long)max || (slash[0] == '0' && slash[1] != '\0')))
+		return -1;
+	n->prefix = (uint8_t)v;
+	for (int i = 0; i < 16; i++) {
+		int bits = n->prefix - 8 * i;
+
+		if (bits < 8)
+			n->addr[i] &= bits <= 0 ? 0 :
+			    (uint8_t)(0xff << (8 - bits));
+	}
+	return 0;
+}
+
+/*
+ * Whether the client at ip (text) is in an "ignore" network; *record
+ * says whether its sessions are still recorded.  Linear: the list is
+ * short (own scanners) and looked up once per session.
+ */
+int
+config_ignored(const struct config *c, const char *ip, int *record)
+{
+	return config_ignore_match(c->ignore, c->nignore, ip, record);
+}
+
+/* config_ignored() on the n networks of nets. */
+int
+config_ignore_match(const struct ignore_net *nets, int n, const char *ip,
+    int *record)
+{
+	struct ignore_net	 a;
+
+	if (n == 0 || config_cidr(ip, &a) == -1)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		const struct ignore_net *m = &nets[i];
+		int	 full = m->prefix / 8, rest = m->prefix % 8;
+
+		if (m->family != a.family ||
+		    memcmp(m->addr, a.addr, (size_t)full) != 0 ||
+		    (rest && (a.addr[full] & (uint8_t)(0xff << (8 - rest))) !=
+		    m->addr[full]))
+			continue;
+		*record = m->record;
+		return 1;
+	}
+	return 0;
+}
+
+/* One "NET [record]" of an ignore line or file.  0 or -1 with err. */
+static int
+ignore_add(struct config *c, char *args, char *err, size_t errlen)
+{
+	char	*net = next_word(&args), *kw = next_word(&args);
+
+	if (net == NULL || (kw != NULL && strcmp(kw, "record") != 0) ||
+	    next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects ADDR[/LEN] [record]");
+		return -1;
+	}
+	if (c->nignore >= MAX_IGNORE) {
+		snprintf(err, errlen, "more than %d ignored networks",
+		    MAX_IGNORE);
+		return -1;
+	}
+	if (config_cidr(net, &c->ignore[c->nignore]) == -1) {
+		snprintf(err, errlen, "'%s' is not ADDR or ADDR/LEN", net);
+		return -1;
+	}
+	c->ignore[c->nignore++].record = kw != NULL;
+	return 0;
+}
+
+/* "ignore ADDR[/LEN] [record]" */
+static int
+set_ignore(struct config *c, char *args, char *err, size_t errlen)
+{
+	return ignore_add(c, args, err, errlen);
+}
+
+/*
+ * "ignore-file PATH": one "ADDR[/LEN] [record]" a line, '#' comments.
+ * Read with the configuration, so again on every reload (SIGHUP).
+ */
+static int
+set_ignore_file(struct config *c, char *args, char *err, size_t errlen)
+{
+	char	*path, line[256], e[160];
+	FILE	*f;
+	int	 lineno = 0, rv = 0;
+
+	if (one_word(args, &path, err, errlen) == -1)
+		return -1;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rv == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path,
+			    lineno);
+			rv = -1;
+			break;
+		}
+		line[strcspn(line, "#\r\n")] = '\0';
+		char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0' && ignore_add(c, p, e, sizeof(e)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, e);
+			rv = -1;
+		}
+	}
+	if (rv == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rv = -1;
+	}
+	fclose(f);
+	return rv;
+}
+
+/* "banner TEXT": the greeting after "220 ", printable ASCII. */
+static int
+set_banner(struct config *c, char *args, char *err, size_t errlen)
+{
+	size_t	 n;
+
+	while (isspace((unsigned char)*args))
+		args++;
+	n = strlen(args);
+	while (n > 0 && isspace((unsigned char)args[n - 1]))
+		args[--n] = '\0';
+	if (n == 0 || n > MAX_REPLY_TEXT) {
+		snprintf(err, errlen, "banner text must be 1 to %d characters",
+		    MAX_REPLY_TEXT);
+		return -1;
+	}
+	for (const char *p = args; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+			snprintf(err, errlen, "banner text must be printable "
+			    "ASCII");
+			return -1;
+		}
+	strlcpy_(c->banner, args, sizeof(c->banner));
+	return 0;
+}
+
+/*
  * Applies one configuration line.  Returns 0, or -1 after printing
  * "file:line: message" to stderr.
  */
@@ -1046,8 +1252,12 @@ config_dump(const struct config *c, FILE *f)
 		fprintf(f, "listen %s%s%s:%u", strchr(ip, ':') ? "[" : "", ip,
 		    strchr(ip, ':') ? "]" : "", port);
 		if (c->listen[i].mx_pref >= 0)
-			fprintf(f, " mx %d # %s", c->listen[i].mx_pref,
-			    role_name(config_role(c, c->listen[i].mx_pref)));
+			fprintf(f, " mx %d", c->listen[i].mx_pref);
+		if (c->listen[i].proxy)
+			fputs(" proxy", f);
+		if (c->listen[i].mx_pref >= 0)
+			fprintf(f, " # %s", role_name(config_role(c,
+			    c->listen[i].mx_pref)));
 		fputc('\n', f);
 	}
 	for (int i = 0; i < c->nreal_mx; i++) {
@@ -1058,6 +1268,16 @@ config_dump(const struct config *c, FILE *f)
 	}
 	fprintf(f, "hostname %s\ndb %s\nuser %s\nchroot %s\n", c->hostname,
 	    c->db, c->user, c->chroot);
+	if (c->banner[0] != '\0')
+		fprintf(f, "banner %s\n", c->banner);
+	for (int i = 0; i < c->nignore; i++) {
+		const struct ignore_net *n = &c->ignore[i];
+
+		inet_ntop(n->family == 4 ? AF_INET : AF_INET6, n->addr, ip,
+		    sizeof(ip));
+		fprintf(f, "ignore %s/%u%s\n", ip, n->prefix, n->record ?
+		    " record" : "");
+	}
 	fprintf(f, "sensor name %s\n", c->sensor_name);
 	if (c->events_log[0] != '\0')
 		fprintf(f, "events-log %s\n", c->events_log);

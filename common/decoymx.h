@@ -72,6 +72,7 @@ enum close_reason {
 	CLOSE_DEFERRED,		/* we sent 421 (greeting defer, BDAT, limits) */
 	CLOSE_SHUTDOWN,		/* daemon stopping */
 	CLOSE_LIMIT,		/* max-per-client reached: 421 at connect */
+	CLOSE_IGNORED,		/* an "ignore" client: deferred at once */
 	CLOSE_MAX
 };
 
@@ -179,6 +180,10 @@ struct sess_rec {
 	struct span	 sensor;	/* set by the store; not in records */
 };
 
+/* What became of a PROXY protocol header (tarpit/proxy.c). */
+enum proxy_result { PROXY_OK, PROXY_LOCAL, PROXY_MISSING, PROXY_MALFORMED,
+    PROXY_OVERSIZED, PROXY_RESULTS };
+
 /*
  * Counters of the network process, sent to the store once a second
  * (REC_STATS) and served as Prometheus metrics by it.
@@ -208,6 +213,8 @@ struct net_stats {
 	uint64_t	 clients_tracked;	/* entries in the client table */
 	uint64_t	 clients_evicted;	/* live entries pushed out */
 	uint64_t	 clients_real_seen;	/* marked: SYN to the real MX */
+	uint64_t	 proxy[PROXY_RESULTS];	/* headers, by result */
+	uint64_t	 ignored;		/* sessions of ignored clients */
 };
 
 /* A listener as configured. */
@@ -215,11 +222,21 @@ struct listen_conf {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	int32_t			 mx_pref;	/* -1 when not given */
+	uint8_t			 proxy;	/* a PROXY header comes first */
 };
 
 #define MAX_LISTEN		64
 #define MAX_REAL_MX		16	/* "real-mx" lines */
 #define CONFIG_SEEN_MAX		64	/* single-valued settings tracked */
+#define MAX_IGNORE		1024	/* "ignore" networks, file included */
+
+/* A network of "ignore" (own scanners, health checks). */
+struct ignore_net {
+	uint8_t			 family;	/* 4 or 6 */
+	uint8_t			 prefix;
+	uint8_t			 record;	/* sessions still recorded */
+	uint8_t			 addr[16];	/* host bits cleared */
+};
 #define MAX_EXPORTS		8	/* "export ... every" lines */
 
 enum defer_stage {
@@ -256,6 +273,9 @@ struct config {
 	uint16_t		 defer_code;
 	char			 defer_status[16];	/* e.g. "4.7.1" */
 	char			 defer_text[MAX_REPLY_TEXT + 1];
+	char			 banner[MAX_REPLY_TEXT + 1];	/* "": default */
+	struct ignore_net	 ignore[MAX_IGNORE];
+	int			 nignore;
 	int			 pipelining;	/* advertise PIPELINING */
 	uint32_t		 idle_timeout_ms;
 	uint32_t		 max_session_ms;
@@ -325,6 +345,11 @@ int		 config_listen_arg(struct config *, const char *arg, char *err,
 		    size_t errlen);
 int		 config_check(struct config *, char *err, size_t errlen);
 enum role	 config_role(const struct config *, int32_t mx_pref);
+int		 config_ignored(const struct config *, const char *ip,
+		    int *record);
+int		 config_ignore_match(const struct ignore_net *, int n,
+		    const char *ip, int *record);
+int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
 /* export.c (reports/): the periodic exports of the store process */
@@ -362,6 +387,9 @@ const char	*main_default_db(void);
 /* proc.c */
 int		 proc_run(struct config *);
 void		 proc_reload(struct config *, int ipc_fd);
+
+/* proxy.c (tarpit/) */
+const char	*proxy_result_name(int);
 
 /* record.c */
 enum rec_type {

@@ -42,7 +42,8 @@ static const struct cmd {
 	    "[--db PATH] [--since DUR] [--until TIME] [--decoy ADDR] "
 	    "[--country CC] [--asn N] [--cidr NET] [--limit N] [--bucket DUR] "
 	    "[--format table|csv|json] [-o FILE]", cmd_report_ },
-	{ "export", "export rbldnsd|postfix|nft|plain|json [--db PATH] "
+	{ "export", "export rbldnsd|postfix|nft|plain|json|ipset|abuseipdb|"
+	    "stix|misp [--db PATH] "
 	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
 	    "[rule and format options]", cmd_export_ },
 	{ "db", "db migrate|check|recount [--db PATH] | db merge [--db PATH] "

@@ -17,7 +17,7 @@ static const char *stage_names[STAGE_MAX] = {
 
 static const char *reason_names[CLOSE_MAX] = {
 	"quit", "eof", "reset", "timeout", "lifetime", "errors", "non-smtp",
-	"deferred", "shutdown", "limit"
+	"deferred", "shutdown", "limit", "ignored"
 };
 
 static const char *anomaly_names[ANOM_COUNT] = {

@@ -15,6 +15,11 @@
  *	plain	one address or network a line
  *	json	{"generator", "generated", "entries":[...], "exclusions"}
  *
+ * and, written by export_share.c, ipset (an ipset restore file),
+ * abuseipdb (bulk-report CSV), stix (a STIX 2.1 bundle) and misp (a MISP
+ * feed directory).  The RFC 5782 test entry is only in rbldnsd zones
+ * (and in json, marked "test").
+ *
  * Exports contain only addresses and networks (printed from parsed
  * bytes, as inet_ntop does), our fixed reason names and texts, and
  * option values checked to be plain printable text: nothing from the
@@ -44,10 +49,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "reports.h"
-#include "store.h"
-
-#define REASON_TEST	31		/* the RFC 5782 entry's reason bit */
+#include "export.h"
 #define EXPORT_NFT_CHUNK 4096		/* elements per "add element" */
 #define EXPORT_TEXT_MAX	200
 #define EXPORT_LINE_MAX	512		/* an rbldnsd value: " :A:TXT\n" */
@@ -55,65 +57,6 @@
 /* The index of an entry's rbldnsd value: its reason bits and test bit. */
 #define EXPORT_VALUE(bits)	(((bits) & ((1u << REASON_MAX) - 1)) | \
 	    (((bits) >> REASON_TEST & 1u) << REASON_MAX))
-
-struct export_entry {
-	uint8_t		 family;	/* 4 or 6 */
-	uint8_t		 prefix;
-	uint8_t		 addr[16];
-	uint32_t	 reasons;
-	uint32_t	 anomalies;
-	int64_t		 clients, sessions, primary, backup;
-	int64_t		 first_us, last_us;
-	uint8_t		 who[2][16];	/* first two listed clients in it */
-};
-
-/* The sort key of an entry: 24 bytes sort much faster than an entry. */
-struct export_key {
-	uint64_t		 hi, lo;	/* the address as numbers */
-	uint32_t		 i;		/* index of the entry */
-	uint8_t			 family, prefix;
-};
-
-/* An export's body in memory, as it is written (export_body_open). */
-struct export_body {
-	char			*p;
-	size_t			 n, cap;
-};
-
-struct export_list {
-	struct export_entry	*e;
-	size_t			 n, cap;
-	struct allow_net	*excl;		/* allowlisted, inside listings */
-	size_t			 nexcl;
-	struct export_key	*mta;		/* IPv6 nets of MTA-like clients */
-	size_t			 nmta, capmta;
-};
-
-struct export_opts {
-	const char		*db;
-	const char		*format;
-	const char		*output;	/* NULL or "-": stdout */
-	const char		*v6_output;
-	const char		*allowlist;
-	int64_t			 max_age_us;
-	int64_t			 min_sessions;
-	int			 v6_prefix;
-	struct classify_conf	 cc;
-	char			 codes[REASON_MAX][16];
-	const char		*ttl, *soa, *ns, *txt, *action;
-	const char		*nft_table, *nft_set;
-	int			 map_hash;	/* postfix: hash-ready keys */
-	int			 per_entry;	/* rbldnsd: a value per line */
-	int			 quiet;
-};
-
-struct export_fmt {
-	const char	*name;
-	int		 parts;		/* files written: rbldnsd 2, else 1 */
-	void		(*write)(const struct export_opts *,
-			    const struct export_list *, FILE *, int part);
-	const char	*json_head;	/* NULL: "# ..." comment header */
-};
 
 static void	 export_rbldnsd_grouped(const struct export_opts *,
 		    const struct export_list *, FILE *, int,
@@ -166,7 +109,7 @@ static int	 export_set_dur(const char *, const char *, int64_t *);
 static void	 export_defaults(struct export_opts *);
 static const char *export_code(const struct export_opts *, uint32_t);
 static int	 export_commit(const char *, const char *, const char *,
-		    size_t, char *, size_t);
+		    size_t, int, char *, size_t);
 static int	 export_text_ok(const char *, const char *);
 static FILE	*export_body_open(struct export_body *);
 static ssize_t	 export_body_write(void *, const char *, size_t);
@@ -182,17 +125,24 @@ static const struct export_fmt export_fmts[] = {
 	{ "plain", 1, export_plain, NULL },
 	{ "json", 1, export_json, "{\"generator\":\"decoymx " DECOYMX_VERSION
 	    "\",\"generated\":\"%s\",\"entries_count\":%zu," },
+	/* export_share.c */
+	{ "ipset", 1, share_ipset, NULL },
+	{ "abuseipdb", 1, share_abuseipdb, NULL },
+	{ "stix", 1, share_stix, NULL },
+	{ "misp", 2, share_misp, NULL },
 };
 
 #define NEXPORT_FMTS	(sizeof(export_fmts) / sizeof(export_fmts[0]))
 
 static const char export_usage_text[] =
-    "export rbldnsd|postfix|nft|plain|json [--db PATH] [-o FILE]\n"
+    "export rbldnsd|postfix|nft|plain|json|ipset|abuseipdb|stix|misp\n"
+    "\t[--db PATH] [-o FILE]\n"
     "\t[--max-age DUR] [--min-sessions N] [--allowlist FILE]\n"
     "\t[--rules LIST] [--window DUR] [--v6-prefix N] [--v6-output FILE]\n"
     "\t[--code REASON=127.0.0.X] [--ttl TTL] [--soa SOA] [--ns NS]\n"
     "\t[--txt TEXT] [--per-entry] [--map cidr|hash] [--action TEXT]\n"
-    "\t[--nft-table NAME] [--nft-set NAME] [-q]";
+    "\t[--nft-table NAME] [--nft-set NAME] [--ipset-set NAME]\n"
+    "\t[--sensor NAME] [--config FILE] [-q]";
 
 static int
 export_usage(void)
@@ -429,6 +379,8 @@ export_postfix(const struct export_opts *o, const struct export_list *l,
 	for (size_t i = 0; i < l->n; i++) {
 		const struct export_entry *e = &l->e[i];
 
+		if (e->reasons & (1u << REASON_TEST))
+			continue;	/* RFC 5782: DNSBL zones only */
 		if (o->map_hash && e->family == 6 && e->prefix != 128) {
 			/* access(5): an IPv6 network key is net:work:... */
 			int	 groups = e->prefix / 16;
@@ -457,7 +409,7 @@ export_nft_elems(const struct export_opts *o, FILE *f, const char *set,
 	size_t	 in = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].family != family)
+		if (e[i].family != family || e[i].reasons & (1u << REASON_TEST))
 			continue;
 		if (in % EXPORT_NFT_CHUNK == 0)
 			fprintf(f, "%sadd element inet %s %s { ", in ? " }\n" :
@@ -513,6 +465,8 @@ export_plain(const struct export_opts *o, const struct export_list *l,
 	(void)o;
 	(void)part;
 	for (size_t i = 0; i < l->n; i++) {
+		if (l->e[i].reasons & (1u << REASON_TEST))
+			continue;
 		export_net(&l->e[i], net, sizeof(net));
 		fprintf(f, "%s\n", net);
 	}
@@ -883,10 +837,13 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	struct classify_q	*cq;
 	struct evidence		 ev;
 	struct verdict		 v;
+	struct share_ignored	 ign = { 0 };
 	int64_t			 since = o->max_age_us > 0 ?
 				    o->cc.now_us - o->max_age_us : INT64_MIN;
 	int			 rc;
 
+	if (share_ignored_load(db, o->config, &ign, err, errlen) == -1)
+		return -1;
 	if ((cq = classify_open(db, &o->cc, since, o->min_sessions, NULL, err,
 	    errlen)) == NULL)
 		return -1;
@@ -906,15 +863,19 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 			continue;
 		if (al->n > 0 && allowlist_match(al, family, a) != NULL)
 			continue;
+		if (share_ignored_has(&ign, ev.ip))
+			continue;	/* an "ignore ... record" client */
 		if (export_add(l, &ev, &v, o->v6_prefix, a, family) == -1) {
 			snprintf(err, errlen, "out of memory");
 			classify_close(cq);
+			share_ignored_free(&ign);
 			return -1;
 		}
 	}
 	if (rc == -1)
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 	classify_close(cq);
+	share_ignored_free(&ign);
 	if (rc == -1)
 		return -1;
 	/* RFC 5782 section 5: 127.0.0.2 is always listed, by hand as
@@ -1090,7 +1051,7 @@ export_body_open(struct export_body *b)
  */
 static int
 export_commit(const char *path, const char *header, const char *body,
-    size_t blen, char *err, size_t errlen)
+    size_t blen, int may_pad, char *err, size_t errlen)
 {
 	struct stat	 sb;
 	char		 tmp[PATH_MAX], dcopy[PATH_MAX], *dir, *old, *nl;
@@ -1101,7 +1062,7 @@ export_commit(const char *path, const char *header, const char *body,
 	if ((fd = open(path, O_RDONLY)) != -1) {
 		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 			olen = (size_t)sb.st_size;
-			pad = (off_t)(hlen + blen) == sb.st_size;
+			pad = may_pad && (off_t)(hlen + blen) == sb.st_size;
 			/* Mapped, not read: the old file may be 100 MB. */
 			if (olen > blen && (old = mmap(NULL, olen, PROT_READ,
 			    MAP_PRIVATE, fd, 0)) != MAP_FAILED) {
@@ -1191,6 +1152,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 	char			 path[PATH_MAX];
 	struct export_body	 b = { 0 };
 	FILE			*mem;
+	const struct share_fmt	*sf = share_fmt(fmt->name);
 	int			 ret = -1, rc;
 
 	if (o->allowlist != NULL && allowlist_load(&al, o->allowlist, err,
@@ -1225,7 +1187,9 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			goto out;
 		if (b.p == NULL && (b.p = strdup("")) == NULL)
 			goto out;
-		if (fmt->json_head != NULL)
+		if (sf != NULL && sf->head != NULL)
+			sf->head(o, &l, part, now, header, sizeof(header));
+		else if (fmt->json_head != NULL)
 			snprintf(header, sizeof(header), fmt->json_head, now,
 			    count);
 		else
@@ -1235,13 +1199,21 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			    " ip4set") : "", count, now);
 		strlcpy_(header + strlen(header), "\n",
 		    sizeof(header) - strlen(header));
-		if (o->output == NULL || strcmp(o->output, "-") == 0) {
+		if (sf != NULL && sf->path != NULL && sf->path(o, part, path,
+		    sizeof(path)) == -1) {
+			fprintf(stderr, "decoymx export %s: cannot write into "
+			    "%s: %s\n", fmt->name, o->output ? o->output : "-",
+			    strerror(errno));
+			goto out;
+		} else if (o->output == NULL || strcmp(o->output, "-") == 0) {
 			if (part == 0 || fmt->parts == 1) {
 				fputs(header, stdout);
 				fwrite(b.p, 1, b.n, stdout);
 			}
 		} else {
-			if (part == 0)
+			if (sf != NULL && sf->path != NULL)
+				;	/* made above */
+			else if (part == 0)
 				strlcpy_(path, o->output, sizeof(path));
 			else if (o->v6_output != NULL)
 				strlcpy_(path, o->v6_output, sizeof(path));
@@ -1249,7 +1221,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 				snprintf(path, sizeof(path), "%s.v6",
 				    o->output);
 			if ((rc = export_commit(path, header, b.p, b.n,
-			    err, sizeof(err))) == -1) {
+			    sf == NULL || !sf->nopad, err, sizeof(err))) == -1) {
 				fprintf(stderr, "decoymx export: %s\n", err);
 				goto out;
 			}
@@ -1397,6 +1369,7 @@ export_defaults(struct export_opts *o)
 	o->action = "450 4.7.1 Listed by decoymx (%r)";
 	o->nft_table = "decoymx";
 	o->nft_set = "blocklist";
+	o->ipset_set = "decoymx";
 }
 
 /*
@@ -1425,6 +1398,9 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		{ "action", required_argument, NULL, 'C' },
 		{ "nft-table", required_argument, NULL, 't' },
 		{ "nft-set", required_argument, NULL, 's' },
+		{ "ipset-set", required_argument, NULL, 'I' },
+		{ "sensor", required_argument, NULL, 'Z' },
+		{ "config", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "per-entry", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
@@ -1440,6 +1416,7 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		case 'o': o->output = optarg; break;
 		case '6': o->v6_output = optarg; break;
 		case 'A': o->allowlist = optarg; break;
+		case 'K': o->config = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'E': o->per_entry = 1; break;
 		case 'a':
@@ -1510,6 +1487,20 @@ export_parse(int argc, char **argv, struct export_opts *o)
 				return EXIT_USAGE;
 			}
 			o->map_hash = strcmp(optarg, "hash") == 0;
+			break;
+		case 'I':
+			if (!export_name_ok("ipset-set", optarg) ||
+			    strlen(optarg) > 24) {
+				fprintf(stderr, "decoymx export: --ipset-set: "
+				    "at most 24 characters\n");
+				return EXIT_USAGE;
+			}
+			o->ipset_set = optarg;
+			break;
+		case 'Z':
+			if (!export_words_ok("sensor", optarg, 1))
+				return EXIT_USAGE;
+			o->sensor = optarg;
 			break;
 		case 't':
 		case 's':

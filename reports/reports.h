@@ -164,6 +164,21 @@ int		 report_top(struct store *, const struct report_args *);
 int		 report_timeline(struct store *, const struct report_args *);
 int		 timeline_parse_bucket(const char *, int64_t *us);
 
+/* export_share.c: the sharing formats and the ignored clients. */
+struct share_ignored {
+	char		**ip;		/* sorted; recorded as ignored */
+	size_t		  n;
+	struct config	 *conf;		/* --config FILE's, or NULL */
+	const struct ignore_net *nets;	/* "ignore" networks */
+	int		  nnets;
+};
+void		 share_ignore_nets(const struct ignore_net *, int n);
+int		 share_ignored_load(sqlite3 *, const char *config,
+		    struct share_ignored *, char *err, size_t errlen);
+int		 share_ignored_has(const struct share_ignored *,
+		    const char *ip);
+void		 share_ignored_free(struct share_ignored *);
+
 /* export.c */
 int		 cmd_export(int argc, char **argv, const char *default_db);
 int		 export_run(sqlite3 *, const char *dbpath, int argc,

@@ -385,6 +385,7 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 		    e->format, e->path);
 		return;
 	}
+	share_ignore_nets(ig->conf->ignore, ig->conf->nignore);
 	st = export_run(store_db(ig->st), store_path(ig->st), argc, argv);
 	metrics_export(ig->metrics, x->i, e->format, e->path, st == 0,
 	    util_now_us() - t0, (int64_t)export_last_entries());

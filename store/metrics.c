@@ -406,6 +406,9 @@ static const struct metric_row net_rows[] = {
 	{ "decoymx_client_table_real_mx_total", "counter",
 	    "tracked clients the sensor saw at the real MX",
 	    offsetof(struct net_stats, clients_real_seen) },
+	{ "decoymx_ignored_total", "counter",
+	    "sessions of ignored clients, deferred at once",
+	    offsetof(struct net_stats, ignored) },
 };
 
 static const struct metric_row store_rows[] = {
@@ -478,6 +481,12 @@ metrics_render(struct metrics *m, struct evbuffer *b)
 		evbuffer_add_printf(b, "decoymx_anomalies_total{kind=\"%s\"} "
 		    "%llu\n", anomaly_name(i),
 		    (unsigned long long)n->anomaly[i]);
+	metric(b, "decoymx_proxy_headers_total", "counter",
+	    "PROXY protocol headers on proxy listeners, by result");
+	for (int i = 0; i < PROXY_RESULTS; i++)
+		evbuffer_add_printf(b, "decoymx_proxy_headers_total"
+		    "{result=\"%s\"} %llu\n", proxy_result_name(i),
+		    (unsigned long long)n->proxy[i]);
 	metric(b, "decoymx_replies_total", "counter", "SMTP replies by code");
 	for (int i = 0; i < STATS_CODES; i++)
 		if (n->reply[i] != 0)

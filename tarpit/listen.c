@@ -38,6 +38,7 @@ listen_bind(const struct config *c, struct listener **lsp, int *n)
 		util_addr_str((const struct sockaddr *)&lc->ss, l->ip,
 		    sizeof(l->ip), &l->port);
 		l->mx_pref = lc->mx_pref;
+		l->proxy = lc->proxy;
 		l->role = config_role(c, lc->mx_pref);
 		l->fd = socket(lc->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
@@ -72,8 +73,9 @@ listen_start(struct tarpit *tp, struct listener *ls, int n)
 		event_assign(&ls[i].ev, tp->base, ls[i].fd,
 		    EV_READ | EV_PERSIST, listen_accept, &ls[i]);
 		event_add(&ls[i].ev, NULL);
-		log_info("listening addr=%s port=%u mx=%d role=%s", ls[i].ip,
-		    ls[i].port, ls[i].mx_pref, role_name(ls[i].role));
+		log_info("listening addr=%s port=%u mx=%d role=%s proxy=%s",
+		    ls[i].ip, ls[i].port, ls[i].mx_pref,
+		    role_name(ls[i].role), ls[i].proxy ? "yes" : "no");
 	}
 }
 

@@ -44,20 +44,21 @@ static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
 static void	 session_drain(int);
+static void	 session_begin(struct session *);
+static void	 session_proxy(struct session *);
+static void	 session_proxy_fail(struct session *, int, const char *);
 static uint32_t	 counter_add(uint32_t, size_t);
 
 /*
- * Takes ownership of fd and starts the session: refuses it with a 421
- * when the client already has max-per-client sessions open, else queues
- * the greeting (sent at once, or after the greeting delay).
+ * Takes ownership of fd and starts the session: on a "proxy" listener
+ * it first awaits the PROXY header (session_proxy), else it begins at
+ * once (session_begin).
  */
 void
 session_start(struct tarpit *tp, const struct listener *l, int fd,
     const struct sockaddr *sa, socklen_t salen)
 {
 	struct session	*s;
-	struct reply	 r;
-	uint8_t		 key[16];
 
 	(void)salen;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -70,7 +71,9 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	s->id = tarpit_next_id(tp);
 	s->start_us = s->last_us = util_now_us();
 	util_addr_str(sa, s->client_ip, sizeof(s->client_ip), &s->src_port);
-	smtp_init(&s->smtp, &tp->conf, s->client_ip, l->ip);
+	strlcpy_(s->dst_ip, l->ip, sizeof(s->dst_ip));
+	s->dst_port = l->port;
+	smtp_init(&s->smtp, &tp->conf, s->client_ip, s->dst_ip);
 	LIST_INSERT_HEAD(&tp->sessions, s, entry);
 	tp->st.conn_total++;
 	tp->st.conn_open++;
@@ -81,8 +84,41 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 		    log_endpoint(s->client_ip, s->src_port, src, sizeof(src)),
 		    log_endpoint(l->ip, l->port, dst, sizeof(dst)));
 	}
+	if (l->proxy && (s->pbuf = malloc(PROXY_MAX)) == NULL) {
+		session_proxy_fail(s, PROXY_MISSING, "out of memory");
+		return;
+	}
+	if (l->proxy) {
+		session_arm(s);		/* the header first */
+		return;
+	}
+	session_begin(s);
+}
 
-	if (clients_key(s->client_ip, key) == 0 &&
+/*
+ * Begins the SMTP dialogue once the client's address is known: an
+ * ignored client gets the defer reply at once; one with max-per-client
+ * sessions open already a 421; anyone else the greeting (sent at once,
+ * or after the greeting delay).
+ */
+static void
+session_begin(struct session *s)
+{
+	struct tarpit	*tp = s->l->tp;
+	struct reply	 r;
+	uint8_t		 key[16];
+	int		 fd = s->fd, record = 0;
+
+	if (config_ignored(&tp->conf, s->client_ip, &record)) {
+		s->ignored = 1;
+		s->norecord = !record;
+		tp->st.ignored++;
+		smtp_defer_now(&s->smtp, &r);
+		session_reply(s, &r);
+		session_arm(s);
+		return;
+	}
+	if (clients_key(s->client_ip, key) == 0 && (s->counted = 1) &&
 	    clients_add(&tp->clients, key) > tp->conf.max_per_client) {
 		tp->st.refused_per_client++;
 		memset(&r, 0, sizeof(r));
@@ -168,7 +204,14 @@ session_plan(const struct config *c, const struct session *s, int64_t now,
 
 	w->until_us = s->start_us + (int64_t)c->max_session_ms * 1000;
 	w->lifetime = 1;
-	if (s->outlen > 0 && s->due_us > now) {
+	if (s->pbuf != NULL) {
+		w->what = EV_READ;	/* the PROXY header, briefly */
+		t = s->start_us + (int64_t)PROXY_TIMEOUT_MS * 1000;
+		if (t < w->until_us) {
+			w->until_us = t;
+			w->lifetime = 0;
+		}
+	} else if (s->outlen > 0 && s->due_us > now) {
 		w->what = s->peeked ? 0 : EV_READ;
 		if (s->due_us < w->until_us) {
 			w->until_us = s->due_us;
@@ -234,6 +277,20 @@ session_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t			 now;
 
 	(void)fd;
+	if (s->pbuf != NULL) {
+		if (what & EV_TIMEOUT)
+			session_proxy_fail(s, s->plen ? PROXY_MALFORMED :
+			    PROXY_MISSING, "no complete header in time");
+		else
+			session_proxy(s);
+		if (s->closed)
+			return;
+		if (s->pbuf == NULL)
+			session_begin(s);
+		else
+			session_arm(s);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
 		/*
 		 * Which deadline fired is what the event was armed for: the
@@ -439,18 +496,23 @@ session_record(struct session *s, int64_t now)
 	rec.end_us = now;
 	strlcpy_(rec.src_ip, s->client_ip, sizeof(rec.src_ip));
 	rec.src_port = s->src_port;
-	strlcpy_(rec.dst_ip, l->ip, sizeof(rec.dst_ip));
-	if ((strcmp(l->ip, "0.0.0.0") == 0 || strcmp(l->ip, "::") == 0) &&
-	    getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
+	strlcpy_(rec.dst_ip, s->dst_ip, sizeof(rec.dst_ip));
+	if ((strcmp(s->dst_ip, "0.0.0.0") == 0 || strcmp(s->dst_ip, "::") ==
+	    0) && getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
 		util_addr_str((struct sockaddr *)&ss, rec.dst_ip,
 		    sizeof(rec.dst_ip), NULL);
-	rec.dst_port = l->port;
+	rec.dst_port = s->dst_port;
 	rec.mx_pref = l->mx_pref;
 	rec.role = l->role;
 	rec.greeting_delay_ms = s->l->tp->conf.greeting_delay_ms;
 	smtp_fill(&s->smtp, &rec);
 	rec.bytes_in = s->bytes_in;
 	rec.bytes_out = s->bytes_out;
+	if (s->norecord) {
+		log_debug("session=%s closed src=%s not recorded%s", rec.uid,
+		    rec.src_ip, s->ignored ? " (ignored)" : "");
+		return;
+	}
 	tarpit_emit(s->l->tp, &rec);
 
 	struct net_stats *st = &s->l->tp->st;
@@ -476,12 +538,14 @@ session_record(struct session *s, int64_t now)
 	}
 	log_info("session=%s closed src=%s dst=%s reason=%s stage=%s "
 	    "reply=%u%s%s rcpts=%u txns=%u duration=%.3f tarpit=%d "
-	    "anomalies=%s",
+	    "anomalies=%s%s%s%s",
 	    rec.uid, rec.src_ip, log_endpoint(rec.dst_ip, rec.dst_port, dst,
 	    sizeof(dst)), close_reason_name(rec.reason),
 	    stage_name(rec.stage), rec.reply_code, helo, mail, rec.rcpt_total,
 	    rec.txn_total, (double)(now - s->start_us) / 1e6, s->tarpitted,
-	    log_anomalies(rec.anomalies, anoms, sizeof(anoms)));
+	    log_anomalies(rec.anomalies, anoms, sizeof(anoms)),
+	    s->via_ip[0] ? " via=" : "", s->via_ip, s->ignored ?
+	    " ignored=yes" : "");
 }
 
 /* Adds to a byte counter, stopping at its maximum instead of wrapping. */
@@ -528,7 +592,7 @@ session_close(struct session *s, enum close_reason why)
 	close(s->fd);
 	s->fd = -1;
 	LIST_REMOVE(s, entry);
-	if (clients_key(s->client_ip, key) == 0)
+	if (s->counted && clients_key(s->client_ip, key) == 0)
 		clients_del(&tp->clients, key);
 	tp->st.conn_open--;
 	if (s->tarpitted)
@@ -550,5 +614,85 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	line_free(&s->lb);
 	smtp_free(&s->smtp);
 	free(s->out);
+	free(s->pbuf);
 	free(s);
+}
+
+/*
+ * Reads the PROXY header of a "proxy" listener's session without taking
+ * a byte past it: peeks, parses, and takes only what is header (all of
+ * what was peeked while the header is incomplete: it is all header).
+ * Done: the addresses are the header's, s->pbuf is freed and the caller
+ * begins the session.  A bad header closes the session unrecorded.
+ */
+static void
+session_proxy(struct session *s)
+{
+	struct proxy_hdr	 h;
+	const char		*why;
+	ssize_t			 n;
+	int			 r;
+
+	n = recv(s->fd, s->pbuf + s->plen, PROXY_MAX - s->plen,
+	    MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		session_proxy_fail(s, s->plen ? PROXY_MALFORMED :
+		    PROXY_MISSING, "connection closed before the header");
+		return;
+	}
+	r = proxy_parse(s->pbuf, s->plen + (size_t)n, &h, &why);
+	if (r < 0) {
+		session_proxy_fail(s, -r, why);
+		return;
+	}
+	if (r == 0 && s->plen + (size_t)n >= PROXY_MAX) {
+		session_proxy_fail(s, PROXY_OVERSIZED, "header too long");
+		return;
+	}
+	n = recv(s->fd, s->pbuf + s->plen, r > 0 ? (size_t)r - s->plen :
+	    (size_t)n, MSG_DONTWAIT);
+	if (n <= 0 || (r > 0 && (size_t)n != (size_t)r - s->plen)) {
+		session_proxy_fail(s, PROXY_MALFORMED, "short read");
+		return;
+	}
+	s->plen = (uint16_t)(s->plen + n);
+	if (r == 0)
+		return;
+	s->l->tp->st.proxy[h.local ? PROXY_LOCAL : PROXY_OK]++;
+	free(s->pbuf);
+	s->pbuf = NULL;
+	s->start_us = s->last_us = util_now_us();
+	if (h.local) {
+		/* A balancer's own check: its endpoints, never recorded. */
+		s->norecord = 1;
+		log_debug("session=%016" PRIx64 " proxy v%d local src=%s",
+		    s->id, h.version, s->client_ip);
+		return;
+	}
+	strlcpy_(s->via_ip, s->client_ip, sizeof(s->via_ip));
+	util_addr_str((struct sockaddr *)&h.src, s->client_ip,
+	    sizeof(s->client_ip), &s->src_port);
+	util_addr_str((struct sockaddr *)&h.dst, s->dst_ip, sizeof(s->dst_ip),
+	    &s->dst_port);
+	log_debug("session=%016" PRIx64 " proxy v%d src=%s:%u dst=%s:%u "
+	    "via=%s", s->id, h.version, s->client_ip, s->src_port, s->dst_ip,
+	    s->dst_port, s->via_ip);
+}
+
+/*
+ * A "proxy" listener's session without a valid header: counted, logged
+ * with the balancer's address, closed without a reply and unrecorded
+ * (what it sent is never trusted, the balancer never listed).
+ */
+static void
+session_proxy_fail(struct session *s, int result, const char *why)
+{
+	s->l->tp->st.proxy[result]++;
+	log_warn("session=%016" PRIx64 " proxy header rejected src=%s:%u "
+	    "result=%s why=\"%s\"", s->id, s->client_ip, s->src_port,
+	    proxy_result_name(result), why);
+	s->norecord = 1;
+	session_close(s, CLOSE_NONSMTP);
 }

@@ -625,7 +625,10 @@ smtp_greeting(struct smtp *s, struct reply *r)
 		smtp_end(s, CLOSE_DEFERRED);
 		return;
 	}
-	reply_fmt(s, r, "220 %s ESMTP", s->conf->hostname);
+	if (s->conf->banner[0] != '\0')
+		reply_fmt(s, r, "220 %s", s->conf->banner);
+	else
+		reply_fmt(s, r, "220 %s ESMTP", s->conf->hostname);
 }
 
 /*
@@ -753,6 +756,24 @@ smtp_returning(struct smtp *s, struct reply *r)
 	s->defer_code = 421;
 	r->close = 1;
 	smtp_end(s, CLOSE_DEFERRED);
+}
+
+/*
+ * The defer reply in place of the greeting, for an ignored client (an
+ * own scanner): never tarpitted, the session ends once it is sent.
+ */
+void
+smtp_defer_now(struct smtp *s, struct reply *r)
+{
+	const struct config *c = s->conf;
+
+	memset(r, 0, sizeof(*r));
+	stage_reach(s, STAGE_GREETING);
+	reply_fmt(s, r, "%u %s %s %s", c->defer_code, c->defer_status,
+	    c->hostname, c->defer_text);
+	s->defer_code = c->defer_code;
+	r->close = 1;
+	smtp_end(s, CLOSE_IGNORED);
 }
 
 /* The reply for an idle timeout or the end of the session's lifetime. */

@@ -107,6 +107,7 @@ void		 smtp_first_bytes(struct smtp *, const char *, size_t,
 		    int pregreet, struct reply *);
 void		 smtp_limit(struct smtp *, struct reply *);
 void		 smtp_returning(struct smtp *, struct reply *);
+void		 smtp_defer_now(struct smtp *, struct reply *);
 void		 smtp_bytes(struct smtp *, const char *, size_t,
 		    struct reply *);
 void		 smtp_timeout(struct smtp *, enum close_reason,
@@ -117,6 +118,21 @@ void		 smtp_free(struct smtp *);
 int		 smtp_helo_valid(const char *helo, size_t len,
 		    const char *client_ip, const char *local_ip,
 		    const char *hostname);
+
+/* proxy.c: the PROXY protocol header of a "proxy" listener. */
+#define PROXY_V1_MAX	107	/* a version 1 line, CRLF included */
+#define PROXY_V2_HEAD	16	/* signature, command, family, length */
+#define PROXY_MAX	(PROXY_V2_HEAD + 512)	/* any header, TLVs incl. */
+#define PROXY_TIMEOUT_MS 5000	/* to receive the header */
+
+struct proxy_hdr {
+	uint8_t			 version;	/* 1 or 2 */
+	uint8_t			 local;	/* use the connection's endpoints */
+	struct sockaddr_storage	 src, dst;	/* unless local */
+};
+
+int		 proxy_parse(const uint8_t *, size_t, struct proxy_hdr *,
+		    const char **why);
 
 /* session.c: one accepted connection. */
 struct tarpit;
@@ -131,7 +147,12 @@ struct session {
 	uint8_t			 tarpitted;	/* replies delayed/stuttered */
 	uint8_t			 peeked;	/* pregreet check done */
 	uint8_t			 lifetime;	/* armed for max-session */
-	uint16_t		 src_port;
+	uint8_t			 norecord;	/* never recorded */
+	uint8_t			 ignored;	/* an "ignore" client */
+	uint8_t			 counted;	/* in tp->clients */
+	uint16_t		 src_port, dst_port;
+	uint8_t			*pbuf;	/* PROXY header, while awaited */
+	uint16_t		 plen;
 	uint64_t		 id;
 	int64_t			 start_us, last_us;
 	int64_t			 due_us;	/* next output allowed at */
@@ -141,6 +162,8 @@ struct session {
 	struct linebuf		 lb;
 	struct smtp		 smtp;
 	char			 client_ip[ADDR_STRLEN];
+	char			 dst_ip[ADDR_STRLEN];	/* "": the listener's */
+	char			 via_ip[ADDR_STRLEN];	/* the balancer, or "" */
 };
 
 struct session_wait {
@@ -163,6 +186,7 @@ struct listener {
 	int		 fd;
 	int32_t		 mx_pref;
 	enum role	 role;
+	uint8_t		 proxy;		/* a PROXY header comes first */
 	char		 ip[ADDR_STRLEN];
 	uint16_t	 port;
 };
