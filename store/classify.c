@@ -174,9 +174,9 @@ classify_defaults(struct classify_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->rules = (1u << REASON_MAX) - 1;
 	/*
-	 * The first retry of every MTA we measured falls inside: Postfix
+	 * The first retry of these MTAs falls inside, by their defaults: Postfix
 	 * 5-10 min (queue_run_delay, minimal_backoff_time 300s), OpenSMTPD
-	 * about 7 min (its scheduler backs off 400s), Exim 15 min plus
+	 * 400 s (its scheduler backs off 400 s x n^2), Exim 15 min plus
 	 * its queue runner's interval.  A returning client gets 421 at the
 	 * greeting and walks on; that walk must count.
 	 */
