@@ -176,7 +176,11 @@ def test_counts_add_up_after_migration(daemon, fx, tmp_path):
         "ALTER TABLE recipients DROP COLUMN txn;"
         "ALTER TABLE recipients DROP COLUMN reply_code;"
         "ALTER TABLE sessions DROP COLUMN transactions;"
-        "PRAGMA user_version = 6;")
+        # and schema 9 (rollups) after it: back to 7
+        "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
+        "DROP TABLE rollup; DROP TABLE rollup_buckets;"
+        "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
+        "PRAGMA user_version = 7;")
     con.close()
     assert run_bin("db", "migrate", "--db", d.db).returncode == 0
     got = assert_adds_up(d.db, tmp_path, 7, "after migration")

@@ -246,9 +246,10 @@ def test_nothing_from_the_network_reaches_an_export(work):
             assert b"owned" not in out and b"127.0.0.9" not in out
             for line in body(out):
                 assert re.match(rx, line) or (fmt == "rbldnsd" and re.match(
-                    r"^([0-9a-f:]+(/\d+)? :127\.0\.0\.[234]:decoymx "
+                    r"^(([0-9a-f:]+(/\d+)? )?:127\.0\.0\.[234]:decoymx "
                     r"[a-z -]+: [a-zA-Z0-9 ,]+; see decoymx report ip \$|"
-                    r"![0-9a-f:]+)$", line)), (fmt, line)
+                    r":127\.0\.0\.2:Listed by decoymx; see decoymx report "
+                    r"ip \$|[0-9a-f:]+(/\d+)?|![0-9a-f:]+)$", line)), (fmt, line)
 
 
 @pytest.mark.parametrize("args", [

@@ -141,7 +141,7 @@ def test_startup_failure_exits_1_with_the_cause(tmp_path, case):
     figure("start: " + name, status=rc, exit_s="%.2f" % took)
     assert rc == 1, text
     errors = [ln for ln in text.splitlines()
-              if " error:" in ln or " fatal:" in ln]
+              if " level=error " in ln or " level=fatal " in ln]
     assert errors and says in errors[0], text
     # Nobody is left holding the port or waiting for a go-ahead.
     wait_until(lambda: not port_listening(port), EXIT_BOUND,

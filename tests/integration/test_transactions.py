@@ -122,7 +122,11 @@ def test_migrated_session_is_one_transaction(tmp_path, daemon):
         "ALTER TABLE recipients DROP COLUMN txn;"
         "ALTER TABLE recipients DROP COLUMN reply_code;"
         "ALTER TABLE sessions DROP COLUMN transactions;"
-        "PRAGMA user_version = 6;")
+        # and schema 9 (rollups) after it: back to 7
+        "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
+        "DROP TABLE rollup; DROP TABLE rollup_buckets;"
+        "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
+        "PRAGMA user_version = 7;")
     db.close()
     r = run_bin("db", "migrate", "--db", d.db)
     assert r.returncode == 0, r.stderr
