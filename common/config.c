@@ -224,6 +224,20 @@ config_listen_arg(struct config *c, const char *arg, char *err,
 		    "[ADDR]:PORT)", buf);
 		return -1;
 	}
+	/* The second socket on one address would fail to bind at run. */
+	for (int i = 0; i < c->nlisten; i++) {
+		char		 a[ADDR_STRLEN], b[ADDR_STRLEN];
+		uint16_t	 pa, pb;
+
+		util_addr_str((struct sockaddr *)&c->listen[i].ss, a,
+		    sizeof(a), &pa);
+		util_addr_str((struct sockaddr *)&l->ss, b, sizeof(b), &pb);
+		if (pa == pb && strcmp(a, b) == 0) {
+			snprintf(err, errlen, "'%s' is already a listener",
+			    buf);
+			return -1;
+		}
+	}
 	c->nlisten++;
 	return 0;
 }

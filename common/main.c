@@ -3,10 +3,18 @@
  * a table of {name, usage, run} rows.  Exit status 0 success, 1 runtime
  * failure, 2 bad usage or bad configuration (DESIGN.md section 6).
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
 #include <maxminddb.h>
 #include <pcap.h>
 #include <sqlite3.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +38,12 @@ static int	 cmd_export_(int, char **);
 static int	 cmd_version(int, char **);
 static int	 cmd_help(int, char **);
 static int	 main_check_geo(const struct config *);
+static int	 main_check_env(const struct config *, const char *);
+static int	 main_check_bind(const char *, const char *,
+		    const struct sockaddr_storage *, socklen_t);
+static int	 main_check_out(const struct config *, const char *,
+		    const char *, const char *, int);
+static int	 main_access(const struct config *, const char *, int);
 
 static const struct cmd {
 	const char	*name;
@@ -145,7 +159,8 @@ cmd_run(int argc, char **argv)
 	}
 	if (check) {
 		config_dump(&c, stdout);
-		if (main_check_geo(&c) == -1)
+		if (main_check_geo(&c) == -1 ||
+		    main_check_env(&c, file ? file : "decoymx") == -1)
 			return EXIT_RUNTIME;
 		printf("# configuration OK\n");
 		return 0;
@@ -177,6 +192,145 @@ main_check_geo(const struct config *c)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * For -n: what run would fail on beyond the configuration's syntax.
+ * Each listener and the metrics address must bind (in use by another
+ * process, e.g. the running daemon, is only a warning: -n checks a
+ * configuration before a reload); the database, events-log and export
+ * directories must exist and be writable by the configured user.  Each
+ * problem is printed; returns -1 if there was one.
+ */
+static int
+main_check_env(const struct config *c, const char *file)
+{
+	char		 ip[ADDR_STRLEN], what[ADDR_STRLEN + 32];
+	uint16_t	 port;
+	int		 bad = 0;
+
+	if (geteuid() == 0 && getpwnam(c->user) == NULL)
+		fprintf(stderr, "%s: warning: user %s does not exist; run will "
+		    "refuse to start\n", file, c->user);
+	for (int i = 0; i < c->nlisten; i++) {
+		util_addr_str((const struct sockaddr *)&c->listen[i].ss, ip,
+		    sizeof(ip), &port);
+		snprintf(what, sizeof(what), strchr(ip, ':') ?
+		    "listen [%s]:%u" : "listen %s:%u", ip, port);
+		bad |= main_check_bind(file, what, &c->listen[i].ss,
+		    c->listen[i].sslen);
+	}
+	if (c->metrics_len != 0) {
+		util_addr_str((const struct sockaddr *)&c->metrics, ip,
+		    sizeof(ip), &port);
+		snprintf(what, sizeof(what), strchr(ip, ':') ?
+		    "metrics [%s]:%u" : "metrics %s:%u", ip, port);
+		bad |= main_check_bind(file, what, &c->metrics,
+		    c->metrics_len);
+	}
+	bad |= main_check_out(c, file, "db", c->db, 1);
+	if (c->events_log[0] != '\0')
+		bad |= main_check_out(c, file, "events-log", c->events_log, 0);
+	for (int i = 0; i < c->nexports; i++)
+		bad |= main_check_out(c, file, "export", c->exports[i].path,
+		    1);
+	return bad ? -1 : 0;
+}
+
+/*
+ * Binds (and listens on) a socket the way run does, then closes it.
+ * Returns 0, or 1 after printing why it fails.
+ */
+static int
+main_check_bind(const char *file, const char *what,
+    const struct sockaddr_storage *ss, socklen_t len)
+{
+	int	 fd, on = 1, err = 0;
+
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof(on)) == -1 || (ss->ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) ==
+	    -1) || bind(fd, (const struct sockaddr *)ss, len) == -1 ||
+	    listen(fd, 1) == -1)
+		err = errno;
+	if (fd != -1)
+		close(fd);
+	if (err == EADDRINUSE) {
+		fprintf(stderr, "%s: warning: %s: %s (the running daemon?)\n",
+		    file, what, strerror(err));
+		return 0;
+	}
+	if (err != 0)
+		fprintf(stderr, "%s: %s: cannot bind: %s\n", file, what,
+		    strerror(err));
+	return err != 0;
+}
+
+/*
+ * Checks that the file at path can be written by the configured user:
+ * its directory must exist; an existing file must be writable; the
+ * directory must be writable too when the file does not exist or when
+ * dir_too (SQLite's journal, an export's temporary file).  Returns 0,
+ * or 1 after printing why not.
+ */
+static int
+main_check_out(const struct config *c, const char *file, const char *what,
+    const char *path, int dir_too)
+{
+	char		 dir[4096];
+	const char	*bad = NULL;
+	struct stat	 sb;
+	int		 err = 0, exists = access(path, F_OK) == 0;
+
+	strlcpy_(dir, path, sizeof(dir));
+	strlcpy_(dir, dirname(dir), sizeof(dir));
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "%s: %s %s: directory %s does not exist\n",
+		    file, what, path, dir);
+		return 1;
+	}
+	if ((err = main_access(c, dir, (dir_too || !exists ? W_OK : 0) |
+	    X_OK)) != 0)
+		bad = dir;
+	else if (exists && (err = main_access(c, path, W_OK)) != 0)
+		bad = path;
+	if (bad == NULL)
+		return 0;
+	fprintf(stderr, "%s: %s %s: %s is not writable by user %s: %s\n",
+	    file, what, path, bad, c->user, strerror(err));
+	return 1;
+}
+
+/*
+ * access(path, mode) as the configured user: in a child that becomes
+ * that user when we are root and it exists, else as ourselves (then
+ * run does not change user either).  Returns 0 or the errno.
+ */
+static int
+main_access(const struct config *c, const char *path, int mode)
+{
+	struct passwd	*pw;
+	pid_t		 pid;
+	int		 st;
+
+	if (geteuid() != 0 || (pw = getpwnam(c->user)) == NULL ||
+	    pw->pw_uid == 0)
+		return access(path, mode) == 0 ? 0 : errno;
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		return errno;
+	if (pid == 0) {
+		if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+		    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+			_exit(EPERM);
+		_exit(access(path, mode) == 0 ? 0 : errno);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : EPERM;
 }
 
 static int

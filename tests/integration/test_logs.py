@@ -191,7 +191,7 @@ def test_logrotate_file_rotates_the_event_log(daemon, tmp_path):
     assert "systemctl reload decoymx.service" in conf
     me = "%s %s" % (pwd_name(os.getuid()), grp_name(os.getgid()))
     conf = conf.replace("/var/log/decoymx/events.json", str(events)) \
-        .replace("su decoymx decoymx", "su " + me) \
+        .replace("\tweekly", "\tsu %s\n\tweekly" % me) \
         .replace("create 0640 decoymx decoymx", "create 0640 " + me) \
         .replace("systemctl reload decoymx.service", "kill -HUP %d" % d.pid)
     lr = tmp_path / "lr.conf"
