@@ -841,7 +841,19 @@ config_parse_line(struct config *c, const char *file, int lineno,
 		fprintf(stderr, "%s:%d: %s: %s\n", file, lineno, key, err);
 		return -1;
 	}
-	fprintf(stderr, "%s:%d: unknown key '%s'\n", file, lineno, key);
+	{
+		struct suggest	 sg;
+
+		suggest_init(&sg, key);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			suggest_try(&sg, keys[i].key);
+		if (suggest_best(&sg) != NULL)
+			fprintf(stderr, "%s:%d: unknown key '%s'; did you mean "
+			    "'%s'?\n", file, lineno, key, suggest_best(&sg));
+		else
+			fprintf(stderr, "%s:%d: unknown key '%s'\n", file,
+			    lineno, key);
+	}
 	return -1;
 }
 

@@ -298,6 +298,15 @@ size_t		 log_escape(const char *, size_t, char *, size_t);
 const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
 const char	*log_anomalies(uint32_t, char *, size_t);
 
+/* suggest.c */
+struct suggest {
+	const char	*word, *best;
+	int		 dist;
+};
+void		 suggest_init(struct suggest *, const char *word);
+void		 suggest_try(struct suggest *, const char *cand);
+const char	*suggest_best(const struct suggest *);
+
 /* main.c */
 const char	*main_default_db(void);
 

@@ -31,6 +31,8 @@
 #endif
 #define DEV_DB		"var/decoymx.db"
 
+struct cmd;
+
 static int	 cmd_run(int, char **);
 static int	 cmd_report_(int, char **);
 static int	 cmd_db_(int, char **);
@@ -44,39 +46,52 @@ static int	 main_check_bind(const char *, const char *,
 static int	 main_check_out(const struct config *, const char *,
 		    const char *, const char *, int);
 static int	 main_access(const struct config *, const char *, int);
+static int	 main_wants_help(int, char **);
+static int	 main_help(const struct cmd *, const char *);
 
 static const struct cmd {
 	const char	*name;
 	const char	*usage;
 	int		(*run)(int, char **);
+	const char	*what;		/* one line for -h */
 } cmds[] = {
 	{ "run", "run [-c FILE] [--listen ADDR:PORT[,mx=N]]... [--db PATH] "
-	    "[--user NAME] [-n]", cmd_run },
+	    "[--user NAME] [-n]", cmd_run,
+	    "runs the decoy MX; -n checks the configuration and the machine" },
 	{ "report", "report summary|top KIND|ip ADDR|timeline|sessions|html "
 	    "[--db PATH] [--since DUR] [--until TIME] [--decoy ADDR] "
 	    "[--country CC] [--asn N] [--cidr NET] [--limit N] [--bucket DUR] "
-	    "[--format table|csv|json] [-o FILE]", cmd_report_ },
+	    "[--format table|csv|json] [-o FILE]", cmd_report_,
+	    "reads the database: one report as a table, CSV, JSON or HTML" },
 	{ "export", "export rbldnsd|postfix|nft|plain|json [--db PATH] "
 	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
-	    "[rule and format options]", cmd_export_ },
+	    "[rule and format options]", cmd_export_,
+	    "writes the blocklist" },
 	{ "db", "db migrate|check|recount [--db PATH] | db merge [--db PATH] "
 	    "OTHER.db...",
-	    cmd_db_ },
+	    cmd_db_, "creates, checks, recounts or merges a database" },
 	{ "geo", "geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH] "
-	    "[--city PATH] [--format table|json]", cmd_geo },
+	    "[--city PATH] [--format table|json]", cmd_geo,
+	    "looks an address up in the geoip databases" },
 	{ "sensor", "sensor --read FILE.pcap [--fpdb PATH]... "
 	    "[--format json|table|none] [--db PATH] [--port N]... [-c FILE]",
-	    cmd_sensor },
-	{ "version", "version", cmd_version },
-	{ "help", "help", cmd_help },
+	    cmd_sensor, "fingerprints the SYNs of a capture file" },
+	{ "version", "version", cmd_version,
+	    "prints the version and the libraries'" },
+	{ "help", "help [COMMAND [SUBCOMMAND]]", cmd_help,
+	    "prints the usage of every command, or of one" },
 };
+
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage:\n");
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  decoymx %s\n", cmds[i].usage);
+	fprintf(f, "\"decoymx COMMAND -h\" for one command; see "
+	    "decoymx(8).\n");
 }
 
 /*
@@ -362,28 +377,80 @@ cmd_version(int argc, char **argv)
 	return 0;
 }
 
+/* decoymx help [COMMAND [SUBCOMMAND]]: to stdout, exit 0. */
 static int
 cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	usage(stdout);
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return main_help(&cmds[i], argc > 2 ? argv[2] : NULL);
+	fprintf(stderr, "decoymx help: unknown command '%s'\n", argv[1]);
+	return EXIT_USAGE;
+}
+
+/*
+ * Whether the words after the command ask for help: -h or --help
+ * before any "--".
+ */
+static int
+main_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The usage of one command on stdout; of its subcommand sub too when
+ * it has a table of them (report).  Returns 0.
+ */
+static int
+main_help(const struct cmd *c, const char *sub)
+{
+	if (c->run == cmd_report_ && report_help(stdout, sub) == 0)
+		return 0;
+	if (c->run == cmd_export_) {
+		export_help(stdout);
+		return 0;
+	}
+	printf("usage: decoymx %s\n\n%s %s.\nSee decoymx(8).\n", c->usage,
+	    c->name, c->what);
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
+	struct suggest	 sg;
+
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return cmd_help(1, argv);
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			if (main_wants_help(argc - 1, argv + 1))
+				return main_help(&cmds[i], argc > 2 &&
+				    argv[2][0] != '-' ? argv[2] : NULL);
 			return cmds[i].run(argc - 1, argv + 1);
+		}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(0, NULL);
-	fprintf(stderr, "decoymx: unknown command '%s'\n", argv[1]);
+	suggest_init(&sg, argv[1]);
+	for (size_t i = 0; i < NCMDS; i++)
+		suggest_try(&sg, cmds[i].name);
+	if (suggest_best(&sg) != NULL)
+		fprintf(stderr, "decoymx: unknown command '%s'; did you mean "
+		    "'%s'?\n", argv[1], suggest_best(&sg));
+	else
+		fprintf(stderr, "decoymx: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }
