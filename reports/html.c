@@ -715,14 +715,24 @@ html_meta(struct html *h, struct store *st)
 		html_time(f, h->last, 0);
 		fputs(")", f);
 	}
-	if (fl->decoy[0] != '\0')
-		fprintf(f, " &middot; decoy %s", fl->decoy);
-	if (fl->country[0] != '\0')
-		fprintf(f, " &middot; country %s", fl->country);
+	/* Checked and normalised by filter.c; escaped all the same. */
+	if (fl->decoy[0] != '\0') {
+		fputs(" &middot; decoy ", f);
+		html_text(f, fl->decoy, strlen(fl->decoy), HTML_TEXT, 0);
+	}
+	if (fl->country[0] != '\0') {
+		fputs(" &middot; country ", f);
+		html_text(f, fl->country, strlen(fl->country), HTML_TEXT, 0);
+	}
 	if (fl->asn != -1)
 		fprintf(f, " &middot; AS%" PRId64, fl->asn);
-	if (fl->cidr[0] != '\0')
-		fprintf(f, " &middot; network %s", fl->cidr);
+	if (fl->cidr[0] != '\0') {
+		fputs(" &middot; network ", f);
+		html_text(f, fl->cidr, strlen(fl->cidr), HTML_TEXT, 0);
+	}
+	if (fl->decoy[0] != '\0' || fl->country[0] != '\0' || fl->asn != -1)
+		fputs(" (the MX walks and listings are per client: they "
+		    "ignore decoy, country and AS)", f);
 	if (h->bucket % (86400LL * 1000000) == 0)
 		fprintf(f, " &middot; bucket %lldd", (long long)h->bucket /
 		    (86400LL * 1000000));
