@@ -22,10 +22,13 @@
  */
 #include <arpa/inet.h>
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reports.h"
 #include "store.h"
@@ -166,6 +169,7 @@ static void	 html_latest_add(struct html *, const struct evidence *,
 static int	 html_listings(struct html *, char *, size_t);
 static void	 html_card(FILE *, const char *, const char *, int64_t);
 static void	 html_meta(struct html *, struct store *);
+static int	 html_write(struct html *, struct store *, const char *);
 static void	 html_page(struct html *, struct store *);
 static void	 html_top_table(FILE *, const char *, const char *,
 		    const struct html_list *);
@@ -948,6 +952,46 @@ html_page(struct html *h, struct store *st)
 	    " would make them</footer>\n</body></html>\n", f);
 }
 
+/*
+ * Writes the page to path atomically (a temporary file beside it, then
+ * rename), so that a web server or mailer never reads half a page.
+ * Returns the exit status.
+ */
+static int
+html_write(struct html *h, struct store *st, const char *path)
+{
+	char	 tmp[4096];
+	int	 fd, bad;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    (int)sizeof(tmp)) {
+		fprintf(stderr, "decoymx report html: %s: name too long\n",
+		    path);
+		return EXIT_USAGE;
+	}
+	if ((fd = mkstemp(tmp)) == -1 || fchmod(fd, 0644) == -1 ||
+	    (h->f = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "decoymx report html: %s: %s\n", path,
+		    strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
+		return EXIT_RUNTIME;
+	}
+	html_page(h, st);
+	bad = ferror(h->f);
+	bad |= fflush(h->f) == EOF || fsync(fd) == -1;
+	bad |= fclose(h->f) == EOF;
+	if (bad || rename(tmp, path) == -1) {
+		fprintf(stderr, "decoymx report html: %s: cannot write: %s\n",
+		    path, strerror(errno));
+		unlink(tmp);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 /* decoymx report html.  Returns the exit status. */
 int
 report_html(struct store *st, const struct report_args *a)
@@ -1001,18 +1045,12 @@ report_html(struct store *st, const struct report_args *a)
 		fprintf(stderr, "decoymx report html: listings: %s\n", err);
 		goto done;
 	}
-	if (out == NULL || strcmp(out, "-") == 0)
+	if (out == NULL || strcmp(out, "-") == 0) {
 		h.f = stdout;
-	else if ((h.f = fopen(out, "w")) == NULL) {
-		fprintf(stderr, "decoymx report html: %s: %s\n", out,
-		    strerror(errno));
-		goto done;
-	}
-	html_page(&h, st);
-	if (h.f != stdout && (ferror(h.f) | fclose(h.f)) != 0)
-		fprintf(stderr, "decoymx report html: %s: cannot write\n", out);
-	else
+		html_page(&h, st);
 		ret = 0;
+	} else
+		ret = html_write(&h, st, out);
 done:
 	html_list_free(&h.roles);
 	html_list_free(&h.decoys);

@@ -241,6 +241,14 @@ def test_output_errors(tmp_path):
                 str(tmp_path / "missing" / "r.html"))
     assert r.returncode == 1
     assert b"missing/r.html" in r.stderr
+    # written whole or not at all: no temporary file stays, mode 0644
+    out = tmp_path / "r.html"
+    out.write_text("old")
+    r = run_bin("report", "html", "--db", db, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("r.html.")]
+    assert os.stat(out).st_mode & 0o777 == 0o644
     # -o belongs to html only
     r = run_bin("report", "summary", "--db", db, "-o", str(tmp_path / "x"))
     assert r.returncode == 2
