@@ -59,6 +59,7 @@ suggest_dist(const char *a, size_t la, const char *b, size_t lb)
 /*
  * Considers cand: kept when closer than the best so far, within two
  * edits, and less than half of it changed (so "db" is no typo of "ip").
+ * A candidate equal to the word means there is nothing to suggest.
  */
 void
 suggest_try(struct suggest *s, const char *cand)
@@ -66,16 +67,18 @@ suggest_try(struct suggest *s, const char *cand)
 	size_t	 lw = strlen(s->word), lc = strlen(cand);
 	int	 d;
 
-	if (lw > SUGGEST_MAXLEN || lc > SUGGEST_MAXLEN)
+	if (s->dist == 0 || lw > SUGGEST_MAXLEN || lc > SUGGEST_MAXLEN)
 		return;
 	d = suggest_dist(s->word, lw, cand, lc);
-	if (d < s->dist && d > 0 && (size_t)d * 2 < lc)
-		s->best = cand, s->dist = d;
+	if (d < s->dist && (size_t)d * 2 < lc) {
+		s->best = cand;
+		s->dist = d;
+	}
 }
 
 /* The closest candidate tried, or NULL when none was close enough. */
 const char *
 suggest_best(const struct suggest *s)
 {
-	return s->best;
+	return s->dist == 0 ? NULL : s->best;
 }
