@@ -148,6 +148,7 @@ static const char html_css[] =
     "vertical-align:top;overflow-wrap:anywhere}th{color:var(--mut);"
     "font-weight:600}td.n,th.n{text-align:right;white-space:nowrap}\n"
     ".esc{color:var(--bad);font-family:monospace;background:#fde8e6}"
+    "tspan.esc{fill:var(--bad)}"
     ".none,.null{color:var(--mut)}"
     "footer{color:var(--mut);font-size:12px}\n";
 
