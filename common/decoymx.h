@@ -146,6 +146,8 @@ struct sess_rec {
  * (REC_STATS) and served as Prometheus metrics by it.
  */
 #define STATS_CODES	600
+#define MAX_LISTEN		64
+
 struct net_stats {
 	uint64_t	 conn_open;
 	uint64_t	 conn_total;
@@ -166,6 +168,8 @@ struct net_stats {
 	uint64_t	 sensor_syns;		/* first SYNs recorded */
 	uint64_t	 sensor_retransmits;
 	uint64_t	 sensor_bad;		/* malformed packets */
+	/* closed sessions per listener (config order) and stage */
+	uint64_t	 listener[MAX_LISTEN][STAGE_MAX];
 };
 
 /* A listener as configured. */
@@ -175,7 +179,6 @@ struct listen_conf {
 	int32_t			 mx_pref;	/* -1 when not given */
 };
 
-#define MAX_LISTEN		64
 #define MAX_EXPORTS		8	/* "export ... every" lines */
 
 enum defer_stage {
