@@ -272,6 +272,20 @@ config_listen_arg(struct config *c, const char *arg, char *err,
 		    "[ADDR]:PORT)", buf);
 		return -1;
 	}
+	/* The second socket on one address would fail to bind at run. */
+	for (int i = 0; i < c->nlisten; i++) {
+		char		 a[ADDR_STRLEN], b[ADDR_STRLEN];
+		uint16_t	 pa, pb;
+
+		util_addr_str((struct sockaddr *)&c->listen[i].ss, a,
+		    sizeof(a), &pa);
+		util_addr_str((struct sockaddr *)&l->ss, b, sizeof(b), &pb);
+		if (pa == pb && strcmp(a, b) == 0) {
+			snprintf(err, errlen, "'%s' is already a listener",
+			    buf);
+			return -1;
+		}
+	}
 	c->nlisten++;
 	return 0;
 }
@@ -1165,7 +1179,19 @@ config_parse_line(struct config *c, const char *file, int lineno,
 		fprintf(stderr, "%s:%d: %s: %s\n", file, lineno, key, err);
 		return -1;
 	}
-	fprintf(stderr, "%s:%d: unknown key '%s'\n", file, lineno, key);
+	{
+		struct suggest	 sg;
+
+		suggest_init(&sg, key);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			suggest_try(&sg, keys[i].key);
+		if (suggest_best(&sg) != NULL)
+			fprintf(stderr, "%s:%d: unknown key '%s'; did you mean "
+			    "'%s'?\n", file, lineno, key, suggest_best(&sg));
+		else
+			fprintf(stderr, "%s:%d: unknown key '%s'\n", file,
+			    lineno, key);
+	}
 	return -1;
 }
 

@@ -189,6 +189,8 @@ enum proxy_result { PROXY_OK, PROXY_LOCAL, PROXY_MISSING, PROXY_MALFORMED,
  * (REC_STATS) and served as Prometheus metrics by it.
  */
 #define STATS_CODES	600
+#define MAX_LISTEN		64
+
 struct net_stats {
 	uint64_t	 conn_open;
 	uint64_t	 conn_total;
@@ -215,6 +217,8 @@ struct net_stats {
 	uint64_t	 clients_real_seen;	/* marked: SYN to the real MX */
 	uint64_t	 proxy[PROXY_RESULTS];	/* headers, by result */
 	uint64_t	 ignored;		/* sessions of ignored clients */
+	/* closed sessions per listener (config order) and stage */
+	uint64_t	 listener[MAX_LISTEN][STAGE_MAX];
 };
 
 /* A listener as configured. */
@@ -225,7 +229,6 @@ struct listen_conf {
 	uint8_t			 proxy;	/* a PROXY header comes first */
 };
 
-#define MAX_LISTEN		64
 #define MAX_REAL_MX		16	/* "real-mx" lines */
 #define CONFIG_SEEN_MAX		64	/* single-valued settings tracked */
 #define MAX_IGNORE		1024	/* "ignore" networks, file included */
@@ -380,6 +383,15 @@ int		 log_enabled(int level);
 size_t		 log_escape(const char *, size_t, char *, size_t);
 const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
 const char	*log_anomalies(uint32_t, char *, size_t);
+
+/* suggest.c */
+struct suggest {
+	const char	*word, *best;
+	int		 dist;
+};
+void		 suggest_init(struct suggest *, const char *word);
+void		 suggest_try(struct suggest *, const char *cand);
+const char	*suggest_best(const struct suggest *);
 
 /* main.c */
 const char	*main_default_db(void);

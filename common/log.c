@@ -49,11 +49,13 @@ static void	 log_vwrite(int, const char *, va_list, int);
 static int	 log_is_journal(void);
 static size_t	 log_logfmt(const char *, char *, size_t);
 
+/* Names this process's lines; stderr is looked at again (after fork). */
 void
 log_init(const char *procname, int level)
 {
 	log_procname = procname;
 	log_level = level;
+	log_journal = -1;
 }
 
 void

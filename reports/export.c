@@ -151,6 +151,14 @@ export_usage(void)
 	return EXIT_USAGE;
 }
 
+/* The usage on f, for -h. */
+void
+export_help(FILE *f)
+{
+	fprintf(f, "usage: decoymx %s\n\nSee decoymx(8), COMMANDS.\n",
+	    export_usage_text);
+}
+
 /*
  * The address bytes as text, as inet_ntop writes it (an IPv4 address
  * by hand: a million of them are the bulk of an export).  len is at

@@ -22,10 +22,13 @@
  */
 #include <arpa/inet.h>
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reports.h"
 #include "store.h"
@@ -145,9 +148,11 @@ static const char html_css[] =
     "vertical-align:top;overflow-wrap:anywhere}th{color:var(--mut);"
     "font-weight:600}td.n,th.n{text-align:right;white-space:nowrap}\n"
     ".esc{color:var(--bad);font-family:monospace;background:#fde8e6}"
+    "tspan.esc{fill:var(--bad)}"
     ".none,.null{color:var(--mut)}"
     "footer{color:var(--mut);font-size:12px}\n";
 
+static int	 html_copy(struct span *, const struct out_val *);
 static void	 html_sink(void *, const char *, const struct out_col *, int,
 		    const struct out_val *);
 static int	 html_keep(struct html_list *, const struct out_col *, int,
@@ -159,13 +164,27 @@ static int	 html_run(struct html *, struct store *, enum html_mode,
 static int	 html_grid(struct html *);
 static int	 html_series(struct html *, const char *, int64_t *, int);
 static int	 html_walk_counts(struct html *);
+static int	 html_excluded(const struct allowlist *, const char *);
+static void	 html_latest_add(struct html *, const struct evidence *,
+		    uint32_t);
 static int	 html_listings(struct html *, char *, size_t);
+static void	 html_card(FILE *, const char *, const char *, int64_t);
+static void	 html_meta(struct html *, struct store *);
+static int	 html_write(struct html *, struct store *, const char *);
 static void	 html_page(struct html *, struct store *);
 static void	 html_top_table(FILE *, const char *, const char *,
 		    const struct html_list *);
 static void	 html_bars(FILE *, const char *, const struct html_list *,
 		    int);
 static void	 html_latest(struct html *);
+static void	 html_cards(struct html *);
+static void	 html_columns(struct html *, const char *,
+		    const struct svg_series *, size_t);
+static void	 html_when(struct html *);
+static void	 html_where(struct html *);
+static void	 html_listed(struct html *);
+static void	 html_tops(struct html *);
+static void	 html_decoys(struct html *);
 static void	 html_reasons(FILE *, uint32_t);
 
 /* Copies a value of the sink (bounded) into a malloc'ed span. */
@@ -715,14 +734,24 @@ html_meta(struct html *h, struct store *st)
 		html_time(f, h->last, 0);
 		fputs(")", f);
 	}
-	if (fl->decoy[0] != '\0')
-		fprintf(f, " &middot; decoy %s", fl->decoy);
-	if (fl->country[0] != '\0')
-		fprintf(f, " &middot; country %s", fl->country);
+	/* Checked and normalised by filter.c; escaped all the same. */
+	if (fl->decoy[0] != '\0') {
+		fputs(" &middot; decoy ", f);
+		html_text(f, fl->decoy, strlen(fl->decoy), HTML_TEXT, 0);
+	}
+	if (fl->country[0] != '\0') {
+		fputs(" &middot; country ", f);
+		html_text(f, fl->country, strlen(fl->country), HTML_TEXT, 0);
+	}
 	if (fl->asn != -1)
 		fprintf(f, " &middot; AS%" PRId64, fl->asn);
-	if (fl->cidr[0] != '\0')
-		fprintf(f, " &middot; network %s", fl->cidr);
+	if (fl->cidr[0] != '\0') {
+		fputs(" &middot; network ", f);
+		html_text(f, fl->cidr, strlen(fl->cidr), HTML_TEXT, 0);
+	}
+	if (fl->decoy[0] != '\0' || fl->country[0] != '\0' || fl->asn != -1)
+		fputs(" (the MX walks and listings are per client: they "
+		    "ignore decoy, country and AS)", f);
 	if (h->bucket % (86400LL * 1000000) == 0)
 		fprintf(f, " &middot; bucket %lldd", (long long)h->bucket /
 		    (86400LL * 1000000));
@@ -737,76 +766,82 @@ html_meta(struct html *h, struct store *st)
 	fputs(" UTC</p>\n", f);
 }
 
-/* Writes the page from what was collected. */
+/* The totals as cards: sessions, clients, per role, listed. */
 static void
-html_page(struct html *h, struct store *st)
+html_cards(struct html *h)
 {
-	FILE			*f = h->f;
-	struct svg_series	 s[REASON_MAX + 1];
-	struct svg_flow		 fl[NWALKS];
-	struct svg_bar		 rb[REASON_MAX];
-	size_t			 n;
-
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8"
-	    "\">\n<meta http-equiv=\"Content-Security-Policy\" content=\""
-	    "default-src 'none'; style-src 'unsafe-inline'\">\n<meta name="
-	    "\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-	    "<title>decoymx report</title>\n<style>\n", f);
-	fputs(html_css, f);
-	fputs("</style></head><body>\n<h1>decoymx report</h1>\n", f);
-	html_meta(h, st);
+	FILE	*f = h->f;
 
 	fputs("<section class=\"cards\">\n", f);
 	html_card(f, "c-sessions", "sessions", h->sessions);
 	html_card(f, "c-clients", "clients", h->clients);
-	for (size_t i = 0; i < h->roles.n; i++)
-		if (h->roles.r[i].key.p != NULL) {
-			char	 id[32], what[64];
+	for (size_t i = 0; i < h->roles.n; i++) {
+		char	 id[32], what[64];
 
-			snprintf(id, sizeof(id), "c-%.20s", h->roles.r[i].key.p);
-			snprintf(what, sizeof(what), "sessions on %.20s decoys",
-			    h->roles.r[i].key.p);
-			/* role names are ours; escape all the same */
-			fprintf(f, "<div class=\"card\" id=\"");
-			html_text(f, id, strlen(id), HTML_ATTR, 0);
-			fputs("\"><b>", f);
-			html_num(f, h->roles.r[i].sessions);
-			fputs("</b><span>", f);
-			html_text(f, what, strlen(what), HTML_TEXT, 0);
-			fputs("</span></div>\n", f);
-		}
+		if (h->roles.r[i].key.p == NULL)
+			continue;
+		snprintf(id, sizeof(id), "c-%.20s", h->roles.r[i].key.p);
+		snprintf(what, sizeof(what), "sessions on %.20s decoys",
+		    h->roles.r[i].key.p);
+		/* role names are ours; escape all the same */
+		fprintf(f, "<div class=\"card\" id=\"");
+		html_text(f, id, strlen(id), HTML_ATTR, 0);
+		fputs("\"><b>", f);
+		html_num(f, h->roles.r[i].sessions);
+		fputs("</b><span>", f);
+		html_text(f, what, strlen(what), HTML_TEXT, 0);
+		fputs("</span></div>\n", f);
+	}
 	html_card(f, "c-listed", "clients listed", h->listed);
 	fputs("</section>\n", f);
+}
 
-	fputs("<section><h2>Sessions over time by role</h2>\n", f);
-	n = 0;
+/* Columns over the window's buckets, or a line saying there are none. */
+static void
+html_columns(struct html *h, const char *id, const struct svg_series *s,
+    size_t n)
+{
+	if (h->nb == 0)
+		fprintf(h->f, "<p class=\"none\" id=\"%s\">none in this "
+		    "period</p>\n", id);
+	else
+		svg_columns(h->f, id, h->t0, h->bucket, h->nb, s, n);
+}
+
+/* Sessions by role (and SYNs to the real MX) and new clients. */
+static void
+html_when(struct html *h)
+{
+	struct svg_series	 s[4];
+	size_t			 n = 0;
+
 	s[n++] = (struct svg_series){ "primary", "primary", h->primary, 0 };
 	s[n++] = (struct svg_series){ "backup", "backup", h->backup, 0 };
 	s[n++] = (struct svg_series){ "no MX role", "decoy", h->decoy, 0 };
 	if (h->sensor || out_table_exists(h->db, "syns"))
 		s[n++] = (struct svg_series){ "SYNs to the real MX", "real",
 		    h->real, 1 };
-	if (h->nb == 0)
-		fputs("<p class=\"none\" id=\"sessions\">none in this period"
-		    "</p>\n", f);
-	else
-		svg_columns(f, "sessions", h->t0, h->bucket, h->nb, s, n);
-	fputs("</section>\n<section><h2>New clients</h2>\n", f);
+	fputs("<section><h2>Sessions over time by role</h2>\n", h->f);
+	html_columns(h, "sessions", s, n);
+	fputs("</section>\n<section><h2>New clients</h2>\n", h->f);
 	s[0] = (struct svg_series){ "clients first seen", "newc", h->newc,
 	    0 };
-	if (h->nb == 0)
-		fputs("<p class=\"none\" id=\"new-clients\">none in this "
-		    "period</p>\n", f);
-	else
-		svg_columns(f, "new-clients", h->t0, h->bucket, h->nb, s, 1);
-	fputs("</section>\n", f);
+	html_columns(h, "new-clients", s, 1);
+	fputs("</section>\n", h->f);
+}
+
+/* Countries and AS numbers; MX walks and anomalies. */
+static void
+html_where(struct html *h)
+{
+	FILE		*f = h->f;
+	struct svg_flow	 fl[NWALKS];
 
 	fputs("<div class=\"grid\"><section><h2>Top countries</h2>\n", f);
 	html_bars(f, "countries", &h->countries, 0);
 	fputs("</section><section><h2>Top AS numbers</h2>\n", f);
 	html_bars(f, "asns", &h->asns, 1);
 	fputs("</section></div>\n", f);
-
 	fputs("<div class=\"grid\"><section><h2>MX walks</h2>\n", f);
 	for (size_t i = 0; i < NWALKS; i++)
 		fl[i] = (struct svg_flow){ html_walks[i].from,
@@ -815,37 +850,54 @@ html_page(struct html *h, struct store *st)
 	fputs("</section><section><h2>Anomalies</h2>\n", f);
 	html_bars(f, "anomalies", &h->anoms, 0);
 	fputs("</section></div>\n", f);
+}
 
-	fputs("<section><h2>Listings by reason</h2>\n", f);
+/* Listed clients per reason, and their growth over the window. */
+static void
+html_listed(struct html *h)
+{
+	static const char	*cls[] = { "r0", "r1", "r2" };
+	struct svg_series	 s[REASON_MAX];
+	struct svg_bar		 rb[REASON_MAX];
+
+	fputs("<section><h2>Listings by reason</h2>\n", h->f);
 	for (int r = 0; r < REASON_MAX; r++) {
 		const char *name = classify_reason_name(r);
 		const char *text = classify_reason_text(r);
 
 		rb[r] = (struct svg_bar){ { name, strlen(name) },
 		    { text, strlen(text) }, h->by_reason[r] };
+		s[r] = (struct svg_series){ name, cls[r % 3], h->cum[r], 1 };
 	}
 	if (h->listed == 0)
-		fputs("<p class=\"none\" id=\"reasons\">none listed</p>\n", f);
+		fputs("<p class=\"none\" id=\"reasons\">none listed</p>\n",
+		    h->f);
 	else
-		svg_hbars(f, "reasons", rb, REASON_MAX);
+		svg_hbars(h->f, "reasons", rb, REASON_MAX);
 	if (h->listed > 0 && h->nb > 0) {
 		fputs("<h2>Listed clients by first sight, cumulative</h2>\n",
-		    f);
-		for (int r = 0; r < REASON_MAX; r++) {
-			static const char *cls[] = { "r0", "r1", "r2" };
-
-			s[r] = (struct svg_series){ classify_reason_name(r),
-			    cls[r % 3], h->cum[r], 1 };
-		}
-		svg_columns(f, "listings", h->t0, h->bucket, h->nb, s,
-		    REASON_MAX);
+		    h->f);
+		html_columns(h, "listings", s, REASON_MAX);
 	}
-	fputs("</section>\n<div class=\"grid\">\n", f);
-	html_top_table(f, "top-helos", "Top HELO names", &h->helos);
-	html_top_table(f, "top-senders", "Top senders", &h->senders);
-	html_top_table(f, "top-recipients", "Top recipients", &h->rcpts);
-	fputs("</div>\n", f);
-	html_latest(h);
+	fputs("</section>\n", h->f);
+}
+
+/* The top HELO names, senders and recipients. */
+static void
+html_tops(struct html *h)
+{
+	fputs("<div class=\"grid\">\n", h->f);
+	html_top_table(h->f, "top-helos", "Top HELO names", &h->helos);
+	html_top_table(h->f, "top-senders", "Top senders", &h->senders);
+	html_top_table(h->f, "top-recipients", "Top recipients", &h->rcpts);
+	fputs("</div>\n", h->f);
+}
+
+/* Each decoy with its role, sessions, clients and first and last. */
+static void
+html_decoys(struct html *h)
+{
+	FILE	*f = h->f;
 
 	fputs("<section><h2>Decoys</h2>\n<table id=\"decoys\"><tr><th>decoy"
 	    "</th><th>role</th><th class=\"n\">sessions</th><th class=\"n\">"
@@ -870,10 +922,75 @@ html_page(struct html *h, struct store *st)
 		html_time(f, r->last, 0);
 		fputs("</td></tr>\n", f);
 	}
-	fputs("</table></section>\n<footer>decoymx " DECOYMX_VERSION
+	fputs("</table></section>\n", f);
+}
+
+/* The parts of the page, in order. */
+static void (*const html_parts[])(struct html *) = {
+	html_cards, html_when, html_where, html_listed, html_tops,
+	html_latest, html_decoys,
+};
+
+/* Writes the page from what was collected. */
+static void
+html_page(struct html *h, struct store *st)
+{
+	FILE	*f = h->f;
+
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8"
+	    "\">\n<meta http-equiv=\"Content-Security-Policy\" content=\""
+	    "default-src 'none'; style-src 'unsafe-inline'\">\n<meta name="
+	    "\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
+	    "<title>decoymx report</title>\n<style>\n", f);
+	fputs(html_css, f);
+	fputs("</style></head><body>\n<h1>decoymx report</h1>\n", f);
+	html_meta(h, st);
+	for (size_t i = 0; i < sizeof(html_parts) / sizeof(html_parts[0]); i++)
+		html_parts[i](h);
+	fputs("<footer>decoymx " DECOYMX_VERSION
 	    " &middot; counts from decoymx report summary, top and timeline"
 	    " under the same window and filters; listings as decoymx export"
 	    " would make them</footer>\n</body></html>\n", f);
+}
+
+/*
+ * Writes the page to path atomically (a temporary file beside it, then
+ * rename), so that a web server or mailer never reads half a page.
+ * Returns the exit status.
+ */
+static int
+html_write(struct html *h, struct store *st, const char *path)
+{
+	char	 tmp[4096];
+	int	 fd, bad;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    (int)sizeof(tmp)) {
+		fprintf(stderr, "decoymx report html: %s: name too long\n",
+		    path);
+		return EXIT_USAGE;
+	}
+	if ((fd = mkstemp(tmp)) == -1 || fchmod(fd, 0644) == -1 ||
+	    (h->f = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "decoymx report html: %s: %s\n", path,
+		    strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(tmp);
+		}
+		return EXIT_RUNTIME;
+	}
+	html_page(h, st);
+	bad = ferror(h->f);
+	bad |= fflush(h->f) == EOF || fsync(fd) == -1;
+	bad |= fclose(h->f) == EOF;
+	if (bad || rename(tmp, path) == -1) {
+		fprintf(stderr, "decoymx report html: %s: cannot write: %s\n",
+		    path, strerror(errno));
+		unlink(tmp);
+		return EXIT_RUNTIME;
+	}
+	return 0;
 }
 
 /* decoymx report html.  Returns the exit status. */
@@ -929,18 +1046,12 @@ report_html(struct store *st, const struct report_args *a)
 		fprintf(stderr, "decoymx report html: listings: %s\n", err);
 		goto done;
 	}
-	if (out == NULL || strcmp(out, "-") == 0)
+	if (out == NULL || strcmp(out, "-") == 0) {
 		h.f = stdout;
-	else if ((h.f = fopen(out, "w")) == NULL) {
-		fprintf(stderr, "decoymx report html: %s: %s\n", out,
-		    strerror(errno));
-		goto done;
-	}
-	html_page(&h, st);
-	if (h.f != stdout && (ferror(h.f) | fclose(h.f)) != 0)
-		fprintf(stderr, "decoymx report html: %s: cannot write\n", out);
-	else
+		html_page(&h, st);
 		ret = 0;
+	} else
+		ret = html_write(&h, st, out);
 done:
 	html_list_free(&h.roles);
 	html_list_free(&h.decoys);

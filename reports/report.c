@@ -644,6 +644,40 @@ cmd_report(int argc, char **argv, const char *default_db)
 		}
 		return ret;
 	}
-	fprintf(stderr, "decoymx report: unknown report: %s\n", a.argv[0]);
+	{
+		struct suggest	 sg;
+
+		suggest_init(&sg, a.argv[0]);
+		for (size_t i = 0; i < NREPORT_CMDS; i++)
+			suggest_try(&sg, report_cmds[i].name);
+		if (suggest_best(&sg) != NULL)
+			fprintf(stderr, "decoymx report: unknown report: %s; "
+			    "did you mean %s?\n", a.argv[0], suggest_best(&sg));
+		else
+			fprintf(stderr, "decoymx report: unknown report: %s\n",
+			    a.argv[0]);
+	}
 	return report_usage();
+}
+
+/*
+ * The usage of report sub (every report when sub is NULL) on f, for
+ * -h.  Returns 0, or -1 when sub is no report.
+ */
+int
+report_help(FILE *f, const char *sub)
+{
+	int	 found = 0;
+
+	for (size_t i = 0; i < NREPORT_CMDS; i++) {
+		if (sub != NULL && strcmp(sub, report_cmds[i].name) != 0)
+			continue;
+		fprintf(f, "%s decoymx report %s\n", found ? "      " :
+		    "usage:", report_cmds[i].usage);
+		found = 1;
+	}
+	if (!found)
+		return -1;
+	fputs("\nSee decoymx(8), COMMANDS.\n", f);
+	return 0;
 }

@@ -153,6 +153,7 @@ void		 out_set_sink(out_sink_fn *, void *arg);
 
 /* report.c */
 int		 cmd_report(int argc, char **argv, const char *default_db);
+int		 report_help(FILE *, const char *sub);
 
 /* summary.c */
 int		 report_summary(struct store *, const struct report_args *);
@@ -184,6 +185,7 @@ int		 cmd_export(int argc, char **argv, const char *default_db);
 int		 export_run(sqlite3 *, const char *dbpath, int argc,
 		    char **argv);
 size_t		 export_last_entries(void);
+void		 export_help(FILE *);
 
 /* window.c: windowed answers from the rollups */
 enum win_dim {

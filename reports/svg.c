@@ -191,11 +191,12 @@ html_time(FILE *f, int64_t us, int seconds)
 static int64_t
 svg_nice(int64_t v)
 {
-	static const int	 m[] = { 10, 15, 20, 25, 30, 40, 50, 60, 80 };
+	static const int	 m[] = { 10, 20, 30, 40, 50, 60, 80 };
 	int64_t			 p = 1;
 
+	/* Even, so that the middle grid line has a whole number. */
 	if (v <= 10)
-		return v < 1 ? 1 : v;
+		return v < 2 ? 2 : v + (v & 1);
 	while (p <= INT64_MAX / 100) {
 		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 			if (v <= m[i] * p)

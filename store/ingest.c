@@ -335,7 +335,7 @@ ingest_setup(struct ingest *ig)
 	if (ig->metrics_fd != -1 && (ig->metrics = metrics_new(ig->base,
 	    ig->metrics_fd, ig->b)) == NULL)
 		return -1;
-	metrics_set_store(ig->metrics, ig->st);
+	metrics_set_store(ig->metrics, ig->st, ig->conf);
 	for (int i = 0; i < 4; i++) {
 		ig->ev_sig[i] = evsignal_new(ig->base, sigs[i], ingest_signal,
 		    ig);

@@ -2,7 +2,9 @@
  * metrics.c -- the optional metrics listener of the store process:
  * Prometheus text format at /metrics.  The network process sends its
  * counters once a second (REC_STATS); the store adds its own (batches,
- * pending, drops).  Off unless "metrics ADDR:PORT" is configured; the
+ * pending, drops), the sessions per decoy and role (live from the
+ * network process, and in the database), and the outcome of each
+ * periodic export.  Off unless "metrics ADDR:PORT" is configured; the
  * socket is bound by the parent before privileges are dropped.
  *
  * The HTTP side is a minimal HTTP/1.0-style responder, one bounded
@@ -54,6 +56,7 @@ struct metrics {
 	struct event		*resume;	/* after out of descriptors */
 	const struct batch	*batch;
 	struct store		*st;		/* per-decoy counts, or NULL */
+	const struct config	*conf;		/* the listeners, or NULL */
 	struct metrics_export	 exports[MAX_EXPORTS];
 	struct net_stats	 net;
 	int			 have_net;
@@ -71,6 +74,7 @@ struct metrics_ratelimit {
 static void	 metrics_render(struct metrics *, struct evbuffer *);
 static void	 metrics_label(struct evbuffer *, const char *);
 static void	 metrics_decoys(struct metrics *, struct evbuffer *);
+static void	 metrics_listeners(struct metrics *, struct evbuffer *);
 static void	 metrics_exports(struct metrics *, struct evbuffer *);
 static void	 metrics_build(struct evbuffer *);
 static void	 metrics_accept(struct evconnlistener *, evutil_socket_t,
@@ -316,12 +320,19 @@ metrics_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* The store whose counts table gives the sessions per decoy. */
+/*
+ * The store whose counts table gives the sessions per decoy, and the
+ * configuration whose listeners name the network process's per-listener
+ * counters (both kept by reference).
+ */
 void
-metrics_set_store(struct metrics *m, struct store *st)
+metrics_set_store(struct metrics *m, struct store *st,
+    const struct config *c)
 {
-	if (m != NULL)
-		m->st = st;
+	if (m == NULL)
+		return;
+	m->st = st;
+	m->conf = c;
 }
 
 /*
@@ -512,6 +523,7 @@ metrics_render(struct metrics *m, struct evbuffer *b)
 		metrics_scalars(b, sensor_rows, sizeof(sensor_rows) /
 		    sizeof(sensor_rows[0]), n);
 
+	metrics_listeners(m, b);
 	metrics_decoys(m, b);
 	metrics_exports(m, b);
 	metrics_build(b);
@@ -543,8 +555,39 @@ metrics_label(struct evbuffer *b, const char *s)
 }
 
 /*
- * Sessions committed per decoy address and role, from the counts the
- * store keeps as it writes (so they survive a restart).
+ * The network process's closed sessions per listener and stage, named
+ * by the listener's address, port and role.
+ */
+static void
+metrics_listeners(struct metrics *m, struct evbuffer *b)
+{
+	const struct config	*c = m->conf;
+	char			 ip[ADDR_STRLEN];
+	uint16_t		 port;
+
+	if (c == NULL || !m->have_net || c->nlisten == 0)
+		return;
+	metric(b, "decoymx_decoy_sessions_total", "counter",
+	    "finished sessions by decoy address, port, role and stage");
+	for (int i = 0; i < c->nlisten && i < MAX_LISTEN; i++) {
+		util_addr_str((const struct sockaddr *)&c->listen[i].ss, ip,
+		    sizeof(ip), &port);
+		for (int k = 0; k < STAGE_MAX; k++) {
+			evbuffer_add_printf(b, "decoymx_decoy_sessions_total"
+			    "{decoy=\"");
+			metrics_label(b, ip);
+			evbuffer_add_printf(b, "\",port=\"%u\",role=\"%s\","
+			    "stage=\"%s\"} %llu\n", port, role_name(config_role(c,
+			    c->listen[i].mx_pref)), stage_name(k),
+			    (unsigned long long)m->net.listener[i][k]);
+		}
+	}
+}
+
+/*
+ * Sessions in the database per decoy address and role, from the counts
+ * the store keeps as it writes (so they survive a restart; a merge adds
+ * other decoys' sessions).
  */
 static void
 metrics_decoys(struct metrics *m, struct evbuffer *b)
@@ -555,13 +598,13 @@ metrics_decoys(struct metrics *m, struct evbuffer *b)
 	    "SELECT key, coalesce(label, ''), sessions FROM counts"
 	    " WHERE dim = 'decoy' ORDER BY key", -1, &q, NULL) != SQLITE_OK)
 		return;
-	metric(b, "decoymx_decoy_sessions_total", "counter",
-	    "sessions committed to the database by decoy address and role");
+	metric(b, "decoymx_db_sessions", "gauge",
+	    "sessions in the database by decoy address and role");
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		const char *k = (const char *)sqlite3_column_text(q, 0);
 		const char *r = (const char *)sqlite3_column_text(q, 1);
 
-		evbuffer_add_printf(b, "decoymx_decoy_sessions_total{decoy=\"");
+		evbuffer_add_printf(b, "decoymx_db_sessions{decoy=\"");
 		metrics_label(b, k != NULL ? k : "");
 		evbuffer_add_printf(b, "\",role=\"");
 		metrics_label(b, r != NULL ? r : "");

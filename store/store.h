@@ -135,7 +135,8 @@ struct metrics	*metrics_new(struct event_base *, int fd,
 		    const struct batch *);
 void		 metrics_free(struct metrics *);
 void		 metrics_net(struct metrics *, const uint8_t *, size_t);
-void		 metrics_set_store(struct metrics *, struct store *);
+void		 metrics_set_store(struct metrics *, struct store *,
+		    const struct config *);
 void		 metrics_export(struct metrics *, int i, const char *format,
 		    const char *path, int ok, int64_t duration_us,
 		    int64_t entries);

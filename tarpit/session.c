@@ -517,6 +517,9 @@ session_record(struct session *s, int64_t now)
 
 	struct net_stats *st = &s->l->tp->st;
 	st->stage[rec.stage]++;
+	if (s->l >= s->l->tp->ls && s->l < s->l->tp->ls + s->l->tp->nls &&
+	    s->l - s->l->tp->ls < MAX_LISTEN)
+		st->listener[s->l - s->l->tp->ls][rec.stage]++;
 	st->reason[rec.reason]++;
 	for (int i = 0; i < ANOM_COUNT; i++)
 		if (rec.anomalies & (1u << i))

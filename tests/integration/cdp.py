@@ -45,6 +45,7 @@ class Browser:
              "--remote-debugging-pipe", "--no-first-run",
              "--no-default-browser-check", "--disable-extensions",
              "--disable-background-networking", "--hide-scrollbars",
+             "--disable-dev-shm-usage",
              "--user-data-dir=" + self.profile,
              "--window-size=%d,%d" % (width, height), "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

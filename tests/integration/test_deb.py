@@ -74,8 +74,13 @@ WATCHED = ["/etc/decoymx", "/etc/systemd", "/lib/systemd/system",
            "/usr/lib/tmpfiles.d", "/usr/share/doc/decoymx",
            "/usr/share/man/man5", "/usr/share/man/man8",
            "/usr/share/decoymx", "/usr/share/lintian/overrides",
-           "/var/lib/systemd", "/var/lib/decoymx"]
-SHALLOW = ["/etc", "/usr/sbin", "/usr/share/doc", "/var/lib"]
+           "/var/lib/systemd", "/var/lib/decoymx", "/var/log/decoymx"]
+SHALLOW = ["/etc", "/etc/logrotate.d", "/usr/sbin", "/usr/share/doc",
+           "/var/lib", "/var/log"]
+# The event log and an export where decoymx(8)/README.Debian put them.
+EVENTS = "/var/log/decoymx/events.json"
+EXPORT_DIR = "/var/lib/rbldnsd/decoymx"
+EXPORT = EXPORT_DIR + "/decoymx.zone"
 
 
 def run(cmd, timeout=30, check=True, **kw):
@@ -111,8 +116,9 @@ def decoymx_paths():
                 if "decoymx" in n:
                     found.add(os.path.join(dirpath, n))
     for top in SHALLOW:
-        found |= {os.path.join(top, n) for n in os.listdir(top)
-                  if "decoymx" in n}
+        if os.path.isdir(top):
+            found |= {os.path.join(top, n) for n in os.listdir(top)
+                      if "decoymx" in n}
     return found
 
 
@@ -171,7 +177,7 @@ def test_control_fields(deb):
     for script in ("postinst", "prerm", "postrm", "conffiles", "md5sums"):
         assert re.search(r"\b%s\b" % script, info), script
     conffiles = run(["dpkg-deb", "-I", str(deb), "conffiles"]).stdout
-    assert conffiles.split() == [CONF]
+    assert conffiles.split() == [CONF, "/etc/logrotate.d/decoymx"]
 
 
 def test_contents(deb):
@@ -191,6 +197,7 @@ def test_contents(deb):
         CONF: "-rw-r--r--",
         "/usr/lib/sysusers.d/decoymx.conf": "-rw-r--r--",
         "/usr/lib/tmpfiles.d/decoymx.conf": "-rw-r--r--",
+        "/etc/logrotate.d/decoymx": "-rw-r--r--",
         "/usr/share/man/man8/decoymx.8.gz": "-rw-r--r--",
         "/usr/share/man/man5/decoymx.conf.5.gz": "-rw-r--r--",
         "/usr/share/doc/decoymx/copyright": "-rw-r--r--",
@@ -230,10 +237,10 @@ def test_maintainer_scripts_are_posix_sh(deb, tmp_path):
             run(["dash", "-n", str(p)])
 
 
-def start_installed_daemon(port):
+def start_installed_daemon(port, conf=CONF):
     """decoymx run as root from the installed files, on a free port."""
     proc = subprocess.Popen(
-        ["/usr/sbin/decoymx", "run", "-c", CONF,
+        ["/usr/sbin/decoymx", "run", "-c", conf,
          "--listen", "127.0.0.1:%d" % port],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
 
@@ -265,6 +272,48 @@ def start_installed_daemon(port):
     assert proc.returncode == 0, err.decode(errors="replace")
 
 
+def documented_paths(pw):
+    """
+    The event log and an export at the paths the documentation gives,
+    set up as README.Debian says: "run -n" refuses the export until its
+    directory exists and is the decoymx user's; then the installed daemon
+    writes both.
+    """
+    st = os.stat(EVENTS)
+    assert (st.st_uid, st.st_mode & 0o777) == (int(pw[2]), 0o640)
+    assert os.stat("/var/log/decoymx").st_uid == 0
+    if _tool("logrotate"):
+        r = run(["logrotate", "-d", "/etc/logrotate.d/decoymx"],
+                check=False)
+        assert r.returncode == 0 and "error" not in r.stderr.lower(), \
+            r.stdout + r.stderr
+    conf = "/etc/decoymx/test-paths.conf"
+    Path(conf).write_text(Path(CONF).read_text() +
+                          "events-log %s\nexport rbldnsd %s every 5m\n"
+                          % (EVENTS, EXPORT))
+    try:
+        r = run(["/usr/sbin/decoymx", "run", "-n", "-c", conf], check=False)
+        assert r.returncode == 1
+        assert "export %s: directory %s does not exist" % (
+            EXPORT, EXPORT_DIR) in r.stderr
+        os.makedirs("/var/lib/rbldnsd", exist_ok=True)
+        os.mkdir(EXPORT_DIR, 0o755)
+        r = run(["/usr/sbin/decoymx", "run", "-n", "-c", conf], check=False)
+        assert r.returncode == 1
+        assert "is not writable by user decoymx" in r.stderr
+        run(["install", "-d", "-o", "decoymx", "-g", "decoymx", "-m",
+             "0755", EXPORT_DIR])
+        run(["/usr/sbin/decoymx", "run", "-n", "-c", conf])
+        start_installed_daemon(free_port(), conf)
+    finally:
+        os.unlink(conf)
+    events = Path(EVENTS).read_text().splitlines()
+    assert events and '"eventid":"decoymx.session.closed"' in events[-1]
+    zone = Path(EXPORT).read_text()
+    assert zone.startswith("# decoymx") and "127.0.0.2" in zone
+    assert os.stat(EXPORT).st_uid == int(pw[2])
+
+
 def test_install_remove_purge(deb):
     if _installed():
         pytest.skip("a decoymx package is installed on this machine")
@@ -272,6 +321,7 @@ def test_install_remove_purge(deb):
         pytest.skip("a decoymx user or group exists on this machine")
     before = decoymx_paths()
     had_var_empty = os.path.isdir("/var/empty")
+    made_rbldnsd = not os.path.exists("/var/lib/rbldnsd")
     installed = False
     try:
         env_nosystemd = not os.path.isdir("/run/systemd/system")
@@ -325,6 +375,7 @@ def test_install_remove_purge(deb):
             start_installed_daemon(free_port())
             st = os.stat("/var/lib/decoymx/decoymx.db")
             assert st.st_uid == int(pw[2])
+            documented_paths(pw)
 
         dpkg("-r", "decoymx")
         assert not os.path.exists("/usr/sbin/decoymx")
@@ -338,9 +389,14 @@ def test_install_remove_purge(deb):
             assert not os.path.exists(gone), gone
         assert not _getent("passwd", "decoymx")
         assert not _getent("group", "decoymx")
+        assert not os.path.exists("/var/log/decoymx")
+        assert not os.path.exists("/etc/logrotate.d/decoymx")
     finally:
         if installed:
             dpkg("-P", "decoymx")
+        shutil.rmtree(EXPORT_DIR, ignore_errors=True)
+        if made_rbldnsd:
+            shutil.rmtree("/var/lib/rbldnsd", ignore_errors=True)
         if not had_var_empty and os.path.isdir("/var/empty"):
             try:
                 os.rmdir("/var/empty")

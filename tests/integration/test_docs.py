@@ -75,6 +75,25 @@ def run_check(conf):
                           capture_output=True, text=True, timeout=30)
 
 
+# What "run -n" may find wrong with the sample on a machine that is not
+# the one it describes: documentation addresses, no decoymx user, no
+# /var/lib/decoymx.  Anything else is a fault of the configuration.
+ENV_ONLY = re.compile(r"^\S+: (warning: .*|listen \S+: cannot bind: Cannot "
+                      r"assign requested address|db /var/lib/decoymx/"
+                      r"decoymx\.db: directory /var/lib/decoymx does not "
+                      r"exist)$")
+
+
+def check_ok(r):
+    """The configuration is valid; what failed is only the machine."""
+    if r.returncode == 0:
+        assert r.stdout.rstrip().endswith("# configuration OK"), r.stdout
+        return
+    assert r.returncode == 1, r.stderr
+    bad = [l for l in r.stderr.splitlines() if not ENV_ONLY.match(l)]
+    assert not bad, r.stderr
+
+
 @pytest.mark.parametrize("page", [MAN8, MAN5], ids=lambda p: p.name)
 def test_man_page_lint_clean(page):
     mandoc = shutil.which("mandoc")
@@ -91,8 +110,7 @@ def test_man_page_lint_clean(page):
 
 def test_sample_config_is_accepted():
     r = run_check(SAMPLE)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.rstrip().endswith("# configuration OK"), r.stdout
+    check_ok(r)
     dump = r.stdout.splitlines()
     for line in ("listen 192.0.2.10:25 mx 10 # primary",
                  "listen [2001:db8::10]:25 mx 10 # primary",
@@ -117,7 +135,8 @@ def test_sample_config_defaults_are_real(tmp_path):
     conf = tmp_path / "defaults.conf"
     conf.write_text("\n".join(uncommented) + "\n")
     base, full = run_check(SAMPLE), run_check(conf)
-    assert full.returncode == 0, full.stderr
+    check_ok(full)
+    assert full.returncode == base.returncode
     assert full.stdout == base.stdout
 
 

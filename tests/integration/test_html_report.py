@@ -241,6 +241,33 @@ def test_output_errors(tmp_path):
                 str(tmp_path / "missing" / "r.html"))
     assert r.returncode == 1
     assert b"missing/r.html" in r.stderr
+    # written whole or not at all: no temporary file stays, mode 0644
+    out = tmp_path / "r.html"
+    out.write_text("old")
+    r = run_bin("report", "html", "--db", db, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("r.html.")]
+    assert os.stat(out).st_mode & 0o777 == 0o644
     # -o belongs to html only
     r = run_bin("report", "summary", "--db", db, "-o", str(tmp_path / "x"))
     assert r.returncode == 2
+
+
+def test_filters_apply_as_in_the_other_reports(page, tmp_path):
+    out = tmp_path / "ru.html"
+    r = run_bin("report", "html", "--db", page.db, "-o", out, "--country",
+                "RU", "--since", "5h")
+    assert r.returncode == 0, r.stderr
+    html = out.read_text()
+    total = js(page.db, "report", "summary", "--country", "RU", "--since",
+               "5h", "--format", "json")["total"]["sessions"]
+    assert total == len(HOSTILE)
+    chart = re.search(r'<svg id="sessions".*?</svg>', html, re.S).group(0)
+    assert sum(int(v) for v in re.findall(r'<rect class="(?:primary|backup|'
+                                          r'decoy)"[^>]*data-v="(\d+)"',
+                                          chart)) == total
+    countries = re.search(r'<svg id="countries".*?</svg>', html,
+                          re.S).group(0)
+    assert re.findall(r'data-v="(\d+)"', countries) == [str(total)]
+    assert "country RU" in html and "ignore decoy, country and AS" in html

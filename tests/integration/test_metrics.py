@@ -66,9 +66,11 @@ def scraped(daemon, tmp_path):
     def ready():
         t = scrape(mport)
         s = samples(t)
-        return t if any(k[0] == "decoymx_decoy_sessions_total" and v == 1
+        return t if any(k[0] == "decoymx_db_sessions" and v == 1
                         for k, v in s.items()) and \
             s.get(("decoymx_connections_total", frozenset())) == 1 and \
+            sum(v for k, v in s.items()
+                if k[0] == "decoymx_decoy_sessions_total") == 1 and \
             any(k[0] == "decoymx_export_failures_total" and v >= 1
                 for k, v in s.items()) else None
     text = wait_until(ready, 15, interval=0.2, what="metrics")
@@ -78,7 +80,17 @@ def scraped(daemon, tmp_path):
 def test_sessions_by_decoy_and_role(scraped):
     d, text, _, _ = scraped
     s = samples(text)
-    key = ("decoymx_decoy_sessions_total",
+    # live, from the network process: per listener and stage
+    live = {dict(k[1])["stage"]: v for k, v in s.items()
+            if k[0] == "decoymx_decoy_sessions_total"}
+    assert sum(live.values()) == 1 and live["rcpt"] == 1
+    for k, v in s.items():
+        if k[0] == "decoymx_decoy_sessions_total":
+            labels = dict(k[1])
+            assert (labels["decoy"], labels["port"], labels["role"]) == \
+                ("127.0.0.1", str(d.port), "primary")
+    # from the database
+    key = ("decoymx_db_sessions",
            frozenset({("decoy", "127.0.0.1"), ("role", "primary")}))
     assert s[key] == 1
 
