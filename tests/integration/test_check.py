@@ -20,8 +20,10 @@ from conftest import BIN, USER, free_port
 
 def check(tmp_path, *lines, user=USER):
     conf = tmp_path / "c.conf"
-    conf.write_text("\n".join(("db %s/x.db" % tmp_path, "user %s" % user) +
-                              lines) + "\n")
+    # db is single-valued: a test's own db line replaces the default
+    head = () if any(l.startswith("db ") for l in lines) else (
+        "db %s/x.db" % tmp_path,)
+    conf.write_text("\n".join(head + ("user %s" % user,) + lines) + "\n")
     r = subprocess.run([str(BIN), "run", "-n", "-c", str(conf)],
                        capture_output=True, text=True, timeout=30)
     return r, str(conf)
@@ -127,8 +129,8 @@ def test_not_writable_by_the_user(open_dir, key):
     line = {"events-log": "events-log %s" % path,
             "export": "export plain %s every 5m" % path,
             "db": "db %s" % path}[key]
-    lines = (listen_line(free_port(["127.0.0.1"])), "db %s/x.db" % dbdir,
-             line)
+    lines = (listen_line(free_port(["127.0.0.1"])),) + (
+        () if key == "db" else ("db %s/x.db" % dbdir,)) + (line,)
     r, conf = check(open_dir, *lines, user="nobody")
     # root could write there; the user that run drops to cannot
     assert r.returncode == 1, r.stderr

@@ -52,8 +52,10 @@ def hostile_db(path, now):
                       country=("DE", "US", "BR")[h % 3], asn=64500 + h,
                       as_org="AS %d org" % h)
     # The sensor: SYNs to the real MX and MX walks of each verdict.
+    # (in one hour bucket whatever the time now: from its 5th minute)
+    syn_at = (now - 2 * HOUR) // HOUR * HOUR + 5 * MIN
     for i in range(3):
-        scenario.syn(d, "203.0.113.10", now - 2 * HOUR + i * MIN, "real")
+        scenario.syn(d, "203.0.113.10", syn_at + i * MIN, "real")
     walks = {"primary-then-real": 3, "primary-only": 2, "backup-direct": 4,
              "parallel": 1}
     n = 0

@@ -289,20 +289,21 @@ def test_config_errors(tmp_path):
         conf = tmp_path / "c.conf"
         conf.write_bytes(b"listen 127.0.0.1:2526\n" + line.encode() + b"\n"
                          if not isinstance(line, bytes) else line)
-        r = run_bin("run", "-n", "-c", conf)
+        r = run_bin("run", "-n", "-c", conf, "--db", tmp_path / "x.db")
         assert r.returncode == 2, line
         assert b"c.conf:2:" in r.stderr and why in r.stderr, r.stderr
     bad = tmp_path / "bad.txt"
     bad.write_text("10.0.0.0/8\n\n# c\n10.1.2.3/99\n")
     conf.write_text("listen 127.0.0.1:2526 mx 10 proxy\nignore-file %s\n"
                     "ignore ::1 record\n" % bad)
-    r = run_bin("run", "-n", "-c", conf)
+    r = run_bin("run", "-n", "-c", conf, "--db", tmp_path / "x.db")
     assert r.returncode == 2 and b"bad.txt:4:" in r.stderr, r.stderr
     bad.write_text("10.1.2.3/8 record\n")
-    r = run_bin("run", "-n", "-c", conf)
+    r = run_bin("run", "-n", "-c", conf, "--db", tmp_path / "x.db")
     assert r.returncode == 0, r.stderr
     assert b"listen 127.0.0.1:2526 mx 10 proxy" in r.stdout
     assert b"ignore 10.0.0.0/8 record\n" in r.stdout
     assert b"ignore ::1/128 record\n" in r.stdout
-    r = run_bin("run", "-n", "--listen", "127.0.0.1:2527,proxy,mx=5")
+    r = run_bin("run", "-n", "--listen", "127.0.0.1:2527,proxy,mx=5",
+                "--db", tmp_path / "x.db")
     assert r.returncode == 0 and b"mx 5 proxy" in r.stdout, r.stderr

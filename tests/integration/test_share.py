@@ -184,7 +184,7 @@ def test_configured_share_export(tmp_path):
     conf.write_text("listen 127.0.0.1:2526\nexport stix %s/s.json every 1h "
                     "--sensor mx10\nexport misp %s/feed every 1h\n"
                     % (tmp_path, tmp_path))
-    r = run_bin("run", "-n", "-c", conf)
+    r = run_bin("run", "-n", "-c", conf, "--db", tmp_path / "x.db")
     assert r.returncode == 0, r.stderr
     conf.write_text("listen 127.0.0.1:2526\nexport stix %s/s.json every 1h "
                     "--sensor 'a b'\n" % tmp_path)
