@@ -37,7 +37,7 @@ LIBS	 = $(PKG_LIBS) -lm
 SRCS	:= $(wildcard common/*.c tarpit/*.c store/*.c reports/*.c sensor/*.c \
 	     daemon/*.c)
 OBJS	:= $(SRCS:%.c=$(O)/%.o)
-LIBOBJS	:= $(filter-out $(O)/common/main.o $(O)/daemon/main.o,$(OBJS))
+LIBOBJS	:= $(filter-out $(O)/daemon/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS := $(O)/tests/loadgen $(O)/tests/recent_rss $(O)/tests/floor

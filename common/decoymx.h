@@ -381,9 +381,6 @@ size_t		 log_escape(const char *, size_t, char *, size_t);
 const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
 const char	*log_anomalies(uint32_t, char *, size_t);
 
-/* main.c */
-const char	*main_default_db(void);
-
 /* proc.c */
 int		 proc_run(struct config *);
 void		 proc_reload(struct config *, int ipc_fd);

@@ -17,6 +17,7 @@
 #include "reports.h"
 #include "store.h"
 #include "sensor.h"
+#include "daemon.h"
 
 #ifndef DEFAULT_DB
 #define DEFAULT_DB	"/var/lib/decoymx/decoymx.db"

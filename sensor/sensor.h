@@ -232,7 +232,4 @@ char		*sensor_filter(const struct config *);
 int		 sensor_classify(const struct config *, const struct syn *,
 		    int32_t *mx_pref, enum role *);
 
-/* offline.c: "decoymx sensor --read". */
-int		 cmd_sensor(int argc, char **argv);
-
 #endif /* SENSOR_H */

@@ -1,7 +1,8 @@
 /*
  * store.h -- the store part: the SQLite schema and its migrations, the
  * database handle and session writer, the batch of pending records, the
- * ingest loop of the store process, and the "decoymx db" command.
+ * ingest loop of the store process.  The "decoymx db" command is in
+ * daemon/db.c.
  *
  * Prototypes are grouped by the file that defines them.
  */
@@ -177,9 +178,6 @@ int		 synstore_session(struct synstore *, const char *ip);
 /* merge.c */
 int		 merge_db(struct store *, const char *other, FILE *out,
 		    char *err, size_t errlen);
-
-/* db.c */
-int		 cmd_db(int argc, char **argv, const char *default_db);
 
 /* classify.c: reasons, in rule order; each is a bit in verdict.reasons */
 enum reason {
