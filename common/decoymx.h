@@ -381,6 +381,12 @@ size_t		 log_escape(const char *, size_t, char *, size_t);
 const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
 const char	*log_anomalies(uint32_t, char *, size_t);
 
+/* escape.c: untrusted bytes made safe for JSON and a terminal. */
+size_t		 escape_utf8_len(const unsigned char *, size_t);
+int		 escape_utf8_unsafe(const unsigned char *, size_t);
+void		 escape_json(FILE *, const char *, size_t);
+size_t		 escape_term(const char *, size_t, char *out, size_t cap);
+
 /* proc.c */
 int		 proc_run(struct config *);
 void		 proc_reload(struct config *, int ipc_fd);
