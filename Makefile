@@ -124,6 +124,7 @@ run: deps-build
 # build, then the same again against an ASan+UBSan build.  The last line
 # of output is the total "N passed, N failed".
 check: deps-test
+	@python3 scripts/check-layering -q
 	@$(MAKE) --no-print-directory all unit $(O)/tests/loadgen
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit
 	@$(FUZZ_MAKE) fuzzers

@@ -352,11 +352,8 @@ int		 config_ignore_match(const struct ignore_net *, int n,
 int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
-/* export.c (reports/): the periodic exports of the store process */
-int		 export_argv(const char *format, const char *path,
-		    const char *args, char *buf, size_t buflen, char **argv,
-		    int maxargv);
-int		 export_check(int argc, char **argv);
+void		 config_set_export_check(int (*)(const struct export_conf *,
+		    char *err, size_t errlen));
 
 /* log.c */
 extern const char *log_procname;
@@ -386,10 +383,6 @@ size_t		 escape_utf8_len(const unsigned char *, size_t);
 int		 escape_utf8_unsafe(const unsigned char *, size_t);
 void		 escape_json(FILE *, const char *, size_t);
 size_t		 escape_term(const char *, size_t, char *out, size_t cap);
-
-/* proc.c */
-int		 proc_run(struct config *);
-void		 proc_reload(struct config *, int ipc_fd);
 
 /* proxy.c (tarpit/) */
 const char	*proxy_result_name(int);

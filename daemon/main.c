@@ -222,6 +222,7 @@ cmd_help(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	hooks_install();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

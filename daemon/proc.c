@@ -22,6 +22,7 @@
 #include "store.h"
 #include "tarpit.h"
 #include "sensor.h"
+#include "daemon.h"
 
 struct creds {
 	int	 drop;		/* started as root with an unprivileged user */

@@ -184,6 +184,10 @@ int		 cmd_export(int argc, char **argv, const char *default_db);
 int		 export_run(sqlite3 *, const char *dbpath, int argc,
 		    char **argv);
 size_t		 export_last_entries(void);
+int		 export_argv(const char *format, const char *path,
+		    const char *args, char *buf, size_t buflen, char **argv,
+		    int maxargv);
+int		 export_check(int argc, char **argv);
 
 /* window.c: windowed answers from the rollups */
 enum win_dim {

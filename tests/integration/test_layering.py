@@ -77,3 +77,10 @@ def test_files_outside_the_parts_are_ignored(tmp_path):
     }))
     r = check(tmp_path)
     assert r.returncode == 0, r.stdout
+
+
+def test_the_tree_keeps_the_layering():
+    """The real sources: no part includes a header of a part above it."""
+    r = check(REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "0 includes against the layering"
