@@ -378,6 +378,25 @@ size_t		 log_escape(const char *, size_t, char *, size_t);
 const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
 const char	*log_anomalies(uint32_t, char *, size_t);
 
+/* chan.c: every message between the two processes (doc/DESIGN.md §4). */
+struct chan_handler {
+	int	 type;			/* enum rec_type */
+	void	(*fn)(void *arg, const uint8_t *msg, size_t len);
+};
+size_t		 chan_encode_empty(int type, uint8_t *buf, size_t cap);
+int		 chan_decode_empty(const uint8_t *, size_t, int type,
+		    const char **why);
+size_t		 chan_encode_stats(const struct net_stats *, uint8_t *buf,
+		    size_t cap);
+int		 chan_decode_stats(const uint8_t *, size_t, struct net_stats *,
+		    const char **why);
+size_t		 chan_encode_reload(const struct config *, uint8_t *buf,
+		    size_t cap);
+int		 chan_decode_reload(const uint8_t *, size_t, struct config *,
+		    const char **why);
+int		 chan_dispatch(const struct chan_handler *, size_t n, void *arg,
+		    const uint8_t *msg, size_t len);
+
 /* escape.c: untrusted bytes made safe for JSON and a terminal. */
 size_t		 escape_utf8_len(const unsigned char *, size_t);
 int		 escape_utf8_unsafe(const unsigned char *, size_t);

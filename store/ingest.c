@@ -74,6 +74,10 @@ static const struct ingest_hooks *ingest_hooks;
 
 static void	 ingest_read(evutil_socket_t, short, void *);
 static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
+static void	 ingest_session(void *, const uint8_t *, size_t);
+static void	 ingest_syn(void *, const uint8_t *, size_t);
+static void	 ingest_stats(void *, const uint8_t *, size_t);
+static void	 ingest_bye(void *, const uint8_t *, size_t);
 static void	 ingest_flush(struct ingest *);
 static void	 ingest_check_db(struct ingest *);
 static void	 ingest_flush_cb(evutil_socket_t, short, void *);
@@ -114,25 +118,67 @@ ingest_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* What the network process sends (common/chan.c), by type. */
+static const struct chan_handler ingest_chan[] = {
+	{ REC_SESSION,	ingest_session },
+	{ REC_SYN,	ingest_syn },
+	{ REC_STATS,	ingest_stats },
+	{ REC_BYE,	ingest_bye },
+};
+
+/*
+ * One message from the network process, to its handler by type; one of
+ * an unknown type or version goes to the session batch, which counts it
+ * as invalid.
+ */
 static void
 ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
 {
-	if (record_type(rec, len) == REC_BYE) {
-		/* The network process stops on its own signal: not a crash. */
-		if (!ig->stopping)
-			log_info("store: network process is stopping");
-		ig->stopping = 1;
+	if (chan_dispatch(ingest_chan, sizeof(ingest_chan) /
+	    sizeof(ingest_chan[0]), ig, rec, len) == -1)
+		ingest_session(ig, rec, len);
+}
+
+static void
+ingest_bye(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+	const char	*why;
+
+	if (chan_decode_empty(rec, len, REC_BYE, &why) == -1) {
+		log_warn("store: bad stop message from the network process: "
+		    "%s", why);
 		return;
 	}
-	if (record_type(rec, len) == REC_STATS) {
-		metrics_net(ig->metrics, rec, len);
-		return;
-	}
-	if (record_type(rec, len) == REC_SYN) {
-		if (synstore_queue(ig->syns, rec, len) == 0)
-			ingest_arm(ig);
-		return;
-	}
+	/* The network process stops on its own signal: not a crash. */
+	if (!ig->stopping)
+		log_info("store: network process is stopping");
+	ig->stopping = 1;
+}
+
+static void
+ingest_stats(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+
+	metrics_net(ig->metrics, rec, len);
+}
+
+static void
+ingest_syn(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+
+	if (synstore_queue(ig->syns, rec, len) == 0)
+		ingest_arm(ig);
+}
+
+/* A session record: decoded and checked by batch_add(). */
+static void
+ingest_session(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+
 	geo_refresh(ig->geo, util_now_us());
 	if (batch_add(ig->b, rec, len) == -1)
 		return;
