@@ -146,6 +146,8 @@ static int	 chan_conf_field(void *, int, const uint8_t *, size_t,
 static int	 chan_ignore(struct config *, int *, const uint8_t *, size_t,
 		    const char **);
 static int	 chan_text_ok(const uint8_t *, size_t);
+static int	 chan_walk(const uint8_t *, size_t, int, size_t, int,
+		    uint32_t, rec_field_fn, struct chan_in *, const char **);
 
 /*
  * Encodes a message without fields (REC_READY, REC_BYE) into buf.
@@ -233,6 +235,28 @@ chan_stats_field(void *arg, int tag, const uint8_t *v, size_t len,
 }
 
 /*
+ * Walks a message of type whose fields are nrows table rows (tags 1 to
+ * nrows, each required), the repeatable tags, and the end marker eor,
+ * the highest tag.  Returns 0, or -1 with *why set.
+ */
+static int
+chan_walk(const uint8_t *msg, size_t len, int type, size_t nrows, int eor,
+    uint32_t repeatable, rec_field_fn fn, struct chan_in *in,
+    const char **why)
+{
+	uint32_t	 seen, all = 0;
+
+	if (rec_walk(msg, len, type, eor + 1, eor, repeatable, &seen, fn, in,
+	    why) == -1)
+		return -1;
+	for (size_t i = 1; i <= nrows; i++)
+		all |= 1u << i;
+	if ((seen & all) != all)
+		return *why = "field missing", -1;
+	return 0;
+}
+
+/*
  * Decodes a REC_STATS message into *st, every counter required.
  * Returns 0, or -1 with *why set; *st may then be partly written.
  */
@@ -241,17 +265,10 @@ chan_decode_stats(const uint8_t *msg, size_t len, struct net_stats *st,
     const char **why)
 {
 	struct chan_in	 in = { st, 0 };
-	uint32_t	 seen, all = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (rec_walk(msg, len, REC_STATS, STATS_EOR + 1, STATS_EOR, 0, &seen,
-	    chan_stats_field, &in, why) == -1)
-		return -1;
-	for (size_t i = 1; i <= NCHAN_STATS; i++)
-		all |= 1u << i;
-	if ((seen & all) != all)
-		return *why = "counter missing", -1;
-	return 0;
+	return chan_walk(msg, len, REC_STATS, NCHAN_STATS, STATS_EOR, 0,
+	    chan_stats_field, &in, why);
 }
 
 /*
@@ -392,15 +409,10 @@ chan_decode_reload(const uint8_t *msg, size_t len, struct config *c,
     const char **why)
 {
 	struct chan_in	 in = { c, 0 };
-	uint32_t	 seen, all = 0;
 
-	if (rec_walk(msg, len, REC_RELOAD, CONF_EOR + 1, CONF_EOR,
-	    1u << CONF_IGNORE, &seen, chan_conf_field, &in, why) == -1)
+	if (chan_walk(msg, len, REC_RELOAD, NCHAN_CONF, CONF_EOR,
+	    1u << CONF_IGNORE, chan_conf_field, &in, why) == -1)
 		return -1;
-	for (size_t i = 1; i <= NCHAN_CONF; i++)
-		all |= 1u << i;
-	if ((seen & all) != all)
-		return *why = "setting missing", -1;
 	c->nignore = in.nignore;
 	return 0;
 }
