@@ -12,7 +12,7 @@
  *                     signature and its label, walk.c: the MX walk and its
  *                     verdict, store/syns.c: the rows
  *   offline           "decoymx sensor --read": all of the above in one
- *                     process (offline.c)
+ *                     process (daemon/offline.c)
  *
  * Prototypes are grouped by the file that defines them.
  */
