@@ -30,13 +30,14 @@ endif
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE \
 	     -DFP_OVERRIDE='"$(PREFIX)/share/decoymx/decoymx-fp.fp"' -Icommon -Itarpit -Istore -Ireports \
-	     -Isensor $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
+	     -Isensor -Idaemon $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LIBS	 = $(PKG_LIBS) -lm
 
-SRCS	:= $(wildcard common/*.c tarpit/*.c store/*.c reports/*.c sensor/*.c)
+SRCS	:= $(wildcard common/*.c tarpit/*.c store/*.c reports/*.c sensor/*.c \
+	     daemon/*.c)
 OBJS	:= $(SRCS:%.c=$(O)/%.o)
-LIBOBJS	:= $(filter-out $(O)/common/main.o,$(OBJS))
+LIBOBJS	:= $(filter-out $(O)/daemon/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS := $(O)/tests/loadgen $(O)/tests/recent_rss $(O)/tests/floor
@@ -123,6 +124,7 @@ run: deps-build
 # build, then the same again against an ASan+UBSan build.  The last line
 # of output is the total "N passed, N failed".
 check: deps-test
+	@python3 scripts/check-layering -q
 	@$(MAKE) --no-print-directory all unit $(O)/tests/loadgen
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit
 	@$(FUZZ_MAKE) fuzzers

@@ -355,11 +355,8 @@ int		 config_ignore_match(const struct ignore_net *, int n,
 int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
-/* export.c (reports/): the periodic exports of the store process */
-int		 export_argv(const char *format, const char *path,
-		    const char *args, char *buf, size_t buflen, char **argv,
-		    int maxargv);
-int		 export_check(int argc, char **argv);
+void		 config_set_export_check(int (*)(const struct export_conf *,
+		    char *err, size_t errlen));
 
 /* log.c */
 extern const char *log_procname;
@@ -393,12 +390,30 @@ void		 suggest_init(struct suggest *, const char *word);
 void		 suggest_try(struct suggest *, const char *cand);
 const char	*suggest_best(const struct suggest *);
 
-/* main.c */
-const char	*main_default_db(void);
+/* chan.c: every message between the two processes (doc/DESIGN.md §4). */
+struct chan_handler {
+	int	 type;			/* enum rec_type */
+	void	(*fn)(void *arg, const uint8_t *msg, size_t len);
+};
+size_t		 chan_encode_empty(int type, uint8_t *buf, size_t cap);
+int		 chan_decode_empty(const uint8_t *, size_t, int type,
+		    const char **why);
+size_t		 chan_encode_stats(const struct net_stats *, uint8_t *buf,
+		    size_t cap);
+int		 chan_decode_stats(const uint8_t *, size_t, struct net_stats *,
+		    const char **why);
+size_t		 chan_encode_reload(const struct config *, uint8_t *buf,
+		    size_t cap);
+int		 chan_decode_reload(const uint8_t *, size_t, struct config *,
+		    const char **why);
+int		 chan_dispatch(const struct chan_handler *, size_t n, void *arg,
+		    const uint8_t *msg, size_t len);
 
-/* proc.c */
-int		 proc_run(struct config *);
-void		 proc_reload(struct config *, int ipc_fd);
+/* escape.c: untrusted bytes made safe for JSON and a terminal. */
+size_t		 escape_utf8_len(const unsigned char *, size_t);
+int		 escape_utf8_unsafe(const unsigned char *, size_t);
+void		 escape_json(FILE *, const char *, size_t);
+size_t		 escape_term(const char *, size_t, char *out, size_t cap);
 
 /* proxy.c (tarpit/) */
 const char	*proxy_result_name(int);

@@ -247,53 +247,11 @@ util_parse_time(const char *s, int64_t now_us, int64_t *us)
 }
 
 /*
- * Escapes untrusted bytes for a terminal or a log line: printable ASCII
- * passes, a backslash is doubled, everything else is written as \xNN.
- * The output is always NUL-terminated and cut with "..." when it does not
- * fit in cap.  Returns the length written.
+ * Escapes untrusted bytes for a terminal or a log line: escape_term()
+ * (common/escape.c), under the name the callers know.
  */
-static size_t
-util_escape_char(unsigned char c, char tmp[4])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (c == '\\') {
-		tmp[0] = tmp[1] = '\\';
-		return 2;
-	}
-	if (c >= 0x20 && c < 0x7f) {
-		tmp[0] = (char)c;
-		return 1;
-	}
-	tmp[0] = '\\';
-	tmp[1] = 'x';
-	tmp[2] = hex[c >> 4];
-	tmp[3] = hex[c & 15];
-	return 4;
-}
-
 size_t
 util_escape_term(const char *p, size_t len, char *out, size_t cap)
 {
-	char	 tmp[4];
-	size_t	 o = 0, need = 0, room;
-
-	if (cap == 0)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		need += util_escape_char((unsigned char)p[i], tmp);
-	room = need + 1 <= cap ? cap - 1 : (cap >= 4 ? cap - 4 : 0);
-	for (size_t i = 0; i < len; i++) {
-		size_t n = util_escape_char((unsigned char)p[i], tmp);
-		if (o + n > room)
-			break;
-		memcpy(out + o, tmp, n);
-		o += n;
-	}
-	if (need + 1 > cap && cap >= 4) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return o;
+	return escape_term(p, len, out, cap);
 }

@@ -186,6 +186,10 @@ int		 export_run(sqlite3 *, const char *dbpath, int argc,
 		    char **argv);
 size_t		 export_last_entries(void);
 void		 export_help(FILE *);
+int		 export_argv(const char *format, const char *path,
+		    const char *args, char *buf, size_t buflen, char **argv,
+		    int maxargv);
+int		 export_check(int argc, char **argv);
 
 /* window.c: windowed answers from the rollups */
 enum win_dim {

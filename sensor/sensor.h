@@ -12,7 +12,7 @@
  *                     signature and its label, walk.c: the MX walk and its
  *                     verdict, store/syns.c: the rows
  *   offline           "decoymx sensor --read": all of the above in one
- *                     process (offline.c)
+ *                     process (daemon/offline.c)
  *
  * Prototypes are grouped by the file that defines them.
  */
@@ -231,8 +231,5 @@ void		 sensor_stats(struct sensor *, struct sensor_stats *);
 char		*sensor_filter(const struct config *);
 int		 sensor_classify(const struct config *, const struct syn *,
 		    int32_t *mx_pref, enum role *);
-
-/* offline.c: "decoymx sensor --read". */
-int		 cmd_sensor(int argc, char **argv);
 
 #endif /* SENSOR_H */

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "reports.h"
 #include "store.h"
 
 struct events {
@@ -94,7 +93,7 @@ events_key_str(FILE *f, const char *key, struct span s)
 	if (s.p == NULL)
 		fputs("null", f);
 	else
-		fmt_json_str(f, s.p, s.len);
+		escape_json(f, s.p, s.len);
 }
 
 /* ,"key":N or ,"key":null when n is the "none" value. */
@@ -123,7 +122,7 @@ events_auth(FILE *f, const struct sess_rec *r)
 	fputs(",\"auth\":[", f);
 	for (uint32_t i = 0; i < r->nauth; i++) {
 		fputs(i > 0 ? ",{\"mechanism\":" : "{\"mechanism\":", f);
-		fmt_json_str(f, r->auth[i].mech.p ? r->auth[i].mech.p : "",
+		escape_json(f, r->auth[i].mech.p ? r->auth[i].mech.p : "",
 		    r->auth[i].mech.len);
 		events_key_str(f, "user", r->auth[i].user.p != NULL &&
 		    r->auth[i].user.len > 0 ? r->auth[i].user :
@@ -147,7 +146,7 @@ events_txns(FILE *f, const struct sess_rec *r)
 		if (t->mail.p == NULL)
 			fputs("null", f);
 		else
-			fmt_json_str(f, t->mail.p, t->mail.len);
+			escape_json(f, t->mail.p, t->mail.len);
 		events_key_str(f, "params", t->params);
 		events_key_int(f, "reply_code", t->reply, t->reply == 0);
 		fputs(",\"rcpt_to\":[", f);
@@ -155,7 +154,7 @@ events_txns(FILE *f, const struct sess_rec *r)
 			const struct txn_rcpt *rc = &r->trcpt[t->rcpt_first + j];
 			if (j > 0)
 				putc(',', f);
-			fmt_json_str(f, rc->path.p ? rc->path.p : "",
+			escape_json(f, rc->path.p ? rc->path.p : "",
 			    rc->path.len);
 		}
 		fputs("],\"rcpt_replies\":[", f);
@@ -212,7 +211,7 @@ events_session(struct events *ev, const struct sess_rec *r,
 	for (uint32_t i = 0; i < r->ntrcpt; i++) {
 		if (i > 0)
 			fputc(',', f);
-		fmt_json_str(f, r->trcpt[i].path.p ? r->trcpt[i].path.p : "",
+		escape_json(f, r->trcpt[i].path.p ? r->trcpt[i].path.p : "",
 		    r->trcpt[i].path.len);
 	}
 	fputc(']', f);

@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports.h"
 #include "store.h"
 
 #define GEO_CHECK_US	1000000LL	/* files are stat()ed at most this often */
@@ -540,7 +539,7 @@ geo_print_val(FILE *f, const char *name, const char *v, int json, int *first)
 		else if (num)
 			fputs(v, f);
 		else
-			fmt_json_str(f, v, strlen(v));
+			escape_json(f, v, strlen(v));
 	} else {
 		if (v != NULL)
 			util_escape_term(v, strlen(v), esc, sizeof(esc));

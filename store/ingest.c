@@ -16,7 +16,10 @@
  * databases are reopened on SIGHUP and, when their files change, before
  * the next record (checked at most once a second).
  *
- * Exports ingest_run().
+ * The periodic exports and the reload are the program's (daemon/): it
+ * plugs them in with ingest_set_hooks().
+ *
+ * Exports ingest_run() and ingest_set_hooks().
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -30,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "reports.h"
 #include "store.h"
 #include "sensor.h"
 
@@ -67,8 +69,15 @@ struct ingest {
 	int			 reopen_failed;
 };
 
+/* What the program plugs in (ingest_set_hooks()); NULL: none. */
+static const struct ingest_hooks *ingest_hooks;
+
 static void	 ingest_read(evutil_socket_t, short, void *);
 static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
+static void	 ingest_session(void *, const uint8_t *, size_t);
+static void	 ingest_syn(void *, const uint8_t *, size_t);
+static void	 ingest_stats(void *, const uint8_t *, size_t);
+static void	 ingest_bye(void *, const uint8_t *, size_t);
 static void	 ingest_flush(struct ingest *);
 static void	 ingest_check_db(struct ingest *);
 static void	 ingest_flush_cb(evutil_socket_t, short, void *);
@@ -109,25 +118,67 @@ ingest_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* What the network process sends (common/chan.c), by type. */
+static const struct chan_handler ingest_chan[] = {
+	{ REC_SESSION,	ingest_session },
+	{ REC_SYN,	ingest_syn },
+	{ REC_STATS,	ingest_stats },
+	{ REC_BYE,	ingest_bye },
+};
+
+/*
+ * One message from the network process, to its handler by type; one of
+ * an unknown type or version goes to the session batch, which counts it
+ * as invalid.
+ */
 static void
 ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
 {
-	if (record_type(rec, len) == REC_BYE) {
-		/* The network process stops on its own signal: not a crash. */
-		if (!ig->stopping)
-			log_info("store: network process is stopping");
-		ig->stopping = 1;
+	if (chan_dispatch(ingest_chan, sizeof(ingest_chan) /
+	    sizeof(ingest_chan[0]), ig, rec, len) == -1)
+		ingest_session(ig, rec, len);
+}
+
+static void
+ingest_bye(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+	const char	*why;
+
+	if (chan_decode_empty(rec, len, REC_BYE, &why) == -1) {
+		log_warn("store: bad stop message from the network process: "
+		    "%s", why);
 		return;
 	}
-	if (record_type(rec, len) == REC_STATS) {
-		metrics_net(ig->metrics, rec, len);
-		return;
-	}
-	if (record_type(rec, len) == REC_SYN) {
-		if (synstore_queue(ig->syns, rec, len) == 0)
-			ingest_arm(ig);
-		return;
-	}
+	/* The network process stops on its own signal: not a crash. */
+	if (!ig->stopping)
+		log_info("store: network process is stopping");
+	ig->stopping = 1;
+}
+
+static void
+ingest_stats(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+
+	metrics_net(ig->metrics, rec, len);
+}
+
+static void
+ingest_syn(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+
+	if (synstore_queue(ig->syns, rec, len) == 0)
+		ingest_arm(ig);
+}
+
+/* A session record: decoded and checked by batch_add(). */
+static void
+ingest_session(void *arg, const uint8_t *rec, size_t len)
+{
+	struct ingest	*ig = arg;
+
 	geo_refresh(ig->geo, util_now_us());
 	if (batch_add(ig->b, rec, len) == -1)
 		return;
@@ -236,7 +287,8 @@ ingest_signal(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(ig->ev_deadline, &tv);
 		break;
 	case SIGHUP:
-		proc_reload(ig->conf, ig->fd);
+		if (ingest_hooks != NULL && ingest_hooks->reload != NULL)
+			ingest_hooks->reload(ig->conf, ig->fd);
 		geo_open(ig->geo, ig->conf);
 		events_reopen(ig->events);
 		break;
@@ -370,25 +422,23 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 	struct ingest_export	*x = arg;
 	struct ingest		*ig = x->ig;
 	const struct export_conf *e;
-	char			 buf[2048], *argv[64];
-	int64_t			 t0 = util_now_us();
-	int			 argc, st;
+	int64_t			 t0 = util_now_us(), entries = 0;
+	int			 st;
 
 	(void)fd;
 	(void)what;
-	if (x->i >= ig->conf->nexports || store_db(ig->st) == NULL)
+	if (x->i >= ig->conf->nexports || store_db(ig->st) == NULL ||
+	    ingest_hooks == NULL || ingest_hooks->export == NULL)
 		return;		/* gone with a reload, or no database */
 	e = &ig->conf->exports[x->i];
-	if ((argc = export_argv(e->format, e->path, e->args, buf, sizeof(buf),
-	    argv, 64)) == -1) {
+	if ((st = ingest_hooks->export(ig->conf, x->i, store_db(ig->st),
+	    store_path(ig->st), &entries)) == -1) {
 		log_warn("export format=%s path=%s failed: bad options",
 		    e->format, e->path);
 		return;
 	}
-	share_ignore_nets(ig->conf->ignore, ig->conf->nignore);
-	st = export_run(store_db(ig->st), store_path(ig->st), argc, argv);
 	metrics_export(ig->metrics, x->i, e->format, e->path, st == 0,
-	    util_now_us() - t0, (int64_t)export_last_entries());
+	    util_now_us() - t0, entries);
 	if (st != 0)
 		log_warn("export format=%s path=%s failed status=%d",
 		    e->format, e->path, st);
@@ -424,6 +474,17 @@ ingest_teardown(struct ingest *ig)
 }
 
 /*
+ * Sets what the program plugs into the store loop: the periodic exports
+ * and the reload on SIGHUP (struct ingest_hooks).  hooks is kept by
+ * reference; NULL, or a NULL member, turns that part off.
+ */
+void
+ingest_set_hooks(const struct ingest_hooks *hooks)
+{
+	ingest_hooks = hooks;
+}
+
+/*
  * Runs the store process until the network process is gone.  fd is the
  * store's end of the SOCK_SEQPACKET socketpair (a zero-length message
  * reads as EOF, so the network process never sends one); child is the
@@ -432,7 +493,7 @@ ingest_teardown(struct ingest *ig)
  * process went away on its own, the stop deadline passed, or records
  * could not be written at exit.  Does not close fd or the store.
  * metrics_fd is a listening socket for /metrics, or -1.  conf is
- * replaced on SIGHUP by proc_reload().
+ * replaced on SIGHUP by the reload hook (ingest_set_hooks()).
  */
 int
 ingest_run(struct config *conf, struct store *st, int fd, pid_t child,

@@ -359,13 +359,28 @@ metrics_export(struct metrics *m, int i, const char *format,
 		x->failures++;
 }
 
-/* Takes a REC_STATS message from the network process. */
+/*
+ * Takes a REC_STATS message from the network process, every counter
+ * checked (chan_decode_stats()); a bad message is dropped, the figures
+ * of the last good one stay.
+ */
 void
 metrics_net(struct metrics *m, const uint8_t *rec, size_t len)
 {
-	if (m == NULL || len != 2 + sizeof(m->net))
+	static int	 warned;
+	struct net_stats ns;
+	const char	*why;
+
+	if (m == NULL)
 		return;
-	memcpy(&m->net, rec + 2, sizeof(m->net));
+	if (chan_decode_stats(rec, len, &ns, &why) == -1) {
+		if (!warned)
+			log_warn("store: bad stats message from the network "
+			    "process: %s", why);
+		warned = 1;
+		return;
+	}
+	m->net = ns;
 	m->have_net = 1;
 }
 

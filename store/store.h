@@ -1,7 +1,8 @@
 /*
  * store.h -- the store part: the SQLite schema and its migrations, the
  * database handle and session writer, the batch of pending records, the
- * ingest loop of the store process, and the "decoymx db" command.
+ * ingest loop of the store process.  The "decoymx db" command is in
+ * daemon/db.c.
  *
  * Prototypes are grouped by the file that defines them.
  */
@@ -111,8 +112,21 @@ void		 batch_set_syns(struct batch *, struct synstore *);
 void		 batch_set_geo(struct batch *, struct geo *);
 
 /* ingest.c */
+/* What the program (daemon/) plugs into the store loop. */
+struct ingest_hooks {
+	/*
+	 * Writes the configured export conf->exports[i] from db; returns
+	 * its exit status (0 written), or -1 when its options do not
+	 * split; *entries: the clients listed.
+	 */
+	int	(*export)(const struct config *, int i, sqlite3 *,
+		    const char *dbpath, int64_t *entries);
+	/* SIGHUP: reads the configuration afresh into conf, sends it on fd. */
+	void	(*reload)(struct config *, int fd);
+};
 int		 ingest_run(struct config *, struct store *, int fd,
 		    pid_t child, int metrics_fd);
+void		 ingest_set_hooks(const struct ingest_hooks *);
 
 /* events.c */
 struct events	*events_open(const char *path, const char *sensor, char *err,
@@ -178,9 +192,6 @@ int		 synstore_session(struct synstore *, const char *ip);
 /* merge.c */
 int		 merge_db(struct store *, const char *other, FILE *out,
 		    char *err, size_t errlen);
-
-/* db.c */
-int		 cmd_db(int argc, char **argv, const char *default_db);
 
 /* classify.c: reasons, in rule order; each is a bit in verdict.reasons */
 enum reason {

@@ -28,11 +28,16 @@ static void	 tarpit_ipc_write(evutil_socket_t, short, void *);
 static int	 tarpit_enqueue(struct tarpit *, const uint8_t *, size_t);
 static void	 tarpit_drain(struct tarpit *);
 static void	 tarpit_shutdown(struct tarpit *);
-static void	 tarpit_reload(struct tarpit *, const uint8_t *, size_t);
+static void	 tarpit_reload(void *, const uint8_t *, size_t);
 static void	 tarpit_stats(evutil_socket_t, short, void *);
 static int	 tarpit_wait_ready(int);
 static void	 tarpit_send(struct tarpit *, const uint8_t *, size_t);
 static void	 tarpit_syn(void *, const struct syn_rec *);
+
+/* What the store sends once running (common/chan.c); READY comes first. */
+static const struct chan_handler tarpit_chan[] = {
+	{ REC_RELOAD, tarpit_reload },
+};
 
 /* A session id: a random 32-bit run id, then a counter. */
 uint64_t
@@ -207,8 +212,9 @@ tarpit_shutdown(struct tarpit *tp)
 		tp->status = EXIT_RUNTIME;
 	} else {
 		/* Tells the store this EOF is a requested stop. */
-		uint8_t bye[2] = { REC_BYE, 1 };
-		send(tp->ipc_fd, bye, sizeof(bye), MSG_NOSIGNAL);
+		uint8_t bye[16];
+		send(tp->ipc_fd, bye, chan_encode_empty(REC_BYE, bye,
+		    sizeof(bye)), MSG_NOSIGNAL);
 	}
 	shutdown(tp->ipc_fd, SHUT_WR);
 	event_base_loopbreak(tp->base);
@@ -360,7 +366,7 @@ static void
 tarpit_ipc_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct tarpit	*tp = arg;
-	static uint8_t	 buf[sizeof(struct config) + 16];
+	static uint8_t	 buf[MAX_RECORD + 1];
 	ssize_t		 n;
 
 	(void)what;
@@ -376,8 +382,9 @@ tarpit_ipc_read(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
-	if (record_type(buf, (size_t)n) == REC_RELOAD)
-		tarpit_reload(tp, buf + 2, (size_t)n - 2);
+	if (chan_dispatch(tarpit_chan, sizeof(tarpit_chan) /
+	    sizeof(tarpit_chan[0]), tp, buf, (size_t)n) == -1)
+		log_warn("store sent a message of unknown type, ignored");
 }
 
 /*
@@ -387,16 +394,18 @@ tarpit_ipc_read(evutil_socket_t fd, short what, void *arg)
 static int
 tarpit_wait_ready(int fd)
 {
-	uint8_t	 buf[16];
-	ssize_t	 n;
-	int	 fl = fcntl(fd, F_GETFL);
+	uint8_t		 buf[16];
+	ssize_t		 n;
+	const char	*why;
+	int		 fl = fcntl(fd, F_GETFL);
 
 	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	do
 		n = recv(fd, buf, sizeof(buf), 0);
 	while (n == -1 && errno == EINTR);
 	fcntl(fd, F_SETFL, fl);
-	return n >= 2 && record_type(buf, (size_t)n) == REC_READY ? 0 : -1;
+	return n > 0 && chan_decode_empty(buf, (size_t)n, REC_READY,
+	    &why) == 0 ? 0 : -1;
 }
 
 /*
@@ -407,7 +416,8 @@ static void
 tarpit_stats(evutil_socket_t fd, short what, void *arg)
 {
 	struct tarpit	*tp = arg;
-	uint8_t		 buf[2 + sizeof(struct net_stats)];
+	static uint8_t	 buf[MAX_RECORD];
+	size_t		 len;
 
 	(void)fd;
 	(void)what;
@@ -426,10 +436,8 @@ tarpit_stats(evutil_socket_t fd, short what, void *arg)
 	tp->st.clients_tracked = tp->recent.used;
 	tp->st.clients_evicted = tp->recent.evicted;
 	tp->st.clients_real_seen = tp->recent.real_seen;
-	buf[0] = REC_STATS;
-	buf[1] = 1;
-	memcpy(buf + 2, &tp->st, sizeof(tp->st));
-	send(tp->ipc_fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if ((len = chan_encode_stats(&tp->st, buf, sizeof(buf))) > 0)
+		send(tp->ipc_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /*
@@ -438,18 +446,17 @@ tarpit_stats(evutil_socket_t fd, short what, void *arg)
  * timeouts, delays and replies from their next step on.
  */
 static void
-tarpit_reload(struct tarpit *tp, const uint8_t *p, size_t len)
+tarpit_reload(void *arg, const uint8_t *msg, size_t len)
 {
-	struct config nc;
+	struct tarpit	*tp = arg;
+	struct config	 nc = tp->conf;
+	const char	*why;
 
-	if (len != sizeof(nc)) {
-		log_warn("reload message of wrong size %zu ignored", len);
+	/* Only the settings of REC_RELOAD change; listeners etc. stay. */
+	if (chan_decode_reload(msg, len, &nc, &why) == -1) {
+		log_warn("reload message rejected: %s", why);
 		return;
 	}
-	memcpy(&nc, p, sizeof(nc));
-	nc.file = tp->conf.file;
-	memcpy(nc.listen, tp->conf.listen, sizeof(nc.listen));
-	nc.nlisten = tp->conf.nlisten;
 	if (nc.client_table_size != tp->conf.client_table_size &&
 	    recent_resize(&tp->recent, nc.client_table_size, util_now_us(),
 	    nc.returning_window_ms) == -1) {

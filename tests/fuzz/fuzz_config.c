@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "decoymx.h"
+#include "daemon.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -15,6 +16,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config	 c;
+	static int		 hooked;
 	char			*text, *line, *save = NULL, err[256];
 	FILE			*devnull;
 	int			 n = 0;
@@ -23,6 +25,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
+	if (!hooked) {
+		hooks_install();	/* export lines checked as by the daemon */
+		hooked = 1;
+	}
 	config_defaults(&c);
 	if ((devnull = fopen("/dev/null", "w")) == NULL) {
 		free(text);

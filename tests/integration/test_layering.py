@@ -40,8 +40,9 @@ def test_downward_includes_pass(tmp_path):
         "tarpit/tarpit.c": '#include "tarpit.h"\n#include "sensor.h"\n',
         "store/syns.c": '#include "store.h"\n#include "sensor.h"\n',
         "reports/top.c": '#include "reports.h"\n#include "store.h"\n',
-        "common/main.c": '#include "reports.h"\n#include "tarpit.h"\n',
+        "daemon/main.c": '#include "reports.h"\n#include "tarpit.h"\n',
         "daemon/loop.c": '#include "store.h"\n#include "reports.h"\n',
+        "daemon/daemon.h": '#include "decoymx.h"\n',
     }))
     r = check(tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -76,3 +77,10 @@ def test_files_outside_the_parts_are_ignored(tmp_path):
     }))
     r = check(tmp_path)
     assert r.returncode == 0, r.stdout
+
+
+def test_the_tree_keeps_the_layering():
+    """The real sources: no part includes a header of a part above it."""
+    r = check(REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip() == "0 includes against the layering"

@@ -85,3 +85,27 @@ def test_sighup_to_network_process_is_harmless(daemon):
     time.sleep(0.2)
     assert d.proc.poll() is None
     normal_session(d)
+
+
+def greeting(d):
+    with Smtp("127.0.0.1", d.port) as c:
+        code, lines = c.greeting
+        if code == 220:
+            c.cmd("QUIT")
+        return code, lines[0] if lines else ""
+
+
+def test_sighup_carries_banner_and_ignore_to_the_network_process(daemon):
+    # RELOAD carries each setting as a field (doc/DESIGN.md §4.3): the
+    # banner (text) and the ignore networks (a repeated field) arrive.
+    d = daemon()
+    assert greeting(d)[0] == 220
+    rewrite(d, banner="reloaded.decoy.test ESMTP ready")
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded.decoy.test ESMTP ready" in greeting(d)[1],
+               3, what="the reloaded banner")
+    rewrite(d, ignore="127.0.0.0/8")
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: 400 <= greeting(d)[0] < 500, 3,
+               what="an ignored client deferred at once after the reload")
+    assert d.proc.poll() is None

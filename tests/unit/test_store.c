@@ -17,6 +17,7 @@
 
 #include "reports.h"
 #include "store.h"
+#include "daemon.h"
 #include "t.h"
 
 static char	 tmpdir[] = "/tmp/decoymx-test-store.XXXXXX";

@@ -26,6 +26,7 @@
 
 #include "sensor.h"
 #include "store.h"
+#include "daemon.h"
 
 #define MAX_FPDB	6
 #define MAX_PORTS	16

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "tarpit.h"
 #include "sensor.h"
+#include "daemon.h"
 
 struct creds {
 	int	 drop;		/* started as root with an unprivileged user */
@@ -201,7 +202,8 @@ proc_reload(struct config *running, int ipc_fd)
 {
 	struct config	 nc;
 	char		 err[256];
-	uint8_t		 buf[2 + sizeof(nc)];
+	static uint8_t	 buf[MAX_RECORD];
+	size_t		 len;
 
 	if (running->file == NULL) {
 		log_info("reload: no configuration file, nothing to do");
@@ -254,10 +256,11 @@ proc_reload(struct config *running, int ipc_fd)
 	nc.file = running->file;
 	*running = nc;
 	log_setlevel(nc.log_level);
-	buf[0] = REC_RELOAD;
-	buf[1] = 1;
-	memcpy(buf + 2, &nc, sizeof(nc));
-	if (send(ipc_fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+	/* The settings the network process takes, field by field. */
+	if ((len = chan_encode_reload(&nc, buf, sizeof(buf))) == 0)
+		log_warn("reload: the settings do not fit in a message, the "
+		    "network process keeps its own");
+	else if (send(ipc_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
 		log_warn("reload: could not tell the network process: %s",
 		    strerror(errno));
 }
@@ -389,7 +392,9 @@ proc_run(struct config *c)
 	log_info("store ready db=%s", c->db);
 	{
 		/* The network process starts accepting on this. */
-		uint8_t ready[2] = { REC_READY, 1 };
+		uint8_t ready[16];
+		size_t rlen = chan_encode_empty(REC_READY, ready,
+		    sizeof(ready));
 		sigset_t block;
 
 		/* From here on a stop is the event loop's (ingest.c). */
@@ -397,7 +402,7 @@ proc_run(struct config *c)
 		sigaddset(&block, SIGTERM);
 		sigaddset(&block, SIGINT);
 		sigprocmask(SIG_BLOCK, &block, NULL);
-		if (send(sp[0], ready, sizeof(ready), MSG_NOSIGNAL) == -1) {
+		if (send(sp[0], ready, rlen, MSG_NOSIGNAL) == -1) {
 			log_error("store cannot reach the network process: %s; "
 			    "not starting", strerror(errno));
 			store_close(st);

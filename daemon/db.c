@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "daemon.h"
 
 struct db_cmd {
 	const char	*name;

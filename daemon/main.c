@@ -25,6 +25,7 @@
 #include "reports.h"
 #include "store.h"
 #include "sensor.h"
+#include "daemon.h"
 
 #ifndef DEFAULT_DB
 #define DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
@@ -429,6 +430,7 @@ main(int argc, char **argv)
 {
 	struct suggest	 sg;
 
+	hooks_install();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
