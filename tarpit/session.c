@@ -70,9 +70,7 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	s->id = tarpit_next_id(tp);
 	s->start_us = s->last_us = util_now_us();
 	util_addr_str(sa, s->client_ip, sizeof(s->client_ip), &s->src_port);
-	strlcpy_(s->dst_ip, l->ip, sizeof(s->dst_ip));
-	s->dst_port = l->port;
-	smtp_init(&s->smtp, &tp->conf, s->client_ip, s->dst_ip);
+	smtp_init(&s->smtp, &tp->conf, s->client_ip, l->ip);
 	LIST_INSERT_HEAD(&tp->sessions, s, entry);
 	tp->st.conn_total++;
 	tp->st.conn_open++;
@@ -145,7 +143,7 @@ session_tarpit_check(struct session *s)
 	const struct config	*c = &s->l->tp->conf;
 	int			 sz = TARPIT_SOCKBUF;
 
-	if (s->tarpitted || c->tarpit == TARPIT_NONE ||
+	if (s->tarpitted || s->local || c->tarpit == TARPIT_NONE ||
 	    (c->tarpit == TARPIT_BOTS && !(s->smtp.anomalies & ANOM_BOT)))
 		return;
 	s->tarpitted = 1;
@@ -462,12 +460,13 @@ session_record(struct session *s, int64_t now)
 	rec.end_us = now;
 	strlcpy_(rec.src_ip, s->client_ip, sizeof(rec.src_ip));
 	rec.src_port = s->src_port;
-	strlcpy_(rec.dst_ip, s->dst_ip, sizeof(rec.dst_ip));
-	if ((strcmp(s->dst_ip, "0.0.0.0") == 0 || strcmp(s->dst_ip, "::") ==
-	    0) && getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
+	strlcpy_(rec.dst_ip, s->px ? s->px->dst_ip : l->ip, sizeof(rec.dst_ip));
+	if (s->px == NULL && (strcmp(l->ip, "0.0.0.0") == 0 ||
+	    strcmp(l->ip, "::") == 0) &&
+	    getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
 		util_addr_str((struct sockaddr *)&ss, rec.dst_ip,
 		    sizeof(rec.dst_ip), NULL);
-	rec.dst_port = s->dst_port;
+	rec.dst_port = s->px ? s->px->dst_port : l->port;
 	rec.mx_pref = l->mx_pref;
 	rec.role = l->role;
 	rec.greeting_delay_ms = s->l->tp->conf.greeting_delay_ms;
@@ -498,7 +497,7 @@ session_record(struct session *s, int64_t now)
 	    rec.dst_port, close_reason_name(rec.reason), stage_name(rec.stage),
 	    rec.reply_code, helo, mail, rec.rcpt_total,
 	    (double)(now - s->start_us) / 1e6, s->tarpitted, rec.anomalies,
-	    s->via_ip[0] ? " via=" : "", s->via_ip, s->ignored ?
+	    s->px ? " via=" : "", s->px ? s->px->via_ip : "", s->ignored ?
 	    " ignored=yes" : "");
 }
 
@@ -569,6 +568,7 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_free(&s->smtp);
 	free(s->out);
 	free(s->pbuf);
+	free(s->px);
 	free(s);
 }
 
@@ -614,25 +614,37 @@ session_proxy(struct session *s)
 	s->plen = (uint16_t)(s->plen + n);
 	if (r == 0)
 		return;
+	if (!h.local && (s->px = calloc(1, sizeof(*s->px))) == NULL) {
+		log_warn("session=%016" PRIx64 " closed: out of memory",
+		    s->id);
+		s->norecord = 1;
+		session_close(s, CLOSE_RESET);
+		return;
+	}
 	s->l->tp->st.proxy[h.local ? PROXY_LOCAL : PROXY_OK]++;
 	free(s->pbuf);
 	s->pbuf = NULL;
 	s->start_us = s->last_us = util_now_us();
 	if (h.local) {
-		/* A balancer's own check: its endpoints, never recorded. */
+		/*
+		 * A balancer's own check: its endpoints, never recorded nor
+		 * tarpitted (HAProxy's smtpchk wants the 220 in time).
+		 */
 		s->norecord = 1;
+		s->local = 1;
 		log_debug("session=%016" PRIx64 " proxy v%d local src=%s",
 		    s->id, h.version, s->client_ip);
 		return;
 	}
-	strlcpy_(s->via_ip, s->client_ip, sizeof(s->via_ip));
+	strlcpy_(s->px->via_ip, s->client_ip, sizeof(s->px->via_ip));
 	util_addr_str((struct sockaddr *)&h.src, s->client_ip,
 	    sizeof(s->client_ip), &s->src_port);
-	util_addr_str((struct sockaddr *)&h.dst, s->dst_ip, sizeof(s->dst_ip),
-	    &s->dst_port);
+	util_addr_str((struct sockaddr *)&h.dst, s->px->dst_ip,
+	    sizeof(s->px->dst_ip), &s->px->dst_port);
+	s->smtp.local_ip = s->px->dst_ip;
 	log_debug("session=%016" PRIx64 " proxy v%d src=%s:%u dst=%s:%u "
-	    "via=%s", s->id, h.version, s->client_ip, s->src_port, s->dst_ip,
-	    s->dst_port, s->via_ip);
+	    "via=%s", s->id, h.version, s->client_ip, s->src_port,
+	    s->px->dst_ip, s->px->dst_port, s->px->via_ip);
 }
 
 /*

@@ -152,17 +152,19 @@ def test_bad_headers_close_unrecorded(daemon):
     assert "proxy header rejected" in d.read_stderr()
 
 
-def test_local_is_deferred_and_not_recorded(daemon):
-    d = proxy_daemon(daemon)
+def test_local_is_greeted_never_tarpitted_nor_recorded(daemon):
+    d = proxy_daemon(daemon, extra=["tarpit all", "reply-delay 3s"])
     for hdr in (V2SIG + b"\x20\x00\x00\x00", b"PROXY UNKNOWN\r\n",
                 V2SIG + b"\x21\x00\x00\x00"):
         with socket.create_connection(("127.0.0.1", d.port),
                                       timeout=5) as s:
+            t = time.monotonic()
             s.sendall(hdr)
             c = Smtp("127.0.0.1", 0, sock=_Wrapped(s))
             assert c.greeting[0] == 220
             c.send("QUIT\r\n")
-            c.reply()
+            assert c.reply()[0] == 221
+            assert time.monotonic() - t < 2.5      # no reply delay
     dialogue(d, b"PROXY TCP4 198.51.100.9 192.0.2.10 40001 25\r\n")
     rows = d.sessions(1, exact=True)
     assert rows[0]["src_ip"] == "198.51.100.9"
