@@ -286,6 +286,7 @@ def test_config_errors(tmp_path):
             ("ignore 10.0.0.0/33", b"not ADDR"),
             ("ignore 10.0.0.0/8 recordx", b"ADDR[/LEN] [record]"),
             ("ignore-file /nonexistent/x", b"/nonexistent/x"),
+            ("ignore-file /dev/null", b"not a regular file"),
             ("listen 127.0.0.1:2525 proxy proxy", b"proxy"),
             ("listen 127.0.0.1:2525 prox", b"[proxy]")]:
         conf = tmp_path / "c.conf"
