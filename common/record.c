@@ -21,6 +21,7 @@ enum tag {
 	T_MX_PREF, T_ROLE, T_GREET_DELAY, T_HELO_VERB, T_HELO, T_MAIL_FROM,
 	T_RCPT, T_RCPT_TOTAL, T_AUTH_MECH, T_AUTH_USER, T_STAGE, T_REPLY,
 	T_REASON, T_BYTES_IN, T_BYTES_OUT, T_COMMANDS, T_ERRORS, T_ANOMALIES,
+	T_VIA,		/* the balancer of a PROXY header, when relayed */
 	T_EOR,		/* end of record: empty, last, required */
 	T_MAX
 };
@@ -166,6 +167,8 @@ record_encode_session(const struct sess_rec *r, uint8_t *buf, size_t cap)
 	rec_put_u64(&w, T_COMMANDS, r->commands);
 	rec_put_u64(&w, T_ERRORS, r->errors);
 	rec_put_u64(&w, T_ANOMALIES, r->anomalies);
+	if (r->via[0] != '\0')
+		rec_put(&w, T_VIA, r->via, strlen(r->via));
 	return rec_finish(&w, T_EOR);
 }
 
@@ -234,7 +237,8 @@ decode_field(void *arg, int tag, const uint8_t *v, size_t len,
 			*why = "string field over its bound";
 			return -1;
 		}
-	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP) {
+	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP &&
+	    tag != T_VIA) {
 		if (len != 8) {
 			*why = "integer field of wrong size";
 			return -1;
@@ -258,6 +262,10 @@ decode_field(void *arg, int tag, const uint8_t *v, size_t len,
 	case T_DST_IP:
 		if (!valid_ip(v, len, r->dst_ip, sizeof(r->dst_ip)))
 			return *why = "bad decoy address", -1;
+		break;
+	case T_VIA:
+		if (!valid_ip(v, len, r->via, sizeof(r->via)))
+			return *why = "bad balancer address", -1;
 		break;
 	case T_SRC_PORT:
 	case T_DST_PORT:

@@ -37,7 +37,7 @@ enum {
 	C_DST_PORT, C_MX_PREF, C_ROLE, C_GREET, C_HELO_VERB, C_HELO,
 	C_MAIL_FROM, C_RCPT_TOTAL, C_STAGE, C_REPLY, C_REASON, C_BYTES_IN,
 	C_BYTES_OUT, C_ANOM, C_COUNTRY, C_ASN, C_AS_ORG, C_OS,
-	C_OS_CLASS, C_SENSOR
+	C_OS_CLASS, C_SENSOR, C_VIA
 };
 
 /* How a field is rendered from its column. */
@@ -82,6 +82,7 @@ static const struct field session_fields[] = {
 	{ "os",			C_OS,		K_TEXT },
 	{ "os_class",		C_OS_CLASS,	K_TEXT },
 	{ "sensor",		C_SENSOR,	K_TEXT },
+	{ "via",		C_VIA,		K_TEXT },
 };
 
 #define NSESSION_FIELDS	(sizeof(session_fields) / sizeof(session_fields[0]))
@@ -103,8 +104,8 @@ static const char session_sql[] =
     "SELECT * FROM (SELECT id, uid, start_us, end_us, src_ip, src_port,"
     " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb, helo,"
     " mail_from, rcpt_total, stage, reply_code, close_reason, bytes_in,"
-    " bytes_out, anomalies, country, asn, as_org, os, os_class, sensor"
-    " FROM sessions s"
+    " bytes_out, anomalies, country, asn, as_org, os, os_class, sensor,"
+    " via FROM sessions s"
     " WHERE 1%s"
     " ORDER BY start_us DESC, id DESC LIMIT :limit)"
     " ORDER BY start_us, id";

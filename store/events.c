@@ -143,6 +143,8 @@ events_session(struct events *ev, const struct sess_rec *r)
 		fprintf(f, ",\"country\":\"%s\"", r->geo->country);
 	if (r->geo != NULL && r->geo->asn != 0)
 		fprintf(f, ",\"asn\":%u", r->geo->asn);
+	if (r->via[0] != '\0')		/* checked to be an address */
+		fprintf(f, ",\"via\":\"%s\"", r->via);
 	fputs("}\n", f);
 	ev->written++;
 }

@@ -374,6 +374,13 @@ static const struct migration migrations[] = {
 	{ 6,
 	"DROP TRIGGER sessions_counts;"
 	},
+	/*
+	 * 7: PROXY protocol (issue 17).  The load balancer that relayed a
+	 * session on a "proxy" listener (NULL: a direct connection).
+	 */
+	{ 7,
+	"ALTER TABLE sessions ADD COLUMN via TEXT;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

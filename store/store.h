@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		6
+#define SCHEMA_VERSION		7
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */

@@ -467,6 +467,8 @@ session_record(struct session *s, int64_t now)
 		util_addr_str((struct sockaddr *)&ss, rec.dst_ip,
 		    sizeof(rec.dst_ip), NULL);
 	rec.dst_port = s->px ? s->px->dst_port : l->port;
+	if (s->px != NULL)
+		strlcpy_(rec.via, s->px->via_ip, sizeof(rec.via));
 	rec.mx_pref = l->mx_pref;
 	rec.role = l->role;
 	rec.greeting_delay_ms = s->l->tp->conf.greeting_delay_ms;

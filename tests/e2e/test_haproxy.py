@@ -167,6 +167,7 @@ def test_sessions_carry_the_real_client(px, version):
     assert not srcs & {DECOY, *FRONT["v1"], *FRONT["v2"]}, srcs
     for r in rows:
         assert "pregreet" not in r["anomalies"], r
+        assert r["via"] == DECOY, r
     log = dmx.text()
     assert "via=%s" % DECOY in log
     assert "proxy header rejected" not in log

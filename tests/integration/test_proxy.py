@@ -97,6 +97,7 @@ def test_v1_and_v2_give_the_real_addresses(daemon):
         d, 'decoymx_proxy_headers_total{result="ok"}') == 4, 10,
         interval=0.2, what="ok headers counted")
     assert "via=127.0.0.1" in d.read_stderr()
+    assert {r["via"] for r in rows} == {"127.0.0.1"}
 
 
 def closed_without_reply(d, data, wait_eof=True):
@@ -188,6 +189,7 @@ def test_proxy_line_on_plain_listener_is_a_bot(daemon):
     rows = d.sessions(1)
     assert rows[0]["src_ip"] == "127.0.0.1"
     assert "pregreet" in rows[0]["anomalies"]
+    assert rows[0]["via"] is None
 
 
 def test_ignore_defers_at_once_and_is_never_exported(daemon, tmp_path):

@@ -264,6 +264,7 @@ def test_fail2ban_filter_on_the_event_log(daemon, tmp_path):
                len(log.read_text().splitlines()) == 4, 10, interval=0.1,
                what="four events")
     events = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {e["via"] for e in events} == {"127.0.0.1"}
     assert "203.0.113.66" in log.read_text()    # the injection is there
     bots = {"pregreet", "pipelining", "bare-lf", "non-smtp", "helo-invalid",
             "long-line", "too-many-errors", "auth-attempt", "rset-loop"}

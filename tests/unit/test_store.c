@@ -580,7 +580,8 @@ test_report(void)
 		CHECK(strstr(out, "\"mail_from\":null") != NULL);
 		CHECK(strstr(out, "\"mx_pref\":null") != NULL);
 		CHECK(strstr(out, "\"mx_pref\":40") != NULL);
-		CHECK(strstr(out, "\"os\":null,\"os_class\":null,\"sensor\":null}\n]\n") != NULL);
+		CHECK(strstr(out, "\"os\":null,\"os_class\":null,\"sensor\":null,"
+		    "\"via\":null}\n]\n") != NULL);
 		CHECK(strstr(out, "\x1b") == NULL);
 	}
 	free(out);
