@@ -11,8 +11,13 @@
  * behaves like an MTA is never tarpitted under "tarpit bots", so its
  * fall-over to the real MX stays immediate.
  *
- * Buffers exist only while needed: the partial line (line.c) and unsent
- * reply bytes.  When a session ends its record goes to the store queue
+ * On a "proxy" listener the session first reads the PROXY header
+ * (proxy.c) within PROXY_TIMEOUT_MS and takes the client's and decoy's
+ * addresses from it; without a valid one it is closed unrecorded.  A
+ * client in an "ignore" network gets the defer reply at once.
+ *
+ * Buffers exist only while needed: the PROXY header, the partial line
+ * (line.c) and unsent reply bytes.  When a session ends its record goes to the store queue
  * and the session is freed from the event loop, never inside its own
  * callback.
  */
