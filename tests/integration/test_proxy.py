@@ -311,3 +311,26 @@ def test_config_errors(tmp_path):
     assert b"ignore ::1/128 record\n" in r.stdout
     r = run_bin("run", "-n", "--listen", "127.0.0.1:2527,proxy,mx=5")
     assert r.returncode == 0 and b"mx 5 proxy" in r.stdout, r.stderr
+
+
+def test_bytes_after_the_header_are_the_clients(daemon):
+    """The header is taken exactly: what follows it in the same segment
+    is the client talking before the greeting (pregreet), and the client
+    is the header's."""
+    d = proxy_daemon(daemon, extra=["greeting-delay 300ms"])
+    for hdr in (b"PROXY TCP4 198.51.100.30 192.0.2.10 40001 25\r\n",
+                v2("198.51.100.31", "192.0.2.10", 40002, 25)):
+        with socket.create_connection(("127.0.0.1", d.port),
+                                      timeout=5) as s:
+            s.sendall(hdr + b"EHLO early.example\r\n")
+            c = Smtp("127.0.0.1", 0, sock=_Wrapped(s))
+            assert c.greeting[0] == 220
+            code, lines = c.reply()          # the EHLO, read after it
+            assert code == 250, lines
+            c.send("QUIT\r\n")
+            c.reply()
+    rows = d.sessions(2)
+    for ip in ("198.51.100.30", "198.51.100.31"):
+        r, = by_src(rows, ip)
+        assert "pregreet" in r["anomalies"], r
+        assert r["helo"] == "early.example", r
