@@ -584,6 +584,15 @@ share_ignored_load(sqlite3 *db, const char *config, struct share_ignored *ig,
 		ig->nets = ig->conf->ignore;
 		ig->nnets = ig->conf->nignore;
 	}
+	/* The report counts say whether there is any: mostly none. */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM counts WHERE dim = 'reason' "
+	    "AND key = 'ignored' AND sessions > 0", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc == SQLITE_DONE)
+			return 0;
+	}
 	if (sqlite3_prepare_v2(db, "SELECT DISTINCT src_ip FROM sessions "
 	    "WHERE close_reason = 'ignored'", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
