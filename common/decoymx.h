@@ -24,7 +24,10 @@
 #define MAX_LINE		1000	/* RFC 5321 4.5.3.1.6 text line, CRLF incl. */
 #define MAX_HELO		255
 #define MAX_PATH_ARG		512	/* MAIL FROM / RCPT TO argument */
-#define MAX_RCPT		100	/* recipients kept per session */
+#define MAX_RCPT		100	/* recipients in the legacy rcpt[] */
+#define MAX_TXN			100	/* MAIL transactions kept per session */
+#define MAX_TXN_RCPT		1000	/* recipients kept per session, all
+					   transactions together */
 #define MAX_AUTH		8	/* AUTH attempts kept per session */
 #define MAX_AUTH_MECH		32
 #define MAX_AUTH_USER		255
@@ -33,7 +36,7 @@
 #define ADDR_STRLEN		46	/* INET6_ADDRSTRLEN */
 #define UID_LEN			16	/* hex session id */
 
-/* Exit statuses (DESIGN.md section 6). */
+/* Exit statuses (doc/DESIGN.md §10). */
 #define EXIT_RUNTIME		1
 #define EXIT_USAGE		2
 
@@ -73,7 +76,7 @@ enum close_reason {
 	CLOSE_MAX
 };
 
-/* Protocol anomalies, a bit each (DESIGN.md section 4). */
+/* Protocol anomalies, a bit each (doc/DESIGN.md §5). */
 enum anomaly {
 	ANOM_PREGREET		= 1 << 0,
 	ANOM_PIPELINING		= 1 << 1,
@@ -99,6 +102,36 @@ struct geo_info;
 struct span {
 	const char	*p;
 	size_t		 len;
+};
+
+/* How a MAIL transaction ended (record.c names them). */
+enum txn_end {
+	TXN_CLOSE,		/* the session ended with it open */
+	TXN_MAIL,		/* a new MAIL FROM */
+	TXN_RSET,		/* RSET */
+	TXN_HELO,		/* HELO or EHLO again */
+	TXN_QUIT,		/* QUIT */
+	TXN_END_MAX
+};
+
+/* One recipient of a transaction and the reply it got (0: none). */
+struct txn_rcpt {
+	struct span	 path;
+	uint16_t	 reply;
+};
+
+/*
+ * One MAIL transaction: MAIL FROM (p NULL when RCPT came without one),
+ * its parameters (SIZE=, BODY=...), the reply, and its recipients, which
+ * are trcpt[rcpt_first .. rcpt_first + nrcpt) of the session record.
+ */
+struct txn_rec {
+	struct span	 mail;
+	struct span	 params;	/* p NULL: none */
+	uint16_t	 reply;		/* to MAIL; 0: none */
+	uint8_t		 ended;		/* enum txn_end */
+	uint32_t	 rcpt_first, nrcpt;
+	uint32_t	 rcpt_total;	/* RCPTs seen in it, kept or not */
 };
 
 struct auth_try {
@@ -131,6 +164,11 @@ struct sess_rec {
 	uint32_t	 rcpt_total;	/* seen, including those not kept */
 	struct auth_try	 auth[MAX_AUTH];
 	uint32_t	 nauth;
+	struct txn_rec	 txn[MAX_TXN];	/* in order */
+	uint32_t	 ntxn;		/* kept in txn[] */
+	uint32_t	 txn_total;	/* seen, including those not kept */
+	struct txn_rcpt	 trcpt[MAX_TXN_RCPT];	/* of every txn[] */
+	uint32_t	 ntrcpt;
 	enum stage	 stage;
 	uint16_t	 reply_code;	/* the deferring reply, else the last */
 	enum close_reason reason;
@@ -172,6 +210,10 @@ struct net_stats {
 	uint64_t	 sensor_syns;		/* first SYNs recorded */
 	uint64_t	 sensor_retransmits;
 	uint64_t	 sensor_bad;		/* malformed packets */
+	uint64_t	 returning_deferred;	/* 421 at greeting: came back */
+	uint64_t	 clients_tracked;	/* entries in the client table */
+	uint64_t	 clients_evicted;	/* live entries pushed out */
+	uint64_t	 clients_real_seen;	/* marked: SYN to the real MX */
 	uint64_t	 proxy[PROXY_RESULTS];	/* headers, by result */
 	uint64_t	 ignored;		/* sessions of ignored clients */
 };
@@ -185,6 +227,8 @@ struct listen_conf {
 };
 
 #define MAX_LISTEN		64
+#define MAX_REAL_MX		16	/* "real-mx" lines */
+#define CONFIG_SEEN_MAX		64	/* single-valued settings tracked */
 #define MAX_IGNORE		1024	/* "ignore" networks, file included */
 
 /* A network of "ignore" (own scanners, health checks). */
@@ -215,9 +259,13 @@ struct config {
 	uint8_t			 cli_user;	/* --user given */
 	struct listen_conf	 listen[MAX_LISTEN];
 	int			 nlisten;
-	struct sockaddr_storage	 real_mx;
-	int			 real_mx_set;
-	int32_t			 real_mx_pref;
+	struct real_mx_conf {
+		struct sockaddr_storage	 ss;
+		int32_t			 mx_pref;	/* -1: not given */
+	}			 real_mx[MAX_REAL_MX];
+	int			 nreal_mx;
+	int			 real_mx_set;	/* nreal_mx > 0 */
+	int32_t			 real_mx_pref;	/* lowest given, -1: none */
 	char			 hostname[MAX_HELO + 1];
 	char			 db[4096];
 	char			 user[64];
@@ -237,6 +285,14 @@ struct config {
 	uint32_t		 batch_interval_ms;
 	uint32_t		 batch_max;
 	int			 log_level;
+	/* returning clients (issue 11): tarpit/recent.c */
+	int			 returning_defer;	/* RETURNING_* */
+	uint32_t		 returning_window_ms;
+	uint32_t		 client_table_size;	/* entries */
+	/* single-valued settings already given, and where (duplicates) */
+	uint64_t		 seen;
+	uint16_t		 seen_line[CONFIG_SEEN_MAX];
+	int			 log_syslog;	/* "log syslog" */
 	/* tarpit (issue 3) */
 	uint32_t		 greeting_delay_ms;
 	uint32_t		 reply_delay_ms;
@@ -272,6 +328,9 @@ struct config {
 	}			 exports[MAX_EXPORTS];
 	int			 nexports;
 };
+
+/* "returning-defer greeting|off": what a returning client gets. */
+enum { RETURNING_OFF, RETURNING_GREETING };
 
 /* "sensor off|auto|on": auto runs without it when capture is denied. */
 enum { SENSOR_OFF, SENSOR_AUTO, SENSOR_ON };
@@ -317,6 +376,11 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 int		 log_level_parse(const char *);
+void		 log_syslog(int on);
+int		 log_enabled(int level);
+size_t		 log_escape(const char *, size_t, char *, size_t);
+const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
+const char	*log_anomalies(uint32_t, char *, size_t);
 
 /* main.c */
 const char	*main_default_db(void);
@@ -359,6 +423,8 @@ size_t		 record_encode_session(const struct sess_rec *, uint8_t *buf,
 int		 record_decode_session(const uint8_t *buf, size_t len,
 		    struct sess_rec *, const char **why);
 int		 record_type(const uint8_t *buf, size_t len);
+void		 record_clear(struct sess_rec *);
+const char	*txn_end_name(int);
 
 /* names.c */
 const char	*role_name(enum role);
@@ -372,6 +438,7 @@ int		 anomaly_parse(const char *);
 
 /* util.c */
 int64_t		 util_now_us(void);
+int		 util_fault(const char *point);
 int		 util_parse_addrport(const char *, struct sockaddr_storage *,
 		    socklen_t *, int need_port);
 int		 util_parse_addr(const char *, struct sockaddr_storage *);

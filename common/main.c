@@ -1,7 +1,7 @@
 /*
  * main.c -- the command line: "decoymx COMMAND ...", dispatched through
  * a table of {name, usage, run} rows.  Exit status 0 success, 1 runtime
- * failure, 2 bad usage or bad configuration (DESIGN.md section 6).
+ * failure, 2 bad usage or bad configuration (doc/DESIGN.md §10).
  */
 #include <getopt.h>
 #include <maxminddb.h>
@@ -38,16 +38,16 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", "run [-c FILE] [--listen ADDR:PORT[,mx=N]]... [--db PATH] "
 	    "[--user NAME] [-n]", cmd_run },
-	{ "report", "report summary|top KIND|ip ADDR|timeline|sessions "
+	{ "report", "report summary|top KIND|ip ADDR|timeline|sessions|html "
 	    "[--db PATH] [--since DUR] [--until TIME] [--decoy ADDR] "
 	    "[--country CC] [--asn N] [--cidr NET] [--limit N] [--bucket DUR] "
-	    "[--format table|csv|json]", cmd_report_ },
+	    "[--format table|csv|json] [-o FILE]", cmd_report_ },
 	{ "export", "export rbldnsd|postfix|nft|plain|json|ipset|abuseipdb|"
 	    "stix|misp [--db PATH] "
 	    "[-o FILE] [--max-age DUR] [--min-sessions N] [--allowlist FILE] "
 	    "[rule and format options]", cmd_export_ },
 	{ "db", "db migrate|check|recount [--db PATH] | db merge [--db PATH] "
-	    "OTHER.db...",
+	    "OTHER.db... | db prune --older-than DUR [--db PATH]",
 	    cmd_db_ },
 	{ "geo", "geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH] "
 	    "[--city PATH] [--format table|json]", cmd_geo },
@@ -152,6 +152,7 @@ cmd_run(int argc, char **argv)
 		return 0;
 	}
 	log_init("decoymx", c.log_level);
+	log_syslog(c.log_syslog);
 	return proc_run(&c);
 }
 

@@ -1,7 +1,7 @@
 /*
  * names.c -- the fixed vocabulary shared by the daemon, the store and the
  * reports: role, stage, close reason and anomaly names.  These strings are
- * part of the JSON contract (DESIGN.md section 6); extend, never rename.
+ * part of the JSON contract (doc/DESIGN.md §11); extend, never rename.
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * proc.c -- "decoymx run": the process model of DESIGN.md section 2.
+ * proc.c -- "decoymx run": the process model of doc/DESIGN.md §3.
  * The parent binds the listeners, forks the network process (chroot,
  * unprivileged user, the event loop of tarpit/), drops to the same user
  * and becomes the store process (store/ingest.c), which alone opens the
@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "decoymx.h"
@@ -32,6 +33,114 @@ static int	 proc_creds(const struct config *, struct creds *);
 static void	 proc_drop(const struct config *, const struct creds *, int);
 static int	 proc_metrics_bind(const struct config *);
 static int	 proc_sensor(const struct config *, struct sensor **);
+static void	 proc_startup_signal(int);
+static void	 proc_startup_signals(void);
+static void	 proc_stop_child(pid_t, int);
+static void	 proc_quick_check(struct store *);
+
+#define PROC_CHILD_WAIT_MS	2000	/* for the network process to go */
+
+/*
+ * Start-up (DESIGN.md section 2): until the store sends the go-ahead,
+ * SIGTERM and SIGINT end the process at once with one line, whatever
+ * step it is blocked in (binding, the database, a privilege step); the
+ * network process then reads EOF on the channel and ends too.  From the
+ * go-ahead on they wait (blocked) for the event loops' handlers.  SIGHUP
+ * and SIGCHLD wait from the beginning: a reload at start-up is not a
+ * reason to die.
+ */
+static void
+proc_startup_signal(int sig)
+{
+	static const char msg[] = "decoymx: stop requested during start-up, "
+	    "exiting\n";
+	ssize_t	 n;
+
+	(void)sig;
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(EXIT_RUNTIME);
+}
+
+/* Installs the start-up handlers and the start-up signal mask. */
+static void
+proc_startup_signals(void)
+{
+	struct sigaction sa;
+	sigset_t	 block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = proc_startup_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+}
+
+/*
+ * Ends the network process when the store cannot start: SIGKILL when
+ * allowed (it may still be root for a moment), and the channel closed
+ * either way, which the network process reads as "store did not start".
+ * Waits at most PROC_CHILD_WAIT_MS; never blocks for ever.
+ */
+static void
+proc_stop_child(pid_t pid, int fd)
+{
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	int		 killed;
+
+	killed = kill(pid, SIGKILL) == 0;
+	close(fd);
+	for (int i = 0; i < PROC_CHILD_WAIT_MS / 20; i++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;
+		if (!killed)
+			killed = kill(pid, SIGKILL) == 0;
+		nanosleep(&ts, NULL);
+	}
+	log_warn("network process pid=%ld did not exit within %d ms",
+	    (long)pid, PROC_CHILD_WAIT_MS);
+}
+
+/*
+ * PRAGMA quick_check at start: a damaged database is served (what can
+ * still be written is kept) but named, with what to do.
+ */
+static void
+proc_quick_check(struct store *st)
+{
+	sqlite3_stmt	*q;
+	const char	*r;
+	int		 rc;
+
+	if (util_fault("start-corrupt-warning")) {
+		log_warn("database %s failed its integrity check: %s; run "
+		    "\"decoymx db check\" and restore it from a backup",
+		    store_path(st), "injected fault");
+		return;
+	}
+	if (sqlite3_prepare_v2(store_db(st), "PRAGMA quick_check(1)", -1, &q,
+	    NULL) != SQLITE_OK) {
+		log_warn("database %s: cannot run its integrity check: %s",
+		    store_path(st), sqlite3_errmsg(store_db(st)));
+		return;
+	}
+	rc = sqlite3_step(q);
+	r = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+	if (rc != SQLITE_ROW || r == NULL || strcmp(r, "ok") != 0)
+		log_warn("database %s failed its integrity check: %s; run "
+		    "\"decoymx db check\" and restore it from a backup",
+		    store_path(st), r != NULL ? r :
+		    sqlite3_errmsg(store_db(st)));
+	sqlite3_finalize(q);
+}
 
 /* Looks the run-as user up while /etc/passwd is still reachable. */
 static int
@@ -63,6 +172,8 @@ proc_creds(const struct config *c, struct creds *cr)
 static void
 proc_drop(const struct config *c, const struct creds *cr, int do_chroot)
 {
+	if (util_fault(do_chroot ? "start-net-drop" : "start-store-drop"))
+		fatalx("dropping privileges to %s: injected fault", c->user);
 	if (!cr->drop)
 		return;
 	if (do_chroot) {
@@ -77,6 +188,7 @@ proc_drop(const struct config *c, const struct creds *cr, int do_chroot)
 		fatal("dropping privileges to %s", c->user);
 	if (setuid(0) != -1)
 		fatalx("could regain root after dropping privileges");
+
 }
 
 /*
@@ -110,7 +222,8 @@ proc_reload(struct config *running, int ipc_fd)
 	nc.cli_user = running->cli_user;
 	if (nc.real_mx_set != running->real_mx_set ||
 	    nc.real_mx_pref != running->real_mx_pref ||
-	    memcmp(&nc.real_mx, &running->real_mx, sizeof(nc.real_mx)) != 0 ||
+	    nc.nreal_mx != running->nreal_mx ||
+	    memcmp(nc.real_mx, running->real_mx, sizeof(nc.real_mx)) != 0 ||
 	    nc.metrics_len != running->metrics_len ||
 	    memcmp(&nc.metrics, &running->metrics, sizeof(nc.metrics)) != 0 ||
 	    nc.queue_size != running->queue_size ||
@@ -121,7 +234,8 @@ proc_reload(struct config *running, int ipc_fd)
 		    "user and chroot need a restart; kept as running");
 	memcpy(nc.listen, running->listen, sizeof(nc.listen));
 	nc.nlisten = running->nlisten;
-	nc.real_mx = running->real_mx;
+	memcpy(nc.real_mx, running->real_mx, sizeof(nc.real_mx));
+	nc.nreal_mx = running->nreal_mx;
 	nc.real_mx_set = running->real_mx_set;
 	nc.real_mx_pref = running->real_mx_pref;
 	nc.metrics = running->metrics;
@@ -178,7 +292,7 @@ proc_metrics_bind(const struct config *c)
 }
 
 /*
- * Opens the capture while still privileged (DESIGN.md section 2).
+ * Opens the capture while still privileged (doc/DESIGN.md §3).
  * "sensor auto" (the default) runs without it, with a warning, when the
  * capture cannot be opened (not root, no CAP_NET_RAW, no such
  * interface); "sensor on" makes that fatal.  Returns 0 with *sn set (or
@@ -221,16 +335,15 @@ proc_run(struct config *c)
 	if (proc_creds(c, &cr) == -1)
 		return EXIT_USAGE;
 	/*
-	 * Signals wait (blocked) until each process has its handlers in
-	 * its event loop: a SIGHUP or SIGTERM at startup must not kill it.
+	 * The database, its -wal and -shm and the events log hold AUTH
+	 * user names and envelopes: 0640 at most.  Exports set their own
+	 * mode (0644) for the DNS servers that read them.
 	 */
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &block, NULL);
+	umask(027);
+	proc_startup_signals();
+	if (util_fault("start-hang"))
+		for (;;)
+			pause();
 	if (listen_bind(c, &ls, &n) == -1)
 		return EXIT_RUNTIME;
 	if ((mfd = proc_metrics_bind(c)) == -2)
@@ -240,7 +353,7 @@ proc_run(struct config *c)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
 	fflush(stderr);
-	if ((pid = fork()) == -1)
+	if ((pid = util_fault("start-fork") ? -1 : fork()) == -1)
 		fatal("fork");
 	if (pid == 0) {
 		close(sp[0]);
@@ -258,17 +371,39 @@ proc_run(struct config *c)
 	free(ls);
 	log_init("store", c->log_level);
 	proc_drop(c, &cr, 0);
-	if ((st = store_open(c->db, STORE_RW, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+	if (util_fault("start-store-hang"))
+		for (;;)
+			pause();
+	if (util_fault("start-store-open")) {
+		st = NULL;
+		strlcpy_(err, "opening the database: injected fault",
+		    sizeof(err));
+	} else
+		st = store_open(c->db, STORE_RW, err, sizeof(err));
+	if (st == NULL) {
+		log_error("%s; not starting", err);
+		proc_stop_child(pid, sp[0]);
 		return EXIT_RUNTIME;
 	}
+	proc_quick_check(st);
 	log_info("store ready db=%s", c->db);
 	{
 		/* The network process starts accepting on this. */
 		uint8_t ready[2] = { REC_READY, 1 };
-		send(sp[0], ready, sizeof(ready), MSG_NOSIGNAL);
+		sigset_t block;
+
+		/* From here on a stop is the event loop's (ingest.c). */
+		sigemptyset(&block);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGINT);
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		if (send(sp[0], ready, sizeof(ready), MSG_NOSIGNAL) == -1) {
+			log_error("store cannot reach the network process: %s; "
+			    "not starting", strerror(errno));
+			store_close(st);
+			proc_stop_child(pid, sp[0]);
+			return EXIT_RUNTIME;
+		}
 	}
 	rv = ingest_run(c, st, sp[0], pid, mfd);
 	if (mfd != -1)

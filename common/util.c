@@ -23,6 +23,26 @@ util_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * Test-only fault injection: true when the comma-separated list in the
+ * environment variable DECOYMX_FAULT names point.  The test suites set it
+ * to make one step of start-up fail or stall (dist/decoymx.8, ENVIRONMENT);
+ * unset, it costs one getenv().
+ */
+int
+util_fault(const char *point)
+{
+	const char	*v = getenv("DECOYMX_FAULT"), *e;
+	size_t		 n = strlen(point);
+
+	for (; v != NULL && *v != '\0'; v = *e == ',' ? e + 1 : e) {
+		e = v + strcspn(v, ",");
+		if ((size_t)(e - v) == n && strncmp(v, point, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 size_t
 strlcpy_(char *dst, const char *src, size_t size)
 {

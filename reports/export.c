@@ -4,9 +4,10 @@
  * clients merged into their /64 (--v6-prefix), sorted, plus the RFC 5782
  * test entry 127.0.0.2 (127.0.0.1 is never listed), written as:
  *
- *	rbldnsd	an ip4set (per-entry A and TXT, "!" exclusions) to FILE
- *		and an ip6trie to FILE.v6 (--v6-output), with $TTL, $SOA
- *		and $NS from options
+ *	rbldnsd	an ip4set (entries grouped by value under ":A:TXT"
+ *		lines, or A and TXT per entry with --per-entry; "!"
+ *		exclusions) to FILE and an ip6trie to FILE.v6
+ *		(--v6-output), with $TTL, $SOA and $NS from options
  *	postfix	a cidr: access table (--map cidr, exclusions first as
  *		DUNNO) or a hash:-ready one keyed by address (--map hash)
  *	nft	an nft -f script that refills an ipv4_addr and an ipv6_addr
@@ -53,7 +54,13 @@
 #define EXPORT_TEXT_MAX	200
 #define EXPORT_LINE_MAX	512		/* an rbldnsd value: " :A:TXT\n" */
 #define EXPORT_BUF	(256 * 1024)	/* the stdio buffer of an export file */
+/* The index of an entry's rbldnsd value: its reason bits and test bit. */
+#define EXPORT_VALUE(bits)	(((bits) & ((1u << REASON_MAX) - 1)) | \
+	    (((bits) >> REASON_TEST & 1u) << REASON_MAX))
 
+static void	 export_rbldnsd_grouped(const struct export_opts *,
+		    const struct export_list *, FILE *, int,
+		    char (*)[EXPORT_LINE_MAX]);
 static void	 export_rbldnsd(const struct export_opts *,
 		    const struct export_list *, FILE *, int);
 static void	 export_postfix(const struct export_opts *,
@@ -74,8 +81,12 @@ static int	 export_reserve(struct export_list *);
 static int	 export_cmp(const void *, const void *);
 static int	 export_key_cmp(const void *, const void *);
 static int	 export_merge(struct export_list *);
+static void	 export_aggregate(struct export_list *, int);
+static size_t	 export_count(const struct export_list *,
+		    const struct export_fmt *, int);
+static int	 export_mta_add(struct export_list *, const uint8_t *, int);
 static int	 export_exclusions(struct export_list *,
-		    const struct allowlist *);
+		    const struct allowlist *, int);
 static size_t	 export_addr(const uint8_t *, int, char *, size_t);
 static size_t	 export_net(const struct export_entry *, char *, size_t);
 static const char *export_rbldnsd_value(const struct export_opts *,
@@ -104,6 +115,9 @@ static FILE	*export_body_open(struct export_body *);
 static ssize_t	 export_body_write(void *, const char *, size_t);
 static int	 export_usage(void);
 
+/* Entries of the latest export_write() that collected (metrics). */
+static size_t	 export_entries;
+
 static const struct export_fmt export_fmts[] = {
 	{ "rbldnsd", 2, export_rbldnsd, NULL },
 	{ "postfix", 1, export_postfix, NULL },
@@ -126,7 +140,7 @@ static const char export_usage_text[] =
     "\t[--max-age DUR] [--min-sessions N] [--allowlist FILE]\n"
     "\t[--rules LIST] [--window DUR] [--v6-prefix N] [--v6-output FILE]\n"
     "\t[--code REASON=127.0.0.X] [--ttl TTL] [--soa SOA] [--ns NS]\n"
-    "\t[--txt TEXT] [--map cidr|hash] [--action TEXT]\n"
+    "\t[--txt TEXT] [--per-entry] [--map cidr|hash] [--action TEXT]\n"
     "\t[--nft-table NAME] [--nft-set NAME] [--ipset-set NAME]\n"
     "\t[--sensor NAME] [--config FILE] [-q]";
 
@@ -227,8 +241,7 @@ static const char *
 export_rbldnsd_value(const struct export_opts *o, uint32_t bits,
     char (*cache)[EXPORT_LINE_MAX])
 {
-	char	*v = cache[(bits & ((1u << REASON_MAX) - 1)) |
-		    ((bits >> REASON_TEST & 1u) << REASON_MAX)];
+	char	*v = cache[EXPORT_VALUE(bits)];
 	char	 txt[EXPORT_LINE_MAX - 24];
 
 	if (v[0] == '\0') {
@@ -237,6 +250,46 @@ export_rbldnsd_value(const struct export_opts *o, uint32_t bits,
 		    txt);
 	}
 	return v;
+}
+
+/*
+ * The entries of family, grouped by value: a ":A:TXT" line, which rbldnsd
+ * takes as the value of the entries that follow it, then those entries,
+ * each just its address (the answers are the same as with a value per
+ * entry, at a fifth of the bytes).  Groups by value index, entries
+ * sorted within.
+ */
+static void
+export_rbldnsd_grouped(const struct export_opts *o,
+    const struct export_list *l, FILE *f, int family,
+    char (*cache)[EXPORT_LINE_MAX])
+{
+	uint8_t		 used[2u << REASON_MAX];
+	char		 net[ADDR_STRLEN + 8];
+	size_t		 n;
+
+	memset(used, 0, sizeof(used));
+	for (size_t i = 0; i < l->n; i++)
+		if (l->e[i].family == family)
+			used[EXPORT_VALUE(l->e[i].reasons)] = 1;
+	for (uint32_t v = 0; v < sizeof(used); v++) {
+		uint32_t	 bits = (v & ((1u << REASON_MAX) - 1)) |
+				    ((v >> REASON_MAX & 1u) << REASON_TEST);
+
+		if (!used[v])
+			continue;
+		/* The cached value is " :A:TXT\n": the line is its tail. */
+		fputs_unlocked(export_rbldnsd_value(o, bits, cache) + 1, f);
+		for (size_t i = 0; i < l->n; i++) {
+			const struct export_entry *e = &l->e[i];
+
+			if (e->family != family || EXPORT_VALUE(e->reasons) != v)
+				continue;
+			n = export_net(e, net, sizeof(net));
+			net[n++] = '\n';
+			fwrite_unlocked(net, 1, n, f);
+		}
+	}
 }
 
 static void
@@ -258,7 +311,9 @@ export_rbldnsd(const struct export_opts *o, const struct export_list *l,
 	if (o->ns != NULL)
 		fprintf(f, "$NS %s\n", o->ns);
 	fprintf(f, ":127.0.0.2:Listed by decoymx; %s\n", o->txt);
-	for (size_t i = 0; i < l->n; i++) {
+	if (!o->per_entry)
+		export_rbldnsd_grouped(o, l, f, family, cache);
+	for (size_t i = 0; i < l->n && o->per_entry; i++) {
 		const struct export_entry *e = &l->e[i];
 
 		if (e->family != family)
@@ -557,19 +612,16 @@ export_add(struct export_list *l, const struct evidence *ev,
 		if (e->addr[0] == 127)
 			return 0;	/* loopback: never listed */
 	} else {
+		/* Whole for now: export_aggregate() decides its network. */
+		(void)v6_prefix;
 		e->family = 6;
-		e->prefix = (uint8_t)v6_prefix;
+		e->prefix = 128;
 		memcpy(e->addr, a, 16);
 		if (IN6_IS_ADDR_LOOPBACK((struct in6_addr *)e->addr))
 			return 0;
-		for (int i = 0; i < 16; i++) {
-			int bits = v6_prefix - 8 * i;
-
-			if (bits < 8)
-				e->addr[i] &= bits <= 0 ? 0 :
-				    (uint8_t)(0xff << (8 - bits));
-		}
 	}
+	memset(e->who, 0, sizeof(e->who));
+	memcpy(e->who[0], a, family == 4 ? 4 : 16);
 	e->reasons = v->reasons;
 	e->anomalies = ev->anomalies;
 	e->clients = 1;
@@ -642,6 +694,8 @@ export_merge(struct export_list *l)
 		struct export_entry *d = &l->e[o - (o > 0)];
 
 		if (o > 0 && export_key_cmp(&k[i - 1], &k[i]) == 0) {
+			if (d->clients == 1 && x->clients > 0)
+				memcpy(d->who[1], x->who[0], 16);
 			d->reasons |= x->reasons;
 			d->anomalies |= x->anomalies;
 			d->clients += x->clients;
@@ -660,24 +714,89 @@ export_merge(struct export_list *l)
 	return 0;
 }
 
+/* The key of address a (family 6) cut to prefix bits. */
+static struct export_key
+export_key6(const uint8_t *a, int prefix)
+{
+	struct export_key	 k = { 0, 0, 0, 6, (uint8_t)prefix };
+	uint8_t			 m[16];
+
+	memcpy(m, a, 16);
+	for (int i = 0; i < 16; i++) {
+		int bits = prefix - 8 * i;
+
+		if (bits < 8)
+			m[i] &= bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+	}
+	for (int b = 0; b < 8; b++) {
+		k.hi = k.hi << 8 | m[b];
+		k.lo = k.lo << 8 | m[8 + b];
+	}
+	return k;
+}
+
+/* Notes the network of an MTA-like IPv6 client.  0 or -1 (ENOMEM). */
+static int
+export_mta_add(struct export_list *l, const uint8_t *a, int prefix)
+{
+	if (l->nmta == l->capmta) {
+		size_t cap = l->capmta ? l->capmta * 2 : 64;
+		struct export_key *n = realloc(l->mta, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		l->mta = n;
+		l->capmta = cap;
+	}
+	l->mta[l->nmta++] = export_key6(a, prefix);
+	return 0;
+}
+
+/*
+ * IPv6 aggregation: a listed IPv6 client is listed as its network
+ * (--v6-prefix, /64) unless an MTA-like client (one the rules do not
+ * list and that looks like an MTA) is in that network: then as itself
+ * (/128), so that a bot never gets an MTA next door blocked.
+ */
+static void
+export_aggregate(struct export_list *l, int prefix)
+{
+	if (l->nmta > 0)
+		qsort(l->mta, l->nmta, sizeof(*l->mta), export_key_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		struct export_entry	*e = &l->e[i];
+		struct export_key	 k;
+
+		if (e->family != 6 || e->prefix != 128 || prefix >= 128)
+			continue;
+		k = export_key6(e->addr, prefix);
+		if (l->nmta > 0 && bsearch(&k, l->mta, l->nmta,
+		    sizeof(*l->mta), export_key_cmp) != NULL)
+			continue;
+		for (int b = 0; b < 8; b++) {
+			e->addr[b] = (uint8_t)(k.hi >> (56 - 8 * b));
+			e->addr[8 + b] = (uint8_t)(k.lo >> (56 - 8 * b));
+		}
+		e->prefix = (uint8_t)prefix;
+	}
+}
+
 /*
  * The allowlisted networks that lie inside a listed network: rbldnsd
  * and Postfix need them written as exclusions.  0 or -1 (ENOMEM).
  */
 static int
-export_exclusions(struct export_list *l, const struct allowlist *al)
+export_exclusions(struct export_list *l, const struct allowlist *al,
+    int v6_prefix)
 {
 	struct export_entry	 key;
 
 	for (size_t i = 0; i < al->n; i++) {
 		const struct allow_net *a = &al->nets[i];
-		int	 prefix = a->family == 4 ? 32 : -1;
+		/* IPv6 clients are listed as /128s or as their network. */
+		int	 prefix = a->family == 4 ? 32 : v6_prefix;
 
-		/* The listed prefix of a family is the same for all entries. */
-		for (size_t k = 0; prefix == -1 && k < l->n; k++)
-			if (l->e[k].family == 6)
-				prefix = l->e[k].prefix;
-		if (prefix == -1 || a->prefix <= prefix)
+		if (a->prefix <= prefix)
 			continue;	/* an allowlisted net never listed */
 		memset(&key, 0, sizeof(key));
 		key.family = (uint8_t)a->family;
@@ -732,7 +851,15 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 		uint8_t	 a[16];
 		int	 family;
 
-		if (!v.listed || (family = export_parse_ip(ev.ip, a)) == -1)
+		if ((family = export_parse_ip(ev.ip, a)) == -1)
+			continue;
+		if (!v.listed && v.mta != NULL && family == 6 &&
+		    export_mta_add(l, a, o->v6_prefix) == -1) {
+			snprintf(err, errlen, "out of memory");
+			classify_close(cq);
+			return -1;
+		}
+		if (!v.listed)
 			continue;
 		if (al->n > 0 && allowlist_match(al, family, a) != NULL)
 			continue;
@@ -764,11 +891,100 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	l->e[l->n].addr[3] = 2;
 	l->e[l->n].reasons = 1u << REASON_TEST;
 	l->n++;
-	if (export_merge(l) == -1 || export_exclusions(l, al) == -1) {
+	export_aggregate(l, o->v6_prefix);
+	if (export_merge(l) == -1 ||
+	    export_exclusions(l, al, o->v6_prefix) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether address a lies in the network net/prefix (same family). */
+static int
+export_in_net(const uint8_t *net, int prefix, const uint8_t *a)
+{
+	for (int i = 0; i < 16 && prefix > 0; i++, prefix -= 8) {
+		uint8_t m = prefix >= 8 ? 0xff : (uint8_t)(0xff << (8 - prefix));
+
+		if ((net[i] & m) != (a[i] & m))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * What the export with rule options r and allowlist al (and the default
+ * --v6-prefix) says about the address ip: listed or not, and when
+ * listed, the entry that lists it (the address or its network) and a
+ * listed client of that entry other than ip, the neighbour that caused
+ * an aggregate.  The same collection as the export itself, so "report
+ * ip" and the exported zones cannot disagree.  Returns 0, or -1 with
+ * err set.
+ */
+int
+export_lookup(sqlite3 *db, const struct rule_opts *r,
+    const struct allowlist *al, const char *ip, struct export_hit *h,
+    char *err, size_t errlen)
+{
+	struct export_opts	 o;
+	struct export_list	 l = { 0 };
+	struct export_entry	 key, *e = NULL;
+	uint8_t			 a[16] = { 0 };
+	int			 family, prefixes[2];
+
+	memset(h, 0, sizeof(*h));
+	export_defaults(&o);
+	o.cc.rules = r->rules;
+	o.cc.window_us = r->window_us;
+	o.max_age_us = r->max_age_us;
+	o.min_sessions = r->min_sessions;
+	if ((family = export_parse_ip(ip, a)) == -1) {
+		snprintf(err, errlen, "%s is not an address", ip);
+		return -1;
+	}
+	if (export_collect(db, &o, al, &l, err, errlen) == -1)
+		goto out;
+	prefixes[0] = family == 4 ? 32 : 128;
+	prefixes[1] = family == 4 ? 32 : o.v6_prefix;
+	for (int i = 0; i < 2 && e == NULL; i++) {
+		memset(&key, 0, sizeof(key));
+		key.family = (uint8_t)family;
+		key.prefix = (uint8_t)prefixes[i];
+		for (int b = 0; b < 16; b++) {
+			int bits = prefixes[i] - 8 * b;
+			key.addr[b] = bits >= 8 ? a[b] : bits <= 0 ? 0 :
+			    (uint8_t)(a[b] & (0xff << (8 - bits)));
+		}
+		e = bsearch(&key, l.e, l.n, sizeof(key), export_cmp);
+	}
+	for (size_t i = 0; e != NULL && i < l.nexcl; i++)
+		if (l.excl[i].family == family &&
+		    export_in_net(l.excl[i].addr, l.excl[i].prefix, a)) {
+			h->excluded = 1;
+			e = NULL;
+		}
+	if (e != NULL) {
+		const uint8_t *w = memcmp(e->who[0], a, 16) != 0 ? e->who[0] :
+		    e->clients > 1 ? e->who[1] : NULL;
+
+		h->listed = 1;
+		h->reasons = e->reasons;
+		h->aggregate = e->prefix != (family == 4 ? 32 : 128);
+		export_net(e, h->entry, sizeof(h->entry));
+		if (w != NULL && e->clients > 0)
+			export_addr(w, family, h->neighbour,
+			    sizeof(h->neighbour));
+	}
+	free(l.e);
+	free(l.excl);
+	free(l.mta);
+	return 0;
+out:
+	free(l.e);
+	free(l.excl);
+	free(l.mta);
+	return -1;
 }
 
 /* Whether an option's text is plain printable ASCII (then it may go out). */
@@ -906,6 +1122,23 @@ export_commit(const char *path, const char *header, const char *body,
 }
 
 /*
+ * The entries that part of a format's output holds: those of its family
+ * for rbldnsd (ip4set, ip6trie), else all of them.
+ */
+static size_t
+export_count(const struct export_list *l, const struct export_fmt *fmt,
+    int part)
+{
+	size_t n = 0;
+
+	if (fmt->parts == 1)
+		return l->n;
+	for (size_t i = 0; i < l->n; i++)
+		n += l->e[i].family == (part == 0 ? 4 : 6);
+	return n;
+}
+
+/*
  * Runs one export with o on the open database db: collects, formats and
  * writes every part.  Returns 0, or -1 after printing why on stderr.
  */
@@ -933,8 +1166,20 @@ export_write(sqlite3 *db, const struct export_opts *o,
 		    err);
 		goto out;
 	}
+	export_entries = l.n;
 	util_iso8601(util_now_us(), now, sizeof(now));
+	if (fmt->parts > 1 && (o->output == NULL ||
+	    strcmp(o->output, "-") == 0) && export_count(&l, fmt, 1) > 0) {
+		/* An ip4set cannot hold them: never drop them silently. */
+		fprintf(stderr, "decoymx export %s: %zu IPv6 entries need "
+		    "their own ip6trie file: give -o FILE (FILE.v6, or "
+		    "--v6-output, gets them)\n", fmt->name,
+		    export_count(&l, fmt, 1));
+		goto out;
+	}
 	for (int part = 0; part < fmt->parts; part++) {
+		size_t count = export_count(&l, fmt, part);
+
 		if ((mem = export_body_open(&b)) == NULL)
 			goto out;
 		fmt->write(o, &l, mem, part);
@@ -946,12 +1191,12 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			sf->head(o, &l, part, now, header, sizeof(header));
 		else if (fmt->json_head != NULL)
 			snprintf(header, sizeof(header), fmt->json_head, now,
-			    l.n);
+			    count);
 		else
 			snprintf(header, sizeof(header), "# decoymx %s %s%s: "
 			    "%zu entries, generated %s", DECOYMX_VERSION,
 			    fmt->name, fmt->parts > 1 ? (part ? " ip6trie" :
-			    " ip4set") : "", l.n, now);
+			    " ip4set") : "", count, now);
 		strlcpy_(header + strlen(header), "\n",
 		    sizeof(header) - strlen(header));
 		if (sf != NULL && sf->path != NULL && sf->path(o, part, path,
@@ -983,7 +1228,7 @@ export_write(sqlite3 *db, const struct export_opts *o,
 			if (!o->quiet)
 				fprintf(stderr, "decoymx export %s: %s %s, "
 				    "%zu entries\n", fmt->name, path, rc ?
-				    "written" : "unchanged", l.n);
+				    "written" : "unchanged", count);
 		}
 	}
 	ret = 0;
@@ -991,6 +1236,7 @@ out:
 	free(b.p);
 	free(l.e);
 	free(l.excl);
+	free(l.mta);
 	allowlist_free(&al);
 	return ret;
 }
@@ -1156,6 +1402,7 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		{ "sensor", required_argument, NULL, 'Z' },
 		{ "config", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "per-entry", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char	*end;
@@ -1171,6 +1418,7 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		case 'A': o->allowlist = optarg; break;
 		case 'K': o->config = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case 'E': o->per_entry = 1; break;
 		case 'a':
 			if (export_set_dur("max-age", optarg,
 			    &o->max_age_us) == -1)
@@ -1294,6 +1542,13 @@ export_run(sqlite3 *db, const char *dbpath, int argc, char **argv)
 		}
 	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
 	return export_usage();
+}
+
+/* The entries (the RFC 5782 test entry included) of the latest export. */
+size_t
+export_last_entries(void)
+{
+	return export_entries;
 }
 
 /*

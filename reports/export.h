@@ -20,6 +20,7 @@ struct export_entry {
 	uint32_t	 anomalies;
 	int64_t		 clients, sessions, primary, backup;
 	int64_t		 first_us, last_us;
+	uint8_t		 who[2][16];	/* first two listed clients in it */
 };
 
 /* The sort key of an entry: 24 bytes sort much faster than an entry. */
@@ -40,6 +41,8 @@ struct export_list {
 	size_t			 n, cap;
 	struct allow_net	*excl;		/* allowlisted, inside listings */
 	size_t			 nexcl;
+	struct export_key	*mta;		/* IPv6 nets of MTA-like clients */
+	size_t			 nmta, capmta;
 };
 
 struct export_opts {
@@ -56,6 +59,7 @@ struct export_opts {
 	const char		*ttl, *soa, *ns, *txt, *action;
 	const char		*nft_table, *nft_set;
 	int			 map_hash;	/* postfix: hash-ready keys */
+	int			 per_entry;	/* rbldnsd: a value per line */
 	int			 quiet;
 	const char		*ipset_set;	/* ipset: set name prefix */
 	const char		*sensor;	/* stix, misp: NULL: host */

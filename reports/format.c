@@ -12,8 +12,8 @@
  *	table	printable ASCII only, everything else \xNN (fmt_term), cut
  *		with "..." to fit the terminal.
  *
- * Exports fmt_json_str(), fmt_csv_cell(), fmt_term(), fmt_term_width()
- * and the table writer fmt_table_*().
+ * Exports fmt_json_str(), fmt_csv_cell(), fmt_term(), fmt_term_width(),
+ * fmt_utf8_len() and the table writer fmt_table_*().
  */
 #include <sys/ioctl.h>
 
@@ -36,7 +36,6 @@ struct fmt_table {
 
 static const char fmt_hex[] = "0123456789abcdef";
 
-static size_t	 fmt_utf8_len(const unsigned char *, size_t);
 static int	 fmt_utf8_unsafe(const unsigned char *, size_t);
 static size_t	 fmt_term_char(unsigned char, char[4]);
 static void	 fmt_csv_byte(FILE *, unsigned char);
@@ -48,7 +47,7 @@ static void	 fmt_table_cell(FILE *, const char *, size_t, int, int);
  * no overlongs, no surrogates, nothing above U+10FFFF), or 0 when the
  * byte at p does not start one.
  */
-static size_t
+size_t
 fmt_utf8_len(const unsigned char *p, size_t len)
 {
 	unsigned char	 lo = 0x80, hi = 0xbf;

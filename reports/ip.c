@@ -10,7 +10,7 @@
  * options lists it, and "excluded" says why the export would not.
  *
  * Output: JSON is one object, {"ip":..., "client":[...], "decoys":[...],
- * "sessions":[...], "syns":[...]|null, "mx_walk":[...]|null,
+ * "sessions":[...], "transactions":[...], "syns":[...]|null, "mx_walk":[...]|null,
  * "classification":{"verdict":[{...}], "reasons":[{...}]}}: the verdict
  * consults an allowlist only with --allowlist; CSV is one table whose
  * first column names the
@@ -61,6 +61,15 @@ static const struct out_col ip_session_cols[] = {
 	{ "close_reason", OUT_TEXT, 0 },
 	{ "anomalies", OUT_ANOMS, FMT_SHRINK },
 };
+static const struct out_col ip_txn_cols[] = {
+	{ "uid", OUT_TEXT, 0 }, { "seq", OUT_INT, FMT_RIGHT },
+	{ "mail_from", OUT_TEXT, FMT_SHRINK },
+	{ "params", OUT_TEXT, FMT_SHRINK },
+	{ "reply_code", OUT_INT, FMT_RIGHT },
+	{ "rcpt_total", OUT_INT, FMT_RIGHT },
+	{ "ended", OUT_TEXT, 0 },
+	{ "rcpt_to", OUT_TEXT, FMT_SHRINK },
+};
 static const struct out_col ip_syn_cols[] = {
 	{ "time", OUT_TIME, 0 }, { "dst_ip", OUT_TEXT, 0 },
 	{ "dst_port", OUT_INT, FMT_RIGHT }, { "mx_pref", OUT_INT, FMT_RIGHT },
@@ -92,6 +101,16 @@ static const struct ip_section ip_sections[] = {
 	    " WHERE s.src_ip = :ip%s ORDER BY s.start_us DESC, s.id DESC"
 	    " LIMIT :limit",
 	    ip_session_cols, NCOLS(ip_session_cols) },
+	/* The MAIL transactions of those sessions, recipients space-joined. */
+	{ "transactions", "transactions",
+	    "SELECT s.uid, t.seq, t.mail_from, t.params, t.reply_code,"
+	    " t.rcpt_total, t.ended, (SELECT group_concat(rcpt, ' ') FROM"
+	    " (SELECT r.rcpt FROM recipients r WHERE r.session_id = s.id"
+	    " AND r.txn = t.seq ORDER BY r.seq)) FROM (SELECT * FROM"
+	    " sessions s WHERE s.src_ip = :ip%s ORDER BY s.start_us DESC,"
+	    " s.id DESC LIMIT :limit) s JOIN transactions t"
+	    " ON t.session_id = s.id ORDER BY s.start_us DESC, s.id DESC, t.seq",
+	    ip_txn_cols, NCOLS(ip_txn_cols) },
 	{ "syns", "syns",
 	    "SELECT ts_us, dst_ip, dst_port, mx_pref, role FROM syns"
 	    " WHERE src_ip = :ip ORDER BY ts_us DESC LIMIT :limit",
@@ -114,6 +133,11 @@ static const struct out_col ip_verdict_cols[] = {
 	{ "real_mx_after_primary", OUT_INT, FMT_RIGHT },
 	{ "mx_walk", OUT_TEXT, 0 },
 	{ "excluded", OUT_TEXT, FMT_SHRINK },
+	{ "real_mx_in_family", OUT_INT, FMT_RIGHT },
+	{ "linked_ip", OUT_TEXT, 0 },
+	{ "note", OUT_TEXT, FMT_SHRINK },
+	{ "listed_as", OUT_TEXT, 0 },
+	{ "neighbour", OUT_TEXT, 0 },
 };
 
 #define IP_NVERDICT	((int)(sizeof(ip_verdict_cols) / \
@@ -211,7 +235,9 @@ ip_evidence(int r, const struct evidence *e, char *buf, size_t len)
 	case REASON_NOLISTING_ONLY:
 		util_iso8601(e->primary_first_us, t1, sizeof(t1));
 		snprintf(buf, len, "primary at %s, no SYN to the real MX in "
-		    "the window after", t1);
+		    "the window after, nor from an address with the same "
+		    "envelope%s", t1, e->retries > 0 ? "; its retries of the "
+		    "same envelope are no proof of an MTA" : "");
 		break;
 	case REASON_BOT_PROTOCOL:
 		buf[0] = '\0';
@@ -286,6 +312,7 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	char			 err[256], ev[256], excl[128];
 	const char		*mta;
 	int			 rc, ex = 0;
+	struct export_hit	 hit;
 
 	classify_defaults(&cc);
 	cc.rules = a->rules.rules;
@@ -296,7 +323,7 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	if ((rc = classify_next(cq, &e, &v)) == 0) {
 		memset(&e, 0, sizeof(e));
 		memset(&v, 0, sizeof(v));
-		e.sensor = classify_has_sensor(cq);
+		e.sensor_any = classify_has_sensor(cq);
 	}
 	classify_close(cq);
 	if (rc == -1)
@@ -304,6 +331,9 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	if (v.listed && (ex = ip_excluded(&a->rules, al, ip, &e, cc.now_us,
 	    excl, sizeof(excl))) != 0)
 		v.listed = 0;
+	/* Listed means: the export lists it, itself or through a network. */
+	if (export_lookup(db, &a->rules, al, ip, &hit, err, sizeof(err)) == -1)
+		return -1;
 	if (a->format == FORMAT_CSV)
 		out_csv_header(stdout, ip_verdict_cols, IP_NVERDICT, 1);
 	if (a->format == FORMAT_JSON)
@@ -313,19 +343,34 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 		return -1;
 	memset(vals, 0, sizeof(vals));
 	mta = v.mta != NULL ? v.mta : NULL;
-	vals[0].i = v.listed;
+	vals[0].i = hit.listed;
 	vals[1].s = (struct span){ mta, mta != NULL ? strlen(mta) : 0 };
 	vals[2].i = v.strong;
-	vals[3].i = e.sensor;
+	vals[3].i = e.sensor_any;
 	vals[4].i = e.primary_sessions;
 	vals[5].i = e.backup_sessions;
 	vals[6].i = e.helo_ok;
 	vals[7].i = e.retries;
 	vals[8].i = e.real_after_primary;
-	vals[8].null = !e.sensor;
+	vals[8].null = !e.sensor_any;
 	vals[9].s = (struct span){ e.walk, e.walk != NULL ? strlen(e.walk) :
 	    0 };
 	vals[10].s = (struct span){ ex ? excl : NULL, ex ? strlen(excl) : 0 };
+	vals[11].i = e.sensor;
+	vals[11].null = !e.sensor_any;
+	vals[12].s = (struct span){ e.linked_ip[0] ? e.linked_ip : NULL,
+	    strlen(e.linked_ip) };
+	vals[13].s = (struct span){ v.note, v.note != NULL ? strlen(v.note) :
+	    0 };
+	if (!ex && !hit.listed && hit.excluded) {
+		snprintf(excl, sizeof(excl), "allowlisted: excluded from its "
+		    "network");
+		vals[10].s = (struct span){ excl, strlen(excl) };
+	}
+	vals[14].s = (struct span){ hit.listed ? hit.entry : NULL,
+	    hit.listed ? strlen(hit.entry) : 0 };
+	vals[15].s = (struct span){ hit.neighbour[0] ? hit.neighbour : NULL,
+	    strlen(hit.neighbour) };
 	out_row_vals(&o, vals);
 	out_end(&o);
 	if (a->format == FORMAT_JSON)

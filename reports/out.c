@@ -9,7 +9,8 @@
  * writer; numbers and times are formatted here from integers.
  *
  * Exports out_begin(), out_row(), out_row_vals(), out_end(),
- * out_csv_header(), out_prepare() and out_table_exists().
+ * out_csv_header(), out_prepare(), out_table_exists() and
+ * out_set_sink().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,10 @@
 #include "reports.h"
 
 #define OUT_ANOMS_MAX	256
+
+/* Where FORMAT_ROWS rows go (report html); one per process. */
+static out_sink_fn	*out_sink;
+static void		*out_sink_arg;
 
 static void	 out_anoms(int64_t, char *, size_t);
 static void	 out_json_val(struct out *, const struct out_col *,
@@ -79,6 +84,8 @@ out_begin(struct out *o, enum report_format format, FILE *f,
 	case FORMAT_CSV:
 		if (section == NULL)
 			out_csv_header(f, cols, ncols, 0);
+		break;
+	case FORMAT_ROWS:
 		break;
 	case FORMAT_TABLE:
 		{
@@ -219,6 +226,11 @@ out_row_vals(struct out *o, const struct out_val *vals)
 		}
 		fputs("\r\n", o->f);
 		break;
+	case FORMAT_ROWS:
+		if (out_sink != NULL)
+			out_sink(out_sink_arg, o->section, o->cols, o->ncols,
+			    vals);
+		break;
 	case FORMAT_TABLE:
 		cells = calloc((size_t)o->ncols, sizeof(*cells));
 		bufs = calloc((size_t)o->ncols, sizeof(*bufs));
@@ -288,6 +300,7 @@ out_end(struct out *o)
 			putc('\n', o->f);
 		break;
 	case FORMAT_CSV:
+	case FORMAT_ROWS:
 		break;
 	case FORMAT_TABLE:
 		if (o->section != NULL)
@@ -334,4 +347,15 @@ out_table_exists(sqlite3 *db, const char *name)
 	found = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_finalize(q);
 	return found;
+}
+
+/*
+ * Sets where the rows of FORMAT_ROWS lists go: fn(arg, section, cols,
+ * ncols, vals) per row; the values live only during the call.
+ */
+void
+out_set_sink(out_sink_fn *fn, void *arg)
+{
+	out_sink = fn;
+	out_sink_arg = arg;
 }

@@ -12,7 +12,7 @@
  * This file holds the command table, the shared options and "sessions";
  * each other report has a file of its own (summary.c, top.c, ip.c,
  * timeline.c).  The JSON field names of every report are a contract
- * (DESIGN.md section 6): extend, never rename.
+ * (doc/DESIGN.md §11): extend, never rename.
  *
  * Exports cmd_report().
  */
@@ -37,12 +37,12 @@ enum {
 	C_DST_PORT, C_MX_PREF, C_ROLE, C_GREET, C_HELO_VERB, C_HELO,
 	C_MAIL_FROM, C_RCPT_TOTAL, C_STAGE, C_REPLY, C_REASON, C_BYTES_IN,
 	C_BYTES_OUT, C_ANOM, C_COUNTRY, C_ASN, C_AS_ORG, C_OS,
-	C_OS_CLASS, C_SENSOR, C_VIA
+	C_OS_CLASS, C_SENSOR, C_TXN_TOTAL, C_VIA
 };
 
 /* How a field is rendered from its column. */
 enum kind {
-	K_INT, K_TEXT, K_TIME, K_DURATION, K_RCPTS, K_AUTH, K_ANOM
+	K_INT, K_TEXT, K_TIME, K_DURATION, K_RCPTS, K_AUTH, K_ANOM, K_TXNS
 };
 
 struct field {
@@ -82,6 +82,8 @@ static const struct field session_fields[] = {
 	{ "os",			C_OS,		K_TEXT },
 	{ "os_class",		C_OS_CLASS,	K_TEXT },
 	{ "sensor",		C_SENSOR,	K_TEXT },
+	{ "transactions_total",	C_TXN_TOTAL,	K_INT },
+	{ "transactions",	C_ID,		K_TXNS },
 	{ "via",		C_VIA,		K_TEXT },
 };
 
@@ -105,7 +107,7 @@ static const char session_sql[] =
     " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb, helo,"
     " mail_from, rcpt_total, stage, reply_code, close_reason, bytes_in,"
     " bytes_out, anomalies, country, asn, as_org, os, os_class, sensor,"
-    " via FROM sessions s"
+    " transactions, via FROM sessions s"
     " WHERE 1%s"
     " ORDER BY start_us DESC, id DESC LIMIT :limit)"
     " ORDER BY start_us, id";
@@ -113,6 +115,7 @@ static const char session_sql[] =
 struct sess_q {
 	sqlite3_stmt	*row, *rcpt, *auth;
 	FILE		*f;
+	struct txn_q	 tq;
 };
 
 static int	 report_usage(void);
@@ -142,6 +145,8 @@ static const struct report_cmd report_cmds[] = {
 	    report_timeline },
 	{ "sessions", "sessions [--limit N] " REPORT_OPTS, 0,
 	    report_sessions },
+	{ "html", "html [-o FILE] [--bucket DUR] [--limit N] [rule options] "
+	    REPORT_OPTS, 0, report_html },
 };
 
 #define NREPORT_CMDS	(sizeof(report_cmds) / sizeof(report_cmds[0]))
@@ -189,7 +194,7 @@ report_json_field(struct sess_q *sq, const struct field *fd)
 
 	fprintf(f, "\"%s\":", fd->name);
 	if (fd->kind != K_RCPTS && fd->kind != K_AUTH &&
-	    fd->kind != K_DURATION &&
+	    fd->kind != K_DURATION && fd->kind != K_TXNS &&
 	    sqlite3_column_type(q, fd->col) == SQLITE_NULL) {
 		fputs("null", f);
 		return;
@@ -220,6 +225,9 @@ report_json_field(struct sess_q *sq, const struct field *fd)
 			first = 0;
 		}
 		putc(']', f);
+		break;
+	case K_TXNS:
+		txnq_json(&sq->tq, f, sqlite3_column_int64(q, C_ID));
 		break;
 	case K_RCPTS:
 		putc('[', f);
@@ -268,6 +276,10 @@ report_join(struct sess_q *sq, const struct field *fd, FILE *out)
 		report_anoms(sqlite3_column_int64(sq->row, fd->col), buf,
 		    sizeof(buf));
 		fputs(buf, out);
+		return;
+	}
+	if (fd->kind == K_TXNS) {
+		txnq_text(&sq->tq, out, sqlite3_column_int64(sq->row, C_ID), 0);
 		return;
 	}
 	q = fd->kind == K_RCPTS ? sq->rcpt : sq->auth;
@@ -354,6 +366,10 @@ report_table_row(struct sess_q *sq, struct fmt_table *t)
 	char		 start[64], dst[ADDR_STRLEN + 16], rcpts[16];
 	char		 reply[16], anoms[256];
 	struct span	 ip = report_col(q, C_DST_IP);
+	char		*senders = NULL;
+	size_t		 slen = 0;
+	FILE		*mem;
+	int		 rv;
 
 	util_iso8601(sqlite3_column_int64(q, C_START), start, sizeof(start));
 	start[10] = ' ';
@@ -374,6 +390,13 @@ report_table_row(struct sess_q *sq, struct fmt_table *t)
 	cells[3] = report_col(q, C_ROLE);
 	cells[4] = report_col(q, C_HELO);
 	cells[5] = report_col(q, C_MAIL_FROM);
+	if (sqlite3_column_int64(q, C_TXN_TOTAL) > 1 &&
+	    (mem = open_memstream(&senders, &slen)) != NULL) {
+		/* Every sender, not only the first transaction's. */
+		txnq_text(&sq->tq, mem, sqlite3_column_int64(q, C_ID), 1);
+		if (fclose(mem) == 0)
+			cells[5] = (struct span){ senders, slen };
+	}
 	cells[6] = (struct span){ rcpts, strlen(rcpts) };
 	cells[7] = report_col(q, C_STAGE);
 	cells[8] = sqlite3_column_type(q, C_REPLY) == SQLITE_NULL ?
@@ -382,14 +405,16 @@ report_table_row(struct sess_q *sq, struct fmt_table *t)
 	cells[10] = (struct span){ anoms, strlen(anoms) };
 	if (cells[10].len == 0)
 		cells[10].p = NULL;
-	return fmt_table_add(t, cells);
+	rv = fmt_table_add(t, cells);
+	free(senders);
+	return rv;
 }
 
 static int
 report_sessions(struct store *st, const struct report_args *a)
 {
 	sqlite3		*db = store_db(st);
-	struct sess_q	 sq = { NULL, NULL, NULL, stdout };
+	struct sess_q	 sq = { NULL, NULL, NULL, stdout, { NULL, NULL } };
 	struct fmt_table *t = NULL;
 	size_t		 nrows = 0;
 	int		 rc, ret = EXIT_RUNTIME;
@@ -402,7 +427,7 @@ report_sessions(struct store *st, const struct report_args *a)
 	    " WHERE session_id = ?1 ORDER BY seq", -1, &sq.rcpt, NULL) ||
 	    sqlite3_prepare_v2(db, "SELECT mechanism, username FROM"
 	    " auth_attempts WHERE session_id = ?1 ORDER BY seq", -1, &sq.auth,
-	    NULL)) {
+	    NULL) || txnq_open(db, &sq.tq) == -1) {
 		fprintf(stderr, "decoymx report sessions: database %s: %s\n",
 		    store_path(st), sqlite3_errmsg(db));
 		goto out;
@@ -445,6 +470,8 @@ report_sessions(struct store *st, const struct report_args *a)
 			if (report_table_row(&sq, t) == -1)
 				goto nomem;
 			break;
+		case FORMAT_ROWS:
+			break;
 		}
 		nrows++;
 	}
@@ -466,6 +493,7 @@ out:
 	sqlite3_finalize(sq.row);
 	sqlite3_finalize(sq.rcpt);
 	sqlite3_finalize(sq.auth);
+	txnq_close(&sq.tq);
 	return ret;
 }
 
@@ -493,16 +521,20 @@ report_parse_args(int argc, char **argv, struct report_args *a)
 		{ "allowlist", required_argument, NULL, 'R' },
 		{ "max-age", required_argument, NULL, 'R' },
 		{ "min-sessions", required_argument, NULL, 'R' },
+		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char	*end, err[256];
 	int	 ch, li;
 
 	optind = 0;	/* glibc: full reset; permutes words to the end */
-	while ((ch = getopt_long(argc, argv, "", longopts, &li)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:", longopts, &li)) != -1) {
 		switch (ch) {
 		case 'd':
 			a->db = optarg;
+			break;
+		case 'o':
+			a->output = optarg;
 			break;
 		case 'F':
 			if (filter_option(&a->filt, longopts[li].name, optarg,
@@ -584,7 +616,9 @@ cmd_report(int argc, char **argv, const char *default_db)
 		if (strcmp(a.argv[0], report_cmds[i].name) != 0)
 			continue;
 		if (a.argc != 1 + report_cmds[i].nwords ||
-		    (a.rules.given && report_cmds[i].run != report_ip))
+		    (a.rules.given && report_cmds[i].run != report_ip &&
+		    report_cmds[i].run != report_html) ||
+		    (a.output != NULL && report_cmds[i].run != report_html))
 			return report_usage();
 		if (a.db == NULL || *a.db == '\0') {
 			fprintf(stderr, "decoymx report: no database given "

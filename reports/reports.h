@@ -26,7 +26,12 @@ struct fmt_col {
 
 struct fmt_table;
 
-enum report_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON };
+/*
+ * FORMAT_ROWS prints nothing: each row goes to the sink set with
+ * out_set_sink(), so that report html draws what the other reports
+ * compute.
+ */
+enum report_format { FORMAT_TABLE, FORMAT_CSV, FORMAT_JSON, FORMAT_ROWS };
 
 /*
  * The filters every report takes (filter.c).  Values are kept parsed and
@@ -62,6 +67,7 @@ struct report_args {
 	int64_t			 limit;		/* -1: no limit */
 	int64_t			 bucket_us;	/* timeline; 0: default */
 	enum report_format	 format;
+	const char		*output;	/* html -o; NULL: stdout */
 	int			 argc;		/* words after the subcommand */
 	char			**argv;
 };
@@ -96,7 +102,14 @@ struct out_val {
 	int		 null;		/* numbers: null */
 };
 
+/* Receives the rows of FORMAT_ROWS (out.c). */
+struct out_col;
+struct out_val;
+typedef void	 out_sink_fn(void *arg, const char *section,
+		    const struct out_col *, int ncols, const struct out_val *);
+
 /* format.c */
+size_t		 fmt_utf8_len(const unsigned char *p, size_t len);
 void		 fmt_json_str(FILE *, const char *p, size_t len);
 void		 fmt_csv_cell(FILE *, const char *p, size_t len);
 size_t		 fmt_term(const char *p, size_t len, char *out, size_t cap);
@@ -136,6 +149,7 @@ int		 out_end(struct out *);
 int		 out_prepare(sqlite3 *, const char *sql, sqlite3_stmt **,
 		    const char *what);
 int		 out_table_exists(sqlite3 *, const char *name);
+void		 out_set_sink(out_sink_fn *, void *arg);
 
 /* report.c */
 int		 cmd_report(int argc, char **argv, const char *default_db);
@@ -169,8 +183,93 @@ void		 share_ignored_free(struct share_ignored *);
 int		 cmd_export(int argc, char **argv, const char *default_db);
 int		 export_run(sqlite3 *, const char *dbpath, int argc,
 		    char **argv);
+size_t		 export_last_entries(void);
+
+/* window.c: windowed answers from the rollups */
+enum win_dim {
+	W_DECOY, W_ROLE, W_STAGE, W_REASON, W_COUNTRY, W_ASN, W_OS, W_FP,
+	W_ANOM, W_IP, W_NET, W_BUCKET
+};
+struct win_value {
+	const char	*key;		/* NULL: an integer key, ikey */
+	size_t		 keylen;
+	int64_t		 ikey;		/* asn, anomaly bit, bucket start */
+	const char	*label;		/* NULL: none */
+	int64_t		 sessions, clients, first, last;
+	int64_t		 primary, backup, decoy;	/* W_BUCKET */
+};
+struct win_agg;
+int		 window_usable(sqlite3 *);
+struct win_agg	*window_agg_new(uint32_t dims, int64_t bucket);
+int		 window_agg_run(struct win_agg *, sqlite3 *,
+		    const struct filter *);
+struct win_value *window_agg_sorted(struct win_agg *, int dim, int64_t limit,
+		    size_t *n);
+const struct win_value *window_agg_total(const struct win_agg *);
+void		 window_agg_free(struct win_agg *);
 
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
+
+/* export.c: the export's verdict on one address (report ip) */
+struct allowlist;
+struct export_hit {
+	int		 listed;	/* the export lists the address */
+	int		 aggregate;	/* through a network, not itself */
+	int		 excluded;	/* an allowlist exclusion ("!") */
+	uint32_t	 reasons;	/* of the entry */
+	char		 entry[ADDR_STRLEN + 8];	/* e.g. 2001:db8::/64 */
+	char		 neighbour[ADDR_STRLEN];	/* "" : none */
+};
+int		 export_lookup(sqlite3 *, const struct rule_opts *,
+		    const struct allowlist *, const char *ip,
+		    struct export_hit *, char *err, size_t errlen);
+
+/* txn.c: the MAIL transactions of stored sessions (schema 7) */
+struct txn_q {
+	sqlite3_stmt	*txn, *rcpt;
+};
+int		 txnq_open(sqlite3 *, struct txn_q *);
+void		 txnq_json(struct txn_q *, FILE *, int64_t session_id);
+void		 txnq_text(struct txn_q *, FILE *, int64_t session_id,
+		    int senders_only);
+void		 txnq_close(struct txn_q *);
+/* html.c */
+int		 report_html(struct store *, const struct report_args *);
+
+/* svg.c */
+struct svg_bar {
+	struct span	 label;		/* from the network: escaped */
+	struct span	 sub;		/* a second line, or { NULL, 0 } */
+	int64_t		 value;
+};
+
+struct svg_series {
+	const char	*name;		/* our own text */
+	const char	*cls;		/* CSS class of its marks */
+	const int64_t	*v;		/* one value per bucket */
+	int		 line;		/* a polyline over the stack */
+};
+
+struct svg_flow {
+	const char	*from, *to;	/* our own text */
+	const char	*cls;
+	int64_t		 n;
+};
+
+enum html_ctx { HTML_TEXT, HTML_ATTR, HTML_SVG };
+
+void		 html_text(FILE *, const char *p, size_t len, enum html_ctx,
+		    size_t maxchars);
+void		 html_span(FILE *, struct span, size_t maxchars);
+void		 html_num(FILE *, int64_t);
+void		 html_time(FILE *, int64_t us, int seconds);
+void		 svg_hbars(FILE *, const char *id, const struct svg_bar *,
+		    size_t n);
+void		 svg_columns(FILE *, const char *id, int64_t t0,
+		    int64_t bucket, size_t n, const struct svg_series *,
+		    size_t nseries);
+void		 svg_flow(FILE *, const char *id, const struct svg_flow *,
+		    size_t n);
 
 #endif /* REPORTS_H */

@@ -16,6 +16,7 @@
  *
  * Exports report_summary().
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "reports.h"
@@ -30,6 +31,7 @@ struct sum_section {
 	const char	*key, *label;	/* expressions over sessions s */
 	const char	*join;
 	int		 limit;		/* 0: every row */
+	int		 wdim;		/* enum win_dim; -1: the total */
 };
 
 static const char sum_fast_total[] =
@@ -66,19 +68,21 @@ static const char sum_scan[] =
     " WHERE k IS NOT NULL%s GROUP BY k ORDER BY 3 DESC, k LIMIT :limit";
 
 static const struct sum_section sum_sections[] = {
-	{ "total", NULL, sum_fast_total, NULL, NULL, "", 0 },
+	{ "total", NULL, sum_fast_total, NULL, NULL, "", 0, -1 },
 	{ "by_decoy", "decoy", sum_fast_decoy, "s.dst_ip", "max(s.role)", "",
-	    0 },
-	{ "by_role", "role", sum_fast_role, "s.role", "NULL", "", 0 },
-	{ "by_stage", "stage", NULL, "s.stage", "NULL", "", 0 },
-	{ "by_reason", "reason", NULL, "s.close_reason", "NULL", "", 0 },
+	    0, W_DECOY },
+	{ "by_role", "role", sum_fast_role, "s.role", "NULL", "", 0, W_ROLE },
+	{ "by_stage", "stage", NULL, "s.stage", "NULL", "", 0, W_STAGE },
+	{ "by_reason", "reason", NULL, "s.close_reason", "NULL", "", 0,
+	    W_REASON },
 	{ "top_countries", "country", NULL, "s.country", "NULL", "",
-	    SUMMARY_TOP },
-	{ "top_asns", "asn", NULL, "s.asn", "max(s.as_org)", "", SUMMARY_TOP },
-	{ "top_os", "os", NULL, "s.os_class", "NULL", "", SUMMARY_TOP },
+	    SUMMARY_TOP, W_COUNTRY },
+	{ "top_asns", "asn", NULL, "s.asn", "max(s.as_org)", "", SUMMARY_TOP,
+	    W_ASN },
+	{ "top_os", "os", NULL, "s.os_class", "NULL", "", SUMMARY_TOP, W_OS },
 	{ "top_anomalies", "anomaly", NULL, "b.b", "NULL",
 	    " JOIN bits b ON b.b < 10 AND (s.anomalies >> b.b) & 1",
-	    SUMMARY_TOP },
+	    SUMMARY_TOP, W_ANOM },
 };
 
 #define NSUM_SECTIONS	(sizeof(sum_sections) / sizeof(sum_sections[0]))
@@ -97,27 +101,98 @@ static const struct out_col sum_cols[] = {
 
 static int	 summary_section(sqlite3 *, const struct report_args *,
 		    const struct sum_section *);
-static void	 summary_total_json(sqlite3_stmt *);
+static void	 summary_total_json(const struct out_val *);
+static int	 summary_window(struct win_agg *, const struct report_args *,
+		    const struct sum_section *);
 
-/* The total as a JSON object rather than a one-row list. */
+/* The total (a row of sum_cols) as a JSON object, not a one-row list. */
 static void
-summary_total_json(sqlite3_stmt *q)
+summary_total_json(const struct out_val *v)
 {
 	char	 t[64];
 
 	printf("\"total\":{\"sessions\":%lld,\"clients\":%lld,",
-	    (long long)sqlite3_column_int64(q, 2),
-	    (long long)sqlite3_column_int64(q, 3));
+	    (long long)v[2].i, (long long)v[3].i);
 	for (int i = 4; i <= 5; i++) {
 		printf("\"%s\":", i == 4 ? "first" : "last");
-		if (sqlite3_column_type(q, i) == SQLITE_NULL)
+		if (v[i].null)
 			fputs("null", stdout);
 		else {
-			util_iso8601(sqlite3_column_int64(q, i), t, sizeof(t));
+			util_iso8601(v[i].i, t, sizeof(t));
 			printf("\"%s\"", t);
 		}
 		fputs(i == 4 ? "," : "}", stdout);
 	}
+}
+
+/*
+ * Prints one section from the aggregated window, as summary_section()
+ * prints it from SQL.  Returns 0 or -1.
+ */
+static int
+summary_window(struct win_agg *agg, const struct report_args *a,
+    const struct sum_section *sec)
+{
+	struct win_value	*w = NULL, one;
+	struct out		 o;
+	struct out_val		 v[NSUM_COLS];
+	const char		*name;
+	char			 num[32];
+	size_t			 n = 0;
+	int			 rv = 0;
+
+	if (sec->wdim == -1) {
+		one = *window_agg_total(agg);
+		one.key = "all";
+		one.keylen = 3;
+		w = &one;
+		n = 1;
+	} else
+		w = window_agg_sorted(agg, sec->wdim, sec->limit, &n);
+	if (a->format == FORMAT_JSON && sec->wdim == -1) {
+		memset(v, 0, sizeof(v));
+		v[2].i = one.sessions;
+		v[3].i = one.clients;
+		v[4].i = one.first;
+		v[5].i = one.last;
+		v[4].null = v[5].null = one.sessions == 0;
+		summary_total_json(v);
+		return 0;
+	}
+	if (out_begin(&o, a->format, stdout, sum_cols, NSUM_COLS,
+	    sec->name) == -1) {
+		if (w != &one)
+			free(w);
+		return -1;
+	}
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		memset(v, 0, sizeof(v));
+		if (w[i].key != NULL)
+			v[0].s = (struct span){ w[i].key, w[i].keylen };
+		else if (sec->wdim == W_ANOM &&
+		    (name = anomaly_name((int)w[i].ikey)) != NULL)
+			v[0].s = (struct span){ name, strlen(name) };
+		else {
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)w[i].ikey);
+			v[0].s = (struct span){ num, strlen(num) };
+		}
+		if (w[i].label != NULL)
+			v[1].s = (struct span){ w[i].label,
+			    strlen(w[i].label) };
+		v[1].null = w[i].label == NULL;
+		v[2].i = w[i].sessions;
+		v[3].i = w[i].clients;
+		v[4].i = w[i].first;
+		v[5].i = w[i].last;
+		v[4].null = v[5].null = w[i].sessions == 0;
+		if (out_row_vals(&o, v) == -1)
+			rv = -1;
+	}
+	out_end(&o);
+	if (w != &one)
+		free(w);
+	return rv;
 }
 
 /* Queries and prints one section.  Returns 0 or -1. */
@@ -150,8 +225,15 @@ summary_section(sqlite3 *db, const struct report_args *a,
 		sqlite3_bind_int64(q, i, sec->limit > 0 ? sec->limit : -1);
 
 	if (a->format == FORMAT_JSON && sec->key == NULL) {
-		if ((rc = sqlite3_step(q)) == SQLITE_ROW)
-			summary_total_json(q);
+		if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			memset(v, 0, sizeof(v));
+			for (i = 2; i <= 5; i++) {
+				v[i].i = sqlite3_column_int64(q, i);
+				v[i].null = sqlite3_column_type(q, i) ==
+				    SQLITE_NULL;
+			}
+			summary_total_json(v);
+		}
 		sqlite3_finalize(q);
 		return rc == SQLITE_ROW ? 0 : -1;
 	}
@@ -187,14 +269,17 @@ summary_section(sqlite3 *db, const struct report_args *a,
 int
 report_summary(struct store *st, const struct report_args *a)
 {
-	sqlite3	*db = store_db(st);
-	char	 t[64];
+	sqlite3		*db = store_db(st);
+	struct win_agg	*agg = NULL;
+	char		 t[64];
+	uint32_t	 dims = 0;
+	int		 rv;
 
 	if (a->format == FORMAT_JSON)
 		putchar('{');
 	else if (a->format == FORMAT_CSV)
 		out_csv_header(stdout, sum_cols, NSUM_COLS, 1);
-	else {
+	else if (a->format == FORMAT_TABLE) {
 		printf("database %s", store_path(st));
 		if (a->filt.since != INT64_MIN) {
 			util_iso8601(a->filt.since, t, sizeof(t));
@@ -206,15 +291,33 @@ report_summary(struct store *st, const struct report_args *a)
 		}
 		putchar('\n');
 	}
-	for (size_t i = 0; i < NSUM_SECTIONS; i++) {
-		if (a->format == FORMAT_JSON && i > 0)
-			fputs(",\n", stdout);
-		if (summary_section(db, a, &sum_sections[i]) == -1) {
+	/* A filtered summary from the rollups when they can answer. */
+	if (filter_active(&a->filt) && window_usable(db)) {
+		for (size_t i = 0; i < NSUM_SECTIONS; i++)
+			if (sum_sections[i].wdim >= 0)
+				dims |= 1u << sum_sections[i].wdim;
+		if ((agg = window_agg_new(dims, 0)) == NULL ||
+		    window_agg_run(agg, db, &a->filt) == -1) {
 			fprintf(stderr, "decoymx report summary: database %s: "
-			    "%s\n", store_path(st), sqlite3_errmsg(db));
+			    "%s\n", store_path(st), agg == NULL ?
+			    "out of memory" : sqlite3_errmsg(db));
+			window_agg_free(agg);
 			return EXIT_RUNTIME;
 		}
 	}
+	for (size_t i = 0; i < NSUM_SECTIONS; i++) {
+		if (a->format == FORMAT_JSON && i > 0)
+			fputs(",\n", stdout);
+		rv = agg != NULL ? summary_window(agg, a, &sum_sections[i]) :
+		    summary_section(db, a, &sum_sections[i]);
+		if (rv == -1) {
+			fprintf(stderr, "decoymx report summary: database %s: "
+			    "%s\n", store_path(st), sqlite3_errmsg(db));
+			window_agg_free(agg);
+			return EXIT_RUNTIME;
+		}
+	}
+	window_agg_free(agg);
 	if (a->format == FORMAT_JSON)
 		fputs("}\n", stdout);
 	return 0;

@@ -43,7 +43,14 @@ static const struct out_col tl_cols[] = {
 
 #define NTL_COLS	(sizeof(tl_cols) / sizeof(tl_cols[0]))
 
+static int	 tl_push(struct tl_row **, size_t *, size_t *, int64_t,
+		    const struct tl_row *);
 static int	 tl_fetch(sqlite3_stmt *, int64_t, struct tl_row **, size_t *);
+static int	 tl_cmp(const void *, const void *);
+static int	 tl_window(sqlite3 *, const struct filter *, int64_t, int64_t,
+		    int64_t, struct tl_row **, size_t *, size_t *);
+static int	 tl_rollups(sqlite3 *, const struct filter *, int64_t,
+		    struct tl_row **, size_t *);
 static int	 tl_print(const struct report_args *, const struct tl_row *,
 		    size_t);
 
@@ -61,11 +68,41 @@ timeline_parse_bucket(const char *s, int64_t *us)
 	return 0;
 }
 
+/*
+ * Appends r to *rows (*n of them, room for *cap), after the empty
+ * buckets between the last one and r.  0 or -1 (out of memory).
+ */
+static int
+tl_push(struct tl_row **rows, size_t *n, size_t *cap, int64_t bucket,
+    const struct tl_row *r)
+{
+	struct tl_row	*tmp;
+
+	for (;;) {
+		int gap = *n > 0 && (*rows)[*n - 1].t + bucket < r->t &&
+		    *n < TL_MAX_ROWS;
+
+		if (*n == *cap) {
+			*cap = *cap == 0 ? 256 : *cap * 2;
+			if ((tmp = realloc(*rows, *cap * sizeof(*tmp))) == NULL)
+				return -1;
+			*rows = tmp;
+		}
+		if (!gap)
+			break;
+		memset(&(*rows)[*n], 0, sizeof(**rows));
+		(*rows)[*n].t = (*rows)[*n - 1].t + bucket;
+		(*n)++;
+	}
+	(*rows)[(*n)++] = *r;
+	return 0;
+}
+
 /* Reads the buckets of q into *rows, with empty ones between.  0 or -1. */
 static int
 tl_fetch(sqlite3_stmt *q, int64_t bucket, struct tl_row **rows, size_t *n)
 {
-	struct tl_row	 r, *tmp;
+	struct tl_row	 r;
 	size_t		 cap = 0;
 	int		 rc;
 
@@ -78,26 +115,141 @@ tl_fetch(sqlite3_stmt *q, int64_t bucket, struct tl_row **rows, size_t *n)
 		r.primary = sqlite3_column_int64(q, 3);
 		r.backup = sqlite3_column_int64(q, 4);
 		r.decoy = sqlite3_column_int64(q, 5);
-		for (;;) {
-			int gap = *n > 0 && (*rows)[*n - 1].t + bucket < r.t &&
-			    *n < TL_MAX_ROWS;
-
-			if (*n == cap) {
-				cap = cap == 0 ? 256 : cap * 2;
-				if ((tmp = realloc(*rows, cap *
-				    sizeof(*tmp))) == NULL)
-					return -1;
-				*rows = tmp;
-			}
-			if (!gap)
-				break;
-			memset(&(*rows)[*n], 0, sizeof(**rows));
-			(*rows)[*n].t = (*rows)[*n - 1].t + bucket;
-			(*n)++;
-		}
-		(*rows)[(*n)++] = r;
+		if (tl_push(rows, n, &cap, bucket, &r) == -1)
+			return -1;
 	}
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Rows by time. */
+static int
+tl_cmp(const void *x, const void *y)
+{
+	const struct tl_row	*a = x, *b = y;
+
+	return a->t < b->t ? -1 : a->t > b->t;
+}
+
+/*
+ * Adds the buckets of the sessions in [lo, hi) that pass f (whole or
+ * part of buckets) to *v, from the rollups.  0 or -1.
+ */
+static int
+tl_window(sqlite3 *db, const struct filter *f, int64_t lo, int64_t hi,
+    int64_t bucket, struct tl_row **v, size_t *n, size_t *cap)
+{
+	struct filter		 g = *f;
+	struct win_agg		*agg;
+	struct win_value	*w;
+	size_t			 k = 0;
+	int			 rv = -1;
+
+	if (lo >= hi)
+		return 0;
+	g.since = lo;
+	g.until = hi;
+	if ((agg = window_agg_new(1u << W_BUCKET, bucket)) == NULL)
+		return -1;
+	if (window_agg_run(agg, db, &g) == 0) {
+		w = window_agg_sorted(agg, W_BUCKET, 0, &k);
+		rv = 0;
+		for (size_t i = 0; i < k && rv == 0; i++) {
+			struct tl_row r = { w[i].ikey, w[i].sessions,
+			    w[i].clients, w[i].primary, w[i].backup,
+			    w[i].decoy };
+			/* Gaps are filled later, once all rows are sorted. */
+			if (*n == *cap) {
+				struct tl_row *tmp;
+				*cap = *cap == 0 ? 256 : *cap * 2;
+				if ((tmp = realloc(*v, *cap *
+				    sizeof(*tmp))) == NULL) {
+					rv = -1;
+					break;
+				}
+				*v = tmp;
+			}
+			(*v)[(*n)++] = r;
+		}
+		free(w);
+	}
+	window_agg_free(agg);
+	return rv;
+}
+
+/*
+ * The buckets from the rollups: whole hours or days straight from
+ * rollup_buckets when nothing but the time is filtered, the rest (edges,
+ * other bucket sizes, other filters) aggregated by tl_window().  The
+ * bucket is a multiple of an hour.  0 or -1.
+ */
+static int
+tl_rollups(sqlite3 *db, const struct filter *f, int64_t bucket,
+    struct tl_row **rows, size_t *n)
+{
+	sqlite3_stmt	*q;
+	struct tl_row	*v = NULL, r;
+	size_t		 nv = 0, cap = 0, capr = 0;
+	int64_t		 b0, b1;
+	int		 rc = SQLITE_DONE, rv = -1;
+
+	*rows = NULL;
+	*n = 0;
+	b0 = f->since == INT64_MIN ? INT64_MIN : f->since <= 0 ? 0 :
+	    (f->since + bucket - 1) / bucket * bucket;
+	b1 = f->until == INT64_MAX ? INT64_MAX : f->until <= 0 ? 0 :
+	    f->until / bucket * bucket;
+	if ((bucket != 3600LL * 1000000 && bucket != 86400LL * 1000000) ||
+	    f->decoy[0] != '\0' || f->country[0] != '\0' || f->asn != -1 ||
+	    f->cidr[0] != '\0') {
+		if (tl_window(db, f, f->since, f->until, bucket, &v, &nv,
+		    &cap) == -1)
+			goto out;
+	} else {
+		if (tl_window(db, f, f->since, b0 < f->until ? b0 : f->until,
+		    bucket, &v, &nv, &cap) == -1 ||
+		    tl_window(db, f, b1 > b0 ? b1 : b0, f->until, bucket, &v,
+		    &nv, &cap) == -1)
+			goto out;
+		if (sqlite3_prepare_v2(db, "SELECT t, sessions, clients,"
+		    " primary_s, backup_s, decoy_s FROM rollup_buckets"
+		    " WHERE size = ?1 AND t >= ?2 AND t < ?3", -1, &q,
+		    NULL) != SQLITE_OK)
+			goto out;
+		sqlite3_bind_int64(q, 1, bucket);
+		sqlite3_bind_int64(q, 2, b0);
+		sqlite3_bind_int64(q, 3, b1);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			if (nv == cap) {
+				struct tl_row *tmp;
+				cap = cap == 0 ? 256 : cap * 2;
+				if ((tmp = realloc(v, cap *
+				    sizeof(*tmp))) == NULL)
+					break;
+				v = tmp;
+			}
+			v[nv].t = sqlite3_column_int64(q, 0);
+			v[nv].sessions = sqlite3_column_int64(q, 1);
+			v[nv].clients = sqlite3_column_int64(q, 2);
+			v[nv].primary = sqlite3_column_int64(q, 3);
+			v[nv].backup = sqlite3_column_int64(q, 4);
+			v[nv].decoy = sqlite3_column_int64(q, 5);
+			if (v[nv].sessions > 0)
+				nv++;
+		}
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			goto out;
+	}
+	qsort(v, nv, sizeof(*v), tl_cmp);
+	for (size_t i = 0; i < nv; i++) {
+		r = v[i];
+		if (tl_push(rows, n, &capr, bucket, &r) == -1)
+			goto out;
+	}
+	rv = 0;
+out:
+	free(v);
+	return rv;
 }
 
 static int
@@ -158,6 +310,15 @@ report_timeline(struct store *st, const struct report_args *a)
 			    TL_DEFAULT_BUCKET;
 	int		 ret = EXIT_RUNTIME;
 
+	if (bucket % (3600LL * 1000000) == 0 && window_usable(db)) {
+		if (tl_rollups(db, &a->filt, bucket, &rows, &n) == -1)
+			fprintf(stderr, "decoymx report timeline: database %s: "
+			    "%s\n", store_path(st), sqlite3_errmsg(db));
+		else if (tl_print(a, rows, n) == 0)
+			ret = 0;
+		free(rows);
+		return ret;
+	}
 	filter_sql(&a->filt, "s", where, sizeof(where));
 	snprintf(sql, sizeof(sql), tl_sql, where);
 	if (out_prepare(db, sql, &q, "report timeline") == -1)

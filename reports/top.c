@@ -28,25 +28,29 @@ struct top_kind {
 	const char	*key;		/* key expression over s (and r, b) */
 	const char	*label;		/* label expression, or "NULL" */
 	const char	*join;		/* extra FROM terms, or "" */
+	int		 wdim;		/* enum win_dim; -1: not rolled up */
 };
 
 static const struct top_kind top_kinds[] = {
-	{ "ips", NULL, "s.src_ip", "NULL", "" },
-	{ "nets", NULL, "decoymx_net(s.src_ip, 24, 64)", "NULL", "" },
-	{ "helos", "helo", "s.helo", "NULL", "" },
-	{ "senders", "sender", "s.mail_from", "NULL", "" },
-	{ "sender-domains", "sender-domain",
-	    "CASE WHEN instr(s.mail_from, '@') > 0 THEN"
-	    " lower(substr(s.mail_from, instr(s.mail_from, '@') + 1)) END",
-	    "NULL", "" },
+	{ "ips", NULL, "s.src_ip", "NULL", "", W_IP },
+	{ "nets", NULL, "decoymx_net(s.src_ip, 24, 64)", "NULL", "", W_NET },
+	{ "helos", "helo", "s.helo", "NULL", "", -1 },
+	/* Every transaction's sender, each distinct one once per session. */
+	{ "senders", "sender", "t.mail_from", "NULL",
+	    " JOIN (SELECT DISTINCT session_id, mail_from FROM transactions)"
+	    " t ON t.session_id = s.id", -1 },
+	{ "sender-domains", "sender-domain", "t.dom", "NULL",
+	    " JOIN (SELECT DISTINCT session_id, CASE WHEN instr(mail_from,"
+	    " '@') > 0 THEN lower(substr(mail_from, instr(mail_from, '@') +"
+	    " 1)) END AS dom FROM transactions) t ON t.session_id = s.id", -1 },
 	{ "recipients", "recipient", "r.rcpt", "NULL",
-	    " JOIN recipients r ON r.session_id = s.id" },
-	{ "countries", "country", "s.country", "NULL", "" },
-	{ "asns", "asn", "s.asn", "max(s.as_org)", "" },
-	{ "os", "os", "s.os_class", "NULL", "" },
+	    " JOIN recipients r ON r.session_id = s.id", -1 },
+	{ "countries", "country", "s.country", "NULL", "", W_COUNTRY },
+	{ "asns", "asn", "s.asn", "max(s.as_org)", "", W_ASN },
+	{ "os", "os", "s.os_class", "NULL", "", W_OS },
 	{ "anomalies", "anomaly", "b.b", "NULL",
-	    " JOIN bits b ON b.b < 10 AND (s.anomalies >> b.b) & 1" },
-	{ "fingerprints", "fingerprint", "s.os", "NULL", "" },
+	    " JOIN bits b ON b.b < 10 AND (s.anomalies >> b.b) & 1", W_ANOM },
+	{ "fingerprints", "fingerprint", "s.os", "NULL", "", W_FP },
 };
 
 #define NTOP_KINDS	(sizeof(top_kinds) / sizeof(top_kinds[0]))
@@ -93,6 +97,8 @@ static const struct top_kind *top_find(const char *);
 static int	 top_total(sqlite3 *, const struct report_args *, int64_t *);
 static int	 top_print(sqlite3_stmt *, const struct top_kind *,
 		    const struct report_args *, int64_t);
+static int	 top_window(sqlite3 *, const struct top_kind *,
+		    const struct report_args *);
 
 static const struct top_kind *
 top_find(const char *name)
@@ -165,6 +171,66 @@ top_print(sqlite3_stmt *q, const struct top_kind *k,
 }
 
 /*
+ * Prints the answer from the rollups (whole hours) and the sessions (the
+ * edges), as top_print() prints the scan's.  Returns 0 or -1.
+ */
+static int
+top_window(sqlite3 *db, const struct top_kind *k, const struct report_args *a)
+{
+	struct win_agg		*agg;
+	struct win_value	*w = NULL;
+	struct out		 o;
+	struct out_val		 v[NTOP_COLS];
+	const char		*name;
+	char			 num[32];
+	size_t			 n = 0;
+	int64_t			 total;
+	int			 rv = -1;
+
+	if ((agg = window_agg_new(1u << k->wdim, 0)) == NULL)
+		return -1;
+	if (window_agg_run(agg, db, &a->filt) == -1)
+		goto out;
+	total = window_agg_total(agg)->sessions;
+	w = window_agg_sorted(agg, k->wdim, a->limit > 0 ? a->limit :
+	    TOP_DEFAULT_LIMIT, &n);
+	if (out_begin(&o, a->format, stdout, top_cols, NTOP_COLS, NULL) == -1)
+		goto out;
+	rv = 0;
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		memset(v, 0, sizeof(v));
+		if (w[i].key != NULL)
+			v[0].s = (struct span){ w[i].key, w[i].keylen };
+		else if (k->wdim == W_ANOM &&
+		    (name = anomaly_name((int)w[i].ikey)) != NULL)
+			v[0].s = (struct span){ name, strlen(name) };
+		else {
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)w[i].ikey);
+			v[0].s = (struct span){ num, strlen(num) };
+		}
+		if (w[i].label != NULL)
+			v[1].s = (struct span){ w[i].label,
+			    strlen(w[i].label) };
+		v[1].null = w[i].label == NULL;
+		v[2].i = w[i].sessions;
+		v[3].i = w[i].clients;
+		v[4].d = total > 0 ? 100.0 * (double)v[2].i / (double)total :
+		    0;
+		v[4].null = total <= 0;
+		v[5].i = w[i].first;
+		v[6].i = w[i].last;
+		if (out_row_vals(&o, v) == -1)
+			rv = -1;
+	}
+	out_end(&o);
+out:
+	free(w);
+	window_agg_free(agg);
+	return rv;
+}
+
+/*
  * decoymx report top KIND: a->argv[1] is KIND.  Returns the exit
  * status.
  */
@@ -186,6 +252,11 @@ report_top(struct store *st, const struct report_args *a)
 			fprintf(stderr, " %s", top_kinds[i].name);
 		fputc('\n', stderr);
 		return EXIT_USAGE;
+	}
+	if (filter_active(&a->filt) && k->wdim >= 0 && window_usable(db)) {
+		if (top_window(db, k, a) == 0)
+			return 0;
+		goto fail;
 	}
 	if (top_total(db, a, &total) == -1)
 		goto fail;

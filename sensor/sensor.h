@@ -3,7 +3,7 @@
  * decoy and real MX addresses, the packet parser, the p0f v3 compatible
  * fingerprint and signature matcher, and the MX-walk verdicts.
  *
- * Who does what (DESIGN.md section 2):
+ * Who does what (doc/DESIGN.md §3):
  *
  *   network process   capture.c + packet.c: reads packets, parses them
  *                     (bounds-checked), keeps the retransmit table and

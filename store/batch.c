@@ -48,6 +48,7 @@ struct batch {
 static int	 batch_ratelimit(struct ratelimit *);
 static int	 batch_record_error(int);
 static void	 batch_clear(struct batch *);
+static void	 batch_events(struct batch *, struct store *);
 
 /* Returns 1 when a warning may be logged now; counts it either way. */
 static int
@@ -145,7 +146,7 @@ batch_set_geo(struct batch *b, struct geo *g)
 int
 batch_add(struct batch *b, const uint8_t *rec, size_t len)
 {
-	struct sess_rec	 r;
+	static struct sess_rec r;
 	struct brec	*br;
 	const char	*why;
 
@@ -194,7 +195,7 @@ batch_add(struct batch *b, const uint8_t *rec, size_t len)
 int
 batch_flush(struct batch *b, struct store *st)
 {
-	struct sess_rec	 r;
+	static struct sess_rec r;
 	struct brec	*br;
 	const char	*why;
 	uint32_t	 rejected = 0;
@@ -226,18 +227,8 @@ batch_flush(struct batch *b, struct store *st)
 	}
 	if (store_commit(st) == -1)
 		goto fail;
-	if (b->events != NULL) {
-		/* Only what is in the database goes to the event log. */
-		for (uint32_t i = 0; i < b->n; i++) {
-			br = b->ring[(b->head + i) % b->bound];
-			if (record_decode_session(br->data, br->len, &r,
-			    &why) == -1)
-				continue;
-			r.geo = &br->geo;
-			events_session(b->events, &r);
-		}
-		events_flush(b->events);
-	}
+	if (b->events != NULL)
+		batch_events(b, st);
 
 	if (b->streak > 0)
 		log_info("store flush recovered failures=%u", b->streak);
@@ -256,6 +247,52 @@ fail:
 		log_warn("store flush failed pending=%u error=\"%s\"", b->n,
 		    store_error(st));
 	return -1;
+}
+
+/*
+ * Writes the committed batch to the event log: only what is in the
+ * database goes there, with what the database added (its id, the OS the
+ * sensor's SYN gave it).
+ */
+static void
+batch_events(struct batch *b, struct store *st)
+{
+	static struct sess_rec	 r;
+	struct events_extra	 x;
+	struct brec		*br;
+	sqlite3_stmt		*q = NULL;
+	const char		*why;
+
+	if (sqlite3_prepare_v2(store_db(st), "SELECT id, os, os_class FROM"
+	    " sessions WHERE uid = ?1", -1, &q, NULL) != SQLITE_OK)
+		q = NULL;
+	for (uint32_t i = 0; i < b->n; i++) {
+		br = b->ring[(b->head + i) % b->bound];
+		if (record_decode_session(br->data, br->len, &r, &why) == -1)
+			continue;
+		r.geo = &br->geo;
+		memset(&x, 0, sizeof(x));
+		if (q != NULL) {
+			sqlite3_bind_text(q, 1, r.uid, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				const char *os = (const char *)
+				    sqlite3_column_text(q, 1);
+				const char *cl = (const char *)
+				    sqlite3_column_text(q, 2);
+				x.id = sqlite3_column_int64(q, 0);
+				if (os != NULL)
+					x.os = (struct span){ os, strlen(os) };
+				if (cl != NULL)
+					x.os_class = (struct span){ cl,
+					    strlen(cl) };
+			}
+		}
+		events_session(b->events, &r, &x);
+		if (q != NULL)
+			sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	events_flush(b->events);
 }
 
 /* Sessions committed from now on also go to this event log. */

@@ -11,7 +11,11 @@
  * filled in afterwards) are still counted by the sessions_counts_late
  * trigger.
  *
- * Exports counts_add(), counts_flush() and counts_clear().
+ * counts_check() compares the table with a recount from the sessions
+ * ("decoymx db check").
+ *
+ * Exports counts_add(), counts_flush(), counts_clear() and
+ * counts_check().
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -43,6 +47,9 @@ static uint32_t	 counts_hash(int, const char *, size_t);
 static int	 counts_grow(struct counts *);
 static void	 counts_put(struct counts *, int, const char *, size_t,
 		    const char *, int64_t);
+static size_t	 counts_domain(struct span, char *, size_t);
+static void	 counts_senders(struct counts *, const struct sess_rec *,
+		    int64_t);
 
 static uint32_t
 counts_hash(int dim, const char *k, size_t len)
@@ -131,6 +138,58 @@ counts_str(struct counts *c, int dim, const char *s, const char *label,
 	counts_put(c, dim, s, strlen(s), label, t);
 }
 
+/* The domain of a sender, lower-cased as SQLite's lower() (ASCII). */
+static size_t
+counts_domain(struct span m, char *dom, size_t cap)
+{
+	const char	*at = m.p ? memchr(m.p, '@', m.len) : NULL;
+	size_t		 n;
+
+	if (at == NULL)
+		return (size_t)-1;
+	n = m.len - (size_t)(at + 1 - m.p);
+	if (n > cap)
+		n = cap;
+	for (size_t i = 0; i < n; i++)
+		dom[i] = (char)tolower((unsigned char)at[1 + i]);
+	return n;
+}
+
+/*
+ * The senders and sender domains of a session: each distinct one of its
+ * transactions once (the session_dims view of schema 7 recounts them so).
+ */
+static void
+counts_senders(struct counts *c, const struct sess_rec *r, int64_t t)
+{
+	char	 dom[MAX_PATH_ARG], prev[MAX_PATH_ARG];
+	size_t	 n, pn;
+
+	for (uint32_t i = 0; i < r->ntxn; i++) {
+		struct span m = r->txn[i].mail;
+		int seen = 0, seen_dom = 0;
+
+		if (m.p == NULL)
+			continue;
+		n = counts_domain(m, dom, sizeof(dom));
+		for (uint32_t j = 0; j < i; j++) {
+			struct span o = r->txn[j].mail;
+			if (o.p == NULL)
+				continue;
+			if (o.len == m.len && memcmp(o.p, m.p, m.len) == 0)
+				seen = 1;
+			pn = counts_domain(o, prev, sizeof(prev));
+			if (n != (size_t)-1 && pn == n &&
+			    memcmp(prev, dom, n) == 0)
+				seen_dom = 1;
+		}
+		if (!seen)
+			counts_put(c, D_SENDER, m.p, m.len, NULL, t);
+		if (!seen_dom && n != (size_t)-1)
+			counts_put(c, D_DOMAIN, dom, n, NULL, t);
+	}
+}
+
 /* Counts a session that was just inserted. */
 void
 counts_add(struct counts *c, const struct sess_rec *r)
@@ -152,21 +211,7 @@ counts_add(struct counts *c, const struct sess_rec *r)
 	}
 	if (r->helo.p != NULL)
 		counts_put(c, D_HELO, r->helo.p, r->helo.len, NULL, t);
-	if (r->mail_from.p != NULL) {
-		const char *at = memchr(r->mail_from.p, '@', r->mail_from.len);
-		counts_put(c, D_SENDER, r->mail_from.p, r->mail_from.len, NULL,
-		    t);
-		if (at != NULL) {
-			/* lower() as SQLite's: ASCII letters only. */
-			size_t	 n = r->mail_from.len -
-			    (size_t)(at + 1 - r->mail_from.p);
-			char	 dom[MAX_PATH_ARG];
-			for (size_t i = 0; i < n && i < sizeof(dom); i++)
-				dom[i] = (char)tolower((unsigned char)at[1 + i]);
-			counts_put(c, D_DOMAIN, dom, n < sizeof(dom) ? n :
-			    sizeof(dom), NULL, t);
-		}
-	}
+	counts_senders(c, r, t);
 	for (int b = 0; b < ANOM_COUNT; b++)
 		if (r->anomalies & (1u << b)) {
 			snprintf(buf, sizeof(buf), "%d", b);
@@ -223,4 +268,59 @@ counts_clear(struct counts *c)
 	}
 	free(c->tab);
 	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Every per-session count that differs from a recount from the sessions
+ * themselves (the session_dims view and the recipients), one row each:
+ * dim, key, the stored count, the recount.
+ */
+static const char counts_drift_sql[] =
+    "WITH want(dim, key, n) AS ("
+    " SELECT dim, CAST(key AS TEXT), count(*) FROM session_dims"
+    " WHERE key IS NOT NULL GROUP BY 1, 2"
+    " UNION ALL SELECT 'recipient', rcpt, count(*) FROM recipients"
+    " GROUP BY 2),"
+    " have(dim, key, n) AS (SELECT dim, CAST(key AS TEXT), sessions"
+    " FROM counts WHERE dim IN ('role', 'decoy', 'stage', 'reason',"
+    " 'country', 'asn', 'os', 'fingerprint', 'helo', 'sender',"
+    " 'sender-domain', 'anomaly', 'net', 'recipient') AND sessions != 0)"
+    " SELECT w.dim, w.key, coalesce(h.n, 0), w.n FROM want w"
+    " LEFT JOIN have h ON h.dim = w.dim AND h.key = w.key"
+    " WHERE coalesce(h.n, 0) != w.n"
+    " UNION ALL SELECT h.dim, h.key, h.n, 0 FROM have h"
+    " WHERE NOT EXISTS (SELECT 1 FROM want w WHERE w.dim = h.dim"
+    " AND w.key = h.key) ORDER BY 1, 2 LIMIT 1000";
+
+/*
+ * Prints to out a line per report count that a recount would change
+ * ("counts drift dim=... key=... stored=N recount=M", the key escaped)
+ * and a total.  Returns the number of such counts, or -1 with the
+ * SQLite error in db.
+ */
+int
+counts_check(sqlite3 *db, FILE *out)
+{
+	sqlite3_stmt	*q;
+	char		 key[256];
+	int		 n = 0, rc;
+
+	if (sqlite3_prepare_v2(db, counts_drift_sql, -1, &q, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(q, 1);
+
+		util_escape_term(k ? k : "", k ? (size_t)sqlite3_column_bytes(q,
+		    1) : 0, key, sizeof(key));
+		fprintf(out, "counts drift dim=%s key=\"%s\" stored=%lld "
+		    "recount=%lld\n", sqlite3_column_text(q, 0), key,
+		    (long long)sqlite3_column_int64(q, 2),
+		    (long long)sqlite3_column_int64(q, 3));
+		n++;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return n;
 }

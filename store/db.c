@@ -2,9 +2,11 @@
  * db.c -- the "decoymx db" command: database maintenance from the shell.
  *
  *	decoymx db migrate [--db PATH]	create or upgrade the schema
- *	decoymx db check [--db PATH]	integrity, foreign keys and version
+ *	decoymx db check [--db PATH]	integrity, foreign keys, version and
+ *					report counts against a recount
  *	decoymx db merge [--db PATH] OTHER.db...  fold other sensors' data in
  *	decoymx db recount [--db PATH]	rebuild the report counts
+ *	decoymx db prune --older-than DUR [--db PATH]	drop old detail
  *
  * Exports cmd_db().
  */
@@ -24,6 +26,7 @@ static int	 db_migrate(const char *, int, char **);
 static int	 db_check(const char *, int, char **);
 static int	 db_merge(const char *, int, char **);
 static int	 db_recount(const char *, int, char **);
+static int	 db_prune(const char *, int, char **);
 static int	 db_check_pragma(sqlite3 *, const char *, const char *);
 static int	 db_usage(void);
 static int	 db_opts(int, char **, const char **);
@@ -33,7 +36,11 @@ static const struct db_cmd db_cmds[] = {
 	{ "check", "check [--db PATH]", db_check },
 	{ "merge", "merge [--db PATH] OTHER.db...", db_merge },
 	{ "recount", "recount [--db PATH]", db_recount },
+	{ "prune", "prune --older-than DUR [--db PATH]", db_prune },
 };
+
+/* --older-than of db prune (db_opts takes it wherever it is). */
+static const char	*db_older_than;
 
 #define NDB_CMDS	(sizeof(db_cmds) / sizeof(db_cmds[0]))
 
@@ -110,13 +117,30 @@ db_check_pragma(sqlite3 *db, const char *sql, const char *want)
 	return bad || (want != NULL && rows == 0);
 }
 
+/* db prune's cut (microseconds), 0 when nothing was ever pruned. */
+static int64_t
+db_pruned_us(sqlite3 *db)
+{
+	sqlite3_stmt	*q;
+	int64_t		 v = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT pruned_us FROM rollup_state", -1,
+	    &q, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
 static int
 db_check(const char *path, int argc, char **argv)
 {
 	struct store	*st;
 	sqlite3		*db;
-	char		 err[1024];
-	int		 bad = 0, v;
+	char		 err[1024], when[40];
+	int		 bad = 0, v, drift;
+	int64_t		 pruned;
 
 	(void)argv;
 	if (argc != 0)
@@ -130,6 +154,22 @@ db_check(const char *path, int argc, char **argv)
 	bad |= db_check_pragma(db, "PRAGMA integrity_check", "ok");
 	bad |= db_check_pragma(db, "PRAGMA foreign_key_check", NULL);
 	v = schema_version(db);
+	if (v == SCHEMA_VERSION && (pruned = db_pruned_us(db)) > 0) {
+		/* The counts keep what db prune deleted: no recount to match. */
+		util_iso8601(pruned, when, sizeof(when));
+		printf("database %s: pruned before %s; the report counts keep "
+		    "the pruned sessions and are not compared with a recount\n",
+		    path, when);
+	} else if (v == SCHEMA_VERSION &&
+	    (drift = counts_check(db, stdout)) != 0) {
+		if (drift < 0)
+			printf("cannot compare the report counts: %s\n",
+			    sqlite3_errmsg(db));
+		else
+			printf("database %s: %d report counts differ from the "
+			    "sessions; run decoymx db recount\n", path, drift);
+		bad = 1;
+	}
 	store_close(st);
 	if (v != SCHEMA_VERSION) {
 		printf("database %s has schema version %d, this decoymx needs "
@@ -176,11 +216,14 @@ db_recount(const char *path, int argc, char **argv)
 	    "BEGIN IMMEDIATE;"
 	    "DELETE FROM counts WHERE dim IN ('role', 'decoy', 'stage',"
 	    " 'reason', 'country', 'asn', 'os', 'fingerprint', 'helo',"
-	    " 'sender', 'sender-domain', 'anomaly', 'net');"
+	    " 'sender', 'sender-domain', 'anomaly', 'net', 'recipient');"
 	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	    " SELECT dim, key, max(label), count(*), min(t), max(t)"
 	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;"
-	    "COMMIT;";
+	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	    " SELECT 'recipient', r.rcpt, NULL, count(*), min(s.start_us),"
+	    " max(s.start_us) FROM recipients r JOIN sessions s"
+	    " ON s.id = r.session_id GROUP BY r.rcpt;";
 	struct store	*st;
 	char		 err[1024], *msg = NULL;
 	int		 rv = 0;
@@ -192,14 +235,95 @@ db_recount(const char *path, int argc, char **argv)
 		fprintf(stderr, "decoymx db recount: %s\n", err);
 		return EXIT_RUNTIME;
 	}
-	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK ||
+	    rollup_rebuild(store_rollup(st)) == -1 ||
+	    sqlite3_exec(store_db(st), "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
 		fprintf(stderr, "decoymx db recount: %s: %s\n", path,
-		    msg ? msg : "failed");
+		    msg ? msg : sqlite3_errmsg(store_db(st)));
 		sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
 		rv = EXIT_RUNTIME;
 	} else
-		printf("database %s: report counts rebuilt\n", path);
+		printf("database %s: report counts and rollups rebuilt\n",
+		    path);
 	sqlite3_free(msg);
+	store_close(st);
+	return rv;
+}
+
+/*
+ * Deletes the sessions (with their recipients and AUTH attempts) and the
+ * SYNs older than --older-than, cut at a whole UTC hour, in one
+ * transaction.  What is kept about them stays: the rollups (rolled up
+ * first) and the per-client and report aggregates still count every
+ * session ever seen, so the all-time reports, the timeline and the
+ * export do not change; only the sessions' detail is gone.
+ */
+static int
+db_prune(const char *path, int argc, char **argv)
+{
+	static const char *sql[] = {
+	    "DELETE FROM recipients WHERE session_id IN (SELECT id"
+	    " FROM sessions WHERE start_us < ?1)",
+	    "DELETE FROM auth_attempts WHERE session_id IN (SELECT id"
+	    " FROM sessions WHERE start_us < ?1)",
+	    "DELETE FROM sessions WHERE start_us < ?1",
+	    "DELETE FROM syns WHERE ts_us < ?1",
+	    "UPDATE rollup_state SET pruned_us = max(pruned_us, ?1)",
+	};
+	struct store	*st;
+	sqlite3_stmt	*q;
+	sqlite3		*db;
+	uint64_t	 ms;
+	int64_t		 cut, n[4] = { 0 };
+	char		 err[1024], t[64];
+	int		 rv = EXIT_RUNTIME;
+
+	(void)argv;
+	if (argc != 0 || db_older_than == NULL)
+		return db_usage();
+	if (util_parse_duration_ms(db_older_than, &ms) == -1 ||
+	    ms > (uint64_t)INT64_MAX / 1000 || ms < 3600 * 1000) {
+		fprintf(stderr, "decoymx db prune: bad --older-than %s: want "
+		    "a duration of an hour or more (30d, 12h)\n",
+		    db_older_than);
+		return EXIT_USAGE;
+	}
+	cut = util_now_us() - (int64_t)ms * 1000;
+	cut -= cut % (3600LL * 1000000);
+	if ((st = store_open(path, STORE_RW, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "decoymx db prune: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	db = store_db(st);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    rollup_flush(store_rollup(st)) == -1)
+		goto fail;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if (sqlite3_prepare_v2(db, sql[i], -1, &q, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_int64(q, 1, cut);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			sqlite3_finalize(q);
+			goto fail;
+		}
+		if (i < 4)
+			n[i] = sqlite3_changes(db);
+		sqlite3_finalize(q);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	util_iso8601(cut, t, sizeof(t));
+	printf("database %s: pruned before %s: sessions=%lld recipients=%lld "
+	    "auth_attempts=%lld syns=%lld\n", path, t, (long long)n[2],
+	    (long long)n[0], (long long)n[1], (long long)n[3]);
+	rv = 0;
+	goto out;
+fail:
+	fprintf(stderr, "decoymx db prune: %s: %s\n", path,
+	    sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out:
 	store_close(st);
 	return rv;
 }
@@ -213,15 +337,19 @@ db_opts(int argc, char **argv, const char **path)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "older-than", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
 
 	optind = 0;	/* glibc: full reset, main may have used getopt */
 	while ((ch = getopt_long(argc, argv, "+d:", longopts, NULL)) != -1) {
-		if (ch != 'd')
+		if (ch == 'o')
+			db_older_than = optarg;
+		else if (ch != 'd')
 			return -1;
-		*path = optarg;
+		else
+			*path = optarg;
 	}
 	return optind;
 }
@@ -247,6 +375,8 @@ cmd_db(int argc, char **argv, const char *default_db)
 	for (size_t n = 0; n < NDB_CMDS; n++) {
 		if (strcmp(name, db_cmds[n].name) != 0)
 			continue;
+		if (db_older_than != NULL && db_cmds[n].run != db_prune)
+			return db_usage();
 		if (path == NULL || *path == '\0') {
 			fprintf(stderr, "decoymx db %s: no database given "
 			    "(--db PATH)\n", name);

@@ -64,11 +64,13 @@ struct ingest {
 	int			 fd;
 	pid_t			 child;
 	int			 stopping, eof, deadline, child_done;
+	int			 reopen_failed;
 };
 
 static void	 ingest_read(evutil_socket_t, short, void *);
 static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
 static void	 ingest_flush(struct ingest *);
+static void	 ingest_check_db(struct ingest *);
 static void	 ingest_flush_cb(evutil_socket_t, short, void *);
 static void	 ingest_arm(struct ingest *);
 static void	 ingest_signal(evutil_socket_t, short, void *);
@@ -152,12 +154,49 @@ ingest_arm(struct ingest *ig)
 	evtimer_add(ig->ev_flush, &tv);
 }
 
+/*
+ * Before each batch: a database file deleted or replaced under the
+ * daemon is opened again at its path (a new, empty one when it was
+ * deleted), so that what is pending and what comes next is not written
+ * into an unlinked file (decoymx(8), FILES).  A failed reopen is
+ * retried before the next batch; the records wait meanwhile.
+ */
+static void
+ingest_check_db(struct ingest *ig)
+{
+	char	 err[512];
+
+	if (!store_file_changed(ig->st)) {
+		ig->reopen_failed = 0;
+		return;
+	}
+	if (!ig->reopen_failed)
+		log_error("store %s; opening %s again, pending=%u",
+		    store_error(ig->st), store_path(ig->st),
+		    batch_pending(ig->b));
+	synstore_release(ig->syns);
+	if (store_reopen(ig->st, err, sizeof(err)) == 0) {
+		log_warn("store reopened db=%s: sessions from now on are "
+		    "written there", store_path(ig->st));
+		ig->reopen_failed = 0;
+	} else if (!ig->reopen_failed) {
+		log_error("store cannot reopen: %s; records wait, retrying "
+		    "before each batch", err);
+		ig->reopen_failed = 1;
+	} else
+		ig->reopen_failed = 1;
+	if (!ig->reopen_failed &&
+	    synstore_prepare(ig->syns, err, sizeof(err)) == -1)
+		log_error("store sensor writer: %s", err);
+}
+
 static void
 ingest_flush(struct ingest *ig)
 {
 	int64_t	 t0 = util_now_us();
 	int	 n;
 
+	ingest_check_db(ig);
 	/* SYNs first: a session stored after its SYN gets its label. */
 	synstore_flush(ig->syns);
 	if ((n = batch_flush(ig->b, ig->st)) > 0)
@@ -296,6 +335,7 @@ ingest_setup(struct ingest *ig)
 	if (ig->metrics_fd != -1 && (ig->metrics = metrics_new(ig->base,
 	    ig->metrics_fd, ig->b)) == NULL)
 		return -1;
+	metrics_set_store(ig->metrics, ig->st);
 	for (int i = 0; i < 4; i++) {
 		ig->ev_sig[i] = evsignal_new(ig->base, sigs[i], ingest_signal,
 		    ig);
@@ -336,8 +376,8 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (x->i >= ig->conf->nexports)
-		return;		/* gone with a reload */
+	if (x->i >= ig->conf->nexports || store_db(ig->st) == NULL)
+		return;		/* gone with a reload, or no database */
 	e = &ig->conf->exports[x->i];
 	if ((argc = export_argv(e->format, e->path, e->args, buf, sizeof(buf),
 	    argv, 64)) == -1) {
@@ -347,6 +387,8 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 	}
 	share_ignore_nets(ig->conf->ignore, ig->conf->nignore);
 	st = export_run(store_db(ig->st), store_path(ig->st), argc, argv);
+	metrics_export(ig->metrics, x->i, e->format, e->path, st == 0,
+	    util_now_us() - t0, (int64_t)export_last_entries());
 	if (st != 0)
 		log_warn("export format=%s path=%s failed status=%d",
 		    e->format, e->path, st);
@@ -442,6 +484,7 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	sigprocmask(SIG_SETMASK, &(sigset_t){ 0 }, NULL);
 	event_base_dispatch(ig.base);
 
+	ingest_check_db(&ig);
 	for (int i = 0; i < INGEST_FINAL_TRIES &&
 	    synstore_pending(ig.syns) > 0; i++)
 		synstore_flush(ig.syns);

@@ -375,10 +375,247 @@ static const struct migration migrations[] = {
 	"DROP TRIGGER sessions_counts;"
 	},
 	/*
-	 * 7: PROXY protocol (issue 17).  The load balancer that relayed a
-	 * session on a "proxy" listener (NULL: a direct connection).
+	 * 7: listings that hold for legitimate senders (issue 11).  The
+	 * address families in which the sensor has seen the real MX and
+	 * the addresses that went there, and the sessions of one envelope
+	 * from another address (a dual-stack MTA, an outbound pool), each
+	 * found without a scan of the table.
 	 */
 	{ 7,
+	"CREATE INDEX syns_real ON syns(ver, src_ip) WHERE role = 'real';"
+	"CREATE INDEX sessions_envelope ON sessions(mail_from, start_us)"
+	" WHERE mail_from IS NOT NULL;"
+	},
+	/*
+	 * 8: every MAIL transaction of a session (issue 13).  transactions
+	 * holds them in order; a recipient says which transaction it
+	 * belongs to and the reply it got; sessions.transactions counts
+	 * those seen (kept or not).  Each session written before becomes one
+	 * transaction with its sender and all its recipients.  The report
+	 * counts of senders and sender domains now come from the
+	 * transactions (each distinct one once per session), and a sender
+	 * of a later transaction is an envelope of its client too.
+	 *
+	 * sessions_counts_late is replaced: the counts of a row are added
+	 * when its batch commits (counts.c), after triggers may already
+	 * have filled os on insert; removing the old values as an upsert of
+	 * -1 (instead of an UPDATE of a row that may not exist yet) makes
+	 * the two orders add up to the same counts.
+	 */
+	{ 8,
+	"CREATE TABLE transactions ("
+	" session_id INTEGER NOT NULL REFERENCES sessions(id),"
+	" seq INTEGER NOT NULL,"		/* 0, 1, ... in session order */
+	" mail_from TEXT,"			/* NULL: RCPT without MAIL */
+	" params TEXT,"				/* SIZE=... BODY=...; NULL: none */
+	" reply_code INTEGER,"			/* to MAIL; NULL: unknown */
+	" rcpt_total INTEGER NOT NULL,"		/* RCPTs seen, kept or not */
+	" ended TEXT,"				/* mail, rset, helo, quit, close */
+	" PRIMARY KEY(session_id, seq)) WITHOUT ROWID;"
+	"ALTER TABLE recipients ADD COLUMN txn INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE recipients ADD COLUMN reply_code INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN transactions INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"INSERT INTO transactions(session_id, seq, mail_from, params,"
+	" reply_code, rcpt_total, ended) SELECT id, 0, mail_from, NULL, NULL,"
+	" rcpt_total, NULL FROM sessions"
+	" WHERE mail_from IS NOT NULL OR rcpt_total > 0;"
+	"UPDATE sessions SET transactions = 1"
+	" WHERE mail_from IS NOT NULL OR rcpt_total > 0;"
+	"CREATE TRIGGER transactions_envelopes AFTER INSERT ON transactions"
+	" WHEN NEW.mail_from IS NOT NULL AND NEW.mail_from IS NOT"
+	" (SELECT mail_from FROM sessions WHERE id = NEW.session_id)"
+	" AND NOT EXISTS (SELECT 1 FROM transactions t"
+	" WHERE t.session_id = NEW.session_id AND t.seq < NEW.seq"
+	" AND t.mail_from = NEW.mail_from) BEGIN"
+	" INSERT INTO client_envelopes(ip, helo, mail_from, first_us,"
+	"  last_us, sessions) SELECT s.src_ip, coalesce(s.helo, ''),"
+	"  NEW.mail_from, s.start_us, s.start_us, 1 FROM sessions s"
+	"  WHERE s.id = NEW.session_id"
+	"  ON CONFLICT(ip, helo, mail_from) DO UPDATE SET"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us),"
+	"  sessions = sessions + 1;"
+	"END;"
+	"DROP VIEW session_dims;"
+	"CREATE VIEW session_dims AS"
+	" SELECT s.id AS id, 'role' AS dim, s.role AS key, NULL AS label,"
+	"  s.start_us AS t FROM sessions s"
+	" UNION ALL SELECT s.id, 'decoy', s.dst_ip, s.role, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'stage', s.stage, NULL, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'reason', s.close_reason, NULL, s.start_us"
+	"  FROM sessions s"
+	" UNION ALL SELECT s.id, 'country', s.country, NULL, s.start_us"
+	"  FROM sessions s WHERE s.country IS NOT NULL"
+	" UNION ALL SELECT s.id, 'asn', s.asn, s.as_org, s.start_us"
+	"  FROM sessions s WHERE s.asn IS NOT NULL"
+	" UNION ALL SELECT s.id, 'os', s.os_class, NULL, s.start_us"
+	"  FROM sessions s WHERE s.os_class IS NOT NULL"
+	" UNION ALL SELECT s.id, 'fingerprint', s.os, NULL, s.start_us"
+	"  FROM sessions s WHERE s.os IS NOT NULL"
+	" UNION ALL SELECT s.id, 'helo', s.helo, NULL, s.start_us"
+	"  FROM sessions s WHERE s.helo IS NOT NULL"
+	" UNION ALL SELECT s.id, 'sender', t.mail_from, NULL, s.start_us"
+	"  FROM (SELECT DISTINCT session_id, mail_from FROM transactions"
+	"  WHERE mail_from IS NOT NULL) t JOIN sessions s ON s.id = t.session_id"
+	" UNION ALL SELECT s.id, 'sender-domain', t.dom, NULL, s.start_us"
+	"  FROM (SELECT DISTINCT session_id, lower(substr(mail_from,"
+	"  instr(mail_from, '@') + 1)) AS dom FROM transactions"
+	"  WHERE instr(mail_from, '@') > 0) t"
+	"  JOIN sessions s ON s.id = t.session_id"
+	" UNION ALL SELECT s.id, 'anomaly', b.b, NULL, s.start_us"
+	"  FROM sessions s JOIN bits b ON b.b < 10"
+	"  AND (s.anomalies >> b.b) & 1"
+	" UNION ALL SELECT s.id, 'net', rtrim(s.src_ip, '0123456789')"
+	"  || '0/24', NULL, s.start_us FROM sessions s"
+	"  WHERE instr(s.src_ip, ':') = 0;"
+	"DROP TRIGGER sessions_counts_late;"
+	"CREATE TRIGGER sessions_counts_late AFTER UPDATE OF country, asn,"
+	" as_org, os, os_class ON sessions BEGIN"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT d, k, NULL, -1, OLD.start_us, OLD.start_us FROM ("
+	"  SELECT 'country' AS d, OLD.country AS k"
+	"  UNION ALL SELECT 'asn', CAST(OLD.asn AS TEXT)"
+	"  UNION ALL SELECT 'os', OLD.os_class"
+	"  UNION ALL SELECT 'fingerprint', OLD.os) WHERE k IS NOT NULL"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions - 1;"
+	" INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
+	"  SELECT d, k, l, 1, NEW.start_us, NEW.start_us FROM ("
+	"  SELECT 'country' AS d, NEW.country AS k, NULL AS l"
+	"  UNION ALL SELECT 'asn', CAST(NEW.asn AS TEXT), NEW.as_org"
+	"  UNION ALL SELECT 'os', NEW.os_class, NULL"
+	"  UNION ALL SELECT 'fingerprint', NEW.os, NULL) WHERE k IS NOT NULL"
+	"  ON CONFLICT(dim, key) DO UPDATE SET sessions = sessions + 1,"
+	"  label = coalesce(excluded.label, label),"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	},
+	/*
+	 * 9: rollups for windowed reports (store/rollup.c).  rollup holds
+	 * the sessions of each UTC hour grouped by every field the windowed
+	 * reports group or filter by (NULLs as '' or -1, since they are
+	 * part of the key); rollup_buckets the sessions, distinct clients
+	 * and sessions per role of each hour and day (size in us);
+	 * rollup_day_ips which clients each day saw, to count them once (its
+ * trigger counts a client new to a day).
+	 * rollup_state.max_id: sessions up to this id are rolled up; the
+	 * store adds the rest at every commit.  A later change to the
+	 * geolocation or fingerprint of a rolled-up session moves it to its
+	 * new key (sessions_rollup_late).  The last statements roll up the
+	 * sessions already there.
+	 */
+	{ 9,
+	"CREATE TABLE rollup ("
+	" hour INTEGER NOT NULL,"		/* start_us of the UTC hour */
+	" ip TEXT NOT NULL,"
+	" decoy TEXT NOT NULL,"
+	" role TEXT NOT NULL,"
+	" country TEXT NOT NULL,"		/* '': none */
+	" asn INTEGER NOT NULL,"		/* -1: none */
+	" os_class TEXT NOT NULL,"		/* '': none */
+	" os TEXT NOT NULL,"			/* '': none */
+	" stage TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" anomalies INTEGER NOT NULL,"
+	" as_org TEXT,"				/* max() of the sessions' */
+	" sessions INTEGER NOT NULL,"
+	" first_us INTEGER NOT NULL,"		/* earliest session start */
+	" last_us INTEGER NOT NULL,"		/* latest session start */
+	" PRIMARY KEY(hour, ip, decoy, role, country, asn, os_class, os,"
+	" stage, reason, anomalies)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_buckets ("
+	" size INTEGER NOT NULL,"		/* 3600000000 or 86400000000 */
+	" t INTEGER NOT NULL,"
+	" sessions INTEGER NOT NULL,"
+	" clients INTEGER NOT NULL,"
+	" primary_s INTEGER NOT NULL,"
+	" backup_s INTEGER NOT NULL,"
+	" decoy_s INTEGER NOT NULL,"
+	" PRIMARY KEY(size, t)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_day_ips ("
+	" day INTEGER NOT NULL,"
+	" ip TEXT NOT NULL,"
+	" PRIMARY KEY(day, ip)) WITHOUT ROWID;"
+	"CREATE TABLE rollup_state (k INTEGER PRIMARY KEY CHECK (k = 0),"
+	" max_id INTEGER NOT NULL,"
+	" pruned_us INTEGER NOT NULL DEFAULT 0);"	/* db prune's cut */
+	"CREATE TRIGGER sessions_rollup_late AFTER UPDATE OF country, asn,"
+	" as_org, os, os_class ON sessions"
+	" WHEN OLD.id <= (SELECT max_id FROM rollup_state) BEGIN"
+	" UPDATE rollup SET sessions = sessions - 1"
+	"  WHERE hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND ip = OLD.src_ip AND decoy = OLD.dst_ip AND role = OLD.role"
+	"  AND country = coalesce(OLD.country, '')"
+	"  AND asn = coalesce(OLD.asn, -1)"
+	"  AND os_class = coalesce(OLD.os_class, '')"
+	"  AND os = coalesce(OLD.os, '') AND stage = OLD.stage"
+	"  AND reason = OLD.close_reason AND anomalies = OLD.anomalies;"
+	" DELETE FROM rollup WHERE sessions <= 0"
+	"  AND hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND ip = OLD.src_ip;"
+	/* What is left of the old key: its times again from the sessions. */
+	" UPDATE rollup SET (as_org, first_us, last_us) = (SELECT"
+	"  max(s.as_org), min(s.start_us), max(s.start_us) FROM sessions s"
+	"  WHERE s.src_ip = OLD.src_ip AND s.start_us >= rollup.hour"
+	"  AND s.start_us < rollup.hour + 3600000000"
+	"  AND s.dst_ip = rollup.decoy AND s.role = rollup.role"
+	"  AND coalesce(s.country, '') = rollup.country"
+	"  AND coalesce(s.asn, -1) = rollup.asn"
+	"  AND coalesce(s.os_class, '') = rollup.os_class"
+	"  AND coalesce(s.os, '') = rollup.os AND s.stage = rollup.stage"
+	"  AND s.close_reason = rollup.reason"
+	"  AND s.anomalies = rollup.anomalies AND s.id <= (SELECT max_id"
+	"  FROM rollup_state))"
+	"  WHERE hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND ip = OLD.src_ip AND decoy = OLD.dst_ip AND role = OLD.role"
+	"  AND country = coalesce(OLD.country, '')"
+	"  AND asn = coalesce(OLD.asn, -1)"
+	"  AND os_class = coalesce(OLD.os_class, '')"
+	"  AND os = coalesce(OLD.os, '') AND stage = OLD.stage"
+	"  AND reason = OLD.close_reason AND anomalies = OLD.anomalies;"
+	" INSERT INTO rollup VALUES(NEW.start_us / 3600000000 * 3600000000,"
+	"  NEW.src_ip, NEW.dst_ip, NEW.role, coalesce(NEW.country, ''),"
+	"  coalesce(NEW.asn, -1), coalesce(NEW.os_class, ''),"
+	"  coalesce(NEW.os, ''), NEW.stage, NEW.close_reason, NEW.anomalies,"
+	"  NEW.as_org, 1, NEW.start_us, NEW.start_us)"
+	"  ON CONFLICT DO UPDATE SET sessions = sessions + 1,"
+	"  as_org = CASE WHEN as_org IS NULL THEN excluded.as_org"
+	"  WHEN excluded.as_org IS NULL THEN as_org"
+	"  ELSE max(as_org, excluded.as_org) END,"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	"INSERT INTO rollup SELECT start_us / 3600000000 * 3600000000,"
+	" src_ip, dst_ip, role, coalesce(country, ''), coalesce(asn, -1),"
+	" coalesce(os_class, ''), coalesce(os, ''), stage, close_reason,"
+	" anomalies, max(as_org), count(*), min(start_us), max(start_us)"
+	" FROM sessions GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;"
+	"INSERT INTO rollup_day_ips SELECT DISTINCT"
+	" start_us / 86400000000 * 86400000000, src_ip FROM sessions;"
+	"INSERT INTO rollup_buckets SELECT z.size,"
+	" s.start_us / z.size * z.size AS b, count(*),"
+	" count(DISTINCT s.src_ip), sum(s.role = 'primary'),"
+	" sum(s.role = 'backup'), sum(s.role = 'decoy')"
+	" FROM sessions s, (SELECT 3600000000 AS size UNION ALL"
+	" SELECT 86400000000) z GROUP BY z.size, b;"
+	"INSERT INTO rollup_state(k, max_id) VALUES(0, coalesce((SELECT"
+	" max(id) FROM sessions), 0));"
+	/* From now on a client new to a day counts itself. */
+	"CREATE TRIGGER rollup_day_ips_clients AFTER INSERT ON rollup_day_ips"
+	" BEGIN"
+	" INSERT INTO rollup_buckets(size, t, sessions, clients, primary_s,"
+	"  backup_s, decoy_s) VALUES(86400000000, NEW.day, 0, 1, 0, 0, 0)"
+	"  ON CONFLICT(size, t) DO UPDATE SET clients = clients + 1;"
+	"END;"
+	},
+	/*
+	 * 10: PROXY protocol (issue 17).  The load balancer that relayed a
+	 * session on a "proxy" listener (NULL: a direct connection).
+	 */
+	{ 10,
 	"ALTER TABLE sessions ADD COLUMN via TEXT;"
 	},
 };

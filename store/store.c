@@ -13,7 +13,8 @@
  *
  * Exports store_open(), store_close(), store_db(), store_path(),
  * store_error(), store_errcode(), store_begin(), store_session(),
- * store_commit() and store_rollback().
+ * store_commit(), store_rollback(), store_file_changed() and
+ * store_reopen().
  */
 #include <sys/stat.h>
 
@@ -31,7 +32,7 @@
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE,
-	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_MAX
+	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_TXN, Q_MAX
 };
 
 static const char *store_sql[Q_MAX] = {
@@ -45,13 +46,17 @@ static const char *store_sql[Q_MAX] = {
 	    " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb,"
 	    " helo, mail_from, rcpt_total, stage, reply_code, close_reason,"
 	    " bytes_in, bytes_out, commands, errors, anomalies, country, asn,"
-	    " as_org, geo_build, sensor, via)"
+	    " as_org, geo_build, sensor, transactions, via)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26,"
-	    " ?27, ?28)"
+	    " ?27, ?28, ?29)"
 	    " ON CONFLICT(uid) DO NOTHING",
 	[Q_RCPT] =
-	    "INSERT INTO recipients(session_id, seq, rcpt) VALUES(?1, ?2, ?3)",
+	    "INSERT INTO recipients(session_id, seq, rcpt, txn, reply_code)"
+	    " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_TXN] =
+	    "INSERT INTO transactions(session_id, seq, mail_from, params,"
+	    " reply_code, rcpt_total, ended) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_AUTH] =
 	    "INSERT INTO auth_attempts(session_id, seq, mechanism, username)"
 	    " VALUES(?1, ?2, ?3, ?4)",
@@ -93,6 +98,10 @@ struct store {
 	char		 err[512];
 	sqlite3_stmt	*q[Q_MAX];
 	struct counts	 counts;	/* of the open transaction */
+	dev_t		 dev;		/* of the file opened (read-write) */
+	ino_t		 ino;
+	int		 file_known;
+	struct rollup	*rollup;	/* NULL: read-only */
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
@@ -105,6 +114,7 @@ static int	 store_bind_str(sqlite3_stmt *, int, const char *, size_t);
 static int64_t	 store_clamp(uint64_t);
 static int	 store_insert(struct store *, const struct sess_rec *);
 static int	 store_bind_geo(sqlite3_stmt *, const struct geo_info *);
+static int	 store_txns(struct store *, int64_t, const struct sess_rec *);
 
 /* Why a path cannot be opened, when its directory tells: " (...)". */
 static void
@@ -216,6 +226,11 @@ store_open(const char *path, int mode, char *err, size_t errlen)
 	if (rw) {
 		if (store_setup_rw(s, err, errlen) == -1)
 			goto fail;
+		if (stat(path, &sb) == 0) {
+			s->dev = sb.st_dev;
+			s->ino = sb.st_ino;
+			s->file_known = 1;
+		}
 	} else if (v < SCHEMA_VERSION && !(mode & STORE_ANYVERSION)) {
 		snprintf(err, errlen, "database %s has schema version %d, this "
 		    "decoymx needs %d; run decoymx db migrate", path, v,
@@ -309,6 +324,82 @@ store_setup_rw(struct store *s, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if ((s->rollup = rollup_open(s->db)) == NULL) {
+		snprintf(err, errlen, "database %s: cannot prepare the "
+		    "rollups: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the file at the path is still the one opened (read-write
+ * handles; checked before each batch, DESIGN.md and decoymx(8)): 0, or
+ * 1 when it was unlinked (no file, or no link left to it) or replaced
+ * by another file, with store_error() saying which.  An SQLite
+ * connection keeps writing into an unlinked file, where every commit
+ * would be lost with it.
+ */
+int
+store_file_changed(struct store *s)
+{
+	struct stat	 sb;
+
+	if (!s->file_known)
+		return 0;
+	if (s->db == NULL) {
+		snprintf(s->err, sizeof(s->err), "database %s is not open",
+		    s->path);
+		return 1;
+	}
+	if (stat(s->path, &sb) == -1) {
+		if (errno != ENOENT)
+			return 0;	/* cannot tell: a failed write will */
+		snprintf(s->err, sizeof(s->err), "database %s was deleted "
+		    "while in use", s->path);
+		return 1;
+	}
+	if (sb.st_dev == s->dev && sb.st_ino == s->ino && sb.st_nlink > 0)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "database %s was replaced while in "
+	    "use (inode %llu, now %llu)", s->path, (unsigned long long)s->ino,
+	    (unsigned long long)sb.st_ino);
+	return 1;
+}
+
+/*
+ * Closes the connection and opens the path again, read-write (creating
+ * and migrating a new file when there is none).  The old connection goes
+ * first: closing it checkpoints into the old file and removes PATH-wal
+ * and PATH-shm by name, which must not be the new file's.  No
+ * transaction may be open, and statements prepared by others on
+ * store_db(s) must be finalized first.  Returns 0, or -1 with err set
+ * and s without a connection (store_begin() fails, store_db() is NULL)
+ * until a later store_reopen() succeeds.
+ */
+int
+store_reopen(struct store *s, char *err, size_t errlen)
+{
+	struct store	*n;
+
+	counts_clear(&s->counts);
+	for (int i = 0; i < Q_MAX; i++) {
+		sqlite3_finalize(s->q[i]);
+		s->q[i] = NULL;
+	}
+	if (s->db != NULL)
+		sqlite3_close_v2(s->db);
+	s->db = NULL;
+	if ((n = store_open(s->path, STORE_RW, err, errlen)) == NULL)
+		return -1;
+	s->db = n->db;
+	memcpy(s->q, n->q, sizeof(s->q));
+	s->dev = n->dev;
+	s->ino = n->ino;
+	s->file_known = n->file_known;
+	n->db = NULL;
+	memset(n->q, 0, sizeof(n->q));
+	store_close(n);
 	return 0;
 }
 
@@ -319,12 +410,20 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	counts_clear(&s->counts);
+	rollup_close(s->rollup);
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+/* The rollups of a read-write store (db recount), or NULL. */
+struct rollup *
+store_rollup(struct store *s)
+{
+	return s->rollup;
 }
 
 /* The connection, for queries of the caller's own; still owned by s. */
@@ -358,6 +457,12 @@ store_errcode(const struct store *s)
 int
 store_begin(struct store *s)
 {
+	if (s->db == NULL) {
+		s->errcode = SQLITE_CANTOPEN;
+		snprintf(s->err, sizeof(s->err), "database %s is not open",
+		    s->path);
+		return -1;
+	}
 	if (s->q[Q_BEGIN] == NULL) {
 		s->errcode = SQLITE_READONLY;
 		snprintf(s->err, sizeof(s->err), "database %s opened read-only",
@@ -374,6 +479,10 @@ store_commit(struct store *s)
 	if (s->q[Q_COUNTS] != NULL &&
 	    counts_flush(&s->counts, s->q[Q_COUNTS]) == -1) {
 		store_fail(s, "cannot write the report counts");
+		return -1;
+	}
+	if (s->rollup != NULL && rollup_flush(s->rollup) == -1) {
+		store_fail(s, "cannot write the rollups");
 		return -1;
 	}
 	return store_run(s, Q_COMMIT);
@@ -469,6 +578,60 @@ store_bind_geo(sqlite3_stmt *q, const struct geo_info *g)
 	return rc;
 }
 
+/*
+ * The transactions of session id and their recipients (the legacy
+ * rcpt[] is a view of these: record.c makes them agree).
+ */
+static int
+store_txns(struct store *s, int64_t id, const struct sess_rec *r)
+{
+	sqlite3_stmt	*q;
+	int		 rc;
+
+	for (uint32_t i = 0; i < r->ntxn && i < MAX_TXN; i++) {
+		const struct txn_rec *t = &r->txn[i];
+
+		q = s->q[Q_TXN];
+		rc = sqlite3_bind_int64(q, 1, id);
+		rc |= sqlite3_bind_int64(q, 2, i);
+		rc |= store_bind_span(q, 3, t->mail);
+		rc |= store_bind_span(q, 4, t->params);
+		rc |= t->reply == 0 ? sqlite3_bind_null(q, 5) :
+		    sqlite3_bind_int(q, 5, t->reply);
+		rc |= sqlite3_bind_int64(q, 6, t->rcpt_total);
+		rc |= sqlite3_bind_text(q, 7, txn_end_name(t->ended), -1,
+		    SQLITE_STATIC);
+		if (rc != SQLITE_OK) {
+			store_fail(s, "cannot bind transaction");
+			return -1;
+		}
+		if (store_run(s, Q_TXN) == -1)
+			return -1;
+		q = s->q[Q_RCPT];
+		for (uint32_t j = 0; j < t->nrcpt; j++) {
+			uint32_t k = t->rcpt_first + j;
+
+			if (k >= r->ntrcpt || k >= MAX_TXN_RCPT)
+				break;
+			rc = sqlite3_bind_int64(q, 1, id);
+			rc |= sqlite3_bind_int64(q, 2, k);
+			rc |= r->trcpt[k].path.p == NULL ?
+			    sqlite3_bind_text(q, 3, "", 0, SQLITE_STATIC) :
+			    store_bind_span(q, 3, r->trcpt[k].path);
+			rc |= sqlite3_bind_int64(q, 4, i);
+			rc |= r->trcpt[k].reply == 0 ? sqlite3_bind_null(q, 5) :
+			    sqlite3_bind_int(q, 5, r->trcpt[k].reply);
+			if (rc != SQLITE_OK) {
+				store_fail(s, "cannot bind recipient");
+				return -1;
+			}
+			if (store_run(s, Q_RCPT) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The statements of store_session(), inside its savepoint. */
 static int
 store_insert(struct store *s, const struct sess_rec *r)
@@ -514,10 +677,12 @@ store_insert(struct store *s, const struct sess_rec *r)
 		rc |= sqlite3_bind_null(q, 27);
 	else
 		rc |= store_bind_str(q, 27, r->sensor.p, r->sensor.len);
+	rc |= sqlite3_bind_int64(q, 28, r->txn_total > r->ntxn ? r->txn_total :
+	    r->ntxn);
 	if (r->via[0] == '\0')
-		rc |= sqlite3_bind_null(q, 28);
+		rc |= sqlite3_bind_null(q, 29);
 	else
-		rc |= store_bind_str(q, 28, r->via,
+		rc |= store_bind_str(q, 29, r->via,
 		    strnlen(r->via, sizeof(r->via)));
 	if (rc != SQLITE_OK) {
 		store_fail(s, "cannot bind session");
@@ -529,19 +694,8 @@ store_insert(struct store *s, const struct sess_rec *r)
 		return 0;	/* uid already stored */
 	id = sqlite3_last_insert_rowid(s->db);
 
-	q = s->q[Q_RCPT];
-	for (uint32_t i = 0; i < r->nrcpt && i < MAX_RCPT; i++) {
-		sqlite3_bind_int64(q, 1, id);
-		sqlite3_bind_int64(q, 2, i);
-		if (r->rcpt[i].p == NULL)
-			sqlite3_bind_text(q, 3, "", 0, SQLITE_STATIC);
-		else if (store_bind_span(q, 3, r->rcpt[i]) != SQLITE_OK) {
-			store_fail(s, "cannot bind recipient");
-			return -1;
-		}
-		if (store_run(s, Q_RCPT) == -1)
-			return -1;
-	}
+	if (store_txns(s, id, r) == -1)
+		return -1;
 
 	q = s->q[Q_AUTH];
 	for (uint32_t i = 0; i < r->nauth && i < MAX_AUTH; i++) {

@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		7
+#define SCHEMA_VERSION		10
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -69,6 +69,15 @@ struct counts {
 void		 counts_add(struct counts *, const struct sess_rec *);
 int		 counts_flush(struct counts *, sqlite3_stmt *);
 void		 counts_clear(struct counts *);
+int		 counts_check(sqlite3 *, FILE *);
+
+/* rollup.c: windowed report rollups, per batch (store.c owns one). */
+struct rollup;
+struct rollup	*rollup_open(sqlite3 *);
+int		 rollup_flush(struct rollup *);
+int		 rollup_rebuild(struct rollup *);
+void		 rollup_close(struct rollup *);
+struct rollup	*store_rollup(struct store *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);
@@ -86,6 +95,8 @@ int		 store_begin(struct store *);
 int		 store_session(struct store *, const struct sess_rec *);
 int		 store_commit(struct store *);
 int		 store_rollback(struct store *);
+int		 store_file_changed(struct store *);
+int		 store_reopen(struct store *, char *err, size_t errlen);
 
 /* batch.c */
 struct batch	*batch_new(uint32_t bound);
@@ -107,7 +118,13 @@ int		 ingest_run(struct config *, struct store *, int fd,
 struct events	*events_open(const char *path, const char *sensor, char *err,
 		    size_t errlen);
 int		 events_reopen(struct events *);
-void		 events_session(struct events *, const struct sess_rec *);
+/* What only the database knows of a session, for its event line. */
+struct events_extra {
+	int64_t		 id;		/* sessions.id; 0: unknown */
+	struct span	 os, os_class;	/* p NULL: none */
+};
+void		 events_session(struct events *, const struct sess_rec *,
+		    const struct events_extra *);
 void		 events_flush(struct events *);
 void		 events_close(struct events *);
 
@@ -118,6 +135,10 @@ struct metrics	*metrics_new(struct event_base *, int fd,
 		    const struct batch *);
 void		 metrics_free(struct metrics *);
 void		 metrics_net(struct metrics *, const uint8_t *, size_t);
+void		 metrics_set_store(struct metrics *, struct store *);
+void		 metrics_export(struct metrics *, int i, const char *format,
+		    const char *path, int ok, int64_t duration_us,
+		    int64_t entries);
 
 /* geo.c */
 struct geo	*geo_new(void);
@@ -142,6 +163,8 @@ struct synstore_stats {
 struct synstore	*synstore_new(struct store *, const struct fpdb *,
 		    uint32_t bound, char *err, size_t errlen);
 void		 synstore_free(struct synstore *);
+void		 synstore_release(struct synstore *);
+int		 synstore_prepare(struct synstore *, char *err, size_t errlen);
 int		 synstore_queue(struct synstore *, const uint8_t *, size_t);
 uint32_t	 synstore_pending(const struct synstore *);
 int		 synstore_flush(struct synstore *);
@@ -182,8 +205,10 @@ struct evidence {
 	int64_t		 primary_first_us, primary_sessions;
 	int64_t		 backup_first_us, backup_sessions;
 	int64_t		 helo_ok, retries;
-	int		 sensor;		/* sensor watches the real MX */
+	int		 sensor;		/* real MX seen in its family */
+	int		 sensor_any;		/* real MX seen at all */
 	int		 real_after_primary;	/* SYN to the real MX after */
+	char		 linked_ip[ADDR_STRLEN];	/* same envelope, walked */
 	int		 syn_before_backup;	/* primary/real SYN before */
 	const char	*walk;			/* MX walk verdict or NULL */
 };
@@ -193,6 +218,8 @@ struct verdict {
 	const char	*mta;		/* why it looks like an MTA, or NULL */
 	int		 strong;	/* a strong bot signal */
 	int		 listed;
+	const char	*note;		/* why nolisting-only did or did not
+					   apply, or NULL (a static string) */
 };
 
 struct classify_q;

@@ -114,15 +114,43 @@ synstore_new(struct store *st, const struct fpdb *db, uint32_t bound,
 	ss->st = st;
 	ss->db = db;
 	ss->bound = bound;
+	if (synstore_prepare(ss, err, errlen) == -1) {
+		synstore_free(ss);
+		return NULL;
+	}
+	return ss;
+}
+
+/*
+ * Finalizes the statements (before the store reopens its database);
+ * synstore_prepare() makes them again.  Queued records stay.
+ */
+void
+synstore_release(struct synstore *ss)
+{
+	for (int i = 0; i < Y_MAX; i++) {
+		sqlite3_finalize(ss->q[i]);
+		ss->q[i] = NULL;
+	}
+}
+
+/* Prepares the statements on the store's connection.  0, or -1 with err. */
+int
+synstore_prepare(struct synstore *ss, char *err, size_t errlen)
+{
+	if (store_db(ss->st) == NULL) {
+		snprintf(err, errlen, "database not open");
+		return -1;
+	}
 	for (int i = 0; i < Y_MAX; i++)
-		if (sqlite3_prepare_v3(store_db(st), syn_sql[i], -1,
+		if (sqlite3_prepare_v3(store_db(ss->st), syn_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &ss->q[i], NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "cannot prepare \"%s\": %s",
-			    syn_sql[i], sqlite3_errmsg(store_db(st)));
-			synstore_free(ss);
-			return NULL;
+			    syn_sql[i], sqlite3_errmsg(store_db(ss->st)));
+			synstore_release(ss);
+			return -1;
 		}
-	return ss;
+	return 0;
 }
 
 void
@@ -209,6 +237,8 @@ synstore_flush(struct synstore *ss)
 
 	if (n == 0)
 		return 0;
+	if (store_db(ss->st) == NULL)
+		return -1;	/* reopening (ingest.c): they wait */
 	if (synstore_run(ss, Y_BEGIN) == -1)
 		goto fail;
 	for (i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 #include "tarpit.h"
 
 #define LINE_KEEP	(MAX_LINE - 1)	/* octets before the LF, CR included */
+#define LINE_START	24		/* first allocation of a partial line */
 
 static int	 line_deliver(struct linebuf *, const char *, size_t, int,
 		    line_cb, void *);
@@ -51,14 +52,32 @@ line_deliver(struct linebuf *lb, const char *p, size_t n, int flags,
 	return rv;
 }
 
-/* Appends to the pending partial line.  Returns -1 when over LINE_KEEP. */
+/*
+ * Appends to the pending partial line, in a buffer that starts at
+ * LINE_START and doubles as needed: a client that trickles a line a byte
+ * at a time (slowloris) holds a few dozen bytes, not a whole line.
+ * Returns -1 when over LINE_KEEP (or out of memory).
+ */
 static int
 line_keep(struct linebuf *lb, const char *p, size_t n)
 {
+	size_t	 cap = lb->p == NULL ? 0 : lb->cap;
+	char	*np;
+
 	if (lb->len + n > LINE_KEEP)
 		return -1;
-	if (lb->p == NULL && (lb->p = malloc(LINE_KEEP)) == NULL)
-		return -1;
+	if (lb->len + n > cap) {
+		if (cap == 0)
+			cap = LINE_START;
+		while (cap < lb->len + n)
+			cap *= 2;
+		if (cap > LINE_KEEP)
+			cap = LINE_KEEP;
+		if ((np = realloc(lb->p, cap)) == NULL)
+			return -1;
+		lb->p = np;
+		lb->cap = (uint16_t)cap;
+	}
 	memcpy(lb->p + lb->len, p, n);
 	lb->len += (uint16_t)n;
 	return 0;

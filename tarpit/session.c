@@ -44,6 +44,7 @@ static void	 session_reply(struct session *, const struct reply *);
 static void	 session_queue(struct session *, const char *, size_t);
 static void	 session_flush(struct session *);
 static void	 session_tarpit_check(struct session *);
+static int	 session_returning(struct tarpit *, struct session *);
 static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
@@ -79,8 +80,13 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	LIST_INSERT_HEAD(&tp->sessions, s, entry);
 	tp->st.conn_total++;
 	tp->st.conn_open++;
-	log_debug("session=%016" PRIx64 " opened src=%s:%u dst=%s:%u", s->id,
-	    s->client_ip, s->src_port, l->ip, l->port);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char	 src[ADDR_STRLEN + 8], dst[ADDR_STRLEN + 8];
+
+		log_debug("session=%016" PRIx64 " opened src=%s dst=%s", s->id,
+		    log_endpoint(s->client_ip, s->src_port, src, sizeof(src)),
+		    log_endpoint(l->ip, l->port, dst, sizeof(dst)));
+	}
 	if (l->proxy && (s->pbuf = malloc(PROXY_MAX)) == NULL) {
 		session_proxy_fail(s, PROXY_MISSING, "out of memory");
 		return;
@@ -124,6 +130,8 @@ session_begin(struct session *s)
 		session_arm(s);
 		return;
 	}
+	if (session_returning(tp, s))
+		return;
 	smtp_greeting(&s->smtp, &r);
 	if (tp->conf.greeting_delay_ms == 0) {
 		/* Data already waiting at accept: it talked first. */
@@ -139,6 +147,32 @@ session_begin(struct session *s)
 		s->peeked = 1;
 	session_reply(s, &r);
 	session_arm(s);
+}
+
+/*
+ * The returning client rule (recent.c): a client back at a decoy within
+ * returning-window that was not seen at the real MX since gets 421 at
+ * the greeting.  Returns 1 when it did (the session then just closes).
+ */
+static int
+session_returning(struct tarpit *tp, struct session *s)
+{
+	struct reply	 r;
+	uint64_t	 key;
+
+	if (tp->conf.returning_defer != RETURNING_GREETING ||
+	    recent_key(s->client_ip, &key) == -1 ||
+	    recent_contact(&tp->recent, key, s->start_us,
+	    tp->conf.returning_window_ms) != RECENT_RETURNING)
+		return 0;
+	tp->st.returning_deferred++;
+	log_debug("session=%016" PRIx64 " returning client=%s: 421 at "
+	    "greeting", s->id, s->client_ip);
+	smtp_returning(&s->smtp, &r);
+	s->peeked = 1;
+	session_reply(s, &r);
+	session_arm(s);
+	return 1;
 }
 
 /* Has the client earned the tarpit?  Once in, it stays in. */
@@ -454,12 +488,12 @@ session_flush(struct session *s)
 static void
 session_record(struct session *s, int64_t now)
 {
-	struct sess_rec		 rec;
+	static struct sess_rec	 rec;	/* big: transactions */
 	const struct listener	*l = s->l;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen = sizeof(ss);
 
-	memset(&rec, 0, sizeof(rec));
+	record_clear(&rec);
 	snprintf(rec.uid, sizeof(rec.uid), "%016" PRIx64, s->id);
 	rec.start_us = s->start_us;
 	rec.end_us = now;
@@ -494,16 +528,28 @@ session_record(struct session *s, int64_t now)
 		if (rec.anomalies & (1u << i))
 			st->anomaly[i]++;
 
-	char helo[96], mail[96];
-	util_escape_term(rec.helo.p, rec.helo.len, helo, sizeof(helo));
-	util_escape_term(rec.mail_from.p, rec.mail_from.len, mail,
-	    sizeof(mail));
-	log_info("session=%s closed src=%s dst=%s:%u reason=%s stage=%s "
-	    "reply=%u helo=\"%s\" from=\"%s\" rcpts=%u duration=%.3f "
-	    "tarpit=%d anomalies=0x%x%s%s%s", rec.uid, rec.src_ip, rec.dst_ip,
-	    rec.dst_port, close_reason_name(rec.reason), stage_name(rec.stage),
-	    rec.reply_code, helo, mail, rec.rcpt_total,
-	    (double)(now - s->start_us) / 1e6, s->tarpitted, rec.anomalies,
+	/* No HELO, no MAIL: no key; MAIL FROM:<> is from="<>". */
+	char helo[200], mail[200], dst[ADDR_STRLEN + 8], anoms[256];
+	char heloq[sizeof(helo) - 12], mailq[sizeof(mail) - 12];
+
+	helo[0] = mail[0] = '\0';
+	if (rec.helo.p != NULL) {
+		log_escape(rec.helo.p, rec.helo.len, heloq, sizeof(heloq));
+		snprintf(helo, sizeof(helo), " helo=\"%s\"", heloq);
+	}
+	if (rec.mail_from.p != NULL) {
+		log_escape(rec.mail_from.p, rec.mail_from.len, mailq,
+		    sizeof(mailq));
+		snprintf(mail, sizeof(mail), " from=\"<%s>\"", mailq);
+	}
+	log_info("session=%s closed src=%s dst=%s reason=%s stage=%s "
+	    "reply=%u%s%s rcpts=%u txns=%u duration=%.3f tarpit=%d "
+	    "anomalies=%s%s%s%s",
+	    rec.uid, rec.src_ip, log_endpoint(rec.dst_ip, rec.dst_port, dst,
+	    sizeof(dst)), close_reason_name(rec.reason),
+	    stage_name(rec.stage), rec.reply_code, helo, mail, rec.rcpt_total,
+	    rec.txn_total, (double)(now - s->start_us) / 1e6, s->tarpitted,
+	    log_anomalies(rec.anomalies, anoms, sizeof(anoms)),
 	    s->px ? " via=" : "", s->px ? s->px->via_ip : "", s->ignored ?
 	    " ignored=yes" : "");
 }

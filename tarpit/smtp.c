@@ -25,8 +25,15 @@ static void	 reply_fmt(struct smtp *, struct reply *, const char *, ...)
 static void	 reply_defer(struct smtp *, struct reply *);
 static void	 reply_error(struct smtp *, struct reply *, const char *);
 static struct smtp_env *env_get(struct smtp *);
-static void	 env_put(struct smtp *, const char *, size_t, size_t,
+static int	 env_put(struct smtp *, const char *, size_t, size_t,
 		    struct smtp_str *);
+static struct smtp_txn *txn_new(struct smtp *);
+static struct smtp_txn *txn_cur(struct smtp *);
+static void	 txn_end(struct smtp *, enum txn_end);
+static void	 txn_mail(struct smtp *, const char *, size_t,
+		    const struct span *);
+static int	 txn_rcpt(struct smtp *, const char *, size_t);
+static void	 txn_fill(const struct smtp_env *, struct sess_rec *);
 static int	 defer_here(const struct smtp *, enum defer_stage);
 static void	 cmd_helo(struct smtp *, const char *, size_t, struct reply *);
 static void	 cmd_ehlo(struct smtp *, const char *, size_t, struct reply *);
@@ -81,6 +88,8 @@ smtp_free(struct smtp *s)
 {
 	if (s->env != NULL) {
 		free(s->env->arena);
+		free(s->env->txn);
+		free(s->env->rcpt);
 		free(s->env);
 		s->env = NULL;
 	}
@@ -154,7 +163,7 @@ stage_reach(struct smtp *s, enum stage st)
  * Once the arena is full nothing more is kept: a client cannot make a
  * session grow without bound by repeating itself.
  */
-static void
+static int
 env_put(struct smtp *s, const char *p, size_t len, size_t max,
     struct smtp_str *dst)
 {
@@ -163,9 +172,9 @@ env_put(struct smtp *s, const char *p, size_t len, size_t max,
 	if (len > max)
 		len = max;
 	if ((e = env_get(s)) == NULL)
-		return;
+		return -1;
 	if (e->alen + len > SMTP_ARENA_MAX)
-		return;
+		return -1;
 	if (e->alen + len > e->acap) {
 		uint32_t cap = e->acap ? e->acap : 256;
 		while (cap < e->alen + len)
@@ -174,7 +183,7 @@ env_put(struct smtp *s, const char *p, size_t len, size_t max,
 			cap = SMTP_ARENA_MAX;
 		char *na = realloc(e->arena, cap);
 		if (na == NULL)
-			return;
+			return -1;
 		e->arena = na;
 		e->acap = cap;
 	}
@@ -183,6 +192,7 @@ env_put(struct smtp *s, const char *p, size_t len, size_t max,
 	dst->off = e->alen;
 	dst->len = (uint16_t)len;
 	e->alen += (uint32_t)len;
+	return 0;
 }
 
 /* The session's record, allocated on the first thing worth keeping. */
@@ -293,6 +303,7 @@ helo_common(struct smtp *s, const char *verb, const char *a, size_t alen)
 	struct smtp_env *e;
 
 	stage_reach(s, STAGE_HELO);
+	txn_end(s, TXN_HELO);
 	s->helo_seen = 1;
 	s->mail_seen = 0;
 	if ((e = env_get(s)) == NULL)
@@ -346,6 +357,7 @@ cmd_mail(struct smtp *s, const char *a, size_t alen, struct reply *r)
 		    &s->env->mail);
 		s->env->has_mail = 1;
 	}
+	txn_mail(s, a, alen, ok ? &path : NULL);
 	if (!ok)
 		reply_error(s, r, "451 4.5.2 Syntax: MAIL FROM:<address>");
 	else if (!s->helo_seen)
@@ -356,21 +368,19 @@ cmd_mail(struct smtp *s, const char *a, size_t alen, struct reply *r)
 		s->mail_seen = 1;
 		reply_fmt(s, r, "250 2.1.0 Ok");
 	}
+	if (txn_cur(s) != NULL)
+		txn_cur(s)->reply = s->reply_code;
 }
 
 static void
 cmd_rcpt(struct smtp *s, const char *a, size_t alen, struct reply *r)
 {
 	struct span	 path;
-	int		 ok = parse_path("TO:", a, alen, &path) == 0;
+	int		 ok = parse_path("TO:", a, alen, &path) == 0, k;
 
 	stage_reach(s, STAGE_RCPT);
 	s->rcpt_total++;
-	if (env_get(s) != NULL && s->env->nrcpt < MAX_RCPT) {
-		env_put(s, ok ? path.p : a, ok ? path.len : alen, MAX_PATH_ARG,
-		    &s->env->rcpt[s->env->nrcpt]);
-		s->env->nrcpt++;
-	}
+	k = txn_rcpt(s, ok ? path.p : a, ok ? path.len : alen);
 	if (!ok)
 		reply_error(s, r, "451 4.5.2 Syntax: RCPT TO:<address>");
 	else if (!s->mail_seen && !defer_here(s, DEFER_MAIL))
@@ -381,6 +391,8 @@ cmd_rcpt(struct smtp *s, const char *a, size_t alen, struct reply *r)
 		s->rcpt_ok = 1;
 		reply_fmt(s, r, "250 2.1.5 Ok");
 	}
+	if (k >= 0)
+		s->env->rcpt[k].reply = s->reply_code;
 }
 
 /* DATA is never accepted: with or without recipients it is deferred. */
@@ -418,6 +430,7 @@ cmd_rset(struct smtp *s, const char *a, size_t alen, struct reply *r)
 	(void)alen;
 	s->mail_seen = 0;
 	s->rcpt_ok = 0;
+	txn_end(s, TXN_RSET);
 	if (++s->rsets > RSET_LOOP)
 		s->anomalies |= ANOM_RSET_LOOP;
 	reply_fmt(s, r, "250 2.0.0 Ok");
@@ -436,6 +449,7 @@ cmd_quit(struct smtp *s, const char *a, size_t alen, struct reply *r)
 {
 	(void)a;
 	(void)alen;
+	txn_end(s, TXN_QUIT);
 	reply_fmt(s, r, "221 2.0.0 Bye");
 	r->close = 1;
 	smtp_end(s, CLOSE_QUIT);
@@ -728,6 +742,23 @@ smtp_limit(struct smtp *s, struct reply *r)
 }
 
 /*
+ * A client that came back within returning-window without having reached
+ * the real MX (tarpit/recent.c): 421 at the greeting, then close; every
+ * MTA then tries the next MX at once.
+ */
+void
+smtp_returning(struct smtp *s, struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	stage_reach(s, STAGE_GREETING);
+	reply_fmt(s, r, "421 %s %s %s", s->conf->defer_status,
+	    s->conf->hostname, s->conf->defer_text);
+	s->defer_code = 421;
+	r->close = 1;
+	smtp_end(s, CLOSE_DEFERRED);
+}
+
+/*
  * The defer reply in place of the greeting, for an ignored client (an
  * own scanner): never tarpitted, the session ends once it is sent.
  */
@@ -767,6 +798,7 @@ smtp_end(struct smtp *s, enum close_reason why)
 		return;
 	s->state = SMTP_DONE;
 	s->reason = why;
+	txn_end(s, TXN_CLOSE);
 	if ((why == CLOSE_QUIT || why == CLOSE_EOF || why == CLOSE_RESET) &&
 	    s->rcpt_total == 0 && s->defer_code == 0 &&
 	    s->conf->defer_stage >= DEFER_RCPT)
@@ -802,12 +834,160 @@ smtp_fill(const struct smtp *s, struct sess_rec *rec)
 	}
 	if (e->has_mail)
 		rec->mail_from = env_span(e, &e->mail);
-	for (uint32_t i = 0; i < e->nrcpt; i++)
-		rec->rcpt[i] = env_span(e, &e->rcpt[i]);
-	rec->nrcpt = e->nrcpt;
+	txn_fill(e, rec);
 	for (uint32_t i = 0; i < e->nauth; i++) {
 		rec->auth[i].mech = env_span(e, &e->auth_mech[i]);
 		rec->auth[i].user = env_span(e, &e->auth_user[i]);
 	}
 	rec->nauth = e->nauth;
+}
+
+/*
+ * Transactions.  A MAIL FROM starts one (ending the one before: "mail"),
+ * so does an RCPT that comes without one; RSET, HELO/EHLO, QUIT and the
+ * end of the session end it.  Past MAX_TXN transactions or MAX_TXN_RCPT
+ * recipients (or a full arena) they are counted, not kept.
+ */
+
+/* Ends the open transaction, if any, saying how. */
+static void
+txn_end(struct smtp *s, enum txn_end how)
+{
+	struct smtp_txn *t = txn_cur(s);
+
+	if (t != NULL)
+		t->ended = (uint8_t)how;
+	if (s->env != NULL)
+		s->env->txn_open = 0;
+}
+
+/* The open transaction when it is kept, else NULL. */
+static struct smtp_txn *
+txn_cur(struct smtp *s)
+{
+	struct smtp_env *e = s->env;
+
+	if (e == NULL || !e->txn_open || e->ntxn == 0 ||
+	    e->txn_total != e->ntxn)
+		return NULL;
+	return &e->txn[e->ntxn - 1];
+}
+
+/* Opens a new transaction; NULL when it is past the bound (counted). */
+static struct smtp_txn *
+txn_new(struct smtp *s)
+{
+	struct smtp_env	*e;
+	struct smtp_txn	*t;
+
+	txn_end(s, TXN_MAIL);
+	if ((e = env_get(s)) == NULL)
+		return NULL;
+	e->txn_open = 1;
+	e->txn_total++;
+	if (e->ntxn >= MAX_TXN || e->txn_total != e->ntxn + 1)
+		return NULL;
+	if (e->ntxn == e->txn_cap) {
+		uint32_t cap = e->txn_cap ? e->txn_cap * 2 : 4;
+		if (cap > MAX_TXN)
+			cap = MAX_TXN;
+		if ((t = reallocarray(e->txn, cap, sizeof(*t))) == NULL)
+			return NULL;
+		e->txn = t;
+		e->txn_cap = cap;
+	}
+	t = &e->txn[e->ntxn++];
+	memset(t, 0, sizeof(*t));
+	t->rcpt_first = e->nrcpt;
+	return t;
+}
+
+/* MAIL FROM: a new transaction with its path (raw when unparsable). */
+static void
+txn_mail(struct smtp *s, const char *a, size_t alen, const struct span *path)
+{
+	struct smtp_txn	*t = txn_new(s);
+	const char	*rest;
+	size_t		 rlen;
+
+	if (t == NULL)
+		return;
+	t->has_mail = env_put(s, path ? path->p : a, path ? path->len : alen,
+	    MAX_PATH_ARG, &t->mail) == 0;
+	if (path == NULL)
+		return;
+	rest = path->p + path->len;
+	if (rest < a + alen && *rest == '>')
+		rest++;
+	rlen = (size_t)(a + alen - rest);
+	skip_space(&rest, &rlen);
+	if (rlen > 0)
+		t->has_params = env_put(s, rest, rlen, MAX_PATH_ARG,
+		    &t->params) == 0;
+}
+
+/*
+ * RCPT TO: counted in the open transaction (one is opened when none
+ * is) and kept when the bounds allow.  Returns its index in env->rcpt
+ * (for the reply), or -1 when not kept.
+ */
+static int
+txn_rcpt(struct smtp *s, const char *p, size_t len)
+{
+	struct smtp_env		*e;
+	struct smtp_txn		*t;
+	struct smtp_rcpt	*nr;
+
+	if (s->env == NULL || !s->env->txn_open)
+		(void)txn_new(s);
+	if ((t = txn_cur(s)) == NULL)
+		return -1;
+	e = s->env;
+	t->rcpt_total++;
+	if (e->nrcpt >= MAX_TXN_RCPT)
+		return -1;
+	if (e->nrcpt == e->rcpt_cap) {
+		uint32_t cap = e->rcpt_cap ? e->rcpt_cap * 2 : 8;
+		if (cap > MAX_TXN_RCPT)
+			cap = MAX_TXN_RCPT;
+		if ((nr = reallocarray(e->rcpt, cap, sizeof(*nr))) == NULL)
+			return -1;
+		e->rcpt = nr;
+		e->rcpt_cap = cap;
+	}
+	if (env_put(s, p, len, MAX_PATH_ARG, &e->rcpt[e->nrcpt].path) == -1)
+		return -1;
+	e->rcpt[e->nrcpt].reply = 0;
+	t->nrcpt++;
+	return (int)e->nrcpt++;
+}
+
+/* The transactions part of the record, and the legacy rcpt[] from it. */
+static void
+txn_fill(const struct smtp_env *e, struct sess_rec *rec)
+{
+	for (uint32_t i = 0; i < e->ntxn; i++) {
+		const struct smtp_txn *t = &e->txn[i];
+		struct txn_rec *o = &rec->txn[i];
+
+		o->mail = t->has_mail ? env_span(e, &t->mail) :
+		    (struct span){ NULL, 0 };
+		o->params = t->has_params ? env_span(e, &t->params) :
+		    (struct span){ NULL, 0 };
+		o->reply = t->reply;
+		o->ended = t->ended;
+		o->rcpt_first = t->rcpt_first;
+		o->nrcpt = t->nrcpt;
+		o->rcpt_total = t->rcpt_total;
+	}
+	rec->ntxn = e->ntxn;
+	rec->txn_total = e->txn_total;
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		rec->trcpt[i].path = env_span(e, &e->rcpt[i].path);
+		rec->trcpt[i].reply = e->rcpt[i].reply;
+		if (i < MAX_RCPT)
+			rec->rcpt[i] = rec->trcpt[i].path;
+	}
+	rec->ntrcpt = e->nrcpt;
+	rec->nrcpt = e->nrcpt < MAX_RCPT ? e->nrcpt : MAX_RCPT;
 }

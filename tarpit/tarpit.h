@@ -25,6 +25,7 @@
 struct linebuf {
 	char		*p;	/* partial line, allocated only while pending */
 	uint16_t	 len;
+	uint16_t	 cap;	/* bytes allocated at p */
 	uint8_t		 discarding;	/* dropping the rest of a long line */
 };
 
@@ -36,12 +37,25 @@ int		 line_feed(struct linebuf *, const char *data, size_t len,
 void		 line_free(struct linebuf *);
 
 /* smtp.c: the protocol engine. */
-#define SMTP_ARENA_MAX	16384	/* bytes of recorded strings per session */
+#define SMTP_ARENA_MAX	32768	/* bytes of recorded strings per session */
 #define SMTP_REPLY_MAX	512
 
 struct smtp_str {
 	uint32_t	 off;
 	uint16_t	 len;
+};
+
+/* One MAIL transaction as recorded (struct txn_rec in decoymx.h). */
+struct smtp_txn {
+	struct smtp_str	 mail, params;
+	uint8_t		 has_mail, has_params, ended;
+	uint16_t	 reply;
+	uint32_t	 rcpt_first, nrcpt, rcpt_total;
+};
+
+struct smtp_rcpt {
+	struct smtp_str	 path;
+	uint16_t	 reply;
 };
 
 /* What a session recorded; allocated on the first thing worth keeping. */
@@ -51,10 +65,14 @@ struct smtp_env {
 	char		 helo_verb[5];
 	uint8_t		 has_mail;
 	struct smtp_str	 helo, mail;
-	struct smtp_str	 rcpt[MAX_RCPT];
-	uint32_t	 nrcpt;
 	struct smtp_str	 auth_mech[MAX_AUTH], auth_user[MAX_AUTH];
 	uint32_t	 nauth;
+	/* transactions, grown while needed up to MAX_TXN / MAX_TXN_RCPT */
+	struct smtp_txn	*txn;
+	uint32_t	 ntxn, txn_cap, txn_total;
+	uint8_t		 txn_open;	/* txn[ntxn - 1] is still going */
+	struct smtp_rcpt *rcpt;
+	uint32_t	 nrcpt, rcpt_cap;
 };
 
 enum smtp_state { SMTP_CMD, SMTP_AUTH_PLAIN, SMTP_AUTH_LOGIN, SMTP_DONE };
@@ -88,6 +106,7 @@ void		 smtp_line(struct smtp *, const char *, size_t, int flags,
 void		 smtp_first_bytes(struct smtp *, const char *, size_t,
 		    int pregreet, struct reply *);
 void		 smtp_limit(struct smtp *, struct reply *);
+void		 smtp_returning(struct smtp *, struct reply *);
 void		 smtp_defer_now(struct smtp *, struct reply *);
 void		 smtp_bytes(struct smtp *, const char *, size_t,
 		    struct reply *);
@@ -197,6 +216,34 @@ uint32_t	 clients_add(struct clients *, const uint8_t key[16]);
 void		 clients_del(struct clients *, const uint8_t key[16]);
 void		 clients_free(struct clients *);
 
+/* recent.c: clients that met a decoy lately (returning-defer). */
+#define RECENT_WAYS	8	/* slots per bucket */
+#define RECENT_SLOT_SIZE 16	/* bytes per client */
+
+struct recent_slot;
+struct recent {
+	struct recent_slot	*slot;
+	uint32_t		 nbuckets;
+	uint64_t		 seed;
+	int64_t			 base_us;	/* second 1 of the table */
+	uint64_t		 used;		/* slots ever filled */
+	uint64_t		 evicted;	/* live entries pushed out */
+	uint64_t		 real_seen;	/* marked by the sensor */
+};
+
+enum recent_verdict { RECENT_FIRST, RECENT_RETURNING };
+
+int		 recent_init(struct recent *, uint32_t size, uint64_t seed,
+		    int64_t now_us);
+int		 recent_resize(struct recent *, uint32_t size, int64_t now_us,
+		    uint32_t window_ms);
+void		 recent_free(struct recent *);
+uint64_t	 recent_key_raw(int ver, const uint8_t *addr);
+int		 recent_key(const char *ip, uint64_t *key);
+enum recent_verdict recent_contact(struct recent *, uint64_t key,
+		    int64_t now_us, uint32_t window_ms);
+void		 recent_real(struct recent *, uint64_t key, int64_t now_us);
+
 /* tarpit.c: the network process. */
 struct qrec {
 	TAILQ_ENTRY(qrec) entry;
@@ -225,6 +272,7 @@ struct tarpit {
 	int			 stopping;
 	struct net_stats	 st;
 	struct clients		 clients;
+	struct recent		 recent;	/* returning clients */
 	int			 full;		/* paused at max-clients */
 	struct sensor		*sensor;	/* NULL: no capture */
 };

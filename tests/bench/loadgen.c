@@ -6,8 +6,11 @@
  *       each session: connect, greeting, EHLO, MAIL, RCPT, QUIT; prints
  *       sessions/s, latency percentiles and reply codes seen per stage.
  *   loadgen hold -t ADDR:PORT -c CONNECTIONS -d SECONDS [-s SRCBASE -k NSRC]
+ *       [-b EVERY]
  *       opens and keeps CONNECTIONS connections for SECONDS, reading
- *       whatever the server trickles; prints how many stayed open.
+ *       whatever the server trickles; prints how many stayed open.  With
+ *       -b, each also sends one byte every EVERY seconds and never a line
+ *       end (slowloris), the first at a spread offset.
  *
  * Source addresses rotate over NSRC addresses from SRCBASE (IPv4, e.g.
  * 127.1.0.1), so a loopback test looks like many clients.  Every run is
@@ -200,16 +203,17 @@ run(int n, int conc, double limit)
 }
 
 static int
-hold(int k, double secs)
+hold(int k, double secs, double every)
 {
 	int			 ep = epoll_create1(0), open_ = 0, closed = 0;
 	struct conn		*cs = calloc((size_t)k, sizeof(*cs));
 	struct epoll_event	 evs[256];
 	double			 t0 = now();
-	unsigned long long	 bytes = 0;
+	unsigned long long	 bytes = 0, sent = 0;
 
 	for (int i = 0; i < k; i++) {
 		if (conn_open(ep, &cs[i]) == -1) {
+			cs[i].fd = -1;
 			errors++;
 			continue;
 		}
@@ -221,8 +225,19 @@ hold(int k, double secs)
 	}
 	printf("opened=%d failed=%u in %.1fs\n", open_, errors, now() - t0);
 	fflush(stdout);
+	for (int i = 0; i < k; i++)	/* c->t0: when the next byte is due */
+		cs[i].t0 = now() + (every > 0 ? every * i / k : 0);
 	while (now() - t0 < secs) {
 		int m = epoll_wait(ep, evs, 256, 200);
+		double t = now();
+
+		for (int i = 0; every > 0 && i < k; i++) {
+			if (cs[i].fd < 0 || cs[i].t0 > t)
+				continue;
+			if (send(cs[i].fd, "x", 1, MSG_NOSIGNAL) == 1)
+				sent++;
+			cs[i].t0 += every;
+		}
 		for (int i = 0; i < m; i++) {
 			struct conn *c = evs[i].data.ptr;
 			char buf[512];
@@ -232,12 +247,13 @@ hold(int k, double secs)
 			else if (r == 0 || errno != EAGAIN) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 				close(c->fd);
+				c->fd = -1;
 				closed++;
 			}
 		}
 	}
-	printf("held=%d closed_by_server=%d bytes_received=%llu\n",
-	    open_ - closed, closed, bytes);
+	printf("held=%d closed_by_server=%d bytes_received=%llu "
+	    "bytes_sent=%llu\n", open_ - closed, closed, bytes, sent);
 	return 0;
 }
 
@@ -247,7 +263,7 @@ usage(void)
 	fprintf(stderr, "usage: loadgen run -t ADDR:PORT -n N -c C "
 	    "[-s SRCBASE -k NSRC] [-T LIMIT]\n"
 	    "       loadgen hold -t ADDR:PORT -c K -d SECONDS "
-	    "[-s SRCBASE -k NSRC]\n");
+	    "[-s SRCBASE -k NSRC] [-b EVERY]\n");
 	exit(2);
 }
 
@@ -255,14 +271,14 @@ int
 main(int argc, char **argv)
 {
 	int		 n = 1000, conc = 50, ch;
-	double		 secs = 10, limit = 300;
+	double		 secs = 10, limit = 300, every = 0;
 	char		*t = NULL, *colon;
 	struct rlimit	 rl;
 
 	if (argc < 2)
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "t:n:c:s:k:d:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "t:n:c:s:k:d:T:b:")) != -1) {
 		switch (ch) {
 		case 't': t = optarg; break;
 		case 'n': n = atoi(optarg); break;
@@ -270,6 +286,7 @@ main(int argc, char **argv)
 		case 'k': nsrc = (uint32_t)atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'T': limit = atof(optarg); break;
+		case 'b': every = atof(optarg); break;
 		case 's': {
 			struct in_addr a;
 			if (inet_pton(AF_INET, optarg, &a) != 1)
@@ -295,7 +312,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0)
 		return run(n, conc, limit);
 	if (strcmp(argv[1], "hold") == 0)
-		return hold(conc, secs > limit ? limit : secs);
+		return hold(conc, secs > limit ? limit : secs, every);
 	usage();
 	return 2;
 }

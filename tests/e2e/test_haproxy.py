@@ -99,7 +99,9 @@ def px():
         conf.write_text("\n".join([
             "listen %s:2525 mx 10 proxy" % DECOY, "hostname mx10.test",
             "db %s" % db, "user nobody", "chroot %s" % (d / "empty"),
-            "sensor off", "log-level debug", ""]))
+            "sensor off", "log-level debug",
+            # the same clients connect again and again: no returning 421
+            "returning-defer off", ""]))
         dmx = w.start("decoymx", [BIN, "run", "-c", conf])
         wait_until(lambda: (hex_addr(DECOY), 2525, "0A") in
                    proc_sockets(dmx.pid, "tcp") or not dmx.running(), 10,

@@ -36,7 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct smtp		 s;
 	struct linebuf		 lb = { 0 };
 	struct ctx		 c = { &s, { { 0 }, 0, 0 } };
-	struct sess_rec		 rec, back;
+	static struct sess_rec	 rec, back;
+	uint32_t		 n = 0;
 	static uint8_t		 buf[MAX_RECORD];
 	const char		*why;
 	size_t			 cut, len;
@@ -68,8 +69,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strcpy(rec.dst_ip, "198.51.100.1");
 	rec.mx_pref = -1;
 	smtp_fill(&s, &rec);
+	/* Transactions in bounds, recipients contiguous and all counted. */
+	if (rec.ntxn > MAX_TXN || rec.ntrcpt > MAX_TXN_RCPT ||
+	    rec.txn_total < rec.ntxn || s.rcpt_total < rec.ntrcpt)
+		abort();
+	for (uint32_t i = 0; i < rec.ntxn; i++) {
+		if (rec.txn[i].rcpt_first != n ||
+		    rec.txn[i].nrcpt > rec.txn[i].rcpt_total)
+			abort();
+		n += rec.txn[i].nrcpt;
+	}
+	if (n != rec.ntrcpt)
+		abort();
 	len = record_encode_session(&rec, buf, sizeof(buf));
 	if (len == 0 || record_decode_session(buf, len, &back, &why) != 0)
+		abort();
+	if (back.ntxn != rec.ntxn || back.ntrcpt != rec.ntrcpt)
 		abort();
 	line_free(&lb);
 	smtp_free(&s);

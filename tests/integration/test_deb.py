@@ -204,6 +204,20 @@ def test_contents(deb):
     assert not [p for p in entries if p.startswith(("/var/", "/run/"))]
 
 
+def test_copyright_is_the_licence(deb):
+    """
+    The packaged copyright file is dist/debian/copyright, whose ISC text
+    test_docs.py checks against LICENSE.
+    """
+    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                         capture_output=True, check=True, timeout=60).stdout
+    r = subprocess.run(["tar", "-xO", "./usr/share/doc/decoymx/copyright"],
+                       input=tar, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert r.stdout == (REPO / "dist/debian/copyright").read_bytes()
+    assert b"\nLicense: ISC\n" in r.stdout
+
+
 def test_maintainer_scripts_are_posix_sh(deb, tmp_path):
     run(["dpkg-deb", "-e", str(deb), str(tmp_path / "DEBIAN")])
     for s in ("postinst", "prerm", "postrm"):

@@ -45,7 +45,7 @@ def c_table(path, start, row):
 def config_keys():
     """Every key the parser accepts: the keys[] table of config.c."""
     return c_table("common/config.c", r"\}\s*keys\[\]\s*=\s*\{",
-                   r'\{\s*"([a-z0-9-]+)"\s*,\s*set_\w+\s*\}')
+                   r'\{\s*"([a-z0-9-]+)"\s*,\s*set_\w+\s*(?:,\s*K_\w+\s*)?\}')
 
 
 def names_table(var):
@@ -177,3 +177,108 @@ def test_json_example_matches_the_fields():
         assert row["close_reason"] in names_table("reason_names")
         assert row["role"] in names_table("role_names")
         assert row["stage"] in names_table("stage_names")
+
+
+def dep5_paragraphs(text):
+    """The paragraphs of a DEP-5 file, each a dict of field -> value."""
+    paras = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        fields, key = {}, None
+        for line in block.splitlines():
+            if line[:1] in (" ", "\t"):
+                fields[key] += "\n" + line[1:]
+            else:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        paras.append(fields)
+    return paras
+
+
+def test_licence_is_isc_everywhere():
+    """
+    LICENSE is the ISC licence of "The decoymx authors", and the Debian
+    copyright file (DEP-5) says the same: every file under ISC, with the
+    licence's full text identical to LICENSE's.
+    """
+    lic = (REPO / "LICENSE").read_text()
+    first, _, body = lic.partition("\n\n")
+    assert first == "Copyright (c) 2026 The decoymx authors"
+    assert body.startswith("Permission to use, copy, modify, and "
+                           "distribute this software for any")
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in body
+    paras = dep5_paragraphs((REPO / "dist/debian/copyright").read_text())
+    assert paras[0]["Format"] == ("https://www.debian.org/doc/packaging-"
+                                  "manuals/copyright-format/1.0/")
+    files = [p for p in paras if "Files" in p]
+    assert [p["Files"] for p in files] == ["*"]
+    assert files[0]["License"] == "ISC"
+    assert files[0]["Copyright"] == "2026 The decoymx authors"
+    text = [p["License"] for p in paras if "Files" not in p and
+            p.get("License", "").startswith("ISC\n")]
+    assert len(text) == 1, "no stand-alone License: ISC paragraph"
+    lines = ["" if l == "." else l for l in text[0].split("\n")[1:]]
+    assert "\n".join(lines).strip() == body.strip()
+
+
+DESIGN = REPO / "doc" / "DESIGN.md"
+
+
+def design_section(title_re):
+    """The text of the doc/DESIGN.md section whose heading matches."""
+    text = DESIGN.read_text()
+    m = re.search(r"^(#+) (%s)\n(.*?)(?=^#{1,%d} |\Z)" % (title_re, 3),
+                  text, re.S | re.M)
+    assert m, "doc/DESIGN.md has no section %r" % title_re
+    return m.group(3)
+
+
+def test_design_session_fields_match_the_code():
+    """§11.1 lists the fields of report sessions, in output order."""
+    sec = design_section(r"11\.1 `report sessions`")
+    rows = re.findall(r"^\| `([a-z_]+)` \|", sec, re.M)
+    assert rows == json_fields()
+
+
+def test_design_record_tags_match_the_code():
+    """§4.2 lists the REC_SESSION tags with their numbers."""
+    src = (REPO / "common/record.c").read_text()
+    enum = re.search(r"enum tag \{(.*?)\};", src, re.S).group(1)
+    tags = [t for t in re.findall(r"\b(T_[A-Z_]+)\b", enum) if t != "T_MAX"]
+    assert re.search(r"T_UID = 1\b", enum)
+    sec = design_section(r"4\.2 The record codec and REC_SESSION")
+    rows = re.findall(r"^\| (\d+) \| `(T_[A-Z_]+)` \|", sec, re.M)
+    assert rows == [(str(i + 1), t) for i, t in enumerate(tags)]
+
+
+def test_design_schema_versions_match_the_code():
+    """§6 has a paragraph for every migration, and no more."""
+    h = (REPO / "store/store.h").read_text()
+    version = int(re.search(r"#define\s+SCHEMA_VERSION\s+(\d+)", h).group(1))
+    sec = design_section(r"6\. The schema and its migrations")
+    assert re.findall(r"^\*\*Version (\d+) ", sec, re.M) == \
+        [str(v) for v in range(1, version + 1)]
+    assert "currently **%d**" % version in sec
+
+
+def test_design_vocabularies_match_the_code():
+    """§5 names every role, stage, close reason and anomaly; §8 every
+    classification reason with its default code."""
+    sec = design_section(r"5\. The SMTP engine and what a session records")
+    for var, label in (("role_names", "roles"), ("stage_names", "stages"),
+                       ("reason_names", "close reasons")):
+        m = re.search(r"^\* %s: (.*?)(?:;|\.)\n(?:\*|\n|  [A-Z(])"
+                      % label, sec, re.S | re.M)
+        assert m, label
+        assert re.findall(r"`([a-z-]+)`", m.group(1)) == names_table(var)
+    anoms = re.findall(r"`([a-z-]+)` \(?(?:bit )?(\d+)\)", sec)
+    assert [n for n, _ in anoms] == names_table("anomaly_names")
+    assert [int(b) for _, b in anoms] == list(range(len(anoms)))
+    src = (REPO / "store/classify.c").read_text()
+    reasons = re.findall(r'\[REASON_\w+\] = \{ "([a-z-]+)"', src)
+    codes = re.search(r"ip_codes\[REASON_MAX\] = \{(.*?)\}",
+                      (REPO / "reports/ip.c").read_text(), re.S).group(1)
+    codes = re.findall(r'"([0-9.]+)"', codes)
+    sec8 = design_section(r"8\. Classification and reason codes")
+    rows = re.findall(r"^\| `([a-z-]+)` \|.*\| ([0-9.]+) \| [^|]+ \|$",
+                      sec8, re.M)
+    assert rows == list(zip(reasons, codes))

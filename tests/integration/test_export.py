@@ -29,6 +29,7 @@ def work(tmp_path_factory):
     d = tmp_path_factory.mktemp("exp")
     scenario.export_db(BIN, d / "e.db", NOW)
     scenario.export_db(BIN, d / "s.db", NOW, sensor=True)
+    scenario.export_db(BIN, d / "s4.db", NOW, sensor="v4")
     (d / "allow.txt").write_text(scenario.ALLOW)
     return d
 
@@ -76,12 +77,63 @@ def test_sensor_adds_nolisting_only(work):
     assert got["2001:db8:1:3::/64"] == ["nolisting-only"]
     assert "198.51.100.21" not in got       # went on to the real MX
     assert "198.51.100.22" not in got       # window not over yet
-    assert "198.51.100.13" not in got       # a queue
+    # A retry of the same envelope alone is no proof of an MTA.
+    assert got["198.51.100.13"] == ["nolisting-only"]
     got, _ = entries(work, "--window", "30s", db="s.db")
     assert "198.51.100.22" in got
     got, _ = entries(work, "--rules", "backup-direct", db="s.db")
     assert set(got) == {"127.0.0.2", "198.51.100.10", "198.51.100.16",
-                        "2001:db8:1:2::/64"}
+                        "198.51.100.29", "2001:db8:1:2::/64"}
+
+
+def test_sensor_scenario_catches_every_bot_and_no_mta(work):
+    """
+    Bots that never walk are listed (only MX 10, retried or not; straight
+    to MX 40); MTAs never are: one that walked, a dual-stack one whose
+    IPv6 address only met MX 10, one that got 421 at the greeting on its
+    retry and then reached the real MX.
+    """
+    got, _ = entries(work, db="s.db", allow=False)
+    for k, reasons in scenario.SENSOR_BOTS.items():
+        assert got.get(k) == reasons, (k, got.get(k))
+    for k in ("198.51.100.21", "198.51.100.25", "2001:db8:5::/64",
+              "198.51.100.26"):
+        assert k not in got, (k, got[k])
+    assert scenario.catch_rate(BIN, work / "s.db") == (
+        len(scenario.SENSOR_BOTS), len(scenario.SENSOR_BOTS), 0,
+        len(scenario.SENSOR_MTAS))
+
+
+def report_verdict(work, ip, db):
+    r = run_bin("report", "ip", ip, "--db", work / db, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["classification"]["verdict"][0]
+
+
+def test_ipv6_not_nolisting_only_without_an_ipv6_real_mx(work):
+    got, _ = entries(work, db="s4.db")
+    assert "2001:db8:1:3::/64" not in got
+    assert got["198.51.100.20"] == ["nolisting-only"]
+    v = report_verdict(work, "2001:db8:1:3::1", "s4.db")
+    assert v["listed"] == 0 and v["real_mx_in_family"] == 0
+    assert "address family" in v["note"]
+    v = report_verdict(work, "2001:db8:1:3::1", "s.db")
+    assert v["listed"] == 1 and v["real_mx_in_family"] == 1
+
+
+def test_report_ip_explains_links_and_retries(work):
+    v = report_verdict(work, "2001:db8:5::25", "s.db")
+    assert v["listed"] == 0 and v["linked_ip"] == "198.51.100.25"
+    assert "same envelope" in v["note"]
+    v = report_verdict(work, "198.51.100.26", "s.db")
+    assert v["listed"] == 0 and v["real_mx_after_primary"] == 1
+    assert "went on to the real MX" in v["note"]
+    v = report_verdict(work, "198.51.100.27", "s.db")
+    assert v["listed"] == 1 and v["retries"] == 1
+    assert "no proof" in v["note"]
+    # The same envelope from another client that never walked: no link.
+    v = report_verdict(work, "198.51.100.28", "s.db")
+    assert v["listed"] == 1 and v["linked_ip"] is None
 
 
 def test_max_age_and_min_sessions(work):
@@ -133,10 +185,12 @@ def test_report_ip_explains_every_listing(work, dbname, opts):
         inside = {n for n in nets if ipaddress.ip_address(ip) in n}
         if v["listed"]:
             assert inside, (ip, opts)
+            assert ipaddress.ip_network(v["listed_as"]) in inside
             explained |= inside
         else:
-            assert not inside or ipaddress.ip_address(ip).version == 6, \
-                (ip, opts, v)
+            # Only an allowlist exclusion ("!") leaves a hole in a net.
+            assert not inside or (v["excluded"] or "").startswith(
+                "allowlisted"), (ip, opts, v)
     assert explained == nets, (opts, nets - explained)
 
 
@@ -166,8 +220,9 @@ def test_nothing_from_the_network_reaches_an_export(work):
     allowed = {
         "rbldnsd": r"^(\$TTL \S+|\$SOA( \S+){8}|\$NS( \S+)+|"
                    r":127\.0\.0\.2:Listed by decoymx; see decoymx report "
-                   r"ip \$|[0-9.]+ :127\.0\.0\.[234]:decoymx [a-z -]+: "
-                   r"[a-zA-Z0-9 ,]+; see decoymx report ip \$|![0-9.]+)$",
+                   r"ip \$|([0-9.]+ )?:127\.0\.0\.[234]:decoymx [a-z -]+: "
+                   r"[a-zA-Z0-9 ,]+; see decoymx report ip \$|![0-9.]+|"
+                   r"[0-9.]+(/[0-9]+)?)$",
         "postfix": r"^[0-9a-f.:/]+ (DUNNO|450 4\.7\.1 Listed by decoymx "
                    r"\([a-z,-]+\))$",
         "plain": r"^[0-9a-f.:/]+$",
@@ -176,13 +231,25 @@ def test_nothing_from_the_network_reaches_an_export(work):
                r"decoymx \w+|add element inet decoymx \w+ \{ [0-9a-f.:/, ]+"
                r" \})$",
     }
+    opts = ("--ttl", "300", "--soa",
+            "300 ns.test. hm.test. 0 600 300 86400 300", "--ns",
+            "300 ns.test.")
     for fmt, rx in allowed.items():
-        out = export(work, fmt, "--ttl", "300", "--soa",
-                     "300 ns.test. hm.test. 0 600 300 86400 300",
-                     "--ns", "300 ns.test.").stdout
-        assert b"owned" not in out and b"127.0.0.9" not in out
-        for line in body(out):
-            assert re.match(rx, line), (fmt, line)
+        if fmt == "rbldnsd":
+            # Both files: standard output cannot hold the ip6trie.
+            out = work / "hostile-bl"
+            export(work, fmt, "-o", out, *opts)
+            outs = [out.read_bytes(), (work / "hostile-bl.v6").read_bytes()]
+        else:
+            outs = [export(work, fmt, *opts).stdout]
+        for out in outs:
+            assert b"owned" not in out and b"127.0.0.9" not in out
+            for line in body(out):
+                assert re.match(rx, line) or (fmt == "rbldnsd" and re.match(
+                    r"^(([0-9a-f:]+(/\d+)? )?:127\.0\.0\.[234]:decoymx "
+                    r"[a-z -]+: [a-zA-Z0-9 ,]+; see decoymx report ip \$|"
+                    r":127\.0\.0\.2:Listed by decoymx; see decoymx report "
+                    r"ip \$|[0-9a-f:]+(/\d+)?|![0-9a-f:]+)$", line)), (fmt, line)
 
 
 @pytest.mark.parametrize("args", [
@@ -280,12 +347,18 @@ def rev6(a):
 @pytest.mark.skipif(not shutil.which("rbldnsd") or not shutil.which("dig"),
                     reason="rbldnsd or dig missing (scripts/install-deps "
                     "test)")
-def test_rbldnsd_serves_the_export(work, tmp_path):
+@pytest.mark.parametrize("layout", [(), ("--per-entry",)])
+def test_rbldnsd_serves_the_export(work, tmp_path, layout):
+    """Entries grouped under ":A:TXT" lines (the default) or with a
+    value each (--per-entry): the same answers."""
     zone = tmp_path / "zone"
     zone.mkdir()
     export(work, "rbldnsd", "-o", zone / "bl", "--ttl", "300", "--soa",
            "300 ns.test. hm.test. 0 600 300 86400 300", "--ns",
-           "300 ns.test.")
+           "300 ns.test.", *layout)
+    lines = (zone / "bl").read_text().splitlines()
+    listed = [l for l in lines if re.match(r"^[0-9]", l)]
+    assert listed and all((" :" in l) == bool(layout) for l in listed)
     port = free_port(["127.0.0.1"])
     log = open(tmp_path / "rbldnsd.log", "w")
     p = subprocess.Popen(["rbldnsd", "-n", "-b", "127.0.0.1/%d" % port,
@@ -303,6 +376,9 @@ def test_rbldnsd_serves_the_export(work, tmp_path):
         assert t == ['"decoymx backup-direct: went straight for a backup '
                      'MX; see decoymx report ip 198.51.100.10"']
         assert dig(port, rev4("198.51.100.12"))[1] == ["127.0.0.4"]
+        st, t = dig(port, rev4("198.51.100.12"), "TXT")
+        assert len(t) == 1 and t[0].startswith('"decoymx bot-protocol')
+        assert t[0].endswith('see decoymx report ip 198.51.100.12"')
         assert dig(port, rev4("198.51.100.15"))[0] == "NXDOMAIN"  # allow
         assert dig(port, rev4("198.51.100.11"))[0] == "NXDOMAIN"
         assert dig(port, rev4("198.51.100.16"))[1] == ["127.0.0.2"]
@@ -382,7 +458,8 @@ def test_periodic_export_from_the_daemon(daemon, tmp_path):
     text = out.read_text()
     assert text.startswith("# decoymx ")
     assert "$TTL 60\n$SOA 60 ns.test. hm.test." in text
-    assert "127.0.0.2 :127.0.0.2:" in text
+    assert ":127.0.0.2:decoymx test: RFC 5782 test entry; see decoymx " \
+        "report ip $\n127.0.0.2\n" in text
     r = run_bin("run", "-n", "-c", d.conf)
     assert r.returncode == 0
     assert b"export rbldnsd %s every 10000ms" % str(out).encode() in r.stdout

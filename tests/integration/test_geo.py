@@ -98,13 +98,13 @@ def test_sighup_reopens_replaced_file(daemon, fx, tmp_path):
     d = daemon(extra=["geoip country %s" % live])
     normal_session(d, src="127.0.0.1")
     assert row_for(d, "127.0.0.1", 1)["country"] == "DE"
-    opened = d.read_stderr().count("geo opened kind=country")
+    opened = d.read_stderr().count("msg=\"geo opened\" kind=country")
 
     tmp = tmp_path / "live.mmdb.new"
     shutil.copy(fx / "country-v2.mmdb", tmp)
     os.replace(tmp, live)
     d.signal(signal.SIGHUP)
-    wait_until(lambda: d.read_stderr().count("geo opened kind=country")
+    wait_until(lambda: d.read_stderr().count("msg=\"geo opened\" kind=country")
                > opened, 5, what="reopen after SIGHUP")
     normal_session(d, src="127.0.0.2")
     assert row_for(d, "127.0.0.2", 2)["country"] == "BR"
@@ -150,7 +150,8 @@ def test_bad_file_warns_and_sessions_are_stored(daemon, fx, tmp_path, kind):
         bad.write_bytes(data[:len(data) // 2])
     d = daemon(extra=["geoip country %s" % bad,
                       "geoip asn %s" % (fx / "asn.mmdb")])
-    wait_until(lambda: re.search(r"warn: geoip country %s: .+; running "
+    wait_until(lambda: re.search(r"level=warn proc=\w+ msg=\"geoip country "
+                                 r"%s: .+; running "
                                  r"without it" % re.escape(str(bad)),
                                  d.read_stderr()), 15, what="warning")
     normal_session(d, src="127.0.0.1")

@@ -1,5 +1,5 @@
 """
-Privilege separation (DESIGN.md section 2, issue 8): started as root with
+Privilege separation (doc/DESIGN.md §3, issue 8): started as root with
 an unprivileged user, the network process runs as that user, chrooted to
 an empty directory, with no capabilities left; the store process runs as
 that user too, outside the chroot.  The daemon still serves and stores.

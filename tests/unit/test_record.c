@@ -147,10 +147,84 @@ test_rejects(void)
 	CHECK(record_decode_session(bad, len + 1, &b, &why) == -1);
 }
 
+static int
+span_is(struct span sp, const char *want)
+{
+	return sp.p != NULL && sp.len == strlen(want) &&
+	    memcmp(sp.p, want, sp.len) == 0;
+}
+
+/* Transactions survive the trip in order, each with its recipients. */
+static void
+test_txn(void)
+{
+	static struct sess_rec	 a, b;
+	static uint8_t		 buf[MAX_RECORD];
+	const char		*why = NULL;
+	size_t			 len;
+	static const char	*from[3] = { "one@x.example", "two@y.example",
+				    "three@z.example" };
+	static const char	*to[4] = { "u1@v.example", "u2@v.example",
+				    "u3@v.example", "u4@v.example" };
+	static const uint32_t	 first[3] = { 0, 1, 3 }, n[3] = { 1, 2, 1 };
+
+	sample(&a);
+	a.nrcpt = 0;
+	a.mail_from = (struct span){ from[0], strlen(from[0]) };
+	for (int i = 0; i < 3; i++) {
+		a.txn[i].mail = (struct span){ from[i], strlen(from[i]) };
+		a.txn[i].reply = 250;
+		a.txn[i].ended = i == 0 ? TXN_RSET : i == 1 ? TXN_MAIL :
+		    TXN_QUIT;
+		a.txn[i].rcpt_first = first[i];
+		a.txn[i].nrcpt = n[i];
+		a.txn[i].rcpt_total = n[i] + (i == 2);
+	}
+	a.txn[0].params = (struct span){ "SIZE=10", 7 };
+	for (int i = 0; i < 4; i++) {
+		a.trcpt[i].path = (struct span){ to[i], strlen(to[i]) };
+		a.trcpt[i].reply = (uint16_t)(i == 3 ? 450 : 250);
+	}
+	a.ntxn = 3;
+	a.txn_total = 5;
+	a.ntrcpt = 4;
+	len = record_encode_session(&a, buf, sizeof(buf));
+	CHECK(len > 0);
+	CHECK(record_decode_session(buf, len, &b, &why) == 0);
+	CHECK(b.ntxn == 3 && b.txn_total == 5 && b.ntrcpt == 4);
+	for (int i = 0; i < 3; i++) {
+		CHECK(span_is(b.txn[i].mail, from[i]));
+		CHECK(b.txn[i].rcpt_first == first[i] && b.txn[i].nrcpt == n[i]);
+		CHECK(b.txn[i].ended == a.txn[i].ended);
+		CHECK(b.txn[i].rcpt_total == a.txn[i].rcpt_total);
+	}
+	CHECK(span_is(b.txn[0].params, "SIZE=10") && b.txn[1].params.p == NULL);
+	CHECK(span_is(b.trcpt[3].path, to[3]) && b.trcpt[3].reply == 450);
+	/* The legacy view: first sender, all recipients. */
+	CHECK(span_is(b.mail_from, from[0]) && b.nrcpt == 4);
+	CHECK(span_is(b.rcpt[2], to[2]));
+
+	/* More recipients than the transaction saw: refused. */
+	a.txn[1].rcpt_total = 1;
+	len = record_encode_session(&a, buf, sizeof(buf));
+	CHECK(record_decode_session(buf, len, &b, &why) == -1);
+
+	/* A record without transactions gets one holding its envelope. */
+	sample(&a);
+	len = record_encode_session(&a, buf, sizeof(buf));
+	CHECK(record_decode_session(buf, len, &b, &why) == 0);
+	CHECK(b.ntxn == 1 && b.txn_total == 1 && b.ntrcpt == 2);
+	CHECK(b.txn[0].mail.p != NULL && b.txn[0].mail.len == 0);
+	CHECK(b.txn[0].nrcpt == 2 && span_is(b.trcpt[1].path,
+	    "b@example.org"));
+	CHECK(strcmp(txn_end_name(TXN_RSET), "rset") == 0);
+}
+
 int
 main(void)
 {
 	test_roundtrip();
+	test_txn();
 	test_rejects();
 	return t_done("test_record");
 }

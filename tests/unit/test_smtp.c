@@ -63,6 +63,77 @@ test_dialogue(void)
 	CHECK(rec.anomalies == 0);
 }
 
+static int
+span_is(struct span sp, const char *want)
+{
+	return sp.p != NULL && sp.len == strlen(want) &&
+	    memcmp(sp.p, want, sp.len) == 0;
+}
+
+/*
+ * Every MAIL transaction is kept in order with its own recipients, the
+ * replies, its parameters and how it ended; RCPT without MAIL opens one
+ * too; the bounds count what they do not keep.
+ */
+static void
+test_transactions(void)
+{
+	static struct sess_rec rec;
+
+	config_defaults(&conf);
+	conf.defer_stage = DEFER_DATA;
+	start();
+	CHECK(cmd("EHLO mail.example.org") == 250);
+	CHECK(cmd("MAIL FROM:<one@x.example> SIZE=1234 BODY=8BITMIME") == 250);
+	CHECK(cmd("RCPT TO:<u1@victim.example>") == 250);
+	CHECK(cmd("RSET") == 250);
+	CHECK(cmd("MAIL FROM:<two@y.example>") == 250);
+	CHECK(cmd("RCPT TO:<u2@victim.example>") == 250);
+	CHECK(cmd("RCPT TO:<u3@victim.example>") == 250);
+	CHECK(cmd("MAIL FROM:<three@z.example>") == 250);
+	CHECK(cmd("RCPT TO:<u4@victim.example>") == 250);
+	CHECK(cmd("QUIT") == 221);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.ntxn == 3 && rec.txn_total == 3 && rec.ntrcpt == 4);
+	CHECK(span_is(rec.mail_from, "one@x.example"));
+	CHECK(span_is(rec.txn[0].mail, "one@x.example"));
+	CHECK(span_is(rec.txn[0].params, "SIZE=1234 BODY=8BITMIME"));
+	CHECK(rec.txn[0].reply == 250 && rec.txn[0].ended == TXN_RSET);
+	CHECK(rec.txn[0].nrcpt == 1 && span_is(rec.trcpt[0].path,
+	    "u1@victim.example") && rec.trcpt[0].reply == 250);
+	CHECK(span_is(rec.txn[1].mail, "two@y.example"));
+	CHECK(rec.txn[1].params.p == NULL && rec.txn[1].ended == TXN_MAIL);
+	CHECK(rec.txn[1].rcpt_first == 1 && rec.txn[1].nrcpt == 2);
+	CHECK(span_is(rec.trcpt[2].path, "u3@victim.example"));
+	CHECK(span_is(rec.txn[2].mail, "three@z.example"));
+	CHECK(rec.txn[2].ended == TXN_QUIT && rec.txn[2].nrcpt == 1);
+	CHECK(rec.nrcpt == 4 && span_is(rec.rcpt[3], "u4@victim.example"));
+
+	/* RCPT without MAIL: a transaction without a sender, closed at EOF. */
+	start();
+	CHECK(cmd("HELO mail.example.org") == 250);
+	cmd("RCPT TO:<u9@victim.example>");
+	smtp_end(&s, CLOSE_EOF);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.ntxn == 1 && rec.txn[0].mail.p == NULL);
+	CHECK(rec.txn[0].nrcpt == 1 && rec.txn[0].ended == TXN_CLOSE);
+
+	/* Past MAX_TXN: counted, not kept. */
+	conf.max_errors = 100000;
+	start();
+	CHECK(cmd("HELO mail.example.org") == 250);
+	for (int i = 0; i < MAX_TXN + 20; i++) {
+		cmd("MAIL FROM:<a@b.example>");
+		cmd("RCPT TO:<c@d.example>");
+	}
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.ntxn == MAX_TXN && rec.txn_total == MAX_TXN + 20);
+	CHECK(rec.ntrcpt == MAX_TXN && s.rcpt_total == MAX_TXN + 20);
+}
+
 /* Greeting, HELO, MAIL, RCPT, DATA never get a 5xx, whatever is sent. */
 static void
 test_never_5xx(void)
@@ -280,9 +351,12 @@ test_bounds(void)
 	memcpy(big, "RCPT TO:", 8);
 	for (int i = 0; i < 300; i++)
 		smtp_line(&s, big, 600, 0, &r);
-	CHECK(s.rcpt_total == 300 && s.env->nrcpt == MAX_RCPT);
+	/* The arena bounds what is kept; every RCPT is still counted. */
+	CHECK(s.rcpt_total == 300 && s.env->nrcpt < 300);
+	CHECK(s.env->ntxn == 1 && s.env->txn[0].rcpt_total == 300);
 	memset(&rec, 0, sizeof(rec));
 	smtp_fill(&s, &rec);
+	CHECK(rec.ntrcpt == s.env->nrcpt && rec.nrcpt <= MAX_RCPT);
 	CHECK(rec.helo.len <= MAX_HELO);
 	for (uint32_t i = 0; i < rec.nrcpt; i++)
 		CHECK(rec.rcpt[i].len <= MAX_PATH_ARG);
@@ -338,12 +412,59 @@ test_lines(void)
 	CHECK(g.len[0] == MAX_LINE - 1);	/* 1000 octets with the LF */
 	CHECK(strcmp(g.line[1], "QUIT") == 0 && g.flags[1] == 0);
 	line_free(&lb);
+
+	/*
+	 * A line trickled a byte at a time (slowloris) holds a small
+	 * buffer that grows with it, and arrives whole, or cut as above.
+	 */
+	memset(&g, 0, sizeof(g));
+	line_feed(&lb, "E", 1, got_line, &g);
+	CHECK(lb.p != NULL && lb.len == 1 && lb.cap > 0 && lb.cap <= 64);
+	for (int i = 0; i < 600; i++)
+		line_feed(&lb, "x", 1, got_line, &g);
+	CHECK(g.n == 0 && lb.len == 601 && lb.cap >= 601);
+	CHECK(lb.cap <= MAX_LINE - 1);
+	line_feed(&lb, "\r\n", 2, got_line, &g);
+	CHECK(g.n == 1 && g.len[0] == 601 && g.line[0][0] == 'E');
+	CHECK(g.line[0][600] == 'x' && g.flags[0] == 0);
+	CHECK(lb.p == NULL && lb.len == 0);
+	memset(&g, 0, sizeof(g));
+	for (int i = 0; i < 3 * MAX_LINE; i++)
+		line_feed(&lb, "y", 1, got_line, &g);
+	CHECK(g.n == 0 && lb.len == MAX_LINE - 1 && lb.cap == MAX_LINE - 1);
+	line_feed(&lb, "\r\n", 2, got_line, &g);
+	CHECK(g.n == 1 && (g.flags[0] & LINE_TOO_LONG));
+	CHECK(g.len[0] == MAX_LINE - 1 && g.line[0][MAX_LINE - 2] == 'y');
+	line_free(&lb);
+}
+
+/* A returning client (tarpit/recent.c): 421 instead of the greeting. */
+static void
+test_returning(void)
+{
+	struct sess_rec rec;
+
+	config_defaults(&conf);
+	strcpy(conf.hostname, "mx10.example.net");
+	smtp_free(&s);
+	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
+	smtp_returning(&s, &r);
+	CHECK(strcmp(r.buf, "421 4.7.1 mx10.example.net Service temporarily "
+	    "unavailable, try again later\r\n") == 0);
+	CHECK(r.close && s.state == SMTP_DONE && s.reason == CLOSE_DEFERRED);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.stage == STAGE_GREETING && rec.reply_code == 421);
+	CHECK(rec.helo.len == 0 && rec.nrcpt == 0);
+	CHECK((rec.anomalies & ANOM_EARLY_QUIT) == 0);
 }
 
 int
 main(void)
 {
 	test_dialogue();
+	test_returning();
+	test_transactions();
 	test_never_5xx();
 	test_defer_stages();
 	test_verbs();

@@ -581,7 +581,12 @@ test_report(void)
 		CHECK(strstr(out, "\"mx_pref\":null") != NULL);
 		CHECK(strstr(out, "\"mx_pref\":40") != NULL);
 		CHECK(strstr(out, "\"os\":null,\"os_class\":null,\"sensor\":null,"
-		    "\"via\":null}\n]\n") != NULL);
+		    "\"transactions_total\":") != NULL);
+		/* The legacy envelope became one transaction. */
+		CHECK(strstr(out, "\"transactions\":[{\"mail_from\":\"<x@bot."
+		    "example>\",\"params\":null,\"reply_code\":null,\"rcpt_to\":"
+		    "[\"<a@victim.example>\",\"<b@victim.example>\"]") != NULL);
+		CHECK(strstr(out, "],\"via\":null}\n]\n") != NULL);
 		CHECK(strstr(out, "\x1b") == NULL);
 	}
 	free(out);

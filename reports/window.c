@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * window.c -- the windowed reports' answers from the rollups (schema 7,
+ * store/rollup.c) instead of a scan of the sessions.
+ *
+ * A window [since, until) is split at whole UTC hours: the whole hours
+ * inside it are read from the rollup table (sessions grouped per hour by
+ * client, decoy, role, country, AS, OS class, fingerprint, stage, close
+ * reason and anomalies), the hour fragments at either edge from the
+ * sessions themselves.  Both give rows of the same shape, which the
+ * aggregator here groups by the dimensions a report asks for, counting
+ * sessions, distinct clients, first and last session start: exactly what
+ * the SQL scan of the same sessions gives.
+ *
+ * Before the cut of the last db prune the sessions are gone and the
+ * rollups alone know them: there an edge counts its whole hour.
+ *
+ * The rollups are used only when they cover every session (max_id), and
+ * never when DECOYMX_REPORT_SCAN is set in the environment (the tests
+ * compare both answers).
+ *
+ * Exports window_usable(), window_agg_new(), window_agg_run(),
+ * window_agg_sorted(), window_agg_total() and window_agg_free().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "reports.h"
+#include "store.h"
+
+#define WIN_HOUR	(3600LL * 1000000)
+
+/* An interned client address, and its /24 or /64 once asked for. */
+struct win_ip {
+	char		*ip;
+	char		*net;
+	uint32_t	 hash;
+	uint32_t	 id;		/* stable, unlike the slot */
+};
+
+struct win_group {
+	uint8_t		 dim;
+	uint8_t		 used;
+	int64_t		 ikey;		/* integer keys; text keys: 0 */
+	char		*key;
+	char		*label;		/* max() of the labels, or NULL */
+	uint32_t	 hash;
+	uint32_t	 id;		/* stable, unlike the slot */
+	struct win_value v;
+};
+
+struct win_agg {
+	uint32_t	 dims;		/* bits of enum win_dim */
+	int64_t		 bucket;	/* W_BUCKET: its size in us */
+	struct win_group *g;		/* open addressing */
+	uint32_t	 gcap, gn;
+	struct win_ip	*ips;		/* open addressing */
+	uint32_t	 icap, in;
+	uint64_t	*seen;		/* (group + 1) << 32 | ip + 1 */
+	uint32_t	 scap, sn;
+	struct win_value total;
+	uint64_t	*seen_total;	/* ip bits, for the total's clients */
+	uint32_t	 tcap;
+	int		 failed;
+};
+
+/* The fields of a row of either source, in the columns' order. */
+enum {
+	C_T, C_IP, C_DECOY, C_ROLE, C_COUNTRY, C_ASN, C_OSC, C_OS, C_STAGE,
+	C_REASON, C_ANOM, C_ORG, C_SESS, C_FIRST, C_LAST
+};
+
+static const char win_rollup_sql[] =
+    "SELECT hour, ip, decoy, role, country, asn, os_class, os, stage,"
+    " reason, anomalies, as_org, sessions, first_us, last_us FROM rollup"
+    " WHERE hour >= :h0 AND hour < :h1%s";
+static const char win_sessions_sql[] =
+    "SELECT s.start_us, s.src_ip, s.dst_ip, s.role,"
+    " coalesce(s.country, ''), coalesce(s.asn, -1),"
+    " coalesce(s.os_class, ''), coalesce(s.os, ''), s.stage,"
+    " s.close_reason, s.anomalies, s.as_org, 1, s.start_us, s.start_us"
+    " FROM sessions s WHERE s.start_us >= :a AND s.start_us < :b%s";
+
+static uint32_t	 win_hash(const char *, size_t, uint32_t);
+static int	 win_grow_groups(struct win_agg *);
+static struct win_group *win_group(struct win_agg *, int, const char *,
+		    size_t, int64_t);
+static int	 win_seen(struct win_agg *, uint32_t, uint32_t);
+static int	 win_seen_total(struct win_agg *, uint32_t);
+static struct win_ip *win_intern(struct win_agg *, const char *, size_t);
+static void	 win_add(struct win_agg *, int, const char *, size_t, int64_t,
+		    const char *, uint32_t, sqlite3_stmt *);
+static void	 win_row(struct win_agg *, sqlite3_stmt *);
+static int	 win_query(struct win_agg *, sqlite3 *, const char *,
+		    const struct filter *, int64_t, int64_t);
+static int	 win_cmp(const void *, const void *);
+static int	 win_cmp_t(const void *, const void *);
+
+static uint32_t
+win_hash(const char *k, size_t len, uint32_t seed)
+{
+	uint32_t h = 2166136261u ^ seed;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)k[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * Whether the rollups can answer for this database: they exist, cover
+ * every session, and no scan is asked for.  1 or 0.
+ */
+int
+window_usable(sqlite3 *db)
+{
+	sqlite3_stmt	*q;
+	const char	*env = getenv("DECOYMX_REPORT_SCAN");
+	int		 ok = 0;
+
+	if (env != NULL && *env != '\0')
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT max_id FROM rollup_state)"
+	    " >= coalesce((SELECT max(id) FROM sessions), 0)", -1, &q,
+	    NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		ok = sqlite3_column_int(q, 0) == 1;
+	sqlite3_finalize(q);
+	return ok;
+}
+
+/*
+ * An aggregator grouping by dims (bits of enum win_dim), W_BUCKET by
+ * buckets of bucket us.  NULL when out of memory.
+ */
+struct win_agg *
+window_agg_new(uint32_t dims, int64_t bucket)
+{
+	struct win_agg	*a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->dims = dims;
+	a->bucket = bucket;
+	a->total.first = INT64_MAX;
+	a->total.last = INT64_MIN;
+	return a;
+}
+
+void
+window_agg_free(struct win_agg *a)
+{
+	if (a == NULL)
+		return;
+	for (uint32_t i = 0; i < a->gcap; i++) {
+		free(a->g[i].key);
+		free(a->g[i].label);
+	}
+	for (uint32_t i = 0; i < a->icap; i++) {
+		free(a->ips[i].ip);
+		free(a->ips[i].net);
+	}
+	free(a->g);
+	free(a->ips);
+	free(a->seen);
+	free(a->seen_total);
+	free(a);
+}
+
+static int
+win_grow_groups(struct win_agg *a)
+{
+	uint32_t	  ncap = a->gcap ? a->gcap * 2 : 1024;
+	struct win_group *ng;
+
+	if ((ng = calloc(ncap, sizeof(*ng))) == NULL)
+		return -1;
+	for (uint32_t i = 0; i < a->gcap; i++) {
+		uint32_t j;
+
+		if (!a->g[i].used)
+			continue;
+		for (j = a->g[i].hash & (ncap - 1); ng[j].used;
+		    j = (j + 1) & (ncap - 1))
+			;
+		ng[j] = a->g[i];
+	}
+	free(a->g);
+	a->g = ng;
+	a->gcap = ncap;
+	return 0;
+}
+
+/* The group of (dim, key), added when new; NULL when out of memory. */
+static struct win_group *
+win_group(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik)
+{
+	struct win_group	*e;
+	uint32_t		 h = win_hash(k, len, (uint32_t)dim) ^
+				    (uint32_t)(ik * 2654435761u);
+
+	if ((a->gn + 1) * 2 > a->gcap && win_grow_groups(a) == -1)
+		return NULL;
+	for (uint32_t i = h & (a->gcap - 1);; i = (i + 1) & (a->gcap - 1)) {
+		e = &a->g[i];
+		if (!e->used)
+			break;
+		if (e->hash == h && e->dim == dim && e->ikey == ik &&
+		    strlen(e->key) == len && memcmp(e->key, k, len) == 0)
+			return e;
+	}
+	if ((e->key = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(e->key, k, len);
+	e->key[len] = '\0';
+	e->used = 1;
+	e->dim = (uint8_t)dim;
+	e->ikey = ik;
+	e->hash = h;
+	e->id = a->gn;
+	e->v.first = INT64_MAX;
+	e->v.last = INT64_MIN;
+	a->gn++;
+	return e;
+}
+
+/* Marks (group, ip) seen; 1 when it was not yet, 0, or -1. */
+static int
+win_seen(struct win_agg *a, uint32_t g, uint32_t ip)
+{
+	uint64_t	 k = ((uint64_t)g + 1) << 32 | ((uint64_t)ip + 1);
+	uint64_t	 h = k * 0x9e3779b97f4a7c15ull;
+
+	if ((a->sn + 1) * 2 > a->scap) {
+		uint32_t	 ncap = a->scap ? a->scap * 2 : 4096;
+		uint64_t	*ns;
+
+		if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
+			return -1;
+		for (uint32_t i = 0; i < a->scap; i++) {
+			uint64_t	 o = a->seen[i];
+			uint32_t	 j;
+
+			if (o == 0)
+				continue;
+			for (j = (uint32_t)((o * 0x9e3779b97f4a7c15ull) >> 32) &
+			    (ncap - 1); ns[j] != 0; j = (j + 1) & (ncap - 1))
+				;
+			ns[j] = o;
+		}
+		free(a->seen);
+		a->seen = ns;
+		a->scap = ncap;
+	}
+	for (uint32_t i = (uint32_t)(h >> 32) & (a->scap - 1);;
+	    i = (i + 1) & (a->scap - 1)) {
+		if (a->seen[i] == k)
+			return 0;
+		if (a->seen[i] == 0) {
+			a->seen[i] = k;
+			a->sn++;
+			return 1;
+		}
+	}
+}
+
+/* Marks ip seen for the total; 1 when it was not yet, 0, or -1. */
+static int
+win_seen_total(struct win_agg *a, uint32_t ip)
+{
+	if (ip / 64 >= a->tcap) {
+		uint32_t	 ncap = a->tcap ? a->tcap : 1024;
+		uint64_t	*nt;
+
+		while (ip / 64 >= ncap)
+			ncap *= 2;
+		if ((nt = realloc(a->seen_total, ncap * sizeof(*nt))) == NULL)
+			return -1;
+		memset(nt + a->tcap, 0, (ncap - a->tcap) * sizeof(*nt));
+		a->seen_total = nt;
+		a->tcap = ncap;
+	}
+	if (a->seen_total[ip / 64] & (1ull << (ip % 64)))
+		return 0;
+	a->seen_total[ip / 64] |= 1ull << (ip % 64);
+	return 1;
+}
+
+/* The entry of the address ip (len bytes), or NULL. */
+static struct win_ip *
+win_intern(struct win_agg *a, const char *ip, size_t len)
+{
+	uint32_t	 h = win_hash(ip, len, 0);
+	struct win_ip	*e;
+
+	if ((a->in + 1) * 2 > a->icap) {
+		uint32_t	 ncap = a->icap ? a->icap * 2 : 4096;
+		struct win_ip	*ni;
+
+		if ((ni = calloc(ncap, sizeof(*ni))) == NULL)
+			return NULL;
+		for (uint32_t i = 0; i < a->icap; i++) {
+			uint32_t j;
+
+			if (a->ips[i].ip == NULL)
+				continue;
+			for (j = a->ips[i].hash & (ncap - 1); ni[j].ip != NULL;
+			    j = (j + 1) & (ncap - 1))
+				;
+			ni[j] = a->ips[i];
+		}
+		free(a->ips);
+		a->ips = ni;
+		a->icap = ncap;
+	}
+	for (uint32_t i = h & (a->icap - 1);; i = (i + 1) & (a->icap - 1)) {
+		e = &a->ips[i];
+		if (e->ip == NULL)
+			break;
+		if (e->hash == h && strncmp(e->ip, ip, len) == 0 &&
+		    e->ip[len] == '\0')
+			return e;
+	}
+	if ((e->ip = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(e->ip, ip, len);
+	e->ip[len] = '\0';
+	e->hash = h;
+	e->id = a->in++;
+	return e;
+}
+
+/* Adds the row of q to the group (dim, key) of client ip. */
+static void
+win_add(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik,
+    const char *label, uint32_t ip, sqlite3_stmt *q)
+{
+	struct win_group	*e;
+	int64_t			 n = sqlite3_column_int64(q, C_SESS);
+	int64_t			 f = sqlite3_column_int64(q, C_FIRST);
+	int64_t			 l = sqlite3_column_int64(q, C_LAST);
+	const unsigned char	*role;
+	int			 s;
+
+	if ((e = win_group(a, dim, k, len, ik)) == NULL) {
+		a->failed = 1;
+		return;
+	}
+	e->v.sessions += n;
+	if (f < e->v.first)
+		e->v.first = f;
+	if (l > e->v.last)
+		e->v.last = l;
+	if (label != NULL && (e->label == NULL || strcmp(label,
+	    e->label) > 0)) {
+		free(e->label);
+		if ((e->label = strdup(label)) == NULL)
+			a->failed = 1;
+	}
+	if (dim == W_BUCKET && (role = sqlite3_column_text(q, C_ROLE)) !=
+	    NULL) {
+		if (strcmp((const char *)role, "primary") == 0)
+			e->v.primary += n;
+		else if (strcmp((const char *)role, "backup") == 0)
+			e->v.backup += n;
+		else if (strcmp((const char *)role, "decoy") == 0)
+			e->v.decoy += n;
+	}
+	if ((s = win_seen(a, e->id, ip)) == -1)
+		a->failed = 1;
+	else
+		e->v.clients += s;
+}
+
+#define WIN_TEXT(q, c)	((const char *)sqlite3_column_text(q, c))
+#define WIN_LEN(q, c)	((size_t)sqlite3_column_bytes(q, c))
+
+/* Adds one row of either source to every group it belongs to. */
+static void
+win_row(struct win_agg *a, sqlite3_stmt *q)
+{
+	const char	*ip = WIN_TEXT(q, C_IP), *s;
+	size_t		 iplen = WIN_LEN(q, C_IP);
+	int64_t		 n = sqlite3_column_int64(q, C_SESS), v;
+	struct win_ip	*e;
+	uint32_t	 id;
+	int		 sn;
+	char		 net[ADDR_STRLEN + 8];
+
+	if (ip == NULL || (e = win_intern(a, ip, iplen)) == NULL) {
+		a->failed = 1;
+		return;
+	}
+	ip = e->ip;
+	id = e->id;
+	a->total.sessions += n;
+	if (sqlite3_column_int64(q, C_FIRST) < a->total.first)
+		a->total.first = sqlite3_column_int64(q, C_FIRST);
+	if (sqlite3_column_int64(q, C_LAST) > a->total.last)
+		a->total.last = sqlite3_column_int64(q, C_LAST);
+	if ((sn = win_seen_total(a, id)) == -1)
+		a->failed = 1;
+	else
+		a->total.clients += sn;
+#define DIM(d)	(a->dims & (1u << (d)))
+#define TEXT(d, c, label) do {						\
+	if (DIM(d) && (s = WIN_TEXT(q, c)) != NULL && *s != '\0')	\
+		win_add(a, d, s, WIN_LEN(q, c), 0, label, id, q);	\
+} while (0)
+	TEXT(W_DECOY, C_DECOY, WIN_TEXT(q, C_ROLE));
+	TEXT(W_ROLE, C_ROLE, NULL);
+	TEXT(W_STAGE, C_STAGE, NULL);
+	TEXT(W_REASON, C_REASON, NULL);
+	TEXT(W_COUNTRY, C_COUNTRY, NULL);
+	TEXT(W_OS, C_OSC, NULL);
+	TEXT(W_FP, C_OS, NULL);
+	TEXT(W_IP, C_IP, NULL);
+#undef TEXT
+	if (DIM(W_ASN) && (v = sqlite3_column_int64(q, C_ASN)) != -1)
+		win_add(a, W_ASN, "", 0, v, WIN_TEXT(q, C_ORG), id, q);
+	if (DIM(W_ANOM)) {
+		v = sqlite3_column_int64(q, C_ANOM);
+		for (int b = 0; b < 10; b++)
+			if ((v >> b) & 1)
+				win_add(a, W_ANOM, "", 0, b, NULL, id, q);
+	}
+	if (DIM(W_NET)) {
+		if (e->net == NULL && filter_net(ip, 24, 64, net,
+		    sizeof(net)) == 0 && (e->net = strdup(net)) == NULL)
+			a->failed = 1;
+		if (e->net != NULL)
+			win_add(a, W_NET, e->net, strlen(e->net), 0, NULL, id,
+			    q);
+	}
+	if (DIM(W_BUCKET)) {
+		v = sqlite3_column_int64(q, C_T);
+		win_add(a, W_BUCKET, "", 0, v / a->bucket * a->bucket, NULL,
+		    id, q);
+	}
+#undef DIM
+}
+
+/*
+ * Runs one of the two queries (fmt: win_rollup_sql or win_sessions_sql)
+ * over [lo, hi) with the filter's other conditions, adding its rows.
+ * 0 or -1 with the error in db.
+ */
+static int
+win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
+    const struct filter *f, int64_t lo, int64_t hi)
+{
+	sqlite3_stmt	*q;
+	struct filter	 g = *f;
+	char		 where[512], sql[1024];
+	int		 rollup = fmt == win_rollup_sql, rc, i;
+
+	if (lo >= hi)
+		return 0;
+	/* The time bounds are the query's own. */
+	g.since = INT64_MIN;
+	g.until = INT64_MAX;
+	where[0] = '\0';
+	if (rollup) {
+		snprintf(where, sizeof(where), "%s%s%s%s",
+		    g.decoy[0] ? " AND decoy = :decoy" : "",
+		    g.country[0] ? " AND country = :country" : "",
+		    g.asn != -1 ? " AND asn = :asn" : "",
+		    g.cidr[0] ? " AND decoymx_in_net(ip, :cidr)" : "");
+	} else
+		filter_sql(&g, "s", where, sizeof(where));
+	snprintf(sql, sizeof(sql), fmt, where);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	filter_bind(&g, q);
+	if ((i = sqlite3_bind_parameter_index(q, rollup ? ":h0" : ":a")) > 0)
+		sqlite3_bind_int64(q, i, lo);
+	if ((i = sqlite3_bind_parameter_index(q, rollup ? ":h1" : ":b")) > 0)
+		sqlite3_bind_int64(q, i, hi);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && !a->failed)
+		win_row(a, q);
+	sqlite3_finalize(q);
+	if (a->failed)
+		return -1;
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Adds the sessions that pass f to the aggregator: whole hours from the
+ * rollups, the edges from the sessions.  The caller has checked
+ * window_usable(); with W_BUCKET the bucket is a multiple of an hour.
+ * 0, or -1 (the error in db, or out of memory).
+ */
+int
+window_agg_run(struct win_agg *a, sqlite3 *db, const struct filter *f)
+{
+	sqlite3_stmt	*q;
+	int64_t		 h0, h1, pruned = 0;
+
+	/* The first and last whole hours of [since, until). */
+	h0 = f->since == INT64_MIN ? INT64_MIN : f->since <= 0 ? 0 :
+	    (f->since + WIN_HOUR - 1) / WIN_HOUR * WIN_HOUR;
+	h1 = f->until == INT64_MAX ? INT64_MAX : f->until <= 0 ? 0 :
+	    f->until / WIN_HOUR * WIN_HOUR;
+	/*
+	 * Before db prune's cut only the rollups know the sessions: an edge
+	 * there counts its whole hour.
+	 */
+	if (sqlite3_prepare_v2(db, "SELECT pruned_us FROM rollup_state", -1,
+	    &q, NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW)
+			pruned = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	if (h0 != INT64_MIN && f->since < pruned)
+		h0 = f->since <= 0 ? 0 : f->since / WIN_HOUR * WIN_HOUR;
+	if (h1 != INT64_MAX && f->until < pruned)
+		h1 = (f->until + WIN_HOUR - 1) / WIN_HOUR * WIN_HOUR;
+	if (h0 >= h1)
+		return win_query(a, db, win_sessions_sql, f, f->since,
+		    f->until);
+	if (win_query(a, db, win_sessions_sql, f, f->since, h0) == -1 ||
+	    win_query(a, db, win_rollup_sql, f, h0, h1) == -1 ||
+	    win_query(a, db, win_sessions_sql, f, h1, f->until) == -1)
+		return -1;
+	return 0;
+}
+
+/* Sessions descending, then the key ascending as SQLite orders it. */
+static int
+win_cmp(const void *x, const void *y)
+{
+	const struct win_value	*a = x, *b = y;
+	int			 c;
+
+	if (a->sessions != b->sessions)
+		return a->sessions > b->sessions ? -1 : 1;
+	if (a->key == NULL || b->key == NULL)
+		return a->ikey < b->ikey ? -1 : a->ikey > b->ikey;
+	c = memcmp(a->key, b->key, a->keylen < b->keylen ? a->keylen :
+	    b->keylen);
+	if (c != 0)
+		return c;
+	return a->keylen < b->keylen ? -1 : a->keylen > b->keylen;
+}
+
+/* Buckets: by time. */
+static int
+win_cmp_t(const void *x, const void *y)
+{
+	const struct win_value	*a = x, *b = y;
+
+	return a->ikey < b->ikey ? -1 : a->ikey > b->ikey;
+}
+
+/*
+ * The groups of dim, sessions descending then key (by t ascending for
+ * W_BUCKET), at most limit of them (limit <= 0: all).  Returns an array
+ * of *n values pointing into a, to free() (not its strings), or NULL
+ * with *n 0 when there is none or no memory.
+ */
+struct win_value *
+window_agg_sorted(struct win_agg *a, int dim, int64_t limit, size_t *n)
+{
+	struct win_value	*v;
+	size_t			 k = 0;
+	int			 intkey = dim == W_ASN || dim == W_ANOM ||
+				    dim == W_BUCKET;
+
+	*n = 0;
+	if (a->gn == 0 || (v = calloc(a->gn, sizeof(*v))) == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < a->gcap; i++) {
+		struct win_group *e = &a->g[i];
+
+		if (!e->used || e->dim != dim)
+			continue;
+		v[k] = e->v;
+		v[k].ikey = e->ikey;
+		v[k].key = intkey ? NULL : e->key;
+		v[k].keylen = intkey ? 0 : strlen(e->key);
+		v[k].label = e->label;
+		k++;
+	}
+	qsort(v, k, sizeof(*v), dim == W_BUCKET ? win_cmp_t : win_cmp);
+	if (limit > 0 && (size_t)limit < k)
+		k = (size_t)limit;
+	*n = k;
+	return v;
+}
+
+/* The totals: sessions, distinct clients, first and last start. */
+const struct win_value *
+window_agg_total(const struct win_agg *a)
+{
+	return &a->total;
+}

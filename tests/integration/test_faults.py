@@ -1,0 +1,434 @@
+# SPDX-License-Identifier: ISC
+"""
+Faults an operator will meet, against the real daemon (issue 12):
+
+* start-up: every failure before the store's go-ahead ends the daemon
+  with status 1 and a line naming the cause, promptly, with no process
+  left holding the port; SIGTERM is honoured at every step of start-up
+  (test-only fault points via DECOYMX_FAULT, dist/decoymx.8);
+* kill -9 of each process under load: only the uncommitted batch lost;
+* disk full (RLIMIT_FSIZE) and recovery, a read-only and a deleted
+  database, descriptor exhaustion of each process, a corrupt database;
+* files created 0640/0600.
+
+The figures (sessions completed, stored, lost, time to recover) are
+printed at the end, like the bad-input battery.
+"""
+import os
+import pwd
+import resource
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import (BIN, Daemon, free_port, listening_ports, normal_session,
+                      proc_hex_addr, read_sessions, run_bin, wait_until)
+
+FIGURES = []
+EXIT_BOUND = 10.0       # generous on a loaded machine; the figure is printed
+
+
+def figure(name, **kv):
+    FIGURES.append((name, kv))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_figures():
+    yield
+    if FIGURES:
+        print("\n--- fault-injection figures ---")
+        for name, kv in FIGURES:
+            print("%-28s %s" % (name, " ".join("%s=%s" % (k, v)
+                                                for k, v in kv.items())))
+
+
+def port_listening(port):
+    return ("0100007F", port) in listening_ports()
+
+
+def start_raw(tmp_path, lines=None, env=None, args=(), user=None, db=None):
+    """Starts decoymx run; returns (proc, port, stderr path, db)."""
+    port = free_port(["127.0.0.1"])
+    db = db or str(tmp_path / "d.db")
+    conf = tmp_path / "c.conf"
+    conf.write_text("\n".join(["listen 127.0.0.1:%d" % port, "db %s" % db,
+                               "log-level info", "sensor off"] +
+                              (lines or [])) + "\n")
+    err = tmp_path / "stderr.txt"
+    e = dict(os.environ)
+    e.update(env or {})
+    who = user or pwd.getpwuid(os.geteuid()).pw_name
+    p = subprocess.Popen([str(BIN), "run", "-c", str(conf), "--user", who,
+                          *args], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=open(err, "wb"),
+                         env=e, cwd=str(tmp_path))
+    return p, port, err, db
+
+
+def wait_exit(p, timeout=EXIT_BOUND):
+    t0 = time.monotonic()
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(5)
+        raise AssertionError("decoymx still running after %.0fs" % timeout)
+    return rc, time.monotonic() - t0
+
+
+def corrupt(db):
+    with open(db, "wb") as f:
+        f.write(os.urandom(8192))
+
+
+def root_owned_nobody(tmp_path, db):
+    """A database the run-as user cannot write (root-owned, 0644)."""
+    d = tempfile.mkdtemp(prefix="decoymx-faults12-")
+    os.chmod(d, 0o1777)
+    db = os.path.join(d, "d.db")
+    corrupt(db)
+    return db
+
+
+def busy_port(tmp_path, port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(1)
+    return s
+
+
+# name, setup(tmp_path, db) or None, extra config lines, fault, run-as user
+# (None: the current one), what the error line must say.
+START_FAILURES = [
+    ("corrupt database", lambda t, db: corrupt(db), [], None, None,
+     "file is not a database"),
+    ("root-owned database", root_owned_nobody, [], None, "nobody",
+     "not writable"),
+    ("store open fault", None, [], "start-store-open", None,
+     "injected fault"),
+    ("store privilege drop", None, [], "start-store-drop", None,
+     "injected fault"),
+    ("network privilege drop", None, [], "start-net-drop", None,
+     "injected fault"),
+    ("fork fails", None, [], "start-fork", None, "fork"),
+    ("unwritable directory", lambda t, db: os.makedirs(db), [], None, None,
+     "is a directory"),
+]
+
+
+@pytest.mark.parametrize("case", START_FAILURES, ids=[c[0] for c in
+                                                      START_FAILURES])
+def test_startup_failure_exits_1_with_the_cause(tmp_path, case):
+    name, setup, lines, fault, user, says = case
+    if user == "nobody" and os.geteuid() != 0:
+        pytest.skip("needs root to drop to nobody")
+    db = str(tmp_path / "d.db")
+    if setup is not None:
+        db = setup(tmp_path, db) or db
+    p, port, err, _ = start_raw(tmp_path, lines,
+                                {"DECOYMX_FAULT": fault} if fault else {},
+                                user=user, db=db)
+    rc, took = wait_exit(p)
+    text = err.read_text(errors="replace")
+    figure("start: " + name, status=rc, exit_s="%.2f" % took)
+    assert rc == 1, text
+    errors = [ln for ln in text.splitlines()
+              if " level=error " in ln or " level=fatal " in ln]
+    assert errors and says in errors[0], text
+    # Nobody is left holding the port or waiting for a go-ahead.
+    wait_until(lambda: not port_listening(port), EXIT_BOUND,
+               what="the port to be released")
+
+
+def test_startup_metrics_port_in_use(tmp_path):
+    mport = free_port(["127.0.0.1"])
+    s = busy_port(tmp_path, mport)
+    try:
+        p, port, err, _ = start_raw(tmp_path, ["metrics 127.0.0.1:%d" % mport])
+        rc, took = wait_exit(p)
+    finally:
+        s.close()
+    assert rc == 1
+    assert "metrics 127.0.0.1 port %d" % mport in err.read_text()
+    assert not port_listening(port)
+
+
+@pytest.mark.parametrize("fault", ["start-hang", "start-store-hang"])
+def test_sigterm_is_honoured_during_startup(tmp_path, fault):
+    p, port, err, _ = start_raw(tmp_path, env={"DECOYMX_FAULT": fault})
+    if fault == "start-store-hang":
+        # The listeners are bound and the network process waits.
+        wait_until(lambda: port_listening(port), EXIT_BOUND,
+                   what="the listener")
+    else:
+        time.sleep(0.3)
+    assert p.poll() is None, err.read_text()
+    p.send_signal(signal.SIGTERM)
+    rc, took = wait_exit(p)
+    figure("start: SIGTERM at " + fault, status=rc, exit_s="%.2f" % took)
+    assert rc == 1
+    assert "stop requested during start-up" in err.read_text()
+    wait_until(lambda: not port_listening(port), EXIT_BOUND,
+               what="the port to be released")
+
+
+def test_files_are_not_world_readable(daemon):
+    old = os.umask(0o022)       # what a shell typically has
+    try:
+        d = daemon(extra=["events-log %s" % "events.jsonl"])
+    finally:
+        os.umask(old)
+    normal_session(d)
+    d.sessions(1)
+    names = [d.db, d.db + "-wal", d.db + "-shm",
+             str(d.dir / "events.jsonl")]
+    for n in names:
+        wait_until(lambda: os.path.exists(n), 10, what=n)
+        mode = stat.S_IMODE(os.stat(n).st_mode)
+        assert mode & 0o007 == 0, "%s is %o" % (n, mode)
+        assert mode & 0o020 == 0, "%s is %o" % (n, mode)
+
+
+def scrape(port, path="/metrics", timeout=10):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                timeout=timeout) as r:
+        return r.status, r.read().decode()
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_metrics_out_of_descriptors_pauses(daemon):
+    """Issue 12 #2: no busy loop, no log flood, recovers."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    assert scrape(mport)[0] == 200
+    lim = open_fds(d.pid) + 4
+    soft, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (lim, hard))
+    socks = []
+    t0 = time.monotonic()
+    try:
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", mport), 5)
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")     # never ends
+            socks.append(s)
+        cpu0 = proc_cpu_s(d.pid)
+        time.sleep(2.0)
+        cpu = proc_cpu_s(d.pid) - cpu0
+    finally:
+        for s in socks:
+            s.close()
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    # Recovers: a scrape is answered once descriptors are back.
+    status, body = wait_until(lambda: _try_scrape(mport), 15,
+                              interval=0.2, what="a scrape after EMFILE")
+    err = d.read_stderr()
+    assert "Error from accept() call" not in err
+    assert cpu < 1.0, "store used %.2fs CPU in 2s of EMFILE" % cpu
+    paused = int([ln for ln in body.splitlines() if ln.startswith(
+        "decoymx_metrics_accept_paused_total ")][0].split()[1])
+    warns = [ln for ln in err.splitlines() if "accept" in ln.lower()]
+    figure("metrics EMFILE", store_cpu_s="%.2f" % cpu, wall_s="%.1f" % (
+        time.monotonic() - t0), paused=paused, log_lines=len(warns))
+    assert paused >= 1
+    assert len(warns) <= 3, "\n".join(warns[:10])
+
+
+def _try_scrape(port):
+    try:
+        return scrape(port, timeout=2)
+    except OSError:
+        return None
+
+
+def test_metrics_connections_capped_and_bounded(daemon):
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    socks = []
+    try:
+        for _ in range(80):
+            s = socket.create_connection(("127.0.0.1", mport), 5)
+            s.sendall(b"GET /metrics HTTP/1.0\r\n")
+            socks.append(s)
+        time.sleep(0.5)
+        # The store holds at most its cap of them (the rest wait in the
+        # listen queue), not one descriptor per client.
+        assert open_fds(d.pid) < 32 + 40, open_fds(d.pid)
+    finally:
+        for s in socks:
+            s.close()
+    assert _try_scrape(mport) is not None or wait_until(
+        lambda: _try_scrape(mport), 15, what="a scrape")
+    s = socket.create_connection(("127.0.0.1", mport), 5)
+    s.sendall(b"POST /metrics HTTP/1.0\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.0 405")
+    s.close()
+    s = socket.create_connection(("127.0.0.1", mport), 5)
+    s.sendall(b"GET /" + b"x" * 10000)
+    assert s.recv(100).startswith(b"HTTP/1.0 431")
+    s.close()
+    assert scrape(mport, "/metrics?x=1")[0] == 200
+    with pytest.raises(Exception) as e:
+        scrape(mport, "/other")
+    assert "404" in str(e.value)
+
+
+def count_rows(db):
+    if not os.path.exists(db):
+        return 0
+    try:
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+        try:
+            return c.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        finally:
+            c.close()
+    except sqlite3.Error:       # being created and migrated right now
+        return 0
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_deleted_or_replaced_database_is_reopened(daemon, tmp_path, how):
+    """Issue 12 #3: nothing written into an unlinked file."""
+    d = daemon()
+    normal_session(d)
+    d.sessions(1)
+    t0 = time.monotonic()
+    if how == "deleted":
+        for sfx in ("", "-wal", "-shm"):
+            os.unlink(d.db + sfx)
+    else:
+        other = str(tmp_path / "other.db")
+        assert run_bin("db", "migrate", "--db", other).returncode == 0
+        os.rename(other, d.db)
+        for sfx in ("-wal", "-shm"):    # as a restore from a backup does
+            os.unlink(d.db + sfx)
+    for _ in range(50):
+        normal_session(d)
+    wait_until(lambda: count_rows(d.db) >= 50, 20, interval=0.1,
+               what="50 sessions in the new database")
+    took = time.monotonic() - t0
+    assert d.stop() == 0
+    err = d.stderr
+    stored = count_rows(d.db)
+    figure("db " + how, completed=50, stored=stored, lost=50 - stored,
+           recover_s="%.2f" % took)
+    assert stored == 50, err[-3000:]
+    assert "was %s while in use" % how in err, err[-3000:]
+    assert "store reopened" in err
+
+
+# ---------------------------------------------------------------- db merge
+
+def stripped_copy(src, dst):
+    """dst: src's tables and user_version, with every constraint gone."""
+    s = sqlite3.connect(src)
+    d = sqlite3.connect(dst)
+    for (name,) in s.execute("SELECT name FROM sqlite_master WHERE "
+                             "type = 'table' AND name NOT LIKE 'sqlite_%'"):
+        cols = [r[1] for r in s.execute("PRAGMA table_info(%s)" % name)]
+        d.execute("CREATE TABLE %s(%s)" % (name, ", ".join(cols)))
+    d.execute("PRAGMA user_version = %d" %
+              s.execute("PRAGMA user_version").fetchone()[0])
+    d.commit()
+    s.close()
+    return d
+
+
+GOOD_SESSION = dict(
+    id=1, uid="00000000000000a1", start_us=1700000000000000,
+    end_us=1700000001000000, src_ip="192.0.2.10", src_port=40000,
+    dst_ip="198.51.100.1", dst_port=25, mx_pref=10, role="primary",
+    greeting_delay_ms=0, helo_verb="EHLO", helo="good.example",
+    mail_from="a@example.net", rcpt_total=0, stage="mail",
+    reply_code=250, close_reason="quit", bytes_in=10, bytes_out=10,
+    commands=3, errors=0, anomalies=0, sensor="s1")
+
+BAD_SESSIONS = [
+    ("src_ip", "1.2.3.4\n$ORIGIN evil.example.", "bad source address"),
+    ("src_ip", "0.0.0.0/0", "bad source address"),
+    ("src_ip", "'; DROP TABLE sessions;--", "bad source address"),
+    ("helo", "h" * 5000000, "string field over its bound"),
+    ("sensor", "s" * 100000, "bad sensor name"),
+    ("uid", "not-hex-at-all!!", "bad uid"),
+    ("stage", "bogus", "bad stage"),
+    ("src_port", 70000, "port out of range"),
+    ("anomalies", 1 << 40, "counter out of range"),
+    ("end_us", 1, "session ends before it starts"),
+]
+
+GOOD_SYN = dict(id=1, ts_us=1700000000000000, src_ip="192.0.2.10",
+                src_port=40000, dst_ip="198.51.100.1", dst_port=25,
+                mx_pref=10, role="primary", ver=4, ttl=50, ittl=64, dist=14,
+                win=64240, mss=1460, wscale=7, olayout="mss,sok,ts,nop,ws",
+                quirks="df,id+", pclass="0", seq=1, sig="4:50+14:0:1460",
+                label=None, os_class=None, match="none", retransmits=0)
+
+BAD_SYNS = [
+    ("src_ip", "192.0.2.1\n$ORIGIN evil.", "bad source address"),
+    ("ver", 9, "bad IP version"),
+    ("sig", "x" * 100000, "bad signature"),
+    ("ttl", "high", "bad ttl"),
+]
+
+
+def insert(db, table, row):
+    db.execute("INSERT INTO %s(%s) VALUES(%s)" % (
+        table, ", ".join(row), ", ".join("?" * len(row))),
+        list(row.values()))
+
+
+def test_merge_rejects_hostile_rows(tmp_path):
+    """Issue 12 #4: a file with the right version, constraints stripped."""
+    ref = str(tmp_path / "ref.db")
+    assert run_bin("db", "migrate", "--db", ref).returncode == 0
+    hostile = str(tmp_path / "hostile.db")
+    h = stripped_copy(ref, hostile)
+    insert(h, "sessions", GOOD_SESSION)
+    for i, (col, val, _) in enumerate(BAD_SESSIONS):
+        row = dict(GOOD_SESSION, id=10 + i, uid="%016x" % (0xb0 + i))
+        row[col] = val
+        insert(h, "sessions", row)
+    insert(h, "syns", GOOD_SYN)
+    for i, (col, val, _) in enumerate(BAD_SYNS):
+        row = dict(GOOD_SYN, id=10 + i, ts_us=GOOD_SYN["ts_us"] + i + 1)
+        row[col] = val
+        insert(h, "syns", row)
+    h.commit()
+    h.close()
+    fleet = str(tmp_path / "fleet.db")
+    r = run_bin("db", "merge", "--db", fleet, hostile, timeout=120)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert r.returncode == 0, err
+    assert "sessions=1 " in out and "syns=1 " in out, out
+    assert "rejected=%d" % (len(BAD_SESSIONS) + len(BAD_SYNS)) in out, out
+    for _, _, why in BAD_SESSIONS + BAD_SYNS:
+        assert why in err, (why, err[:3000])
+    c = sqlite3.connect(fleet)
+    assert [r[0] for r in c.execute("SELECT ip FROM clients")] == \
+        ["192.0.2.10"]
+    assert c.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    assert c.execute("SELECT max(length(helo)) FROM sessions"
+                     ).fetchone()[0] <= 255
+    assert c.execute("SELECT count(*) FROM syns").fetchone()[0] == 1
+    c.close()
+    top = run_bin("report", "top", "ips", "--db", fleet).stdout.decode()
+    assert "ORIGIN" not in top and "DROP" not in top
+    figure("merge hostile file", merged=1, rejected=len(BAD_SESSIONS) +
+           len(BAD_SYNS))

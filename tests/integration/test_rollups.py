@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: ISC
+"""
+The rollups behind the windowed reports (schema 7): report summary, top
+and timeline answered from them must equal a scan of the sessions
+(DECOYMX_REPORT_SCAN=1) over random windows, aligned or not, and random
+filters; the store keeps them per batch as db recount builds them, and a
+later change of a session's geolocation or fingerprint moves it.
+"""
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, run_bin, normal_session, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+HOUR = 3600 * 10**6
+DAY = 24 * HOUR
+ROLLUP_TABLES = {
+    "rollup": "SELECT * FROM rollup ORDER BY 1,2,3,4,5,6,7,8,9,10,11",
+    "rollup_buckets": "SELECT * FROM rollup_buckets ORDER BY 1, 2",
+    "rollup_day_ips": "SELECT * FROM rollup_day_ips ORDER BY 1, 2",
+}
+
+
+def dump_rollups(db):
+    con = sqlite3.connect(db)
+    try:
+        return {t: con.execute(q).fetchall()
+                for t, q in ROLLUP_TABLES.items()}
+    finally:
+        con.close()
+
+
+def recount(db):
+    r = run_bin("db", "recount", "--db", db)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    """3 days of synthetic sessions; some fingerprints and geolocation
+    changed after they were rolled up."""
+    path = str(tmp_path_factory.mktemp("roll") / "r.db")
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-synthetic-db"),
+                    "--sessions", "12000", "--clients", "1500", "--days",
+                    "3", "--seed", "7", "--decoymx", BIN, path],
+                   check=True, capture_output=True, timeout=300)
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("UPDATE sessions SET os = 'Linux 3.11 and newer',"
+                    " os_class = 'unix' WHERE id % 7 = 0")
+        con.execute("UPDATE sessions SET os = 'Windows 7 or 8',"
+                    " os_class = 'win' WHERE id % 13 = 0")
+        con.execute("UPDATE sessions SET country = NULL, asn = NULL,"
+                    " as_org = NULL WHERE id % 11 = 0")
+        con.execute("UPDATE sessions SET as_org = 'Renamed AS'"
+                    " WHERE id % 17 = 0")
+    con.close()
+    return path
+
+
+def out(db, args, scan):
+    env = dict(os.environ)
+    env.pop("DECOYMX_REPORT_SCAN", None)
+    if scan:
+        env["DECOYMX_REPORT_SCAN"] = "1"
+    r = subprocess.run([BIN, "report"] + args + ["--db", db, "--format",
+                       "json"], capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0, (args, r.stderr)
+    return r.stdout
+
+
+def iso(us):
+    """The UTC time the reports take (to the second)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(us // 10**6))
+
+
+def test_late_changes_move_sessions_as_recount_would(db):
+    before = dump_rollups(db)
+    assert sum(r[12] for r in before["rollup"]) == 12000
+    assert any(r[6] == "unix" for r in before["rollup"])
+    scratch = db + ".copy"
+    shutil.copy(db, scratch)
+    recount(scratch)
+    assert dump_rollups(scratch) == before
+
+
+def test_rollups_are_what_answers(db):
+    """A window of whole hours is read from the rollups, not the scan:
+    spoil them in a copy and the answer changes."""
+    con = sqlite3.connect(db)
+    lo, hi = con.execute("SELECT min(start_us), max(start_us)"
+                         " FROM sessions").fetchone()
+    con.close()
+    since = ["--since", iso((lo // HOUR + 2) * HOUR)]
+    assert out(db, ["summary"] + since, False) == \
+        out(db, ["summary"] + since, True)
+    scratch = db + ".spoilt"
+    shutil.copy(db, scratch)
+    con = sqlite3.connect(scratch)
+    with con:
+        con.execute("UPDATE rollup SET sessions = sessions + 1")
+    con.close()
+    assert out(scratch, ["summary"] + since, False) != \
+        out(scratch, ["summary"] + since, True)
+    # Sessions not yet rolled up: the reports scan.
+    con = sqlite3.connect(scratch)
+    with con:
+        con.execute("UPDATE rollup_state SET max_id = max_id - 1")
+    con.close()
+    assert out(scratch, ["summary"] + since, False) == \
+        out(scratch, ["summary"] + since, True)
+
+
+def random_filter(rng, lo, hi, ips):
+    args = []
+    for which in ("since", "until"):
+        c = rng.random()
+        if c < 0.2:
+            continue
+        t = lo + int((hi - lo) * rng.random())
+        if c < 0.45:
+            t = t // HOUR * HOUR
+        elif c < 0.6:
+            t = t // DAY * DAY
+        args += ["--" + which, iso(t)]
+    c = rng.random()
+    if c < 0.15:
+        args += ["--country", rng.choice(["CN", "US", "de"])]
+    elif c < 0.25:
+        args += ["--decoy", rng.choice(["192.0.2.10", "192.0.2.40",
+                                        "192.0.2.99"])]
+    elif c < 0.32:
+        args += ["--asn", str(64512 + rng.randrange(40))]
+    elif c < 0.4:
+        ip = rng.choice(ips)
+        args += ["--cidr", ip.rsplit(".", 2)[0] + ".0.0/16"
+                 if ":" not in ip else "2001:db8::/32"]
+    if not args:
+        args = ["--since", iso(lo + HOUR // 2)]
+    return args
+
+
+def test_random_windows_equal_the_scan(db):
+    rng = random.Random(15)
+    con = sqlite3.connect(db)
+    lo, hi = con.execute("SELECT min(start_us), max(start_us)"
+                         " FROM sessions").fetchone()
+    ips = [r[0] for r in con.execute("SELECT src_ip FROM sessions"
+                                     " WHERE id % 97 = 0")]
+    con.close()
+    lo -= 2 * HOUR
+    hi += 2 * HOUR
+    kinds = ["ips", "nets", "countries", "asns", "os", "anomalies",
+             "fingerprints"]
+    differ = []
+    for i in range(60):
+        filt = random_filter(rng, lo, hi, ips)
+        which = i % 3
+        if which == 0:
+            args = ["summary"] + filt
+        elif which == 1:
+            args = ["top", rng.choice(kinds), "--limit",
+                    str(rng.choice([3, 20, 1000]))] + filt
+        else:
+            args = ["timeline", "--bucket",
+                    rng.choice(["1h", "1d", "2h", "3d", "30m"])] + filt
+        if out(db, args, False) != out(db, args, True):
+            differ.append(args)
+    assert differ == []
+
+
+def test_store_keeps_rollups_per_batch(daemon, tmp_path):
+    d = daemon()
+    srcs = ["127.0.0.%d" % (2 + i % 5) for i in range(14)]
+    for src in srcs:
+        normal_session(d, src=src)
+    d.sessions(len(srcs), exact=True)
+    wait_until(lambda: sum(r[12] for r in dump_rollups(d.db)["rollup"])
+               == len(srcs), 10, what="all sessions rolled up")
+    d.stop()
+    kept = dump_rollups(d.db)
+    hours = [r for r in kept["rollup_buckets"] if r[0] == HOUR]
+    assert sum(r[2] for r in hours) == len(srcs)
+    con = sqlite3.connect(d.db)
+    clients = con.execute("SELECT count(DISTINCT src_ip) FROM sessions"
+                          ).fetchone()[0]
+    con.close()
+    if len(hours) == 1:
+        assert hours[0][3] == clients == 5
+    recount(d.db)
+    assert dump_rollups(d.db) == kept
+
+
+def test_prune_keeps_what_was_counted(db, tmp_path):
+    """db prune --older-than drops the old sessions' detail; the all-time
+    counts, the rollups and what they answer stay as they were."""
+    p = str(tmp_path / "p.db")
+    shutil.copy(db, p)
+    con = sqlite3.connect(p)
+    lo, hi = con.execute("SELECT min(start_us), max(start_us)"
+                         " FROM sessions").fetchone()
+    con.close()
+    since = ["--since", iso((lo // HOUR + 3) * HOUR)]
+    before = {"summary": out(p, ["summary"], False),
+              "timeline": out(p, ["timeline", "--bucket", "1h"], False),
+              "window": out(p, ["summary"] + since, False),
+              "top": out(p, ["top", "countries"] + since, False)}
+    rollups = dump_rollups(p)
+    r = run_bin("db", "prune", "--older-than", "36h", "--db", p)
+    assert r.returncode == 0, r.stderr
+    assert b"pruned before" in r.stdout
+    con = sqlite3.connect(p)
+    cut, left, orphans = con.execute(
+        "SELECT pruned_us, (SELECT count(*) FROM sessions),"
+        " (SELECT count(*) FROM recipients WHERE session_id NOT IN"
+        " (SELECT id FROM sessions)) FROM rollup_state").fetchone()
+    oldest = con.execute("SELECT min(start_us) FROM sessions").fetchone()[0]
+    con.close()
+    assert cut % HOUR == 0 and lo < cut < hi
+    assert 0 < left < 12000 and oldest >= cut and orphans == 0
+    assert dump_rollups(p) == rollups
+    assert out(p, ["summary"], False) == before["summary"]
+    assert out(p, ["timeline", "--bucket", "1h"], False) == \
+        before["timeline"]
+    assert out(p, ["summary"] + since, False) == before["window"]
+    assert out(p, ["top", "countries"] + since, False) == before["top"]
+    # The scan sees only what is left.
+    assert out(p, ["summary"] + since, True) != before["window"]
+    assert run_bin("db", "check", "--db", p).returncode == 0
+    for bad in (["--older-than", "soon"], ["--older-than", "10m"], []):
+        r = run_bin("db", "prune", *bad, "--db", p)
+        assert r.returncode == 2, (bad, r.stderr)
+    assert run_bin("db", "recount", "--older-than", "1d", "--db",
+                   p).returncode == 2
