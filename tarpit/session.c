@@ -130,7 +130,8 @@ session_begin(struct session *s)
 		session_arm(s);
 		return;
 	}
-	if (session_returning(tp, s))
+	/* A balancer's own check is never a returning client. */
+	if (!s->local && session_returning(tp, s))
 		return;
 	smtp_greeting(&s->smtp, &r);
 	if (tp->conf.greeting_delay_ms == 0) {

@@ -154,7 +154,8 @@ def test_bad_headers_close_unrecorded(daemon):
 
 
 def test_local_is_greeted_never_tarpitted_nor_recorded(daemon):
-    d = proxy_daemon(daemon, extra=["tarpit all", "reply-delay 3s"])
+    d = proxy_daemon(daemon, extra=["tarpit all", "reply-delay 3s",
+                                   "returning-defer greeting"])
     for hdr in (V2SIG + b"\x20\x00\x00\x00", b"PROXY UNKNOWN\r\n",
                 V2SIG + b"\x21\x00\x00\x00"):
         with socket.create_connection(("127.0.0.1", d.port),
