@@ -62,8 +62,8 @@ static const char *rollup_sql[] = {
 	" ELSE max(as_org, excluded.as_org) END,"
 	" first_us = min(first_us, excluded.first_us),"
 	" last_us = max(last_us, excluded.last_us)",
-	"UPDATE rollup_state SET max_id = max(max_id, coalesce((SELECT"
-	" max(id) FROM sessions), 0))",
+	("UPDATE rollup_state SET max_id = max(max_id, coalesce((SELECT"
+	" max(id) FROM sessions), 0))"),
 };
 
 #define NROLLUP_SQL	(sizeof(rollup_sql) / sizeof(rollup_sql[0]))
