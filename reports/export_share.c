@@ -298,9 +298,9 @@ share_abuseipdb_head(const struct export_opts *o, const struct export_list *l,
 }
 
 /*
- * abuseipdb: one row per listed address (a network cannot be reported:
- * with the default --v6-prefix 64 IPv6 clients are left out), at most
- * their 9,999 rows, the most recent first sightings... in list order.
+ * abuseipdb: one row per listed address in address order (a network
+ * cannot be reported: with the default --v6-prefix 64 IPv6 clients are
+ * left out), at most the 9,999 rows their 10,000-line limit allows.
  */
 void
 share_abuseipdb(const struct export_opts *o, const struct export_list *l,
