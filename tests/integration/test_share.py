@@ -83,6 +83,8 @@ def test_stix(work):
     assert len(ident) == 1
     assert ident[0]["id"] == "identity--%s" % uuid.uuid5(
         NS, "identity:mx10-paris")
+    assert ident[0]["created"] == ident[0]["modified"] == \
+        "2026-01-01T00:00:00.000Z"
     inds = {share_check.stix_pattern_value(o): o for o in b["objects"]
             if o["type"] == "indicator"}
     assert set(inds) == set(scenario.LISTED)
