@@ -358,6 +358,8 @@ int		 export_argv(const char *format, const char *path,
 		    const char *args, char *buf, size_t buflen, char **argv,
 		    int maxargv);
 int		 export_check(int argc, char **argv);
+/* export_share.c (reports/): what the store's periodic exports leave out */
+void		 share_ignore_nets(const struct ignore_net *, int n);
 
 /* log.c */
 extern const char *log_procname;

@@ -172,7 +172,6 @@ struct share_ignored {
 	const struct ignore_net *nets;	/* "ignore" networks */
 	int		  nnets;
 };
-void		 share_ignore_nets(const struct ignore_net *, int n);
 int		 share_ignored_load(sqlite3 *, const char *config,
 		    struct share_ignored *, char *err, size_t errlen);
 int		 share_ignored_has(const struct share_ignored *,
