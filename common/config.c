@@ -3,6 +3,8 @@
  * starts a comment.  Each key has one setter that validates its value;
  * errors come back as "file:line: message" and the caller exits 2.
  */
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 
 #include <ctype.h>
@@ -1075,14 +1077,20 @@ set_ignore(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_ignore_file(struct config *c, char *args, char *err, size_t errlen)
 {
-	char	*path, line[256], e[160];
-	FILE	*f;
-	int	 lineno = 0, rv = 0;
+	char		*path, line[256], e[160];
+	FILE		*f;
+	struct stat	 sb;
+	int		 lineno = 0, rv = 0;
 
 	if (one_word(args, &path, err, errlen) == -1)
 		return -1;
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(f);
 		return -1;
 	}
 	while (rv == 0 && fgets(line, sizeof(line), f) != NULL) {

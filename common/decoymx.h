@@ -152,6 +152,7 @@ struct sess_rec {
 	uint16_t	 src_port;
 	char		 dst_ip[ADDR_STRLEN];
 	uint16_t	 dst_port;
+	char		 via[ADDR_STRLEN];	/* relaying balancer, or "" */
 	int32_t		 mx_pref;	/* -1 when not configured */
 	enum role	 role;
 	uint32_t	 greeting_delay_ms;

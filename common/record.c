@@ -26,6 +26,7 @@ enum tag {
 	T_TXN_MAIL,	/* its MAIL FROM path */
 	T_TXN_RCPT,	/* one of its RCPTs: 2-byte reply, then the path */
 	T_TXN_TOTAL,	/* transactions seen, kept or not */
+	T_VIA,		/* the balancer of a PROXY header, when relayed */
 	T_EOR,		/* end of record: empty, last, required */
 	T_MAX
 };
@@ -193,6 +194,8 @@ record_encode_session(const struct sess_rec *r, uint8_t *buf, size_t cap)
 	rec_put_u64(&w, T_ERRORS, r->errors);
 	rec_put_u64(&w, T_ANOMALIES, r->anomalies);
 	encode_txns(&w, r);
+	if (r->via[0] != '\0')
+		rec_put(&w, T_VIA, r->via, strlen(r->via));
 	return rec_finish(&w, T_EOR);
 }
 
@@ -323,7 +326,8 @@ decode_field(void *arg, int tag, const uint8_t *v, size_t len,
 			*why = "string field over its bound";
 			return -1;
 		}
-	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP) {
+	} else if (tag != T_UID && tag != T_SRC_IP && tag != T_DST_IP &&
+	    tag != T_VIA) {
 		if (len != 8) {
 			*why = "integer field of wrong size";
 			return -1;
@@ -349,6 +353,10 @@ decode_field(void *arg, int tag, const uint8_t *v, size_t len,
 	case T_DST_IP:
 		if (!valid_ip(v, len, r->dst_ip, sizeof(r->dst_ip)))
 			return *why = "bad decoy address", -1;
+		break;
+	case T_VIA:
+		if (!valid_ip(v, len, r->via, sizeof(r->via)))
+			return *why = "bad balancer address", -1;
 		break;
 	case T_SRC_PORT:
 	case T_DST_PORT:

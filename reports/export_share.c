@@ -43,6 +43,7 @@
 #define SHARE_IPSET_MAX		4194304	/* maxelem of every set */
 #define SHARE_ABUSEIPDB_ROWS	9999	/* their limit: 10,000 lines */
 #define SHARE_NAME_MAX		64
+#define SHARE_IDENTITY_TIME	"2026-01-01T00:00:00.000Z"	/* STIX */
 
 /* The namespace of decoymx's version 5 UUIDs (itself a random UUID). */
 static const uint8_t share_ns[16] = {
@@ -298,9 +299,9 @@ share_abuseipdb_head(const struct export_opts *o, const struct export_list *l,
 }
 
 /*
- * abuseipdb: one row per listed address (a network cannot be reported:
- * with the default --v6-prefix 64 IPv6 clients are left out), at most
- * their 9,999 rows, the most recent first sightings... in list order.
+ * abuseipdb: one row per listed address in address order (a network
+ * cannot be reported: with the default --v6-prefix 64 IPv6 clients are
+ * left out), at most the 9,999 rows their 10,000-line limit allows.
  */
 void
 share_abuseipdb(const struct export_opts *o, const struct export_list *l,
@@ -353,20 +354,17 @@ share_stix(const struct export_opts *o, const struct export_list *l,
 	char	 sensor[SHARE_NAME_MAX], name[SHARE_NAME_MAX + 96];
 	char	 ident[37], u[37], net[ADDR_STRLEN + 8], t1[64], t2[64];
 	char	 labels[160];
-	int64_t	 first = INT64_MAX;
 
 	(void)part;
 	share_sensor(o, sensor, sizeof(sensor));
 	snprintf(name, sizeof(name), "identity:%s", sensor);
 	share_uuid5(name, ident);
-	for (size_t i = 0; i < l->n; i++)
-		if (!share_skip(&l->e[i]) && l->e[i].first_us < first)
-			first = l->e[i].first_us;
-	share_time(first == INT64_MAX ? 0 : first, 0, t1, sizeof(t1));
+	/* The identity never changes: so neither do its timestamps. */
 	fprintf(f, "{\"type\":\"identity\",\"spec_version\":\"2.1\","
 	    "\"id\":\"identity--%s\",\"created\":\"%s\",\"modified\":"
 	    "\"%s\",\"name\":\"decoymx sensor %s\",\"identity_class\":"
-	    "\"system\"}", ident, t1, t1, sensor);
+	    "\"system\"}", ident, SHARE_IDENTITY_TIME, SHARE_IDENTITY_TIME,
+	    sensor);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct export_entry *e = &l->e[i];
 
@@ -583,6 +581,15 @@ share_ignored_load(sqlite3 *db, const char *config, struct share_ignored *ig,
 		}
 		ig->nets = ig->conf->ignore;
 		ig->nnets = ig->conf->nignore;
+	}
+	/* The report counts say whether there is any: mostly none. */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM counts WHERE dim = 'reason' "
+	    "AND key = 'ignored' AND sessions > 0", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc == SQLITE_DONE)
+			return 0;
 	}
 	if (sqlite3_prepare_v2(db, "SELECT DISTINCT src_ip FROM sessions "
 	    "WHERE close_reason = 'ignored'", -1, &st, NULL) != SQLITE_OK) {

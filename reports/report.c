@@ -37,7 +37,7 @@ enum {
 	C_DST_PORT, C_MX_PREF, C_ROLE, C_GREET, C_HELO_VERB, C_HELO,
 	C_MAIL_FROM, C_RCPT_TOTAL, C_STAGE, C_REPLY, C_REASON, C_BYTES_IN,
 	C_BYTES_OUT, C_ANOM, C_COUNTRY, C_ASN, C_AS_ORG, C_OS,
-	C_OS_CLASS, C_SENSOR, C_TXN_TOTAL
+	C_OS_CLASS, C_SENSOR, C_TXN_TOTAL, C_VIA
 };
 
 /* How a field is rendered from its column. */
@@ -84,6 +84,7 @@ static const struct field session_fields[] = {
 	{ "sensor",		C_SENSOR,	K_TEXT },
 	{ "transactions_total",	C_TXN_TOTAL,	K_INT },
 	{ "transactions",	C_ID,		K_TXNS },
+	{ "via",		C_VIA,		K_TEXT },
 };
 
 #define NSESSION_FIELDS	(sizeof(session_fields) / sizeof(session_fields[0]))
@@ -106,7 +107,7 @@ static const char session_sql[] =
     " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb, helo,"
     " mail_from, rcpt_total, stage, reply_code, close_reason, bytes_in,"
     " bytes_out, anomalies, country, asn, as_org, os, os_class, sensor,"
-    " transactions FROM sessions s"
+    " transactions, via FROM sessions s"
     " WHERE 1%s"
     " ORDER BY start_us DESC, id DESC LIMIT :limit)"
     " ORDER BY start_us, id";

@@ -173,7 +173,6 @@ struct share_ignored {
 	const struct ignore_net *nets;	/* "ignore" networks */
 	int		  nnets;
 };
-void		 share_ignore_nets(const struct ignore_net *, int n);
 int		 share_ignored_load(sqlite3 *, const char *config,
 		    struct share_ignored *, char *err, size_t errlen);
 int		 share_ignored_has(const struct share_ignored *,
@@ -190,6 +189,8 @@ int		 export_argv(const char *format, const char *path,
 		    const char *args, char *buf, size_t buflen, char **argv,
 		    int maxargv);
 int		 export_check(int argc, char **argv);
+/* export_share.c: what the store's periodic exports leave out */
+void		 share_ignore_nets(const struct ignore_net *, int n);
 
 /* window.c: windowed answers from the rollups */
 enum win_dim {

@@ -241,6 +241,9 @@ events_session(struct events *ev, const struct sess_rec *r,
 	events_key_str(f, "os_class", x ? x->os_class :
 	    (struct span){ NULL, 0 });
 	events_txns(f, r);
+	events_key_str(f, "via", r->via[0] != '\0' ?	/* an address */
+	    (struct span){ r->via, strlen(r->via) } :
+	    (struct span){ NULL, 0 });
 	fputs("}\n", f);
 	ev->written++;
 }

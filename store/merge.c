@@ -66,7 +66,7 @@ static const char *sel_sql =
     " mx_pref, role, greeting_delay_ms, helo_verb, helo, mail_from,"
     " rcpt_total, stage, reply_code, close_reason, bytes_in, bytes_out,"
     " commands, errors, anomalies, country, asn, as_org, geo_build, os,"
-    " os_class, sensor, transactions FROM o.sessions ORDER BY id";
+    " os_class, sensor, transactions, via FROM o.sessions ORDER BY id";
 
 /* A column as a span (NULL stays NULL); valid until the next step. */
 static struct span
@@ -499,6 +499,7 @@ merge_one(struct merge *m, char *err, size_t errlen)
 	geo.build = sqlite3_column_int64(q, 26);
 	r.geo = &geo;
 	r.sensor = col_span(q, 29);
+	col_copy(q, 31, r.via, sizeof(r.via));
 	if (r.sensor.p == NULL)
 		r.sensor = (struct span){ m->sensor, strlen(m->sensor) };
 	if ((why = merge_check_extra(q, &geo, r.sensor)) != NULL)

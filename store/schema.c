@@ -611,6 +611,13 @@ static const struct migration migrations[] = {
 	"  ON CONFLICT(size, t) DO UPDATE SET clients = clients + 1;"
 	"END;"
 	},
+	/*
+	 * 10: PROXY protocol (issue 17).  The load balancer that relayed a
+	 * session on a "proxy" listener (NULL: a direct connection).
+	 */
+	{ 10,
+	"ALTER TABLE sessions ADD COLUMN via TEXT;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

@@ -46,10 +46,10 @@ static const char *store_sql[Q_MAX] = {
 	    " dst_ip, dst_port, mx_pref, role, greeting_delay_ms, helo_verb,"
 	    " helo, mail_from, rcpt_total, stage, reply_code, close_reason,"
 	    " bytes_in, bytes_out, commands, errors, anomalies, country, asn,"
-	    " as_org, geo_build, sensor, transactions)"
+	    " as_org, geo_build, sensor, transactions, via)"
 	    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26,"
-	    " ?27, ?28)"
+	    " ?27, ?28, ?29)"
 	    " ON CONFLICT(uid) DO NOTHING",
 	[Q_RCPT] =
 	    "INSERT INTO recipients(session_id, seq, rcpt, txn, reply_code)"
@@ -679,6 +679,11 @@ store_insert(struct store *s, const struct sess_rec *r)
 		rc |= store_bind_str(q, 27, r->sensor.p, r->sensor.len);
 	rc |= sqlite3_bind_int64(q, 28, r->txn_total > r->ntxn ? r->txn_total :
 	    r->ntxn);
+	if (r->via[0] == '\0')
+		rc |= sqlite3_bind_null(q, 29);
+	else
+		rc |= store_bind_str(q, 29, r->via,
+		    strnlen(r->via, sizeof(r->via)));
 	if (rc != SQLITE_OK) {
 		store_fail(s, "cannot bind session");
 		return -1;

@@ -17,7 +17,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		9
+#define SCHEMA_VERSION		10
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */

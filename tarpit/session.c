@@ -11,8 +11,13 @@
  * behaves like an MTA is never tarpitted under "tarpit bots", so its
  * fall-over to the real MX stays immediate.
  *
- * Buffers exist only while needed: the partial line (line.c) and unsent
- * reply bytes.  When a session ends its record goes to the store queue
+ * On a "proxy" listener the session first reads the PROXY header
+ * (proxy.c) within PROXY_TIMEOUT_MS and takes the client's and decoy's
+ * addresses from it; without a valid one it is closed unrecorded.  A
+ * client in an "ignore" network gets the defer reply at once.
+ *
+ * Buffers exist only while needed: the PROXY header, the partial line
+ * (line.c) and unsent reply bytes.  When a session ends its record goes to the store queue
  * and the session is freed from the event loop, never inside its own
  * callback.
  */
@@ -71,9 +76,7 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	s->id = tarpit_next_id(tp);
 	s->start_us = s->last_us = util_now_us();
 	util_addr_str(sa, s->client_ip, sizeof(s->client_ip), &s->src_port);
-	strlcpy_(s->dst_ip, l->ip, sizeof(s->dst_ip));
-	s->dst_port = l->port;
-	smtp_init(&s->smtp, &tp->conf, s->client_ip, s->dst_ip);
+	smtp_init(&s->smtp, &tp->conf, s->client_ip, l->ip);
 	LIST_INSERT_HEAD(&tp->sessions, s, entry);
 	tp->st.conn_total++;
 	tp->st.conn_open++;
@@ -127,7 +130,8 @@ session_begin(struct session *s)
 		session_arm(s);
 		return;
 	}
-	if (session_returning(tp, s))
+	/* A balancer's own check is never a returning client. */
+	if (!s->local && session_returning(tp, s))
 		return;
 	smtp_greeting(&s->smtp, &r);
 	if (tp->conf.greeting_delay_ms == 0) {
@@ -179,7 +183,7 @@ session_tarpit_check(struct session *s)
 	const struct config	*c = &s->l->tp->conf;
 	int			 sz = TARPIT_SOCKBUF;
 
-	if (s->tarpitted || c->tarpit == TARPIT_NONE ||
+	if (s->tarpitted || s->local || c->tarpit == TARPIT_NONE ||
 	    (c->tarpit == TARPIT_BOTS && !(s->smtp.anomalies & ANOM_BOT)))
 		return;
 	s->tarpitted = 1;
@@ -496,12 +500,15 @@ session_record(struct session *s, int64_t now)
 	rec.end_us = now;
 	strlcpy_(rec.src_ip, s->client_ip, sizeof(rec.src_ip));
 	rec.src_port = s->src_port;
-	strlcpy_(rec.dst_ip, s->dst_ip, sizeof(rec.dst_ip));
-	if ((strcmp(s->dst_ip, "0.0.0.0") == 0 || strcmp(s->dst_ip, "::") ==
-	    0) && getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
+	strlcpy_(rec.dst_ip, s->px ? s->px->dst_ip : l->ip, sizeof(rec.dst_ip));
+	if (s->px == NULL && (strcmp(l->ip, "0.0.0.0") == 0 ||
+	    strcmp(l->ip, "::") == 0) &&
+	    getsockname(s->fd, (struct sockaddr *)&ss, &sslen) == 0)
 		util_addr_str((struct sockaddr *)&ss, rec.dst_ip,
 		    sizeof(rec.dst_ip), NULL);
-	rec.dst_port = s->dst_port;
+	rec.dst_port = s->px ? s->px->dst_port : l->port;
+	if (s->px != NULL)
+		strlcpy_(rec.via, s->px->via_ip, sizeof(rec.via));
 	rec.mx_pref = l->mx_pref;
 	rec.role = l->role;
 	rec.greeting_delay_ms = s->l->tp->conf.greeting_delay_ms;
@@ -547,7 +554,7 @@ session_record(struct session *s, int64_t now)
 	    stage_name(rec.stage), rec.reply_code, helo, mail, rec.rcpt_total,
 	    rec.txn_total, (double)(now - s->start_us) / 1e6, s->tarpitted,
 	    log_anomalies(rec.anomalies, anoms, sizeof(anoms)),
-	    s->via_ip[0] ? " via=" : "", s->via_ip, s->ignored ?
+	    s->px ? " via=" : "", s->px ? s->px->via_ip : "", s->ignored ?
 	    " ignored=yes" : "");
 }
 
@@ -618,6 +625,7 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_free(&s->smtp);
 	free(s->out);
 	free(s->pbuf);
+	free(s->px);
 	free(s);
 }
 
@@ -663,25 +671,37 @@ session_proxy(struct session *s)
 	s->plen = (uint16_t)(s->plen + n);
 	if (r == 0)
 		return;
+	if (!h.local && (s->px = calloc(1, sizeof(*s->px))) == NULL) {
+		log_warn("session=%016" PRIx64 " closed: out of memory",
+		    s->id);
+		s->norecord = 1;
+		session_close(s, CLOSE_RESET);
+		return;
+	}
 	s->l->tp->st.proxy[h.local ? PROXY_LOCAL : PROXY_OK]++;
 	free(s->pbuf);
 	s->pbuf = NULL;
 	s->start_us = s->last_us = util_now_us();
 	if (h.local) {
-		/* A balancer's own check: its endpoints, never recorded. */
+		/*
+		 * A balancer's own check: its endpoints, never recorded nor
+		 * tarpitted (HAProxy's smtpchk wants the 220 in time).
+		 */
 		s->norecord = 1;
+		s->local = 1;
 		log_debug("session=%016" PRIx64 " proxy v%d local src=%s",
 		    s->id, h.version, s->client_ip);
 		return;
 	}
-	strlcpy_(s->via_ip, s->client_ip, sizeof(s->via_ip));
+	strlcpy_(s->px->via_ip, s->client_ip, sizeof(s->px->via_ip));
 	util_addr_str((struct sockaddr *)&h.src, s->client_ip,
 	    sizeof(s->client_ip), &s->src_port);
-	util_addr_str((struct sockaddr *)&h.dst, s->dst_ip, sizeof(s->dst_ip),
-	    &s->dst_port);
+	util_addr_str((struct sockaddr *)&h.dst, s->px->dst_ip,
+	    sizeof(s->px->dst_ip), &s->px->dst_port);
+	s->smtp.local_ip = s->px->dst_ip;
 	log_debug("session=%016" PRIx64 " proxy v%d src=%s:%u dst=%s:%u "
-	    "via=%s", s->id, h.version, s->client_ip, s->src_port, s->dst_ip,
-	    s->dst_port, s->via_ip);
+	    "via=%s", s->id, h.version, s->client_ip, s->src_port,
+	    s->px->dst_ip, s->px->dst_port, s->px->via_ip);
 }
 
 /*

@@ -138,6 +138,13 @@ int		 proxy_parse(const uint8_t *, size_t, struct proxy_hdr *,
 struct tarpit;
 struct listener;
 
+/* The addresses a PROXY header gave (allocated for relayed sessions). */
+struct session_px {
+	char			 dst_ip[ADDR_STRLEN];	/* the decoy */
+	char			 via_ip[ADDR_STRLEN];	/* the balancer */
+	uint16_t		 dst_port;
+};
+
 struct session {
 	struct event		 ev;	/* read, write and timeout in one */
 	const struct listener	*l;	/* and through it, the tarpit */
@@ -150,9 +157,11 @@ struct session {
 	uint8_t			 norecord;	/* never recorded */
 	uint8_t			 ignored;	/* an "ignore" client */
 	uint8_t			 counted;	/* in tp->clients */
-	uint16_t		 src_port, dst_port;
-	uint8_t			*pbuf;	/* PROXY header, while awaited */
+	uint8_t			 local;	/* a balancer's own (LOCAL) check */
+	uint16_t		 src_port;
 	uint16_t		 plen;
+	uint8_t			*pbuf;	/* PROXY header, while awaited */
+	struct session_px	*px;	/* relayed: the header's addresses */
 	uint64_t		 id;
 	int64_t			 start_us, last_us;
 	int64_t			 due_us;	/* next output allowed at */
@@ -162,8 +171,6 @@ struct session {
 	struct linebuf		 lb;
 	struct smtp		 smtp;
 	char			 client_ip[ADDR_STRLEN];
-	char			 dst_ip[ADDR_STRLEN];	/* "": the listener's */
-	char			 via_ip[ADDR_STRLEN];	/* the balancer, or "" */
 };
 
 struct session_wait {

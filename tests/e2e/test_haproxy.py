@@ -80,6 +80,11 @@ backend decoy_v1
     server decoy {decoy}:2525 send-proxy
 backend decoy_v2
     server decoy {decoy}:2525 send-proxy-v2
+# Health checks only (no frontend): SMTP checks with a PROXY v2 header,
+# which HAProxy sends with the LOCAL command.
+backend decoy_chk
+    option smtpchk HELO haproxy.test
+    server decoy {decoy}:2525 send-proxy-v2 check inter 300 check-send-proxy
 """
 
 
@@ -169,6 +174,20 @@ def test_sessions_carry_the_real_client(px, version):
     assert not srcs & {DECOY, *FRONT["v1"], *FRONT["v2"]}, srcs
     for r in rows:
         assert "pregreet" not in r["anomalies"], r
+        assert r["via"] == DECOY, r
     log = dmx.text()
     assert "via=%s" % DECOY in log
     assert "proxy header rejected" not in log
+
+
+def test_haproxy_health_checks_are_local_and_pass(px):
+    """HAProxy's SMTP checks through PROXY v2 arrive as LOCAL: greeted,
+    never rejected nor recorded, and the server stays up."""
+    w, dmx, db = px
+    wait_until(lambda: dmx.text().count("proxy v2 local") >= 3, 15,
+               interval=0.2, what="three LOCAL health checks")
+    hap_log = (w.dir / "haproxy.log").read_text(errors="replace")
+    assert "is DOWN" not in hap_log, hap_log[-2000:]
+    assert "proxy header rejected" not in dmx.text()
+    rows = read_json("report", "sessions", "--db", db, "--format", "json")
+    assert DECOY not in {r["src_ip"] for r in rows}

@@ -180,6 +180,8 @@ def test_counts_add_up_after_migration(daemon, fx, tmp_path):
         "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
         "DROP TABLE rollup; DROP TABLE rollup_buckets;"
         "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
+        # and schema 10 (sessions.via)
+        "ALTER TABLE sessions DROP COLUMN via;"
         "PRAGMA user_version = 7;")
     con.close()
     assert run_bin("db", "migrate", "--db", d.db).returncode == 0

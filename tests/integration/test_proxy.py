@@ -97,6 +97,7 @@ def test_v1_and_v2_give_the_real_addresses(daemon):
         d, 'decoymx_proxy_headers_total{result="ok"}') == 4, 10,
         interval=0.2, what="ok headers counted")
     assert "via=127.0.0.1" in d.read_stderr()
+    assert {r["via"] for r in rows} == {"127.0.0.1"}
 
 
 def closed_without_reply(d, data, wait_eof=True):
@@ -152,17 +153,20 @@ def test_bad_headers_close_unrecorded(daemon):
     assert "proxy header rejected" in d.read_stderr()
 
 
-def test_local_is_deferred_and_not_recorded(daemon):
-    d = proxy_daemon(daemon)
+def test_local_is_greeted_never_tarpitted_nor_recorded(daemon):
+    d = proxy_daemon(daemon, extra=["tarpit all", "reply-delay 3s",
+                                   "returning-defer greeting"])
     for hdr in (V2SIG + b"\x20\x00\x00\x00", b"PROXY UNKNOWN\r\n",
                 V2SIG + b"\x21\x00\x00\x00"):
         with socket.create_connection(("127.0.0.1", d.port),
                                       timeout=5) as s:
+            t = time.monotonic()
             s.sendall(hdr)
             c = Smtp("127.0.0.1", 0, sock=_Wrapped(s))
             assert c.greeting[0] == 220
             c.send("QUIT\r\n")
-            c.reply()
+            assert c.reply()[0] == 221
+            assert time.monotonic() - t < 2.5      # no reply delay
     dialogue(d, b"PROXY TCP4 198.51.100.9 192.0.2.10 40001 25\r\n")
     rows = d.sessions(1, exact=True)
     assert rows[0]["src_ip"] == "198.51.100.9"
@@ -186,6 +190,7 @@ def test_proxy_line_on_plain_listener_is_a_bot(daemon):
     rows = d.sessions(1)
     assert rows[0]["src_ip"] == "127.0.0.1"
     assert "pregreet" in rows[0]["anomalies"]
+    assert rows[0]["via"] is None
 
 
 def test_ignore_defers_at_once_and_is_never_exported(daemon, tmp_path):
@@ -284,6 +289,7 @@ def test_config_errors(tmp_path):
             ("ignore 10.0.0.0/33", b"not ADDR"),
             ("ignore 10.0.0.0/8 recordx", b"ADDR[/LEN] [record]"),
             ("ignore-file /nonexistent/x", b"/nonexistent/x"),
+            ("ignore-file /dev/null", b"not a regular file"),
             ("listen 127.0.0.1:2525 proxy proxy", b"proxy"),
             ("listen 127.0.0.1:2525 prox", b"[proxy]")]:
         conf = tmp_path / "c.conf"
@@ -307,3 +313,26 @@ def test_config_errors(tmp_path):
     r = run_bin("run", "-n", "--listen", "127.0.0.1:2527,proxy,mx=5",
                 "--db", tmp_path / "x.db")
     assert r.returncode == 0 and b"mx 5 proxy" in r.stdout, r.stderr
+
+
+def test_bytes_after_the_header_are_the_clients(daemon):
+    """The header is taken exactly: what follows it in the same segment
+    is the client talking before the greeting (pregreet), and the client
+    is the header's."""
+    d = proxy_daemon(daemon, extra=["greeting-delay 300ms"])
+    for hdr in (b"PROXY TCP4 198.51.100.30 192.0.2.10 40001 25\r\n",
+                v2("198.51.100.31", "192.0.2.10", 40002, 25)):
+        with socket.create_connection(("127.0.0.1", d.port),
+                                      timeout=5) as s:
+            s.sendall(hdr + b"EHLO early.example\r\n")
+            c = Smtp("127.0.0.1", 0, sock=_Wrapped(s))
+            assert c.greeting[0] == 220
+            code, lines = c.reply()          # the EHLO, read after it
+            assert code == 250, lines
+            c.send("QUIT\r\n")
+            c.reply()
+    rows = d.sessions(2)
+    for ip in ("198.51.100.30", "198.51.100.31"):
+        r, = by_src(rows, ip)
+        assert "pregreet" in r["anomalies"], r
+        assert r["helo"] == "early.example", r

@@ -83,6 +83,8 @@ def test_stix(work):
     assert len(ident) == 1
     assert ident[0]["id"] == "identity--%s" % uuid.uuid5(
         NS, "identity:mx10-paris")
+    assert ident[0]["created"] == ident[0]["modified"] == \
+        "2026-01-01T00:00:00.000Z"
     inds = {share_check.stix_pattern_value(o): o for o in b["objects"]
             if o["type"] == "indicator"}
     assert set(inds) == set(scenario.LISTED)
@@ -264,6 +266,7 @@ def test_fail2ban_filter_on_the_event_log(daemon, tmp_path):
                len(log.read_text().splitlines()) == 4, 10, interval=0.1,
                what="four events")
     events = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {e["via"] for e in events} == {"127.0.0.1"}
     assert "203.0.113.66" in log.read_text()    # the injection is there
     bots = {"pregreet", "pipelining", "bare-lf", "non-smtp", "helo-invalid",
             "long-line", "too-many-errors", "auth-attempt", "rset-loop"}

@@ -126,6 +126,8 @@ def test_migrated_session_is_one_transaction(tmp_path, daemon):
         "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
         "DROP TABLE rollup; DROP TABLE rollup_buckets;"
         "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
+        # and schema 10 (sessions.via)
+        "ALTER TABLE sessions DROP COLUMN via;"
         "PRAGMA user_version = 7;")
     db.close()
     r = run_bin("db", "migrate", "--db", d.db)

@@ -587,7 +587,7 @@ test_report(void)
 		CHECK(strstr(out, "\"transactions\":[{\"mail_from\":\"<x@bot."
 		    "example>\",\"params\":null,\"reply_code\":null,\"rcpt_to\":"
 		    "[\"<a@victim.example>\",\"<b@victim.example>\"]") != NULL);
-		CHECK(strstr(out, "]}\n]\n") != NULL);
+		CHECK(strstr(out, "],\"via\":null}\n]\n") != NULL);
 		CHECK(strstr(out, "\x1b") == NULL);
 	}
 	free(out);
