@@ -253,8 +253,9 @@ db_recount(const char *path, int argc, char **argv)
 }
 
 /*
- * Deletes the sessions (with their recipients and AUTH attempts) and the
- * SYNs older than --older-than, cut at a whole UTC hour, in one
+ * Deletes the sessions (with their recipients, AUTH attempts and
+ * transactions) and the SYNs (but the newest to the real MX of each
+ * address family) older than --older-than, cut at a whole UTC hour, in one
  * transaction.  What is kept about them stays: the rollups (rolled up
  * first) and the per-client and report aggregates still count every
  * session ever seen, so the all-time reports, the timeline and the
@@ -268,15 +269,23 @@ db_prune(const char *path, int argc, char **argv)
 	    " FROM sessions WHERE start_us < ?1)",
 	    "DELETE FROM auth_attempts WHERE session_id IN (SELECT id"
 	    " FROM sessions WHERE start_us < ?1)",
+	    "DELETE FROM transactions WHERE session_id IN (SELECT id"
+	    " FROM sessions WHERE start_us < ?1)",
 	    "DELETE FROM sessions WHERE start_us < ?1",
-	    "DELETE FROM syns WHERE ts_us < ?1",
+	    /*
+	     * The newest SYN to the real MX of each address family stays:
+	     * it is what tells classification that the sensor watches the
+	     * real MX in that family (store/classify.c).
+	     */
+	    "DELETE FROM syns WHERE ts_us < ?1 AND id NOT IN (SELECT max(id)"
+	    " FROM syns WHERE role = 'real' GROUP BY ver)",
 	    "UPDATE rollup_state SET pruned_us = max(pruned_us, ?1)",
 	};
 	struct store	*st;
 	sqlite3_stmt	*q;
 	sqlite3		*db;
 	uint64_t	 ms;
-	int64_t		 cut, n[4] = { 0 };
+	int64_t		 cut, n[5] = { 0 };
 	char		 err[1024], t[64];
 	int		 rv = EXIT_RUNTIME;
 
@@ -308,7 +317,7 @@ db_prune(const char *path, int argc, char **argv)
 			sqlite3_finalize(q);
 			goto fail;
 		}
-		if (i < 4)
+		if (i < 5)
 			n[i] = sqlite3_changes(db);
 		sqlite3_finalize(q);
 	}
@@ -316,8 +325,9 @@ db_prune(const char *path, int argc, char **argv)
 		goto fail;
 	util_iso8601(cut, t, sizeof(t));
 	printf("database %s: pruned before %s: sessions=%lld recipients=%lld "
-	    "auth_attempts=%lld syns=%lld\n", path, t, (long long)n[2],
-	    (long long)n[0], (long long)n[1], (long long)n[3]);
+	    "auth_attempts=%lld transactions=%lld syns=%lld\n", path, t,
+	    (long long)n[3], (long long)n[0], (long long)n[1], (long long)n[2],
+	    (long long)n[4]);
 	rv = 0;
 	goto out;
 fail:

@@ -42,7 +42,7 @@ static void	 proc_quick_check(struct store *);
 #define PROC_CHILD_WAIT_MS	2000	/* for the network process to go */
 
 /*
- * Start-up (DESIGN.md section 2): until the store sends the go-ahead,
+ * Start-up (doc/DESIGN.md §3): until the store sends the go-ahead,
  * SIGTERM and SIGINT end the process at once with one line, whatever
  * step it is blocked in (binding, the database, a privilege step); the
  * network process then reads EOF on the channel and ends too.  From the

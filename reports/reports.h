@@ -232,7 +232,7 @@ int		 export_lookup(sqlite3 *, const struct rule_opts *,
 		    const struct allowlist *, const char *ip,
 		    struct export_hit *, char *err, size_t errlen);
 
-/* txn.c: the MAIL transactions of stored sessions (schema 7) */
+/* txn.c: the MAIL transactions of stored sessions (schema 8) */
 struct txn_q {
 	sqlite3_stmt	*txn, *rcpt;
 };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * txn.c -- the MAIL transactions of stored sessions (schema 7), as the
+ * txn.c -- the MAIL transactions of stored sessions (schema 8), as the
  * session reports show them: a JSON array of objects (mail_from,
  * params, reply_code, rcpt_to, rcpt_replies, rcpt_total, ended) and a
  * one-line text form for CSV cells and tables ("FROM -> RCPT RCPT;

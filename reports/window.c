@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * window.c -- the windowed reports' answers from the rollups (schema 7,
+ * window.c -- the windowed reports' answers from the rollups (schema 9,
  * store/rollup.c) instead of a scan of the sessions.
  *
  * A window [since, until) is split at whole UTC hours: the whole hours

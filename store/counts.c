@@ -157,7 +157,7 @@ counts_domain(struct span m, char *dom, size_t cap)
 
 /*
  * The senders and sender domains of a session: each distinct one of its
- * transactions once (the session_dims view of schema 7 recounts them so).
+ * transactions once (the session_dims view of schema 8 recounts them so).
  */
 static void
 counts_senders(struct counts *c, const struct sess_rec *r, int64_t t)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * rollup.c -- the rollups behind the windowed reports (schema 7): the
+ * rollup.c -- the rollups behind the windowed reports (schema 9): the
  * sessions of each UTC hour grouped by every field the reports group or
  * filter by (rollup), the sessions, distinct clients and sessions per
  * role of each hour and day (rollup_buckets), and which clients each day

@@ -206,6 +206,11 @@ def test_prune_keeps_what_was_counted(db, tmp_path):
     con = sqlite3.connect(p)
     lo, hi = con.execute("SELECT min(start_us), max(start_us)"
                          " FROM sessions").fetchone()
+    # a transaction of the oldest session (a foreign key to prune too)
+    con.execute("INSERT INTO transactions(session_id, seq, mail_from,"
+                " rcpt_total) SELECT id, 0, 'old@x.example', 0 FROM sessions"
+                " ORDER BY start_us LIMIT 1")
+    con.commit()
     con.close()
     since = ["--since", iso((lo // HOUR + 3) * HOUR)]
     before = {"summary": out(p, ["summary"], False),
@@ -220,7 +225,9 @@ def test_prune_keeps_what_was_counted(db, tmp_path):
     cut, left, orphans = con.execute(
         "SELECT pruned_us, (SELECT count(*) FROM sessions),"
         " (SELECT count(*) FROM recipients WHERE session_id NOT IN"
-        " (SELECT id FROM sessions)) FROM rollup_state").fetchone()
+        " (SELECT id FROM sessions)) + (SELECT count(*) FROM transactions"
+        " WHERE session_id NOT IN (SELECT id FROM sessions))"
+        " FROM rollup_state").fetchone()
     oldest = con.execute("SELECT min(start_us) FROM sessions").fetchone()[0]
     con.close()
     assert cut % HOUR == 0 and lo < cut < hi
