@@ -655,7 +655,10 @@ set_metrics(struct config *c, char *args, char *err, size_t errlen)
 	return 0;
 }
 
-/* "geoip country|asn|city PATH": the database of that kind. */
+/*
+ * "geoip country|asn|city PATH": a database of that kind; up to
+ * GEO_FILES of a kind (split IPv4 and IPv6 files), looked up in order.
+ */
 static int
 set_geoip(struct config *c, char *args, char *err, size_t errlen)
 {
@@ -667,14 +670,29 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < GEO_KINDS; i++) {
+		int f = 0;
+
 		if (strcmp(kind, kinds[i]) != 0)
 			continue;
-		if (strlcpy_(c->geoip[i], path, sizeof(c->geoip[i])) >=
-		    sizeof(c->geoip[i])) {
-			c->geoip[i][0] = '\0';
+		while (f < GEO_FILES && c->geoip[i][f][0] != '\0' &&
+		    strcmp(c->geoip[i][f], path) != 0)
+			f++;
+		if (f == GEO_FILES) {
+			snprintf(err, errlen, "at most %d %s files", GEO_FILES,
+			    kind);
+			return -1;
+		}
+		if (c->geoip[i][f][0] != '\0') {
+			snprintf(err, errlen, "%s given twice", path);
+			return -1;
+		}
+		if (strlcpy_(c->geoip[i][f], path, sizeof(c->geoip[i][f])) >=
+		    sizeof(c->geoip[i][f])) {
+			c->geoip[i][f][0] = '\0';
 			snprintf(err, errlen, "path too long");
 			return -1;
 		}
+		c->geoip_line[i][f] = c->lineno;
 		return 0;
 	}
 	snprintf(err, errlen, "'%s' is not country, asn or city", kind);
@@ -801,6 +819,7 @@ config_parse_line(struct config *c, const char *file, int lineno,
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(key, keys[i].key) != 0)
 			continue;
+		c->lineno = lineno;
 		if (keys[i].set(c, p, err, sizeof(err)) == 0)
 			return 0;
 		fprintf(stderr, "%s:%d: %s: %s\n", file, lineno, key, err);
@@ -913,9 +932,11 @@ config_dump(const struct config *c, FILE *f)
 		    ip, strchr(ip, ':') ? "]" : "", port);
 	}
 	for (int i = 0; i < GEO_KINDS; i++)
-		if (c->geoip[i][0] != '\0')
-			fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ? "country" :
-			    i == GEO_ASN ? "asn" : "city", c->geoip[i]);
+		for (int k = 0; k < GEO_FILES; k++)
+			if (c->geoip[i][k][0] != '\0')
+				fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ?
+				    "country" : i == GEO_ASN ? "asn" : "city",
+				    c->geoip[i][k]);
 	fprintf(f, "geoip-required %s\n", c->geoip_required ? "yes" : "no");
 	for (int i = 0; i < c->nexports; i++)
 		fprintf(f, "export %s %s every %ums%s%s\n", c->exports[i].format,

@@ -94,6 +94,7 @@ enum anomaly {
 /* The geolocation databases (store/geo.c), an index of config.geoip[]. */
 enum geo_kind { GEO_COUNTRY, GEO_ASN, GEO_CITY, GEO_KINDS };
 #define GEO_PATH_MAX		1024
+#define GEO_FILES		4	/* "geoip" files per kind (v4/v6 splits) */
 
 struct geo_info;
 
@@ -278,7 +279,10 @@ struct config {
 	}			 watch[MAX_LISTEN];	/* dead decoys */
 	int			 nwatch;
 	/* geolocation (issue 4) */
-	char			 geoip[GEO_KINDS][GEO_PATH_MAX]; /* "": none */
+	/* per kind, looked up in order; "": none */
+	char			 geoip[GEO_KINDS][GEO_FILES][GEO_PATH_MAX];
+	int			 geoip_line[GEO_KINDS][GEO_FILES];
+	int			 lineno;	/* of the line being parsed */
 	int			 geoip_required;
 	/* periodic exports (issue 7), run by the store process */
 	struct export_conf {
