@@ -12,7 +12,7 @@ import io
 import json
 import sqlite3
 
-from conftest import Smtp, run_bin, wait_until
+from conftest import REPO, Smtp, run_bin, wait_until
 
 SENDERS = ["one@x.example", "two@y.example", "three@z.example"]
 RCPTS = [["u1@victim.example"], ["u2@victim.example", "u3@victim.example"],
@@ -70,6 +70,21 @@ def test_three_transactions(daemon, tmp_path):
                 "helo_verb", "bytes_in", "id", "uid", "start", "end"):
         assert key in ev, key
     assert ev["country"] is None and ev["auth"] == []
+    # Every field of the report, with the same value (issue 13).
+    for key, value in row.items():
+        assert key in ev, key
+        if key in ("os", "os_class") and ev[key] is None:
+            continue        # the sensor's SYN may be stored after it
+        assert ev[key] == value, (key, value, ev[key])
+    assert ev["session"] == ev["uid"] and ev["timestamp"] == ev["end"]
+    assert ev["rcpt_total"] == 4
+    # The man page names the event and each of its keys.
+    import re
+    man = (REPO / "dist" / "decoymx.8").read_text()
+    sec = man[man.index(".Sh EVENT LOG"):man.index(".Sh THE SENSOR")]
+    assert "decoymx.session.closed" in sec
+    for key in ev:
+        assert re.search(r"\b%s\b" % re.escape(key), sec), key
 
     for extra in ([], ["--since", "1h"]):
         r = run_bin("report", "top", "senders", "--db", d.db, "--format",
