@@ -34,6 +34,7 @@ static int	 set_batch_max(struct config *, char *, char *, size_t);
 static int	 set_log_level(struct config *, char *, char *, size_t);
 static int	 set_events_log(struct config *, char *, char *, size_t);
 static int	 set_greeting_delay(struct config *, char *, char *, size_t);
+static int	 set_banner_wait(struct config *, char *, char *, size_t);
 static int	 set_reply_delay(struct config *, char *, char *, size_t);
 static int	 set_stutter(struct config *, char *, char *, size_t);
 static int	 set_tarpit(struct config *, char *, char *, size_t);
@@ -66,6 +67,7 @@ static const struct {
 	{ "batch-max",		set_batch_max },
 	{ "log-level",		set_log_level },
 	{ "greeting-delay",	set_greeting_delay },
+	{ "banner-wait",	set_banner_wait },
 	{ "reply-delay",	set_reply_delay },
 	{ "stutter",		set_stutter },
 	{ "tarpit",		set_tarpit },
@@ -104,6 +106,7 @@ config_defaults(struct config *c)
 	c->batch_max = 2000;
 	c->log_level = LOG_LVL_INFO;
 	c->stutter_bytes = 1;
+	c->banner_wait_ms = 500;	/* see banner-wait in decoymx.conf.5 */
 	c->tarpit = TARPIT_BOTS;
 	c->max_clients = 50000;
 	c->max_per_client = 20;
@@ -517,6 +520,13 @@ set_greeting_delay(struct config *c, char *args, char *err, size_t errlen)
 	return parse_ms0(args, 600000, &c->greeting_delay_ms, err, errlen);
 }
 
+/* "banner-wait DUR": the last line of a multi-line greeting after DUR. */
+static int
+set_banner_wait(struct config *c, char *args, char *err, size_t errlen)
+{
+	return parse_ms0(args, 10000, &c->banner_wait_ms, err, errlen);
+}
+
 static int
 set_reply_delay(struct config *c, char *args, char *err, size_t errlen)
 {
@@ -919,9 +929,10 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
 	    stages[c->defer_stage], c->defer_code, c->defer_status,
 	    c->defer_text);
-	fprintf(f, "greeting-delay %ums\nreply-delay %ums\nstutter %ums %u\n"
-	    "tarpit %s\nmax-clients %u\nmax-per-client %u\n",
-	    c->greeting_delay_ms, c->reply_delay_ms, c->stutter_ms,
+	fprintf(f, "greeting-delay %ums\nbanner-wait %ums\nreply-delay %ums\n"
+	    "stutter %ums %u\ntarpit %s\nmax-clients %u\nmax-per-client %u\n",
+	    c->greeting_delay_ms, c->banner_wait_ms, c->reply_delay_ms,
+	    c->stutter_ms,
 	    c->stutter_bytes, c->tarpit == TARPIT_ALL ? "all" :
 	    c->tarpit == TARPIT_BOTS ? "bots" : "none", c->max_clients,
 	    c->max_per_client);

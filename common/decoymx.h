@@ -257,6 +257,7 @@ struct config {
 	int			 log_level;
 	/* tarpit (issue 3) */
 	uint32_t		 greeting_delay_ms;
+	uint32_t		 banner_wait_ms;	/* 0: one-line greeting */
 	uint32_t		 reply_delay_ms;
 	uint32_t		 stutter_ms;	/* 0: replies go out whole */
 	uint32_t		 stutter_bytes;

@@ -39,6 +39,7 @@ static void	 session_reply(struct session *, const struct reply *);
 static void	 session_queue(struct session *, const char *, size_t);
 static void	 session_flush(struct session *);
 static void	 session_tarpit_check(struct session *);
+static int	 session_banner(struct session *, const struct reply *);
 static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
@@ -96,10 +97,35 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 	if (tp->conf.greeting_delay_ms > 0 && r.close == 0)
 		s->due_us = s->start_us +
 		    (int64_t)tp->conf.greeting_delay_ms * 1000;
-	else
+	else if (session_banner(s, &r) == 0) {
+		session_arm(s);
+		return;
+	} else
 		s->peeked = 1;
 	session_reply(s, &r);
 	session_arm(s);
+}
+
+/*
+ * The multi-line greeting (banner-wait): its first line now, the last
+ * one (last, already made) held for banner-wait while the session
+ * watches for a client that talks first.  Returns 0 when it did so, -1
+ * when the greeting goes out in one line (banner-wait 0, a greeting
+ * that defers, or a tarpitted client, whose replies wait anyway).
+ */
+static int
+session_banner(struct session *s, const struct reply *last)
+{
+	const struct config	*c = &s->l->tp->conf;
+	struct reply		 first;
+
+	if (c->banner_wait_ms == 0 || last->close || s->tarpitted)
+		return -1;
+	smtp_greeting_first(&s->smtp, &first);
+	session_reply(s, &first);
+	s->due_us = s->start_us + (int64_t)c->banner_wait_ms * 1000;
+	session_queue(s, last->buf, last->len);
+	return 0;
 }
 
 /* Has the client earned the tarpit?  Once in, it stays in. */
