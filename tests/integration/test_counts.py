@@ -176,6 +176,8 @@ def test_counts_add_up_after_migration(daemon, fx, tmp_path):
         "ALTER TABLE recipients DROP COLUMN txn;"
         "ALTER TABLE recipients DROP COLUMN reply_code;"
         "ALTER TABLE sessions DROP COLUMN transactions;"
+        "DROP TRIGGER sessions_parallel;"
+        "ALTER TABLE client_evidence DROP COLUMN parallel;"
         "PRAGMA user_version = 6;")
     con.close()
     assert run_bin("db", "migrate", "--db", d.db).returncode == 0

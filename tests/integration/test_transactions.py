@@ -137,6 +137,8 @@ def test_migrated_session_is_one_transaction(tmp_path, daemon):
         "ALTER TABLE recipients DROP COLUMN txn;"
         "ALTER TABLE recipients DROP COLUMN reply_code;"
         "ALTER TABLE sessions DROP COLUMN transactions;"
+        "DROP TRIGGER sessions_parallel;"
+        "ALTER TABLE client_evidence DROP COLUMN parallel;"
         "PRAGMA user_version = 6;")
     db.close()
     r = run_bin("db", "migrate", "--db", d.db)
