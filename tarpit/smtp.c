@@ -431,8 +431,13 @@ cmd_rset(struct smtp *s, const char *a, size_t alen, struct reply *r)
 	(void)alen;
 	s->mail_seen = 0;
 	s->rcpt_ok = 0;
-	txn_end(s, TXN_RSET);
-	if (++s->rsets > RSET_LOOP)
+	/*
+	 * An RSET that ends a transaction is an MTA reusing the connection
+	 * for its next message; only RSETs that end none count to the loop.
+	 */
+	if (s->env != NULL && s->env->txn_open)
+		txn_end(s, TXN_RSET);
+	else if (++s->rsets > RSET_LOOP)
 		s->anomalies |= ANOM_RSET_LOOP;
 	reply_fmt(s, r, "250 2.0.0 Ok");
 }
