@@ -439,7 +439,6 @@ decode_field(void *arg, int tag, const uint8_t *v, size_t len,
 static int
 decode_txn_check(struct sess_rec *r, uint32_t i, const char **why)
 {
-	(void)r;
 	if (r->txn[i].mail.p == txn_mail_due)
 		return *why = "transaction without its flagged sender", -1;
 	return 0;
