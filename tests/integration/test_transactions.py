@@ -115,6 +115,13 @@ def test_three_transactions(daemon, tmp_path):
     assert [t["rcpt_to"] for t in ip["transactions"]] == [
         " ".join(rs) for rs in RCPTS]
 
+    # The classification evidence knows every envelope of the client.
+    con = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+    env = sorted(m for (m,) in con.execute(
+        "SELECT mail_from FROM client_envelopes WHERE ip = '127.0.0.1'"))
+    con.close()
+    assert env == sorted(SENDERS), env
+
     r = run_bin("db", "recount", "--db", d.db)
     assert r.returncode == 0
     r = run_bin("report", "top", "senders", "--db", d.db, "--format", "json")
