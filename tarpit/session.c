@@ -21,6 +21,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -524,7 +527,8 @@ session_close(struct session *s, enum close_reason why)
 static void
 session_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session *s = arg;
+	struct session		*s = arg;
+	const struct tarpit	*tp = s->l->tp;
 
 	(void)fd;
 	(void)what;
@@ -532,4 +536,14 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_free(&s->smtp);
 	free(s->out);
 	free(s);
+	(void)tp;
+#ifdef __GLIBC__
+	/*
+	 * The last session of a flood is gone (the multi-line greeting
+	 * keeps each one open banner-wait longer, so floods overlap more):
+	 * hand the freed memory back instead of keeping the flood's peak.
+	 */
+	if (tp->st.conn_open == 0)
+		malloc_trim(0);
+#endif
 }
