@@ -126,6 +126,7 @@ static const struct chan_conf chan_conf[] = {
 	CONF(CF_INT, tarpit, TARPIT_NONE, TARPIT_ALL),
 	CONF(CF_U32, max_clients, 0, 1000000),
 	CONF(CF_U32, max_per_client, 0, 1000000),
+	CONF(CF_U32, banner_wait_ms, 0, 10000),
 };
 #define NCHAN_CONF	(sizeof(chan_conf) / sizeof(chan_conf[0]))
 #define CONF_IGNORE	((int)NCHAN_CONF + 1)	/* repeatable */

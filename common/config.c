@@ -43,6 +43,7 @@ static int	 set_log_level(struct config *, char *, char *, size_t);
 static int	 set_log(struct config *, char *, char *, size_t);
 static int	 set_events_log(struct config *, char *, char *, size_t);
 static int	 set_greeting_delay(struct config *, char *, char *, size_t);
+static int	 set_banner_wait(struct config *, char *, char *, size_t);
 static int	 set_reply_delay(struct config *, char *, char *, size_t);
 static int	 set_stutter(struct config *, char *, char *, size_t);
 static int	 set_tarpit(struct config *, char *, char *, size_t);
@@ -76,7 +77,7 @@ static const struct {
 	{ "real-mx",		set_real_mx, K_MANY },
 	{ "export",		set_export, K_MANY },
 	{ "sensor",		set_sensor, K_SUB },
-	{ "geoip",		set_geoip, K_SUB },
+	{ "geoip",		set_geoip, K_MANY },	/* split files */
 	{ "hostname",		set_hostname, K_ONCE },
 	{ "db",			set_db, K_ONCE },
 	{ "user",		set_user, K_ONCE },
@@ -93,6 +94,7 @@ static const struct {
 	{ "log-level",		set_log_level, K_ONCE },
 	{ "log",		set_log, K_ONCE },
 	{ "greeting-delay",	set_greeting_delay, K_ONCE },
+	{ "banner-wait",	set_banner_wait, K_ONCE },
 	{ "reply-delay",	set_reply_delay, K_ONCE },
 	{ "stutter",		set_stutter, K_ONCE },
 	{ "tarpit",		set_tarpit, K_ONCE },
@@ -122,7 +124,6 @@ static const struct {
 	{ "sensor", "on", 0 }, { "sensor", "off", 0 }, { "sensor", "auto", 0 },
 	{ "sensor", "interface", 1 }, { "sensor", "fpdb", 2 },
 	{ "sensor", "name", 3 },
-	{ "geoip", "country", 4 }, { "geoip", "asn", 5 }, { "geoip", "city", 6 },
 };
 
 void
@@ -153,6 +154,7 @@ config_defaults(struct config *c)
 	c->batch_max = 2000;
 	c->log_level = LOG_LVL_INFO;
 	c->stutter_bytes = 1;
+	c->banner_wait_ms = 500;	/* see banner-wait in decoymx.conf.5 */
 	c->tarpit = TARPIT_BOTS;
 	c->max_clients = 50000;
 	c->max_per_client = 20;
@@ -641,6 +643,13 @@ set_greeting_delay(struct config *c, char *args, char *err, size_t errlen)
 	return parse_ms0(args, 600000, &c->greeting_delay_ms, err, errlen);
 }
 
+/* "banner-wait DUR": the last line of a multi-line greeting after DUR. */
+static int
+set_banner_wait(struct config *c, char *args, char *err, size_t errlen)
+{
+	return parse_ms0(args, 10000, &c->banner_wait_ms, err, errlen);
+}
+
 static int
 set_reply_delay(struct config *c, char *args, char *err, size_t errlen)
 {
@@ -774,7 +783,10 @@ set_metrics(struct config *c, char *args, char *err, size_t errlen)
 	return 0;
 }
 
-/* "geoip country|asn|city PATH": the database of that kind. */
+/*
+ * "geoip country|asn|city PATH": a database of that kind; up to
+ * GEO_FILES of a kind (split IPv4 and IPv6 files), looked up in order.
+ */
 static int
 set_geoip(struct config *c, char *args, char *err, size_t errlen)
 {
@@ -786,14 +798,29 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < GEO_KINDS; i++) {
+		int f = 0;
+
 		if (strcmp(kind, kinds[i]) != 0)
 			continue;
-		if (strlcpy_(c->geoip[i], path, sizeof(c->geoip[i])) >=
-		    sizeof(c->geoip[i])) {
-			c->geoip[i][0] = '\0';
+		while (f < GEO_FILES && c->geoip[i][f][0] != '\0' &&
+		    strcmp(c->geoip[i][f], path) != 0)
+			f++;
+		if (f == GEO_FILES) {
+			snprintf(err, errlen, "at most %d %s files", GEO_FILES,
+			    kind);
+			return -1;
+		}
+		if (c->geoip[i][f][0] != '\0') {
+			snprintf(err, errlen, "%s given twice", path);
+			return -1;
+		}
+		if (strlcpy_(c->geoip[i][f], path, sizeof(c->geoip[i][f])) >=
+		    sizeof(c->geoip[i][f])) {
+			c->geoip[i][f][0] = '\0';
 			snprintf(err, errlen, "path too long");
 			return -1;
 		}
+		c->geoip_line[i][f] = c->lineno;
 		return 0;
 	}
 	snprintf(err, errlen, "'%s' is not country, asn or city", kind);
@@ -1176,6 +1203,7 @@ config_parse_line(struct config *c, const char *file, int lineno,
 			    "line %u)\n", file, lineno, key, c->seen_line[id]);
 			return -1;
 		}
+		c->lineno = lineno;
 		if (keys[i].set(c, p, err, sizeof(err)) == 0) {
 			if (id >= 0 && id < CONFIG_SEEN_MAX) {
 				c->seen |= 1ull << id;
@@ -1323,9 +1351,10 @@ config_dump(const struct config *c, FILE *f)
 	    "client-table-size %u\n", c->returning_defer ==
 	    RETURNING_GREETING ? "greeting" : "off", c->returning_window_ms,
 	    c->client_table_size);
-	fprintf(f, "greeting-delay %ums\nreply-delay %ums\nstutter %ums %u\n"
-	    "tarpit %s\nmax-clients %u\nmax-per-client %u\n",
-	    c->greeting_delay_ms, c->reply_delay_ms, c->stutter_ms,
+	fprintf(f, "greeting-delay %ums\nbanner-wait %ums\nreply-delay %ums\n"
+	    "stutter %ums %u\ntarpit %s\nmax-clients %u\nmax-per-client %u\n",
+	    c->greeting_delay_ms, c->banner_wait_ms, c->reply_delay_ms,
+	    c->stutter_ms,
 	    c->stutter_bytes, c->tarpit == TARPIT_ALL ? "all" :
 	    c->tarpit == TARPIT_BOTS ? "bots" : "none", c->max_clients,
 	    c->max_per_client);
@@ -1336,9 +1365,11 @@ config_dump(const struct config *c, FILE *f)
 		    ip, strchr(ip, ':') ? "]" : "", port);
 	}
 	for (int i = 0; i < GEO_KINDS; i++)
-		if (c->geoip[i][0] != '\0')
-			fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ? "country" :
-			    i == GEO_ASN ? "asn" : "city", c->geoip[i]);
+		for (int k = 0; k < GEO_FILES; k++)
+			if (c->geoip[i][k][0] != '\0')
+				fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ?
+				    "country" : i == GEO_ASN ? "asn" : "city",
+				    c->geoip[i][k]);
 	fprintf(f, "geoip-required %s\n", c->geoip_required ? "yes" : "no");
 	for (int i = 0; i < c->nexports; i++)
 		fprintf(f, "export %s %s every %ums%s%s\n", c->exports[i].format,

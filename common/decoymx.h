@@ -95,6 +95,7 @@ enum anomaly {
 /* The geolocation databases (store/geo.c), an index of config.geoip[]. */
 enum geo_kind { GEO_COUNTRY, GEO_ASN, GEO_CITY, GEO_KINDS };
 #define GEO_PATH_MAX		1024
+#define GEO_FILES		4	/* "geoip" files per kind (v4/v6 splits) */
 
 struct geo_info;
 
@@ -298,6 +299,7 @@ struct config {
 	int			 log_syslog;	/* "log syslog" */
 	/* tarpit (issue 3) */
 	uint32_t		 greeting_delay_ms;
+	uint32_t		 banner_wait_ms;	/* 0: one-line greeting */
 	uint32_t		 reply_delay_ms;
 	uint32_t		 stutter_ms;	/* 0: replies go out whole */
 	uint32_t		 stutter_bytes;
@@ -320,7 +322,10 @@ struct config {
 	}			 watch[MAX_LISTEN];	/* dead decoys */
 	int			 nwatch;
 	/* geolocation (issue 4) */
-	char			 geoip[GEO_KINDS][GEO_PATH_MAX]; /* "": none */
+	/* per kind, looked up in order; "": none */
+	char			 geoip[GEO_KINDS][GEO_FILES][GEO_PATH_MAX];
+	int			 geoip_line[GEO_KINDS][GEO_FILES];
+	int			 lineno;	/* of the line being parsed */
 	int			 geoip_required;
 	/* periodic exports (issue 7), run by the store process */
 	struct export_conf {

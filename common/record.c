@@ -31,6 +31,9 @@ enum tag {
 	T_MAX
 };
 
+/* rec_walk() keeps the tags seen in 32 bits: widen it before adding one. */
+_Static_assert(T_MAX <= 32, "too many REC_SESSION tags for rec_walk");
+
 static int	 valid_ip(const uint8_t *, size_t, char *, size_t);
 static void	 encode_txns(struct rec_writer *, const struct sess_rec *);
 static int	 decode_txn(struct sess_rec *, int, const uint8_t *, size_t,
@@ -447,7 +450,6 @@ decode_field(void *arg, int tag, const uint8_t *v, size_t len,
 static int
 decode_txn_check(struct sess_rec *r, uint32_t i, const char **why)
 {
-	(void)r;
 	if (r->txn[i].mail.p == txn_mail_due)
 		return *why = "transaction without its flagged sender", -1;
 	return 0;

@@ -176,7 +176,10 @@ cmd_run(int argc, char **argv)
 	}
 	if (check) {
 		config_dump(&c, stdout);
-		if (main_check_geo(&c) == -1 ||
+		int geo_rv = main_check_geo(&c);
+		if (geo_rv == -2)
+			return EXIT_USAGE;	/* a file of another kind */
+		if (geo_rv == -1 ||
 		    main_check_env(&c, file ? file : "decoymx") == -1)
 			return EXIT_RUNTIME;
 		printf("# configuration OK\n");
@@ -189,7 +192,8 @@ cmd_run(int argc, char **argv)
 
 /*
  * For -n: opens the geoip databases the way the store will.  Problems
- * are warnings on stderr; returns -1 only when geoip-required is yes.
+ * are warnings on stderr; returns -1 only when geoip-required is yes,
+ * -2 for a file of another kind than its line says (a config error).
  */
 static int
 main_check_geo(const struct config *c)
@@ -203,6 +207,8 @@ main_check_geo(const struct config *c)
 		return -1;
 	rv = geo_open(g, c);
 	geo_free(g);
+	if (rv == -2)
+		return -2;	/* a file of another kind: said by geo_open */
 	if (rv == -1 && c->geoip_required) {
 		fprintf(stderr, "%s: geoip-required is yes and a geoip database "
 		    "could not be opened\n", c->file ? c->file : "decoymx");

@@ -82,6 +82,16 @@ static int	 export_cmp(const void *, const void *);
 static int	 export_key_cmp(const void *, const void *);
 static int	 export_merge(struct export_list *);
 static void	 export_aggregate(struct export_list *, int);
+static int	 export_in_net(const uint8_t *, int, const uint8_t *);
+static void	 export_free_ips(char **, size_t);
+static int	 export_neighbours(sqlite3 *, const struct export_opts *,
+		    const char *, const uint8_t *, int, char ***, size_t *);
+static int	 export_take(struct export_list *, const struct export_opts *,
+		    const struct allowlist *, const struct share_ignored *,
+		    const struct evidence *, const struct verdict *);
+static int	 export_collect_some(sqlite3 *, const struct export_opts *,
+		    const struct allowlist *, struct export_list *,
+		    char *const *, size_t, char *, size_t);
 static size_t	 export_count(const struct export_list *,
 		    const struct export_fmt *, int);
 static int	 export_mta_add(struct export_list *, const uint8_t *, int);
@@ -833,14 +843,15 @@ export_exclusions(struct export_list *l, const struct allowlist *al,
 }
 
 /*
- * Classifies every client seen within max-age and collects what is
+ * Classifies the clients seen within max-age (every one, or with only
+ * set, those ip names: a list of n addresses) and collects what is
  * listed into l, sorted and merged, with the RFC 5782 test entry and
  * the exclusions.  Returns 0, or -1 with a message in err.
  */
 static int
-export_collect(sqlite3 *db, const struct export_opts *o,
-    const struct allowlist *al, struct export_list *l, char *err,
-    size_t errlen)
+export_collect_some(sqlite3 *db, const struct export_opts *o,
+    const struct allowlist *al, struct export_list *l, char *const *only,
+    size_t n, char *err, size_t errlen)
 {
 	struct classify_q	*cq;
 	struct evidence		 ev;
@@ -848,44 +859,32 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 	struct share_ignored	 ign = { 0 };
 	int64_t			 since = o->max_age_us > 0 ?
 				    o->cc.now_us - o->max_age_us : INT64_MIN;
-	int			 rc;
+	int			 rc = 0;
 
 	if (share_ignored_load(db, o->config, &ign, err, errlen) == -1)
 		return -1;
-	if ((cq = classify_open(db, &o->cc, since, o->min_sessions, NULL, err,
-	    errlen)) == NULL)
-		return -1;
-	while ((rc = classify_next(cq, &ev, &v)) == 1) {
-		uint8_t	 a[16];
-		int	 family;
-
-		if ((family = export_parse_ip(ev.ip, a)) == -1)
-			continue;
-		if (!v.listed && v.mta != NULL && family == 6 &&
-		    export_mta_add(l, a, o->v6_prefix) == -1) {
-			snprintf(err, errlen, "out of memory");
-			classify_close(cq);
+	for (size_t i = 0; i < (only != NULL ? n : 1); i++) {
+		if ((cq = classify_open(db, &o->cc, since, o->min_sessions,
+		    only != NULL ? only[i] : NULL, err, errlen)) == NULL) {
+			share_ignored_free(&ign);
 			return -1;
 		}
-		if (!v.listed)
-			continue;
-		if (al->n > 0 && allowlist_match(al, family, a) != NULL)
-			continue;
-		if (share_ignored_has(&ign, ev.ip))
-			continue;	/* an "ignore ... record" client */
-		if (export_add(l, &ev, &v, o->v6_prefix, a, family) == -1) {
-			snprintf(err, errlen, "out of memory");
-			classify_close(cq);
+		while ((rc = classify_next(cq, &ev, &v)) == 1)
+			if (export_take(l, o, al, &ign, &ev, &v) == -1) {
+				snprintf(err, errlen, "out of memory");
+				classify_close(cq);
+				share_ignored_free(&ign);
+				return -1;
+			}
+		if (rc == -1)
+			snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		classify_close(cq);
+		if (rc == -1) {
 			share_ignored_free(&ign);
 			return -1;
 		}
 	}
-	if (rc == -1)
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-	classify_close(cq);
 	share_ignored_free(&ign);
-	if (rc == -1)
-		return -1;
 	/* RFC 5782 section 5: 127.0.0.2 is always listed, by hand as
 	 * export_add() never lists loopback. */
 	if (export_reserve(l) == -1) {
@@ -906,6 +905,94 @@ export_collect(sqlite3 *db, const struct export_opts *o,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * One classified client into l: its entry when listed (and neither
+ * allowlisted nor an ignored client), its IPv6 network when it looks like an MTA and is not.
+ * 0 or -1 (ENOMEM).
+ */
+static int
+export_take(struct export_list *l, const struct export_opts *o,
+    const struct allowlist *al, const struct share_ignored *ign,
+    const struct evidence *ev, const struct verdict *v)
+{
+	uint8_t	 a[16] = { 0 };
+	int	 family;
+
+	if ((family = export_parse_ip(ev->ip, a)) == -1)
+		return 0;
+	if (!v->listed && v->mta != NULL && family == 6 &&
+	    export_mta_add(l, a, o->v6_prefix) == -1)
+		return -1;
+	if (!v->listed)
+		return 0;
+	if (al->n > 0 && allowlist_match(al, family, a) != NULL)
+		return 0;
+	if (share_ignored_has(ign, ev->ip))
+		return 0;	/* an "ignore ... record" client */
+	return export_add(l, ev, v, o->v6_prefix, a, family);
+}
+
+/* Every client: the export itself. */
+static int
+export_collect(sqlite3 *db, const struct export_opts *o,
+    const struct allowlist *al, struct export_list *l, char *err,
+    size_t errlen)
+{
+	return export_collect_some(db, o, al, l, NULL, 0, err, errlen);
+}
+
+/*
+ * The clients whose listing decides whether address a (family) is
+ * listed: a itself for IPv4; for IPv6 every client of its --v6-prefix
+ * network (their verdicts decide the network's entry).  Into *ips (n
+ * strings, the caller frees each and the array).  0 or -1.
+ */
+static int
+export_neighbours(sqlite3 *db, const struct export_opts *o, const char *ip,
+    const uint8_t *a, int family, char ***ips, size_t *n)
+{
+	sqlite3_stmt	*q;
+	char		**v = NULL, **nv;
+	size_t		 cap = 0;
+	int		 rc;
+
+	*ips = NULL;
+	*n = 0;
+	if (family == 4) {
+		if ((v = calloc(1, sizeof(*v))) == NULL ||
+		    (v[0] = strdup(ip)) == NULL) {
+			free(v);
+			return -1;
+		}
+		*ips = v;
+		*n = 1;
+		return 0;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT ip FROM clients"
+	    " WHERE instr(ip, ':') > 0", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char	*c = (const char *)sqlite3_column_text(q, 0);
+		uint8_t		 b[16] = { 0 };
+
+		if (c == NULL || export_parse_ip(c, b) != 6 ||
+		    !export_in_net(a, o->v6_prefix, b))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		if ((v[*n] = strdup(c)) == NULL)
+			break;
+		(*n)++;
+	}
+	sqlite3_finalize(q);
+	*ips = v;
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Whether address a lies in the network net/prefix (same family). */
@@ -940,6 +1027,8 @@ export_lookup(sqlite3 *db, const struct rule_opts *r,
 	struct export_entry	 key, *e = NULL;
 	uint8_t			 a[16] = { 0 };
 	int			 family, prefixes[2];
+	char			**ips = NULL;
+	size_t			 nips = 0;
 
 	memset(h, 0, sizeof(*h));
 	export_defaults(&o);
@@ -951,7 +1040,12 @@ export_lookup(sqlite3 *db, const struct rule_opts *r,
 		snprintf(err, errlen, "%s is not an address", ip);
 		return -1;
 	}
-	if (export_collect(db, &o, al, &l, err, errlen) == -1)
+	/* Only the clients that decide it: an export's answer, cheaply. */
+	if (export_neighbours(db, &o, ip, a, family, &ips, &nips) == -1) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (export_collect_some(db, &o, al, &l, ips, nips, err, errlen) == -1)
 		goto out;
 	prefixes[0] = family == 4 ? 32 : 128;
 	prefixes[1] = family == 4 ? 32 : o.v6_prefix;
@@ -984,15 +1078,25 @@ export_lookup(sqlite3 *db, const struct rule_opts *r,
 			export_addr(w, family, h->neighbour,
 			    sizeof(h->neighbour));
 	}
+	export_free_ips(ips, nips);
 	free(l.e);
 	free(l.excl);
 	free(l.mta);
 	return 0;
 out:
+	export_free_ips(ips, nips);
 	free(l.e);
 	free(l.excl);
 	free(l.mta);
 	return -1;
+}
+
+static void
+export_free_ips(char **ips, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ips[i]);
+	free(ips);
 }
 
 /* Whether an option's text is plain printable ASCII (then it may go out). */

@@ -243,10 +243,15 @@ ip_evidence(int r, const struct evidence *e, char *buf, size_t len)
 		buf[0] = '\0';
 		for (int b = 0; b < ANOM_COUNT; b++)
 			if (e->anomalies & (1u << b) & (ANOM_PREGREET |
-			    ANOM_PIPELINING | ANOM_NON_SMTP | ANOM_HELO_INVALID))
+			    ANOM_PIPELINING | ANOM_NON_SMTP | ANOM_HELO_INVALID |
+			    ANOM_AUTH_ATTEMPT))
 				n += (size_t)snprintf(buf + n, n < len ?
 				    len - n : 0, "%s%s", n ? " " : "",
 				    anomaly_name(b));
+		if (e->parallel > 0)
+			snprintf(buf + n, n < len ? len - n : 0, "%sparallel "
+			    "walk: primary and backup at once, %lld sessions",
+			    n ? "; " : "", (long long)e->parallel);
 		break;
 	}
 }

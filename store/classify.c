@@ -21,7 +21,11 @@
  *		    within the window and went on to the real MX: a
  *		    dual-stack MTA, an outbound pool.
  *  bot-protocol    pregreet, pipelining without it being offered,
- *		    non-SMTP on the SMTP port, or an invalid (forged) HELO.
+ *		    non-SMTP on the SMTP port, an invalid (forged) HELO,
+ *		    an AUTH attempt (no MTA authenticates to a foreign MX),
+ *		    or a parallel walk (sessions to a primary and a backup
+ *		    decoy that started within a second and overlapped: an
+ *		    MTA tries one MX after the other).
  *
  * A client that behaves like an MTA -- a valid HELO and it (or an address
  * linked to it) went on to the real MX, or it retried the same envelope
@@ -107,7 +111,7 @@ static const char classify_sql_walks[] =
 static const char classify_sql_clients[] =
     "SELECT c.ip, c.first_us, c.last_us, c.sessions, c.anomalies,"
     " e.primary_first_us, e.primary_sessions, e.backup_first_us,"
-    " e.backup_sessions, e.helo_ok, e.retries%s%s"
+    " e.backup_sessions, e.helo_ok, e.retries, e.parallel%s%s"
     " FROM clients c LEFT JOIN client_evidence e ON e.ip = c.ip%s"
     " WHERE c.last_us >= :since AND +c.sessions >= :min%s";
 static const char classify_sql_walk_col[] = ", w.verdict";
@@ -125,7 +129,7 @@ static const char classify_sql_sensor_cols[] =
     " AND ts_us >= e.backup_first_us - :window) END";
 
 enum {
-	CLASSIFY_COL_WALK = 11, CLASSIFY_COL_REAL_AFTER,
+	CLASSIFY_COL_PARALLEL = 11, CLASSIFY_COL_WALK, CLASSIFY_COL_REAL_AFTER,
 	CLASSIFY_COL_BEFORE_BACKUP
 };
 
@@ -183,8 +187,9 @@ classify_defaults(struct classify_conf *c)
 	c->window_us = 60LL * 60 * 1000000;
 	c->now_us = util_now_us();
 	c->bot_anoms = ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP |
-	    ANOM_HELO_INVALID;
-	c->strong_anoms = ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP;
+	    ANOM_HELO_INVALID | ANOM_AUTH_ATTEMPT;
+	c->strong_anoms = ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP |
+	    ANOM_AUTH_ATTEMPT;
 }
 
 /*
@@ -207,7 +212,7 @@ classify_client(const struct classify_conf *c, const struct evidence *e,
 	    e->primary_sessions > 0)
 		classify_nolisting(c, e, walked, v);
 	if ((c->rules & (1u << REASON_BOT_PROTOCOL)) &&
-	    (e->anomalies & c->bot_anoms))
+	    ((e->anomalies & c->bot_anoms) || e->parallel > 0))
 		v->reasons |= 1u << REASON_BOT_PROTOCOL;
 	if (e->helo_ok > 0 && e->real_after_primary)
 		v->mta = "went on to the real MX";
@@ -220,7 +225,7 @@ classify_client(const struct classify_conf *c, const struct evidence *e,
 	 * An MTA walks the MX list in order, on every retry: a client that
 	 * only ever came to a backup decoy is not one, however it retries.
 	 */
-	v->strong = (e->anomalies & c->strong_anoms) != 0 ||
+	v->strong = (e->anomalies & c->strong_anoms) != 0 || e->parallel > 0 ||
 	    ((v->reasons & (1u << REASON_BACKUP_DIRECT)) &&
 	    e->primary_sessions == 0 && !e->syn_before_backup);
 	v->listed = v->reasons != 0 && (v->mta == NULL || v->strong);
@@ -293,6 +298,7 @@ classify_row(struct classify_q *cq, struct evidence *e)
 	e->backup_sessions = sqlite3_column_int64(q, 8);
 	e->helo_ok = sqlite3_column_int64(q, 9);
 	e->retries = sqlite3_column_int64(q, 10);
+	e->parallel = sqlite3_column_int64(q, CLASSIFY_COL_PARALLEL);
 	e->sensor_any = cq->sensor;
 	e->sensor = (cq->families & (strchr(e->ip, ':') != NULL ? 2 : 1)) != 0;
 	if ((verdict = (const char *)sqlite3_column_text(q,

@@ -3,8 +3,12 @@
  * PATH"): one object a line, written by the store process once a
  * session is committed to the database, in the convention honeypot tools
  * such as Cowrie use: "eventid" ("decoymx.session.closed"), an ISO-8601
- * UTC "timestamp", "sensor", "src_ip", "session".  Every string from the
- * network goes through the JSON escaper.  The file is opened for append
+ * UTC "timestamp", "sensor", "src_ip", "session", then every field of
+ * the "report sessions" JSON object with the same names and values (its
+ * MAIL transactions included; what only the database knows, such as the
+ * OS the sensor's SYN gave it, comes in struct events_extra), a field
+ * without a value as null.  Every string from the network goes through
+ * the JSON escaper.  The file is opened for append
  * and reopened on SIGHUP, so logrotate can move it away.
  *
  * Exports events_open(), events_reopen(), events_session(),

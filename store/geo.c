@@ -2,8 +2,14 @@
  * geo.c -- geolocation of client addresses with libmaxminddb, done once
  * per session in the store process as the record arrives (batch_add()).
  *
- * Up to three databases, by enum geo_kind: "country" and "city" answer
- * the country, "asn" the AS number and organisation.  The layout of a
+ * Up to three kinds of databases, by enum geo_kind: "country" and
+ * "city" answer the country, "asn" the AS number and organisation; up to
+ * GEO_FILES files of each kind (ip-location-db ships IPv4 and IPv6
+ * files apart), looked up in their configured order, an address only
+ * in the files of its family (an IPv6 file holds IPv4 too): the first
+ * that has an entry for it answers.  A file whose database_type names
+ * another kind only (a GeoLite2-Country file given as "geoip asn") is a
+ * configuration error naming the file, its line and its type.  The layout of a
  * record is recognised by its keys, not by the file's database_type:
  * GeoIP2/GeoLite2 and DB-IP lite (country.iso_code, falling back to
  * registered_country.iso_code; autonomous_system_number and
@@ -43,6 +49,7 @@
 /* One configured database. */
 struct geo_db {
 	char		 want[GEO_PATH_MAX];	/* configured path; "": none */
+	int		 line;			/* its line in conf */
 	char		 path[GEO_PATH_MAX];	/* path of the open mmdb */
 	MMDB_s		*mmdb;			/* NULL: not open */
 	struct stat	 seen;			/* file last tried, to spot a change */
@@ -50,8 +57,13 @@ struct geo_db {
 	char		 why[256];		/* last failure, logged once */
 };
 
+/* db[] holds GEO_FILES files of each kind, kind after kind. */
+#define GEO_NDB		(GEO_KINDS * GEO_FILES)
+#define GEO_KIND(i)	((i) / GEO_FILES)
+
 struct geo {
-	struct geo_db	 db[GEO_KINDS];
+	struct geo_db	 db[GEO_NDB];
+	char		 conf[256];	/* the configuration file, for errors */
 	int64_t		 checked_us;
 	int64_t		 warned_us;
 	uint64_t	 unwarned;
@@ -79,7 +91,8 @@ static void	 geo_db_close(struct geo_db *);
 static int	 geo_same_file(const struct stat *, const struct stat *);
 static int	 geo_addr(const char *, struct sockaddr_storage *);
 static int	 geo_find(struct geo *, int, const struct sockaddr *,
-		    MMDB_entry_s *);
+		    MMDB_entry_s *, int *);
+static int	 geo_type_ok(int, const char *);
 static int	 geo_get(MMDB_entry_s *, const char *const *,
 		    MMDB_entry_data_s *);
 static int	 geo_str(MMDB_entry_s *, const char *const *, const char **,
@@ -108,7 +121,7 @@ geo_free(struct geo *g)
 {
 	if (g == NULL)
 		return;
-	for (int i = 0; i < GEO_KINDS; i++)
+	for (int i = 0; i < GEO_NDB; i++)
 		geo_db_close(&g->db[i]);
 	free(g);
 }
@@ -141,15 +154,45 @@ geo_same_file(const struct stat *a, const struct stat *b)
 }
 
 /*
- * Opens the configured file of database kind k and, if that worked,
- * closes the one it replaces.  A failure is logged as a warning (when
- * quiet, only if its reason differs from the last one) and leaves the
- * database that was open in place.  Returns 0 or -1.
+ * Whether a database_type fits kind k: it does unless it names other
+ * kinds only ("GeoLite2-Country" for asn, "GeoLite2-ASN" for country);
+ * a type that names none ("My GeoIP DB") cannot be judged and fits.
  */
 static int
-geo_db_open(struct geo *g, int k, int quiet)
+geo_type_ok(int k, const char *type)
 {
-	struct geo_db	*d = &g->db[k];
+	static const char *const words[GEO_KINDS][3] = {
+		{ "country", "city", NULL }, { "asn", "isp", NULL },
+		{ "city", NULL, NULL },
+	};
+	char	 t[128];
+	int	 names[GEO_KINDS] = { 0 }, any = 0;
+
+	if (type == NULL)
+		return 1;
+	for (size_t i = 0; i + 1 < sizeof(t) && (t[i] = type[i]) != '\0'; i++)
+		if (t[i] >= 'A' && t[i] <= 'Z')
+			t[i] = (char)(t[i] + 32);
+	t[sizeof(t) - 1] = '\0';
+	for (int j = 0; j < GEO_KINDS; j++)
+		for (int w = 0; words[j][w] != NULL; w++)
+			if (strstr(t, words[j][w]) != NULL)
+				names[j] = any = 1;
+	return !any || names[k];
+}
+
+/*
+ * Opens the configured file of database i and, if that worked, closes
+ * the one it replaces.  A failure is logged as a warning (when quiet,
+ * only if its reason differs from the last one) and leaves the database
+ * that was open in place.  Returns 0, -1, or -2 when the file is of
+ * another kind (logged as a configuration error).
+ */
+static int
+geo_db_open(struct geo *g, int i, int quiet)
+{
+	struct geo_db	*d = &g->db[i];
+	int		 k = GEO_KIND(i);
 	MMDB_s		*m;
 	char		 why[256];
 	int		 rc;
@@ -180,6 +223,24 @@ geo_db_open(struct geo *g, int k, int quiet)
 		snprintf(why, sizeof(why), "not an IPv4 or IPv6 database");
 		goto fail;
 	}
+	if (!geo_type_ok(k, m->metadata.database_type)) {
+		if (g->conf[0] != '\0' && d->line > 0)
+			log_error("%s:%d: geoip %s %s: database type %s is "
+			    "not of kind %s", g->conf, d->line,
+			    geo_kind_names[k], d->want,
+			    m->metadata.database_type, geo_kind_names[k]);
+		else
+			log_error("geoip %s %s: database type %s is not of "
+			    "kind %s", geo_kind_names[k], d->want,
+			    m->metadata.database_type, geo_kind_names[k]);
+		snprintf(d->why, sizeof(d->why), "database type %s is not of "
+		    "kind %s", m->metadata.database_type,
+		    geo_kind_names[k]);
+		MMDB_close(m);
+		free(m);
+		g->stats.open_failures++;
+		return -2;
+	}
 	geo_db_close(d);
 	d->mmdb = m;
 	strlcpy_(d->path, d->want, sizeof(d->path));
@@ -201,17 +262,22 @@ fail:
 /*
  * (Re)opens every database c configures, closes those it no longer does.
  * Called at start, on SIGHUP and by "decoymx geo".  Returns 0 when every
- * configured database is open, -1 when one is not (logged as warnings).
+ * configured database is open, -1 when one is not (logged as warnings),
+ * -2 when one is of another kind than configured (a configuration
+ * error, logged as one; that file is not used).
  */
 int
 geo_open(struct geo *g, const struct config *c)
 {
-	int	 rv = 0;
+	int	 rv = 0, r;
 
-	for (int k = 0; k < GEO_KINDS; k++) {
-		struct geo_db *d = &g->db[k];
+	strlcpy_(g->conf, c->file != NULL ? c->file : "", sizeof(g->conf));
+	for (int i = 0; i < GEO_NDB; i++) {
+		struct geo_db *d = &g->db[i];
+		int k = GEO_KIND(i), f = i % GEO_FILES;
 
-		strlcpy_(d->want, c->geoip[k], sizeof(d->want));
+		strlcpy_(d->want, c->geoip[k][f], sizeof(d->want));
+		d->line = c->geoip_line[k][f];
 		if (d->want[0] == '\0') {
 			if (d->mmdb != NULL)
 				log_info("geo closed kind=%s file=%s",
@@ -220,8 +286,8 @@ geo_open(struct geo *g, const struct config *c)
 			d->seen_ok = 0;
 			continue;
 		}
-		if (geo_db_open(g, k, 0) == -1)
-			rv = -1;
+		if ((r = geo_db_open(g, i, 0)) < 0 && rv != -2)
+			rv = r;
 	}
 	g->checked_us = util_now_us();
 	return rv;
@@ -242,19 +308,19 @@ geo_refresh(struct geo *g, int64_t now_us)
 	    now_us >= g->checked_us))
 		return 0;
 	g->checked_us = now_us;
-	for (int k = 0; k < GEO_KINDS; k++) {
-		struct geo_db *d = &g->db[k];
+	for (int i = 0; i < GEO_NDB; i++) {
+		struct geo_db *d = &g->db[i];
 
 		if (d->want[0] == '\0')
 			continue;
 		if (stat(d->want, &sb) == -1) {
 			if (d->seen_ok)		/* gone: tell once */
-				geo_db_open(g, k, 1);
+				geo_db_open(g, i, 1);
 			continue;
 		}
 		if (d->seen_ok && geo_same_file(&sb, &d->seen))
 			continue;
-		if (geo_db_open(g, k, 1) == 0) {
+		if (geo_db_open(g, i, 1) == 0) {
 			g->stats.reopens++;
 			n++;
 		}
@@ -287,27 +353,36 @@ geo_addr(const char *ip, struct sockaddr_storage *ss)
 	return 0;
 }
 
-/* Looks sa up in database k.  Returns 1 with *e set, 0 when not found. */
+/*
+ * Looks sa up in the databases of kind k, in order: an IPv6 address
+ * skips IPv4-only files.  Returns 1 with *e set and *idx the database
+ * that answered, 0 when none has an entry.
+ */
 static int
-geo_find(struct geo *g, int k, const struct sockaddr *sa, MMDB_entry_s *e)
+geo_find(struct geo *g, int k, const struct sockaddr *sa, MMDB_entry_s *e,
+    int *idx)
 {
 	MMDB_lookup_result_s	 res;
 	int			 rc;
 
-	if (g->db[k].mmdb == NULL)
-		return 0;
-	res = MMDB_lookup_sockaddr(g->db[k].mmdb, sa, &rc);
-	if (rc == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
-		return 0;
-	if (rc != MMDB_SUCCESS) {
-		g->stats.errors++;
-		geo_invalid(g, k, "search tree", MMDB_strerror(rc));
-		return 0;
+	for (int i = k * GEO_FILES; i < (k + 1) * GEO_FILES; i++) {
+		if (g->db[i].mmdb == NULL)
+			continue;
+		res = MMDB_lookup_sockaddr(g->db[i].mmdb, sa, &rc);
+		if (rc == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
+			continue;
+		if (rc != MMDB_SUCCESS) {
+			g->stats.errors++;
+			geo_invalid(g, i, "search tree", MMDB_strerror(rc));
+			continue;
+		}
+		if (!res.found_entry)
+			continue;
+		*e = res.entry;
+		*idx = i;
+		return 1;
 	}
-	if (!res.found_entry)
-		return 0;
-	*e = res.entry;
-	return 1;
+	return 0;
 }
 
 /*
@@ -384,9 +459,9 @@ geo_country(struct geo *g, int k, const struct sockaddr *sa, const char *ip,
 	MMDB_entry_s	 e;
 	const char	*p;
 	size_t		 len;
-	int		 rc;
+	int		 rc, d;
 
-	if (!geo_find(g, k, sa, &e))
+	if (!geo_find(g, k, sa, &e, &d))
 		return 0;
 	for (size_t i = 0; i < sizeof(geo_country_paths) /
 	    sizeof(geo_country_paths[0]); i++) {
@@ -394,13 +469,13 @@ geo_country(struct geo *g, int k, const struct sockaddr *sa, const char *ip,
 			continue;
 		if (rc == -1 || len != 2 || !geo_alpha(p[0]) ||
 		    !geo_alpha(p[1])) {
-			geo_invalid(g, k, geo_country_paths[i][0], ip);
+			geo_invalid(g, d, geo_country_paths[i][0], ip);
 			return 0;
 		}
 		out->country[0] = (char)(p[0] & ~0x20);
 		out->country[1] = (char)(p[1] & ~0x20);
 		out->country[2] = '\0';
-		out->build = (int64_t)g->db[k].mmdb->metadata.build_epoch;
+		out->build = (int64_t)g->db[d].mmdb->metadata.build_epoch;
 		return 1;
 	}
 	return 0;
@@ -416,9 +491,9 @@ geo_asn(struct geo *g, const struct sockaddr *sa, const char *ip,
 	const char		*p;
 	size_t			 len;
 	uint64_t		 asn = 0;
-	int			 rc;
+	int			 rc, d;
 
-	if (!geo_find(g, GEO_ASN, sa, &e))
+	if (!geo_find(g, GEO_ASN, sa, &e, &d))
 		return;
 	if ((rc = geo_get(&e, geo_asn_path, &v)) == 1) {
 		if (v.type == MMDB_DATA_TYPE_UINT16)
@@ -431,10 +506,10 @@ geo_asn(struct geo *g, const struct sockaddr *sa, const char *ip,
 			asn = (uint64_t)v.int32;
 		if (asn == 0 || asn > UINT32_MAX) {
 			asn = 0;
-			geo_invalid(g, GEO_ASN, geo_asn_path[0], ip);
+			geo_invalid(g, d, geo_asn_path[0], ip);
 		}
 	} else if (rc == -1)
-		geo_invalid(g, GEO_ASN, geo_asn_path[0], ip);
+		geo_invalid(g, d, geo_asn_path[0], ip);
 	out->asn = (uint32_t)asn;
 
 	if ((rc = geo_str(&e, geo_org_path, &p, &len)) == 0 || (rc == 1 &&
@@ -442,7 +517,7 @@ geo_asn(struct geo *g, const struct sockaddr *sa, const char *ip,
 		return;
 	if (rc == -1 || len > GEO_ORG_MAX ||
 	    !geo_utf8_ok((const unsigned char *)p, len)) {
-		geo_invalid(g, GEO_ASN, geo_org_path[0], ip);
+		geo_invalid(g, d, geo_org_path[0], ip);
 		return;
 	}
 	memcpy(out->as_org, p, len);
@@ -508,12 +583,14 @@ geo_lookup(struct geo *g, const char *ip, struct geo_info *out)
 	g->stats.lookups++;
 	if (!geo_country(g, GEO_COUNTRY, sa, ip, out) &&
 	    !geo_country(g, GEO_CITY, sa, ip, out)) {
-		if (g->db[GEO_COUNTRY].mmdb != NULL)
-			out->build = (int64_t)
-			    g->db[GEO_COUNTRY].mmdb->metadata.build_epoch;
-		else if (g->db[GEO_CITY].mmdb != NULL)
-			out->build = (int64_t)
-			    g->db[GEO_CITY].mmdb->metadata.build_epoch;
+		static const int kinds[] = { GEO_COUNTRY, GEO_CITY };
+
+		for (int j = 0; j < 2 && out->build == 0; j++)
+			for (int i = kinds[j] * GEO_FILES; i < (kinds[j] + 1) *
+			    GEO_FILES && out->build == 0; i++)
+				if (g->db[i].mmdb != NULL)
+					out->build = (int64_t)g->db[i].mmdb->
+					    metadata.build_epoch;
 	}
 	geo_asn(g, sa, ip, out);
 }
@@ -558,11 +635,12 @@ geo_print(struct geo *g, const char *addr, const struct geo_info *gi,
 	const char		*p;
 	char			 city[GEO_ORG_MAX + 1], num[64], ts[32];
 	size_t			 len;
-	int			 first = 1, any = 0;
+	int			 first = 1, any = 0, found;
 
 	city[0] = '\0';
 	if (geo_addr(addr, &ss) == 0 && geo_find(g, GEO_CITY,
-	    (const struct sockaddr *)&ss, &e) && geo_str(&e, geo_city_path,
+	    (const struct sockaddr *)&ss, &e, &found) &&
+	    geo_str(&e, geo_city_path,
 	    &p, &len) == 1 && len <= GEO_ORG_MAX &&
 	    geo_utf8_ok((const unsigned char *)p, len)) {
 		memcpy(city, p, len);
@@ -583,9 +661,10 @@ geo_print(struct geo *g, const char *addr, const struct geo_info *gi,
 	geo_print_val(stdout, "city", city[0] ? city : NULL, json, &first);
 	if (json)
 		fputs(",\"databases\":[", stdout);
-	for (int k = 0; k < GEO_KINDS; k++) {
-		struct geo_db	*d = &g->db[k];
+	for (int i = 0; i < GEO_NDB; i++) {
+		struct geo_db	*d = &g->db[i];
 		MMDB_s		*m = d->mmdb;
+		int		 k = GEO_KIND(i);
 
 		if (d->want[0] == '\0')
 			continue;
@@ -675,13 +754,16 @@ cmd_geo(int argc, char **argv)
 	if (file != NULL && config_load(&c, file) == -1)
 		return EXIT_USAGE;
 	for (int k = 0; k < GEO_KINDS; k++) {
-		if (over[k] != NULL && strlcpy_(c.geoip[k], over[k],
-		    sizeof(c.geoip[k])) >= sizeof(c.geoip[k])) {
-			fprintf(stderr, "decoymx: --%s: path too long\n",
-			    geo_kind_names[k]);
-			return EXIT_USAGE;
+		if (over[k] != NULL) {
+			memset(c.geoip[k], 0, sizeof(c.geoip[k]));
+			if (strlcpy_(c.geoip[k][0], over[k],
+			    sizeof(c.geoip[k][0])) >= sizeof(c.geoip[k][0])) {
+				fprintf(stderr, "decoymx: --%s: path too long\n",
+				    geo_kind_names[k]);
+				return EXIT_USAGE;
+			}
 		}
-		any |= c.geoip[k][0] != '\0';
+		any |= c.geoip[k][0][0] != '\0';
 	}
 	if (!any) {
 		fprintf(stderr, "decoymx: no geoip database configured: give -c "
@@ -693,7 +775,8 @@ cmd_geo(int argc, char **argv)
 		fprintf(stderr, "decoymx: out of memory\n");
 		return EXIT_RUNTIME;
 	}
-	rv = geo_open(g, &c) == -1 ? EXIT_RUNTIME : 0;
+	rv = geo_open(g, &c);
+	rv = rv == -2 ? EXIT_USAGE : rv == -1 ? EXIT_RUNTIME : 0;
 	geo_lookup(g, argv[optind], &gi);
 	geo_print(g, argv[optind], &gi, strcmp(fmt, "json") == 0);
 	geo_free(g);

@@ -503,7 +503,7 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	const struct batch_stats	*bs;
 	const struct geo_stats		*gs;
 	char				 why[512];
-	int				 ret = 0;
+	int				 ret = 0, geo_rv = 0;
 
 	memset(&ig, 0, sizeof(ig));
 	ig.conf = conf;
@@ -511,8 +511,14 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	ig.fd = fd;
 	ig.child = child;
 	ig.metrics_fd = metrics_fd;
-	if ((ig.geo = geo_new()) == NULL || (geo_open(ig.geo, conf) == -1 &&
-	    conf->geoip_required)) {
+	if ((ig.geo = geo_new()) != NULL &&
+	    (geo_rv = geo_open(ig.geo, conf)) == -2) {
+		/* A geoip file of another kind: a configuration error. */
+		ingest_reap_wait(&ig);
+		ingest_teardown(&ig);
+		return EXIT_USAGE;
+	}
+	if (ig.geo == NULL || (geo_rv == -1 && conf->geoip_required)) {
 		log_error("store cannot start: %s", ig.geo == NULL ?
 		    "out of memory" : "a geoip database could not be opened "
 		    "and geoip-required is yes");

@@ -396,6 +396,9 @@ static const struct migration migrations[] = {
 	 * transactions (each distinct one once per session), and a sender
 	 * of a later transaction is an envelope of its client too.
 	 *
+	 * client_evidence.parallel counts a client's parallel walks (see
+	 * below).
+	 *
 	 * sessions_counts_late is replaced: the counts of a row are added
 	 * when its batch commits (counts.c), after triggers may already
 	 * have filled os on insert; removing the old values as an upsert of
@@ -471,6 +474,35 @@ static const struct migration migrations[] = {
 	" UNION ALL SELECT s.id, 'net', rtrim(s.src_ip, '0123456789')"
 	"  || '0/24', NULL, s.start_us FROM sessions s"
 	"  WHERE instr(s.src_ip, ':') = 0;"
+	/*
+	 * A parallel walk: a session to a primary decoy and one to a backup
+	 * decoy from the same client that started within a second of each
+	 * other and were open at the same time.  An MTA walks the MX list
+	 * one host after the other, never two at once.  Counted on the
+	 * client as each such session is stored (the other one may come
+	 * later: then it counts).
+	 */
+	"ALTER TABLE client_evidence ADD COLUMN parallel INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"CREATE TRIGGER sessions_parallel AFTER INSERT ON sessions"
+	" WHEN NEW.role IN ('primary', 'backup') AND EXISTS (SELECT 1"
+	" FROM sessions o WHERE o.src_ip = NEW.src_ip AND o.id != NEW.id"
+	" AND o.role IN ('primary', 'backup') AND o.role != NEW.role"
+	" AND o.start_us BETWEEN NEW.start_us - 1000000"
+	" AND NEW.start_us + 1000000"
+	" AND o.start_us <= NEW.end_us AND NEW.start_us <= o.end_us) BEGIN"
+	" INSERT INTO client_evidence(ip, primary_sessions, backup_sessions,"
+	"  helo_ok, retries, parallel) VALUES(NEW.src_ip, 0, 0, 0, 0, 1)"
+	"  ON CONFLICT(ip) DO UPDATE SET parallel = parallel + 1;"
+	"END;"
+	"UPDATE client_evidence SET parallel = (SELECT count(*) FROM sessions n"
+	" WHERE n.src_ip = client_evidence.ip"
+	" AND n.role IN ('primary', 'backup') AND EXISTS (SELECT 1"
+	" FROM sessions o WHERE o.src_ip = n.src_ip AND o.id != n.id"
+	" AND o.role IN ('primary', 'backup') AND o.role != n.role"
+	" AND o.start_us BETWEEN n.start_us - 1000000"
+	" AND n.start_us + 1000000"
+	" AND o.start_us <= n.end_us AND n.start_us <= o.end_us));"
 	"DROP TRIGGER sessions_counts_late;"
 	"CREATE TRIGGER sessions_counts_late AFTER UPDATE OF country, asn,"
 	" as_org, os, os_class ON sessions BEGIN"

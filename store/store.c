@@ -1,7 +1,8 @@
 /*
  * store.c -- the database handle: opening (read-write for the daemon,
  * read-only for reports), the cached prepared statements and the writer
- * of one finished session with its recipients, AUTH attempts, its
+ * of one finished session with its MAIL transactions and their
+ * recipients (schema 7), AUTH attempts, its
  * geolocation (r->geo, looked up by geo.c) and the per-client
  * aggregates.
  *

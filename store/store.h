@@ -217,6 +217,7 @@ struct evidence {
 	int64_t		 primary_first_us, primary_sessions;
 	int64_t		 backup_first_us, backup_sessions;
 	int64_t		 helo_ok, retries;
+	int64_t		 parallel;		/* primary and backup at once */
 	int		 sensor;		/* real MX seen in its family */
 	int		 sensor_any;		/* real MX seen at all */
 	int		 real_after_primary;	/* SYN to the real MX after */

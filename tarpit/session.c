@@ -26,6 +26,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,6 +48,7 @@ static void	 session_queue(struct session *, const char *, size_t);
 static void	 session_flush(struct session *);
 static void	 session_tarpit_check(struct session *);
 static int	 session_returning(struct tarpit *, struct session *);
+static int	 session_banner(struct session *, const struct reply *);
 static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
@@ -144,7 +148,10 @@ session_begin(struct session *s)
 	if (tp->conf.greeting_delay_ms > 0 && r.close == 0)
 		s->due_us = s->start_us +
 		    (int64_t)tp->conf.greeting_delay_ms * 1000;
-	else
+	else if (session_banner(s, &r) == 0) {
+		session_arm(s);
+		return;
+	} else
 		s->peeked = 1;
 	session_reply(s, &r);
 	session_arm(s);
@@ -174,6 +181,28 @@ session_returning(struct tarpit *tp, struct session *s)
 	session_reply(s, &r);
 	session_arm(s);
 	return 1;
+}
+
+/*
+ * The multi-line greeting (banner-wait): its first line now, the last
+ * one (last, already made) held for banner-wait while the session
+ * watches for a client that talks first.  Returns 0 when it did so, -1
+ * when the greeting goes out in one line (banner-wait 0, a greeting
+ * that defers, or a tarpitted client, whose replies wait anyway).
+ */
+static int
+session_banner(struct session *s, const struct reply *last)
+{
+	const struct config	*c = &s->l->tp->conf;
+	struct reply		 first;
+
+	if (c->banner_wait_ms == 0 || last->close || s->tarpitted)
+		return -1;
+	smtp_greeting_first(&s->smtp, &first);
+	session_reply(s, &first);
+	s->due_us = s->start_us + (int64_t)c->banner_wait_ms * 1000;
+	session_queue(s, last->buf, last->len);
+	return 0;
 }
 
 /* Has the client earned the tarpit?  Once in, it stays in. */
@@ -617,7 +646,8 @@ session_close(struct session *s, enum close_reason why)
 static void
 session_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct session *s = arg;
+	struct session		*s = arg;
+	const struct tarpit	*tp = s->l->tp;
 
 	(void)fd;
 	(void)what;
@@ -627,6 +657,16 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	free(s->pbuf);
 	free(s->px);
 	free(s);
+	(void)tp;
+#ifdef __GLIBC__
+	/*
+	 * The last session of a flood is gone (the multi-line greeting
+	 * keeps each one open banner-wait longer, so floods overlap more):
+	 * hand the freed memory back instead of keeping the flood's peak.
+	 */
+	if (tp->st.conn_open == 0)
+		malloc_trim(0);
+#endif
 }
 
 /*

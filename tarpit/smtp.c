@@ -34,6 +34,7 @@ static void	 txn_mail(struct smtp *, const char *, size_t,
 		    const struct span *);
 static int	 txn_rcpt(struct smtp *, const char *, size_t);
 static void	 txn_fill(const struct smtp_env *, struct sess_rec *);
+static void	 smtp_banner(struct smtp *, char, struct reply *);
 static int	 defer_here(const struct smtp *, enum defer_stage);
 static void	 cmd_helo(struct smtp *, const char *, size_t, struct reply *);
 static void	 cmd_ehlo(struct smtp *, const char *, size_t, struct reply *);
@@ -430,8 +431,13 @@ cmd_rset(struct smtp *s, const char *a, size_t alen, struct reply *r)
 	(void)alen;
 	s->mail_seen = 0;
 	s->rcpt_ok = 0;
-	txn_end(s, TXN_RSET);
-	if (++s->rsets > RSET_LOOP)
+	/*
+	 * An RSET that ends a transaction is an MTA reusing the connection
+	 * for its next message; only RSETs that end none count to the loop.
+	 */
+	if (s->env != NULL && s->env->txn_open)
+		txn_end(s, TXN_RSET);
+	else if (++s->rsets > RSET_LOOP)
 		s->anomalies |= ANOM_RSET_LOOP;
 	reply_fmt(s, r, "250 2.0.0 Ok");
 }
@@ -625,10 +631,33 @@ smtp_greeting(struct smtp *s, struct reply *r)
 		smtp_end(s, CLOSE_DEFERRED);
 		return;
 	}
-	if (s->conf->banner[0] != '\0')
-		reply_fmt(s, r, "220 %s", s->conf->banner);
+	smtp_banner(s, ' ', r);
+}
+
+/*
+ * The greeting line "220<sep>TEXT": sep '-' for the first line of a
+ * multi-line greeting, ' ' for the last (or only) one.  The one place
+ * the greeting text is made.
+ */
+static void
+smtp_banner(struct smtp *s, char sep, struct reply *r)
+{
+	if (s->conf->banner[0] != '\0')	/* "banner TEXT" */
+		reply_fmt(s, r, "220%c%s", sep, s->conf->banner);
 	else
-		reply_fmt(s, r, "220 %s ESMTP", s->conf->hostname);
+		reply_fmt(s, r, "220%c%s ESMTP", sep, s->conf->hostname);
+}
+
+/*
+ * The first line of a multi-line greeting ("220-"), sent at once while
+ * the last one waits banner-wait: a client that talks before the last
+ * line is a pregreeter (postscreen's test).
+ */
+void
+smtp_greeting_first(struct smtp *s, struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	smtp_banner(s, '-', r);
 }
 
 /*

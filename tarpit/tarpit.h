@@ -101,6 +101,7 @@ struct reply {
 void		 smtp_init(struct smtp *, const struct config *,
 		    const char *client_ip, const char *local_ip);
 void		 smtp_greeting(struct smtp *, struct reply *);
+void		 smtp_greeting_first(struct smtp *, struct reply *);
 void		 smtp_line(struct smtp *, const char *, size_t, int flags,
 		    struct reply *);
 void		 smtp_first_bytes(struct smtp *, const char *, size_t,

@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	config_defaults(&c);
 	for (int k = 0; k < GEO_KINDS; k++)
-		snprintf(c.geoip[k], sizeof(c.geoip[k]), "/proc/self/fd/%d",
+		snprintf(c.geoip[k][0], sizeof(c.geoip[k][0]), "/proc/self/fd/%d",
 		    fd);
 	if ((g = geo_new()) == NULL)
 		abort();

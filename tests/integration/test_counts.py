@@ -176,6 +176,8 @@ def test_counts_add_up_after_migration(daemon, fx, tmp_path):
         "ALTER TABLE recipients DROP COLUMN txn;"
         "ALTER TABLE recipients DROP COLUMN reply_code;"
         "ALTER TABLE sessions DROP COLUMN transactions;"
+        "DROP TRIGGER sessions_parallel;"
+        "ALTER TABLE client_evidence DROP COLUMN parallel;"
         # and schema 9 (rollups) after it: back to 7
         "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
         "DROP TABLE rollup; DROP TABLE rollup_buckets;"

@@ -495,7 +495,14 @@ def test_evidence_triggers_match_a_recount(work):
         " sum(s.mail_from IS NOT NULL AND EXISTS (SELECT 1"
         " FROM client_envelopes e WHERE e.ip = s.src_ip"
         " AND e.helo = coalesce(s.helo, '') AND e.mail_from = s.mail_from"
-        " AND s.start_us - e.first_us >= 60000000))"
+        " AND s.start_us - e.first_us >= 60000000)),"
+        # schema 7: sessions with a parallel one to the other decoy role
+        " sum(s.role IN ('primary', 'backup') AND EXISTS (SELECT 1"
+        " FROM sessions o WHERE o.src_ip = s.src_ip AND o.id != s.id"
+        " AND o.role IN ('primary', 'backup') AND o.role != s.role"
+        " AND o.start_us BETWEEN s.start_us - 1000000"
+        " AND s.start_us + 1000000"
+        " AND o.start_us <= s.end_us AND s.start_us <= o.end_us))"
         " FROM sessions s GROUP BY s.src_ip").fetchall())
     c.close()
     assert got == want

@@ -14,7 +14,7 @@ from conftest import (Smtp, SmtpError, normal_session, raise_nofile,
                       read_sessions, wait_until)
 
 N_CONCURRENT = 2100
-LOAD_CONF = ["idle-timeout 60s", "log-level warn"]
+LOAD_CONF = ["idle-timeout 60s", "log-level warn", "banner-wait 0"]
 N_HELD = 200
 
 

@@ -10,7 +10,7 @@ def greeting_host(d):
         code, lines = c.greeting
         assert code == 220, lines
         c.cmd("QUIT")
-        return lines[0].split()[1]
+        return lines[-1].split()[1]     # the last line of the greeting
 
 
 def rewrite(d, **changes):

@@ -12,7 +12,7 @@ import io
 import json
 import sqlite3
 
-from conftest import Smtp, run_bin, wait_until
+from conftest import REPO, Smtp, run_bin, wait_until
 
 SENDERS = ["one@x.example", "two@y.example", "three@z.example"]
 RCPTS = [["u1@victim.example"], ["u2@victim.example", "u3@victim.example"],
@@ -70,6 +70,21 @@ def test_three_transactions(daemon, tmp_path):
                 "helo_verb", "bytes_in", "id", "uid", "start", "end"):
         assert key in ev, key
     assert ev["country"] is None and ev["auth"] == []
+    # Every field of the report, with the same value (issue 13).
+    for key, value in row.items():
+        assert key in ev, key
+        if key in ("os", "os_class") and ev[key] is None:
+            continue        # the sensor's SYN may be stored after it
+        assert ev[key] == value, (key, value, ev[key])
+    assert ev["session"] == ev["uid"] and ev["timestamp"] == ev["end"]
+    assert ev["rcpt_total"] == 4
+    # The man page names the event and each of its keys.
+    import re
+    man = (REPO / "dist" / "decoymx.8").read_text()
+    sec = man[man.index(".Sh EVENT LOG"):man.index(".Sh THE SENSOR")]
+    assert "decoymx.session.closed" in sec
+    for key in ev:
+        assert re.search(r"\b%s\b" % re.escape(key), sec), key
 
     for extra in ([], ["--since", "1h"]):
         r = run_bin("report", "top", "senders", "--db", d.db, "--format",
@@ -100,6 +115,13 @@ def test_three_transactions(daemon, tmp_path):
     assert [t["rcpt_to"] for t in ip["transactions"]] == [
         " ".join(rs) for rs in RCPTS]
 
+    # The classification evidence knows every envelope of the client.
+    con = sqlite3.connect("file:%s?mode=ro" % d.db, uri=True)
+    env = sorted(m for (m,) in con.execute(
+        "SELECT mail_from FROM client_envelopes WHERE ip = '127.0.0.1'"))
+    con.close()
+    assert env == sorted(SENDERS), env
+
     r = run_bin("db", "recount", "--db", d.db)
     assert r.returncode == 0
     r = run_bin("report", "top", "senders", "--db", d.db, "--format", "json")
@@ -122,6 +144,8 @@ def test_migrated_session_is_one_transaction(tmp_path, daemon):
         "ALTER TABLE recipients DROP COLUMN txn;"
         "ALTER TABLE recipients DROP COLUMN reply_code;"
         "ALTER TABLE sessions DROP COLUMN transactions;"
+        "DROP TRIGGER sessions_parallel;"
+        "ALTER TABLE client_evidence DROP COLUMN parallel;"
         # and schema 9 (rollups) after it: back to 7
         "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
         "DROP TABLE rollup; DROP TABLE rollup_buckets;"

@@ -184,9 +184,9 @@ test_duplicates(void)
 		{ "sensor interface lo", "sensor interface eth0", 0 },
 		{ "sensor fpdb /a", "sensor fpdb /b", 0 },
 		{ "sensor name a", "sensor name b", 0 },
-		{ "geoip country /a", "geoip country /b", 0 },
-		{ "geoip asn /a", "geoip asn /b", 0 },
-		{ "geoip city /a", "geoip city /b", 0 },
+		{ "geoip country /a", "geoip country /b", 1 },	/* split files */
+		{ "geoip asn /a", "geoip asn /b", 1 },	/* split files */
+		{ "geoip city /a", "geoip city /b", 1 },	/* split files */
 		{ "listen 127.0.0.1:25", "listen 127.0.0.1:26", 1 },
 		{ "real-mx 192.0.2.20 mx 20", "real-mx 2001:db8::20", 1 },
 		{ "real-mx 192.0.2.20 mx 20", "real-mx 192.0.2.21 mx 30", 1 },

@@ -120,6 +120,19 @@ test_transactions(void)
 	CHECK(rec.ntxn == 1 && rec.txn[0].mail.p == NULL);
 	CHECK(rec.txn[0].nrcpt == 1 && rec.txn[0].ended == TXN_CLOSE);
 
+	/* A connection reused for many messages is no RSET loop. */
+	start();
+	CHECK(cmd("EHLO mail.example.org") == 250);
+	for (int i = 0; i < 12; i++) {
+		cmd("MAIL FROM:<q@mta.example>");
+		cmd("RCPT TO:<u@victim.example>");
+		CHECK(cmd("RSET") == 250);
+	}
+	CHECK(!(s.anomalies & ANOM_RSET_LOOP));
+	for (int i = 0; i < 6; i++)
+		cmd("RSET");
+	CHECK(s.anomalies & ANOM_RSET_LOOP);
+
 	/* Past MAX_TXN: counted, not kept. */
 	conf.max_errors = 100000;
 	start();
