@@ -172,8 +172,9 @@ db_merge(const char *path, int argc, char **argv)
 
 /*
  * Rebuilds the per-session report counts from the sessions themselves
- * (the session_dims view), for rows written by something else than the
- * store process: an import, a hand edit, a test fixture.
+ * (the session_dims view), the classification evidence and the rollups
+ * (as the store adds them per batch), for rows written by something
+ * else than the store process: an import, a hand edit, a test fixture.
  */
 static int
 db_recount(const char *path, int argc, char **argv)
@@ -185,7 +186,10 @@ db_recount(const char *path, int argc, char **argv)
 	    " 'sender', 'sender-domain', 'anomaly', 'net');"
 	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	    " SELECT dim, key, max(label), count(*), min(t), max(t)"
-	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;";
+	    " FROM session_dims WHERE key IS NOT NULL GROUP BY dim, key;"
+	    /* The evidence again, from the first session on. */
+	    "DELETE FROM client_evidence; DELETE FROM client_envelopes;"
+	    "UPDATE rollup_state SET max_id = 0;";
 	struct store	*st;
 	char		 err[1024], *msg = NULL;
 	int		 rv = 0;
@@ -198,6 +202,7 @@ db_recount(const char *path, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK ||
+	    evidence_flush(store_evidence(st)) == -1 ||
 	    rollup_rebuild(store_rollup(st)) == -1 ||
 	    sqlite3_exec(store_db(st), "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {

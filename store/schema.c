@@ -492,6 +492,14 @@ static const struct migration migrations[] = {
 	"  ON CONFLICT(size, t) DO UPDATE SET clients = clients + 1;"
 	"END;"
 	},
+	/*
+	 * 8: the classification evidence of a new session is added per
+	 * batch by the store (evidence.c), grouped per client, instead of
+	 * by a trigger per row.
+	 */
+	{ 8,
+	"DROP TRIGGER sessions_evidence;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

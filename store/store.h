@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		7
+#define SCHEMA_VERSION		8
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -77,6 +77,13 @@ int		 rollup_flush(struct rollup *);
 int		 rollup_rebuild(struct rollup *);
 void		 rollup_close(struct rollup *);
 struct rollup	*store_rollup(struct store *);
+
+/* evidence.c: classification evidence, per batch (store.c owns one). */
+struct evbatch;
+struct evbatch	*evidence_open(sqlite3 *);
+int		 evidence_flush(struct evbatch *);
+void		 evidence_close(struct evbatch *);
+struct evbatch	*store_evidence(struct store *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);
