@@ -172,9 +172,11 @@ db_merge(const char *path, int argc, char **argv)
 
 /*
  * Rebuilds the per-session report counts from the sessions themselves
- * (the session_dims view), the classification evidence and the rollups
- * (as the store adds them per batch), for rows written by something
- * else than the store process: an import, a hand edit, a test fixture.
+ * (the session_dims view), and what the store adds per batch: the
+ * fingerprints of sessions without one from their SYNs, the
+ * classification evidence and the rollups; for rows written by
+ * something else than the store process: an import, a hand edit, a test
+ * fixture.
  */
 static int
 db_recount(const char *path, int argc, char **argv)
@@ -202,6 +204,7 @@ db_recount(const char *path, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK ||
+	    evidence_syn_os(store_evidence(st), 1) == -1 ||
 	    evidence_flush(store_evidence(st)) == -1 ||
 	    rollup_rebuild(store_rollup(st)) == -1 ||
 	    sqlite3_exec(store_db(st), "COMMIT", NULL, NULL, NULL) !=

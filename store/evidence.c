@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * evidence.c -- the classification evidence per client (client_evidence
- * and client_envelopes, schema 3; store/classify.c reads them), kept per
- * batch instead of by the per-row trigger of schema 3 (dropped in
- * schema 8).
+ * evidence.c -- what triggers used to do for every new session, done
+ * once per batch (schema 8 dropped the triggers): the fingerprint of the
+ * session's SYN when the SYN was stored first (sessions_syn_os, schema
+ * 4), and the classification evidence per client (client_evidence and
+ * client_envelopes, schema 3; store/classify.c reads them).
  *
  * At every commit, before the rollups move the watermark
  * (rollup_state.max_id), the sessions written since are grouped per
@@ -12,7 +13,8 @@
  * when it was first seen at least a minute earlier, by a session of an
  * earlier batch or an earlier row of this one.
  *
- * Exports evidence_open(), evidence_flush() and evidence_close().
+ * Exports evidence_open(), evidence_syn_os(), evidence_flush() and
+ * evidence_close().
  */
 #include <stdlib.h>
 
@@ -62,8 +64,33 @@ static const char *evidence_sql[] = {
 
 #define NEVIDENCE_SQL	(sizeof(evidence_sql) / sizeof(evidence_sql[0]))
 
+/*
+ * A new session takes the label of the latest labelled SYN of its flow
+ * from a minute before to 5 s after its start, as the trigger gave it.
+ */
+#define EVIDENCE_SYN_SQL						\
+    "UPDATE sessions SET (os, os_class) = (SELECT y.label, y.os_class"	\
+    " FROM syns y WHERE y.src_ip = sessions.src_ip"			\
+    " AND y.src_port = sessions.src_port AND y.dst_ip = sessions.dst_ip"	\
+    " AND y.dst_port = sessions.dst_port AND y.label IS NOT NULL"	\
+    " AND y.ts_us BETWEEN sessions.start_us - 60000000"			\
+    " AND sessions.start_us + 5000000 ORDER BY y.ts_us DESC LIMIT 1)"	\
+    " WHERE sessions.id > (SELECT max_id FROM rollup_state)"		\
+    " AND EXISTS (SELECT 1 FROM syns y WHERE y.src_ip = sessions.src_ip"	\
+    " AND y.src_port = sessions.src_port AND y.dst_ip = sessions.dst_ip"	\
+    " AND y.dst_port = sessions.dst_port AND y.label IS NOT NULL"	\
+    " AND y.ts_us BETWEEN sessions.start_us - 60000000"			\
+    " AND sessions.start_us + 5000000)"
+
+/* A batch: over what the session had (db merge's label loses to ours). */
+static const char evidence_syn_sql[] = EVIDENCE_SYN_SQL;
+/* db recount: only the sessions without one (the store's own). */
+static const char evidence_syn_all_sql[] = EVIDENCE_SYN_SQL
+    " AND sessions.os IS NULL";
+
 struct evbatch {
 	sqlite3_stmt	*q[NEVIDENCE_SQL];
+	sqlite3_stmt	*syn, *syn_all;
 };
 
 /*
@@ -84,7 +111,31 @@ evidence_open(sqlite3 *db)
 			evidence_close(ev);
 			return NULL;
 		}
+	if (sqlite3_prepare_v3(db, evidence_syn_sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, &ev->syn, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db, evidence_syn_all_sql, -1, 0, &ev->syn_all,
+	    NULL) != SQLITE_OK) {
+		evidence_close(ev);
+		return NULL;
+	}
 	return ev;
+}
+
+/*
+ * Gives the sessions written since the last rollup the fingerprint of
+ * their SYN, inside the caller's transaction; call first, before
+ * evidence_flush().  With all (db recount, the watermark at 0), only the
+ * sessions without one.  Returns 0, or -1 with the SQLite error in the
+ * db.
+ */
+int
+evidence_syn_os(struct evbatch *ev, int all)
+{
+	sqlite3_stmt	*q = all ? ev->syn_all : ev->syn;
+	int		 rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /*
@@ -112,5 +163,7 @@ evidence_close(struct evbatch *ev)
 		return;
 	for (size_t i = 0; i < NEVIDENCE_SQL; i++)
 		sqlite3_finalize(ev->q[i]);
+	sqlite3_finalize(ev->syn);
+	sqlite3_finalize(ev->syn_all);
 	free(ev);
 }

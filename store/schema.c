@@ -493,12 +493,13 @@ static const struct migration migrations[] = {
 	"END;"
 	},
 	/*
-	 * 8: the classification evidence of a new session is added per
-	 * batch by the store (evidence.c), grouped per client, instead of
-	 * by a trigger per row.
+	 * 8: the classification evidence of a new session and the label of
+	 * its SYN are added per batch by the store (evidence.c), grouped,
+	 * instead of by triggers per row.
 	 */
 	{ 8,
 	"DROP TRIGGER sessions_evidence;"
+	"DROP TRIGGER sessions_syn_os;"
 	},
 };
 

@@ -404,6 +404,10 @@ store_commit(struct store *s)
 		store_fail(s, "cannot write the report counts");
 		return -1;
 	}
+	if (s->evidence != NULL && evidence_syn_os(s->evidence, 0) == -1) {
+		store_fail(s, "cannot label the sessions from their SYNs");
+		return -1;
+	}
 	if (s->evidence != NULL && evidence_flush(s->evidence) == -1) {
 		store_fail(s, "cannot write the classification evidence");
 		return -1;

@@ -78,9 +78,10 @@ int		 rollup_rebuild(struct rollup *);
 void		 rollup_close(struct rollup *);
 struct rollup	*store_rollup(struct store *);
 
-/* evidence.c: classification evidence, per batch (store.c owns one). */
+/* evidence.c: SYN labels and evidence, per batch (store.c owns one). */
 struct evbatch;
 struct evbatch	*evidence_open(sqlite3 *);
+int		 evidence_syn_os(struct evbatch *, int all);
 int		 evidence_flush(struct evbatch *);
 void		 evidence_close(struct evbatch *);
 struct evbatch	*store_evidence(struct store *);
