@@ -207,8 +207,11 @@ db_merge(const char *path, int argc, char **argv)
 
 /*
  * Rebuilds the per-session report counts from the sessions themselves
- * (the session_dims view), for rows written by something else than the
- * store process: an import, a hand edit, a test fixture.
+ * (the session_dims view), and what the store adds per batch: the
+ * fingerprints of sessions without one from their SYNs, the
+ * classification evidence and the rollups; for rows written by
+ * something else than the store process: an import, a hand edit, a test
+ * fixture.
  */
 static int
 db_recount(const char *path, int argc, char **argv)
@@ -224,7 +227,34 @@ db_recount(const char *path, int argc, char **argv)
 	    "INSERT INTO counts(dim, key, label, sessions, first_us, last_us)"
 	    " SELECT 'recipient', r.rcpt, NULL, count(*), min(s.start_us),"
 	    " max(s.start_us) FROM recipients r JOIN sessions s"
-	    " ON s.id = r.session_id GROUP BY r.rcpt;";
+	    " ON s.id = r.session_id GROUP BY r.rcpt;"
+	    /* The evidence again, from the first session on. */
+	    "DELETE FROM client_evidence; DELETE FROM client_envelopes;"
+	    "UPDATE rollup_state SET max_id = 0;";
+	/*
+	 * What triggers add to the evidence as rows are inserted, which
+	 * the per-batch evidence does not: parallel walks (schema 8) and
+	 * the senders of later transactions.
+	 */
+	static const char *post =
+	    "UPDATE client_evidence SET parallel = (SELECT count(*)"
+	    " FROM sessions n WHERE n.src_ip = client_evidence.ip"
+	    " AND n.role IN ('primary', 'backup') AND EXISTS (SELECT 1"
+	    " FROM sessions o WHERE o.src_ip = n.src_ip AND o.id != n.id"
+	    " AND o.role IN ('primary', 'backup') AND o.role != n.role"
+	    " AND o.start_us BETWEEN n.start_us - 1000000"
+	    " AND n.start_us + 1000000"
+	    " AND o.start_us <= n.end_us AND n.start_us <= o.end_us));"
+	    "INSERT INTO client_envelopes(ip, helo, mail_from, first_us,"
+	    " last_us, sessions) SELECT s.src_ip, coalesce(s.helo, ''),"
+	    " t.mail_from, min(s.start_us), max(s.start_us),"
+	    " count(DISTINCT s.id) FROM transactions t JOIN sessions s"
+	    " ON s.id = t.session_id WHERE t.mail_from IS NOT NULL"
+	    " AND t.mail_from IS NOT s.mail_from GROUP BY 1, 2, 3"
+	    " ON CONFLICT(ip, helo, mail_from) DO UPDATE SET"
+	    " first_us = min(first_us, excluded.first_us),"
+	    " last_us = max(last_us, excluded.last_us),"
+	    " sessions = sessions + excluded.sessions;";
 	struct store	*st;
 	char		 err[1024], *msg = NULL;
 	int		 rv = 0;
@@ -237,6 +267,9 @@ db_recount(const char *path, int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (sqlite3_exec(store_db(st), sql, NULL, NULL, &msg) != SQLITE_OK ||
+	    evidence_syn_os(store_evidence(st), 1) == -1 ||
+	    evidence_flush(store_evidence(st)) == -1 ||
+	    sqlite3_exec(store_db(st), post, NULL, NULL, &msg) != SQLITE_OK ||
 	    rollup_rebuild(store_rollup(st)) == -1 ||
 	    sqlite3_exec(store_db(st), "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {

@@ -240,7 +240,8 @@ tl_rollups(sqlite3 *db, const struct filter *f, int64_t bucket,
 		if (rc != SQLITE_DONE)
 			goto out;
 	}
-	qsort(v, nv, sizeof(*v), tl_cmp);
+	if (nv > 0)
+		qsort(v, nv, sizeof(*v), tl_cmp);
 	for (size_t i = 0; i < nv; i++) {
 		r = v[i];
 		if (tl_push(rows, n, &capr, bucket, &r) == -1)

@@ -29,13 +29,31 @@
 #include "store.h"
 
 #define WIN_HOUR	(3600LL * 1000000)
+#define WIN_INLINE	4		/* groups of a client before a list */
+#define WIN_CHUNK	(64 * 1024)
 
-/* An interned client address, and its /24 or /64 once asked for. */
+/*
+ * An interned client address, its /24 or /64 once asked for, and the
+ * groups it was counted in (a client is counted once per group): a short
+ * list, searched from its end, where the group of the row before mostly
+ * is.
+ */
 struct win_ip {
-	char		*ip;
-	char		*net;
+	char		*ip;		/* in the arena */
+	char		*net;		/* in the arena */
 	uint32_t	 hash;
 	uint32_t	 id;		/* stable, unlike the slot */
+	size_t		 len;
+	uint32_t	*groups;	/* ids of win_group; NULL: in inl */
+	uint32_t	 inl[WIN_INLINE];
+	uint32_t	 ngroups, capgroups;
+};
+
+/* Where the addresses are kept: freed all at once. */
+struct win_chunk {
+	struct win_chunk *next;
+	size_t		 used;
+	char		 data[WIN_CHUNK];
 };
 
 struct win_group {
@@ -46,6 +64,7 @@ struct win_group {
 	char		*label;		/* max() of the labels, or NULL */
 	uint32_t	 hash;
 	uint32_t	 id;		/* stable, unlike the slot */
+	size_t		 keylen;
 	struct win_value v;
 };
 
@@ -56,8 +75,7 @@ struct win_agg {
 	uint32_t	 gcap, gn;
 	struct win_ip	*ips;		/* open addressing */
 	uint32_t	 icap, in;
-	uint64_t	*seen;		/* (group + 1) << 32 | ip + 1 */
-	uint32_t	 scap, sn;
+	struct win_chunk *arena;
 	struct win_value total;
 	uint64_t	*seen_total;	/* ip bits, for the total's clients */
 	uint32_t	 tcap;
@@ -82,14 +100,15 @@ static const char win_sessions_sql[] =
     " FROM sessions s WHERE s.start_us >= :a AND s.start_us < :b%s";
 
 static uint32_t	 win_hash(const char *, size_t, uint32_t);
+static char	*win_strdup(struct win_agg *, const char *, size_t);
 static int	 win_grow_groups(struct win_agg *);
 static struct win_group *win_group(struct win_agg *, int, const char *,
 		    size_t, int64_t);
-static int	 win_seen(struct win_agg *, uint32_t, uint32_t);
+static int	 win_seen(struct win_ip *, uint32_t);
 static int	 win_seen_total(struct win_agg *, uint32_t);
 static struct win_ip *win_intern(struct win_agg *, const char *, size_t);
 static void	 win_add(struct win_agg *, int, const char *, size_t, int64_t,
-		    const char *, uint32_t, sqlite3_stmt *);
+		    const char *, struct win_ip *, sqlite3_stmt *);
 static void	 win_row(struct win_agg *, sqlite3_stmt *);
 static int	 win_query(struct win_agg *, sqlite3 *, const char *,
 		    const struct filter *, int64_t, int64_t);
@@ -104,6 +123,29 @@ win_hash(const char *k, size_t len, uint32_t seed)
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (uint8_t)k[i]) * 16777619u;
 	return h;
+}
+
+/* A copy of p (len bytes, NUL added) in the arena; NULL: no memory. */
+static char *
+win_strdup(struct win_agg *a, const char *p, size_t len)
+{
+	struct win_chunk	*c = a->arena;
+	char			*s;
+
+	if (len >= WIN_CHUNK)
+		return NULL;
+	if (c == NULL || c->used + len + 1 > WIN_CHUNK) {
+		if ((c = malloc(sizeof(*c))) == NULL)
+			return NULL;
+		c->next = a->arena;
+		c->used = 0;
+		a->arena = c;
+	}
+	s = c->data + c->used;
+	memcpy(s, p, len);
+	s[len] = '\0';
+	c->used += len + 1;
+	return s;
 }
 
 /*
@@ -156,13 +198,16 @@ window_agg_free(struct win_agg *a)
 		free(a->g[i].key);
 		free(a->g[i].label);
 	}
-	for (uint32_t i = 0; i < a->icap; i++) {
-		free(a->ips[i].ip);
-		free(a->ips[i].net);
+	for (uint32_t i = 0; i < a->icap; i++)
+		free(a->ips[i].groups);
+	while (a->arena != NULL) {
+		struct win_chunk *c = a->arena;
+
+		a->arena = c->next;
+		free(c);
 	}
 	free(a->g);
 	free(a->ips);
-	free(a->seen);
 	free(a->seen_total);
 	free(a);
 }
@@ -206,7 +251,7 @@ win_group(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik)
 		if (!e->used)
 			break;
 		if (e->hash == h && e->dim == dim && e->ikey == ik &&
-		    strlen(e->key) == len && memcmp(e->key, k, len) == 0)
+		    e->keylen == len && memcmp(e->key, k, len) == 0)
 			return e;
 	}
 	if ((e->key = malloc(len + 1)) == NULL)
@@ -217,6 +262,7 @@ win_group(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik)
 	e->dim = (uint8_t)dim;
 	e->ikey = ik;
 	e->hash = h;
+	e->keylen = len;
 	e->id = a->gn;
 	e->v.first = INT64_MAX;
 	e->v.last = INT64_MIN;
@@ -224,44 +270,32 @@ win_group(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik)
 	return e;
 }
 
-/* Marks (group, ip) seen; 1 when it was not yet, 0, or -1. */
+/* Marks group g seen for client e; 1 when it was not yet, 0, or -1. */
 static int
-win_seen(struct win_agg *a, uint32_t g, uint32_t ip)
+win_seen(struct win_ip *e, uint32_t g)
 {
-	uint64_t	 k = ((uint64_t)g + 1) << 32 | ((uint64_t)ip + 1);
-	uint64_t	 h = k * 0x9e3779b97f4a7c15ull;
+	uint32_t	*ng;
 
-	if ((a->sn + 1) * 2 > a->scap) {
-		uint32_t	 ncap = a->scap ? a->scap * 2 : 4096;
-		uint64_t	*ns;
+	uint32_t	*list = e->groups != NULL ? e->groups : e->inl;
 
-		if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
-			return -1;
-		for (uint32_t i = 0; i < a->scap; i++) {
-			uint64_t	 o = a->seen[i];
-			uint32_t	 j;
-
-			if (o == 0)
-				continue;
-			for (j = (uint32_t)((o * 0x9e3779b97f4a7c15ull) >> 32) &
-			    (ncap - 1); ns[j] != 0; j = (j + 1) & (ncap - 1))
-				;
-			ns[j] = o;
-		}
-		free(a->seen);
-		a->seen = ns;
-		a->scap = ncap;
-	}
-	for (uint32_t i = (uint32_t)(h >> 32) & (a->scap - 1);;
-	    i = (i + 1) & (a->scap - 1)) {
-		if (a->seen[i] == k)
+	for (uint32_t i = e->ngroups; i > 0; i--)
+		if (list[i - 1] == g)
 			return 0;
-		if (a->seen[i] == 0) {
-			a->seen[i] = k;
-			a->sn++;
-			return 1;
-		}
+	if (e->ngroups == WIN_INLINE && e->groups == NULL) {
+		if ((ng = malloc(2 * WIN_INLINE * sizeof(*ng))) == NULL)
+			return -1;
+		memcpy(ng, e->inl, sizeof(e->inl));
+		e->groups = list = ng;
+		e->capgroups = 2 * WIN_INLINE;
+	} else if (e->groups != NULL && e->ngroups == e->capgroups) {
+		if ((ng = realloc(e->groups, 2 * e->capgroups *
+		    sizeof(*ng))) == NULL)
+			return -1;
+		e->groups = list = ng;
+		e->capgroups *= 2;
 	}
+	list[e->ngroups++] = g;
+	return 1;
 }
 
 /* Marks ip seen for the total; 1 when it was not yet, 0, or -1. */
@@ -317,14 +351,13 @@ win_intern(struct win_agg *a, const char *ip, size_t len)
 		e = &a->ips[i];
 		if (e->ip == NULL)
 			break;
-		if (e->hash == h && strncmp(e->ip, ip, len) == 0 &&
-		    e->ip[len] == '\0')
+		if (e->hash == h && e->len == len &&
+		    memcmp(e->ip, ip, len) == 0)
 			return e;
 	}
-	if ((e->ip = malloc(len + 1)) == NULL)
+	if ((e->ip = win_strdup(a, ip, len)) == NULL)
 		return NULL;
-	memcpy(e->ip, ip, len);
-	e->ip[len] = '\0';
+	e->len = len;
 	e->hash = h;
 	e->id = a->in++;
 	return e;
@@ -333,7 +366,7 @@ win_intern(struct win_agg *a, const char *ip, size_t len)
 /* Adds the row of q to the group (dim, key) of client ip. */
 static void
 win_add(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik,
-    const char *label, uint32_t ip, sqlite3_stmt *q)
+    const char *label, struct win_ip *ip, sqlite3_stmt *q)
 {
 	struct win_group	*e;
 	int64_t			 n = sqlite3_column_int64(q, C_SESS);
@@ -366,7 +399,7 @@ win_add(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik,
 		else if (strcmp((const char *)role, "decoy") == 0)
 			e->v.decoy += n;
 	}
-	if ((s = win_seen(a, e->id, ip)) == -1)
+	if ((s = win_seen(ip, e->id)) == -1)
 		a->failed = 1;
 	else
 		e->v.clients += s;
@@ -405,7 +438,7 @@ win_row(struct win_agg *a, sqlite3_stmt *q)
 #define DIM(d)	(a->dims & (1u << (d)))
 #define TEXT(d, c, label) do {						\
 	if (DIM(d) && (s = WIN_TEXT(q, c)) != NULL && *s != '\0')	\
-		win_add(a, d, s, WIN_LEN(q, c), 0, label, id, q);	\
+		win_add(a, d, s, WIN_LEN(q, c), 0, label, e, q);	\
 } while (0)
 	TEXT(W_DECOY, C_DECOY, WIN_TEXT(q, C_ROLE));
 	TEXT(W_ROLE, C_ROLE, NULL);
@@ -417,25 +450,26 @@ win_row(struct win_agg *a, sqlite3_stmt *q)
 	TEXT(W_IP, C_IP, NULL);
 #undef TEXT
 	if (DIM(W_ASN) && (v = sqlite3_column_int64(q, C_ASN)) != -1)
-		win_add(a, W_ASN, "", 0, v, WIN_TEXT(q, C_ORG), id, q);
+		win_add(a, W_ASN, "", 0, v, WIN_TEXT(q, C_ORG), e, q);
 	if (DIM(W_ANOM)) {
 		v = sqlite3_column_int64(q, C_ANOM);
 		for (int b = 0; b < 10; b++)
 			if ((v >> b) & 1)
-				win_add(a, W_ANOM, "", 0, b, NULL, id, q);
+				win_add(a, W_ANOM, "", 0, b, NULL, e, q);
 	}
 	if (DIM(W_NET)) {
 		if (e->net == NULL && filter_net(ip, 24, 64, net,
-		    sizeof(net)) == 0 && (e->net = strdup(net)) == NULL)
+		    sizeof(net)) == 0 && (e->net = win_strdup(a, net,
+		    strlen(net))) == NULL)
 			a->failed = 1;
 		if (e->net != NULL)
-			win_add(a, W_NET, e->net, strlen(e->net), 0, NULL, id,
+			win_add(a, W_NET, e->net, strlen(e->net), 0, NULL, e,
 			    q);
 	}
 	if (DIM(W_BUCKET)) {
 		v = sqlite3_column_int64(q, C_T);
 		win_add(a, W_BUCKET, "", 0, v / a->bucket * a->bucket, NULL,
-		    id, q);
+		    e, q);
 	}
 #undef DIM
 }

@@ -650,6 +650,15 @@ static const struct migration migrations[] = {
 	{ 10,
 	"ALTER TABLE sessions ADD COLUMN via TEXT;"
 	},
+	/*
+	 * 11: the classification evidence of a new session and the label of
+	 * its SYN are added per batch by the store (evidence.c), grouped,
+	 * instead of by triggers per row.
+	 */
+	{ 11,
+	"DROP TRIGGER IF EXISTS sessions_evidence;"
+	"DROP TRIGGER IF EXISTS sessions_syn_os;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

@@ -103,6 +103,7 @@ struct store {
 	ino_t		 ino;
 	int		 file_known;
 	struct rollup	*rollup;	/* NULL: read-only */
+	struct evbatch	*evidence;	/* NULL: read-only */
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
@@ -325,6 +326,11 @@ store_setup_rw(struct store *s, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if ((s->evidence = evidence_open(s->db)) == NULL) {
+		snprintf(err, errlen, "database %s: cannot prepare the "
+		    "evidence: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
 	if ((s->rollup = rollup_open(s->db)) == NULL) {
 		snprintf(err, errlen, "database %s: cannot prepare the "
 		    "rollups: %s", s->path, sqlite3_errmsg(s->db));
@@ -412,12 +418,20 @@ store_close(struct store *s)
 		return;
 	counts_clear(&s->counts);
 	rollup_close(s->rollup);
+	evidence_close(s->evidence);
 	for (int i = 0; i < Q_MAX; i++)
 		sqlite3_finalize(s->q[i]);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+/* The evidence writer of a read-write store (db recount), or NULL. */
+struct evbatch *
+store_evidence(struct store *s)
+{
+	return s->evidence;
 }
 
 /* The rollups of a read-write store (db recount), or NULL. */
@@ -480,6 +494,14 @@ store_commit(struct store *s)
 	if (s->q[Q_COUNTS] != NULL &&
 	    counts_flush(&s->counts, s->q[Q_COUNTS]) == -1) {
 		store_fail(s, "cannot write the report counts");
+		return -1;
+	}
+	if (s->evidence != NULL && evidence_syn_os(s->evidence, 0) == -1) {
+		store_fail(s, "cannot label the sessions from their SYNs");
+		return -1;
+	}
+	if (s->evidence != NULL && evidence_flush(s->evidence) == -1) {
+		store_fail(s, "cannot write the classification evidence");
 		return -1;
 	}
 	if (s->rollup != NULL && rollup_flush(s->rollup) == -1) {

@@ -17,7 +17,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		10
+#define SCHEMA_VERSION		11
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -79,6 +79,14 @@ int		 rollup_flush(struct rollup *);
 int		 rollup_rebuild(struct rollup *);
 void		 rollup_close(struct rollup *);
 struct rollup	*store_rollup(struct store *);
+
+/* evidence.c: SYN labels and evidence, per batch (store.c owns one). */
+struct evbatch;
+struct evbatch	*evidence_open(sqlite3 *);
+int		 evidence_syn_os(struct evbatch *, int all);
+int		 evidence_flush(struct evbatch *);
+void		 evidence_close(struct evbatch *);
+struct evbatch	*store_evidence(struct store *);
 
 /* schema.c */
 int		 schema_migrate(sqlite3 *, char *err, size_t errlen);

@@ -246,3 +246,67 @@ def test_prune_keeps_what_was_counted(db, tmp_path):
         assert r.returncode == 2, (bad, r.stderr)
     assert run_bin("db", "recount", "--older-than", "1d", "--db",
                    p).returncode == 2
+
+
+def evidence_oracle(db):
+    """The classification evidence as the schema-3 trigger counted it,
+    one session at a time in id order."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT src_ip, role, start_us, helo, mail_from,"
+                       " anomalies FROM sessions ORDER BY id").fetchall()
+    con.close()
+    ev, env = {}, {}
+    for ip, role, t, helo, mail, anom in rows:
+        e = ev.setdefault(ip, [None, 0, None, 0, 0, 0])
+        for i, r in ((0, "primary"), (2, "backup")):
+            if role == r:
+                e[i] = t if e[i] is None else min(e[i], t)
+                e[i + 1] += 1
+        e[4] += helo is not None and anom & 16 == 0
+        if mail is not None:
+            k = (ip, helo or "", mail)
+            if k in env and t - env[k][0] >= 60 * 10**6:
+                e[5] += 1
+            f = env.get(k, (t, t, 0))
+            env[k] = (min(f[0], t), max(f[1], t), f[2] + 1)
+    return ({(ip,) + tuple(v) for ip, v in ev.items()},
+            {k + v for k, v in env.items()})
+
+
+def evidence_tables(db):
+    con = sqlite3.connect(db)
+    try:
+        return (set(con.execute("SELECT * FROM client_evidence")),
+                set(con.execute("SELECT * FROM client_envelopes")))
+    finally:
+        con.close()
+
+
+def test_evidence_per_batch_counts_as_the_trigger_did(db, tmp_path):
+    """Sessions stored through the store (db merge: one batch per file)
+    get the classification evidence the per-row trigger gave them, also
+    across batches (a second file with the same clients)."""
+    other = str(tmp_path / "other.db")
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-synthetic-db"),
+                    "--sessions", "3000", "--clients", "1500", "--days",
+                    "3", "--seed", "8", "--decoymx", BIN, other],
+                   check=True, capture_output=True, timeout=300)
+    first = str(tmp_path / "first.db")
+    shutil.copy(db, first)
+    # Envelopes that repeat, within a file and across the two.
+    for path, every in ((first, 3), (other, 2)):
+        con = sqlite3.connect(path)
+        with con:
+            con.execute("UPDATE sessions SET helo = 'h.example',"
+                        " mail_from = 'm@x.example' WHERE id % ? = 0",
+                        (every,))
+        con.close()
+    dst = str(tmp_path / "merged.db")
+    for src in (first, other):
+        r = run_bin("db", "merge", "--db", dst, src, timeout=120)
+        assert r.returncode == 0, r.stderr
+    got = evidence_tables(dst)
+    want = evidence_oracle(dst)
+    assert len(want[0]) > 1000 and sum(e[6] for e in want[0]) > 100
+    assert got[0] == want[0]
+    assert got[1] == want[1]
