@@ -131,7 +131,7 @@ config_defaults(struct config *c)
 	    c->hostname[0] == '\0')
 		strlcpy_(c->hostname, "localhost", sizeof(c->hostname));
 	strlcpy_(c->sensor_name, c->hostname, sizeof(c->sensor_name));
-	strlcpy_(c->db, "/var/lib/decoymx/decoymx.db", sizeof(c->db));
+	strlcpy_(c->db, CONFIG_DEFAULT_DB, sizeof(c->db));
 	strlcpy_(c->user, "decoymx", sizeof(c->user));
 	strlcpy_(c->chroot, "/var/empty", sizeof(c->chroot));
 	c->real_mx_pref = -1;

@@ -241,6 +241,8 @@ struct ignore_net {
 	uint8_t			 addr[16];	/* host bits cleared */
 };
 #define MAX_EXPORTS		8	/* "export ... every" lines */
+/* The db key's default, also the commands' --db fallback (main.c). */
+#define CONFIG_DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
 
 enum defer_stage {
 	DEFER_GREETING, DEFER_HELO, DEFER_MAIL, DEFER_RCPT, DEFER_DATA

@@ -27,9 +27,7 @@
 #include "sensor.h"
 #include "daemon.h"
 
-#ifndef DEFAULT_DB
-#define DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
-#endif
+#define DEFAULT_DB	CONFIG_DEFAULT_DB	/* the db key's default */
 #define DEV_DB		"var/decoymx.db"
 
 struct cmd;
