@@ -16,9 +16,9 @@
 
 #include "decoymx.h"
 
-/* The check of export lines, set by the program (config_set_export_check). */
-static int	(*config_export_check)(const struct export_conf *, char *,
-		    size_t);
+/* The parser of export lines, set by the program (config_set_export_parse). */
+static struct export_opts *(*config_export_parse)(const struct export_conf *,
+		    char *, size_t);
 
 typedef int (*setter_fn)(struct config *, char *, char *, size_t);
 
@@ -694,17 +694,31 @@ set_max_per_client(struct config *c, char *args, char *err, size_t errlen)
 }
 
 /*
- * Sets the check of an export line's format and options.  The parser of
- * the export command is in reports/, above common/, so the program
- * (daemon/hooks.c) plugs it in; without it (unit tests, fuzzing) an
- * export line's options are taken as written.  check returns 0, or -1
- * with err set.
+ * Sets the parser of an export line's format and options.  The option
+ * table of the export command is in reports/, above common/, so the
+ * program (daemon/hooks.c) plugs it in; without it (unit tests, fuzzing)
+ * an export line's options are kept as written and opts stays NULL.
+ * parse returns the typed options, allocated (config_free() frees them),
+ * or NULL with err set to what is wrong.
  */
 void
-config_set_export_check(int (*check)(const struct export_conf *, char *,
-    size_t))
+config_set_export_parse(struct export_opts *(*parse)(
+    const struct export_conf *, char *, size_t))
 {
-	config_export_check = check;
+	config_export_parse = parse;
+}
+
+/*
+ * Frees what a configuration owns (the parsed export options).  A copy
+ * of a struct config shares them: free one of the copies, once.
+ */
+void
+config_free(struct config *c)
+{
+	for (int i = 0; i < MAX_EXPORTS; i++) {
+		free(c->exports[i].opts);
+		c->exports[i].opts = NULL;
+	}
 }
 
 /*
@@ -749,9 +763,10 @@ set_export(struct config *c, char *args, char *err, size_t errlen)
 		    "quote");
 		return -1;
 	}
-	/* The export command's own parser, plugged in by the program. */
-	if (config_export_check != NULL &&
-	    config_export_check(x, err, errlen) == -1)
+	/* Parsed once, by the export command's own option table. */
+	x->opts = NULL;
+	if (config_export_parse != NULL &&
+	    (x->opts = config_export_parse(x, err, errlen)) == NULL)
 		return -1;
 	x->every_ms = (uint32_t)ms;
 	c->nexports++;

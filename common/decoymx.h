@@ -97,6 +97,7 @@ enum geo_kind { GEO_COUNTRY, GEO_ASN, GEO_CITY, GEO_KINDS };
 #define GEO_PATH_MAX		1024
 
 struct geo_info;
+struct export_opts;		/* reports/export.h; config.c holds pointers */
 
 /* A bounded byte string that points into someone else's buffer. */
 struct span {
@@ -329,6 +330,9 @@ struct config {
 		char		 path[1024];
 		uint32_t	 every_ms;
 		char		 args[512];	/* export options, as written */
+		/* parsed from them by the program's hook, owned (free()),
+		   NULL without one: struct export_opts is reports/' */
+		struct export_opts *opts;
 	}			 exports[MAX_EXPORTS];
 	int			 nexports;
 };
@@ -357,8 +361,9 @@ int		 config_ignore_match(const struct ignore_net *, int n,
 int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
-void		 config_set_export_check(int (*)(const struct export_conf *,
-		    char *err, size_t errlen));
+void		 config_free(struct config *);
+void		 config_set_export_parse(struct export_opts *(*)(
+		    const struct export_conf *, char *err, size_t errlen));
 
 /* log.c */
 extern const char *log_procname;

@@ -122,7 +122,8 @@ cmd_run(int argc, char **argv)
 		{ "check",	no_argument,	   NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct config	 c;
+	/* The running configuration, for the life of the process. */
+	static struct config c;
 	const char	*file = NULL, *db = NULL, *user = NULL;
 	const char	*listen[MAX_LISTEN];
 	int		 nlisten = 0, check = 0, ch;

@@ -213,6 +213,7 @@ proc_reload(struct config *running, int ipc_fd)
 	if (config_load(&nc, running->file) == -1) {
 		log_warn("reload: %s has errors, keeping the running "
 		    "configuration", running->file);
+		config_free(&nc);
 		return;
 	}
 	/* Command-line overrides and what cannot change stay as running. */
@@ -249,11 +250,13 @@ proc_reload(struct config *running, int ipc_fd)
 	if (config_check(&nc, err, sizeof(err)) == -1) {
 		log_warn("reload: %s: %s, keeping the running configuration",
 		    running->file, err);
+		config_free(&nc);
 		return;
 	}
 	log_info("reload: %s applied (listen changes need a restart)",
 	    running->file);
 	nc.file = running->file;
+	config_free(running);
 	*running = nc;
 	log_setlevel(nc.log_level);
 	/* The settings the network process takes, field by field. */

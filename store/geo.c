@@ -672,8 +672,11 @@ cmd_geo(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	config_defaults(&c);
-	if (file != NULL && config_load(&c, file) == -1)
+	if (file != NULL && config_load(&c, file) == -1) {
+		config_free(&c);
 		return EXIT_USAGE;
+	}
+	config_free(&c);	/* only its geoip paths are used */
 	for (int k = 0; k < GEO_KINDS; k++) {
 		if (over[k] != NULL && strlcpy_(c.geoip[k], over[k],
 		    sizeof(c.geoip[k])) >= sizeof(c.geoip[k])) {

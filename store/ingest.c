@@ -427,7 +427,7 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 	e = &ig->conf->exports[x->i];
 	if ((st = ingest_hooks->export(ig->conf, x->i, store_db(ig->st),
 	    store_path(ig->st), &entries)) == -1) {
-		log_warn("export format=%s path=%s failed: bad options",
+		log_warn("export format=%s path=%s failed: no parsed options",
 		    e->format, e->path);
 		return;
 	}

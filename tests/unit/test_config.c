@@ -10,6 +10,7 @@
 #include "t.h"
 #include "decoymx.h"
 #include "daemon.h"
+#include "export.h"
 
 static struct config c;
 
@@ -211,45 +212,54 @@ test_duplicates(void)
 	CHECK(line("hostname b.example") == 0);
 }
 
-/* The export check the program plugs in (config_set_export_check()). */
+/* The export parser the program plugs in (config_set_export_parse()). */
 static char	 seen_export[1600];
 
-static int
-stub_export_check(const struct export_conf *x, char *err, size_t errlen)
+static struct export_opts *
+stub_export_parse(const struct export_conf *x, char *err, size_t errlen)
 {
 	snprintf(seen_export, sizeof(seen_export), "%s|%s|%s", x->format,
 	    x->path, x->args);
 	if (strstr(x->args, "--bad") != NULL) {
-		snprintf(err, errlen, "stub refuses --bad");
-		return -1;
+		snprintf(err, errlen, "--bad: stub refuses it");
+		return NULL;
 	}
-	return 0;
+	return calloc(1, sizeof(struct export_opts));
 }
 
 static void
-test_export_check(void)
+test_export_parse(void)
 {
-	/* Without a check (a library user), the options are kept as written. */
-	config_set_export_check(NULL);
+	/* Without a parser (a library user), the options are kept as written. */
+	config_set_export_parse(NULL);
 	config_defaults(&c);
 	CHECK(line("export gopher /tmp/x every 5m --whatever") == 0);
 	CHECK(c.nexports == 1 && strcmp(c.exports[0].args, "--whatever") == 0);
-	/* The check sees the line's words and its verdict is the line's. */
-	config_set_export_check(stub_export_check);
+	CHECK(c.exports[0].opts == NULL);
+	/* The parser sees the line's words and its verdict is the line's. */
+	config_set_export_parse(stub_export_parse);
 	config_defaults(&c);
 	CHECK(line("export plain /tmp/y every 1m  --ttl 60") == 0);
 	CHECK_STR(seen_export, "plain|/tmp/y|--ttl 60");
+	CHECK(c.exports[0].opts != NULL);
 	CHECK(line("export plain /tmp/y every 1m --bad") == -1);
 	CHECK(c.nexports == 1);
-	/* The program's check is the export command's parser. */
+	config_free(&c);
+	CHECK(c.exports[0].opts == NULL);
+	/* The program's parser is the export command's option table. */
 	hooks_install();
 	config_defaults(&c);
-	CHECK(line("export rbldnsd /tmp/z every 5m --ttl 60") == 0);
+	CHECK(line("export rbldnsd /tmp/z every 5m --ttl 60 --per-entry") == 0);
+	CHECK(c.exports[0].opts != NULL && c.exports[0].opts->per_entry == 1);
+	CHECK_STR(c.exports[0].opts->ttl, "60");
+	CHECK_STR(c.exports[0].opts->output, "/tmp/z");
 	CHECK(line("export gopher /tmp/z every 5m") == -1);
 	CHECK(line("export rbldnsd /tmp/z every 5m --ttl \"60") == -1);
+	CHECK(line("export rbldnsd /tmp/z every 5m --ttl abc") == -1);
 	CHECK(line("export rbldnsd /tmp/z every 5m --no-such-option") == -1);
 	CHECK(c.nexports == 1);
-	config_set_export_check(NULL);
+	config_free(&c);
+	config_set_export_parse(NULL);
 }
 
 /* Several real-mx: the lowest preference sets the roles. */
@@ -324,7 +334,7 @@ main(void)
 	test_file();
 	test_duplicates();
 	test_real_mx();
-	test_export_check();
+	test_export_parse();
 	test_util();
 	return t_done("test_config");
 }
