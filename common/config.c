@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1370,4 +1371,131 @@ config_dump(const struct config *c, FILE *f)
 	    c->pipelining ? "yes" : "no", c->idle_timeout_ms,
 	    c->max_session_ms, c->max_errors, c->queue_size,
 	    c->batch_interval_ms, c->batch_max);
+}
+
+/*
+ * Every setting of struct config, by the key that sets it, and what a
+ * reload does with it (doc/DESIGN.md §3): RELOAD_NET rows are what the
+ * network process reads, so REC_RELOAD carries exactly them (chan_conf[]
+ * in chan.c; tests/unit/test_chan.c checks the two agree).  A key may
+ * fill several fields: its rows are consecutive.  Not listed: file, the
+ * cli_ flags, seen and seen_line (the parser's bookkeeping).
+ */
+#define CF(key, f, str, r) { key, offsetof(struct config, f), \
+	sizeof(((struct config *)NULL)->f), str, r }
+
+static const struct config_field config_field_tab[] = {
+	CF("listen", listen, 0, RELOAD_RESTART),
+	CF("listen", nlisten, 0, RELOAD_RESTART),
+	CF("real-mx", real_mx, 0, RELOAD_RESTART),
+	CF("real-mx", nreal_mx, 0, RELOAD_RESTART),
+	CF("real-mx", real_mx_set, 0, RELOAD_RESTART),
+	CF("real-mx", real_mx_pref, 0, RELOAD_RESTART),
+	CF("hostname", hostname, 1, RELOAD_NET),
+	CF("db", db, 1, RELOAD_RESTART),
+	CF("user", user, 1, RELOAD_RESTART),
+	CF("chroot", chroot, 1, RELOAD_RESTART),
+	CF("defer-stage", defer_stage, 0, RELOAD_NET),
+	CF("defer-reply", defer_code, 0, RELOAD_NET),
+	CF("defer-reply", defer_status, 1, RELOAD_NET),
+	CF("defer-reply", defer_text, 1, RELOAD_NET),
+	CF("banner", banner, 1, RELOAD_NET),
+	CF("ignore", ignore, 0, RELOAD_NET),	/* and ignore-file */
+	CF("ignore", nignore, 0, RELOAD_NET),
+	CF("pipelining", pipelining, 0, RELOAD_NET),
+	CF("idle-timeout", idle_timeout_ms, 0, RELOAD_NET),
+	CF("max-session", max_session_ms, 0, RELOAD_NET),
+	CF("max-errors", max_errors, 0, RELOAD_NET),
+	CF("queue-size", queue_size, 0, RELOAD_RESTART),
+	CF("batch-interval", batch_interval_ms, 0, RELOAD_LIVE),
+	CF("batch-max", batch_max, 0, RELOAD_LIVE),
+	CF("log-level", log_level, 0, RELOAD_NET),
+	CF("returning-defer", returning_defer, 0, RELOAD_NET),
+	CF("returning-window", returning_window_ms, 0, RELOAD_NET),
+	CF("client-table-size", client_table_size, 0, RELOAD_NET),
+	CF("log", log_syslog, 0, RELOAD_RESTART),
+	CF("greeting-delay", greeting_delay_ms, 0, RELOAD_NET),
+	CF("reply-delay", reply_delay_ms, 0, RELOAD_NET),
+	CF("stutter", stutter_ms, 0, RELOAD_NET),
+	CF("stutter", stutter_bytes, 0, RELOAD_NET),
+	CF("tarpit", tarpit, 0, RELOAD_NET),
+	CF("max-clients", max_clients, 0, RELOAD_NET),
+	CF("max-per-client", max_per_client, 0, RELOAD_NET),
+	CF("metrics", metrics, 0, RELOAD_RESTART),
+	CF("metrics", metrics_len, 0, RELOAD_RESTART),
+	CF("sensor name", sensor_name, 1, RELOAD_LIVE),
+	CF("events-log", events_log, 1, RELOAD_RESTART),
+	CF("sensor", sensor, 0, RELOAD_RESTART),
+	CF("sensor interface", sensor_if, 1, RELOAD_RESTART),
+	CF("sensor fpdb", sensor_fpdb, 1, RELOAD_RESTART),
+	CF("sensor fpdb", sensor_fpdb_set, 0, RELOAD_RESTART),
+	CF("sensor watch", watch, 0, RELOAD_RESTART),
+	CF("sensor watch", nwatch, 0, RELOAD_RESTART),
+	CF("geoip", geoip, 0, RELOAD_LIVE),
+	CF("geoip-required", geoip_required, 0, RELOAD_RESTART),
+	CF("export", exports, 0, RELOAD_LIVE),
+	CF("export", nexports, 0, RELOAD_LIVE),
+};
+
+/* The table above (tests, and whoever needs a setting by its key). */
+const struct config_field *
+config_fields(size_t *n)
+{
+	*n = sizeof(config_field_tab) / sizeof(config_field_tab[0]);
+	return config_field_tab;
+}
+
+/*
+ * What a reload applies: out becomes fresh (a configuration just read
+ * from running's file), except that every RELOAD_RESTART setting keeps
+ * its running value, and so do the command-line overrides (--db,
+ * --user, --listen).  Pure: no I/O, no logging.  out may be fresh
+ * itself; it takes fresh's parsed export options (running's stay
+ * running's to free).  Returns the number of keys whose change needs a
+ * restart (kept as running), their names, comma-separated, in why.
+ */
+int
+config_reload(const struct config *running, const struct config *fresh,
+    struct config *out, char *why, size_t whylen)
+{
+	const char	*last = NULL;
+	size_t		 n = 0;
+	int		 kept = 0;
+
+	if (out != fresh)
+		*out = *fresh;
+	out->file = running->file;
+	out->cli_db = running->cli_db;
+	out->cli_user = running->cli_user;
+	out->cli_listen = running->cli_listen;
+	/* Overrides from the command line are not the file's to change. */
+	if (running->cli_db)
+		memcpy(out->db, running->db, sizeof(out->db));
+	if (running->cli_user)
+		memcpy(out->user, running->user, sizeof(out->user));
+	if (running->cli_listen) {
+		memcpy(out->listen, running->listen, sizeof(out->listen));
+		out->nlisten = running->nlisten;
+	}
+	if (whylen > 0)
+		why[0] = '\0';
+	for (size_t i = 0; i < sizeof(config_field_tab) /
+	    sizeof(config_field_tab[0]); i++) {
+		const struct config_field *f = &config_field_tab[i];
+		const char	*r = (const char *)running + f->off;
+		char		*o = (char *)out + f->off;
+
+		if (f->reload != RELOAD_RESTART)
+			continue;
+		if ((f->str ? strcmp(r, o) : memcmp(r, o, f->size)) != 0 &&
+		    (last == NULL || strcmp(last, f->key) != 0)) {
+			last = f->key;
+			kept++;
+			if (n < whylen)
+				n += (size_t)snprintf(why + n, whylen - n,
+				    "%s%s", n > 0 ? ", " : "", f->key);
+		}
+		memcpy(o, r, f->size);
+	}
+	return kept;
 }

@@ -262,6 +262,7 @@ struct config {
 	const char		*file;		/* for messages; NULL: none */
 	uint8_t			 cli_db;	/* --db given: not the file's */
 	uint8_t			 cli_user;	/* --user given */
+	uint8_t			 cli_listen;	/* --listen given: not the file's */
 	struct listen_conf	 listen[MAX_LISTEN];
 	int			 nlisten;
 	struct real_mx_conf {
@@ -362,6 +363,23 @@ int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
 void		 config_free(struct config *);
+int		 config_reload(const struct config *running,
+		    const struct config *fresh, struct config *out, char *why,
+		    size_t whylen);
+
+/* What a reload does with a setting (config_reload(), doc/DESIGN.md §3). */
+enum reload_class {
+	RELOAD_LIVE,		/* taken at once by the store process */
+	RELOAD_NET,		/* taken at once by both: REC_RELOAD carries it */
+	RELOAD_RESTART		/* needs a restart: the running value stays */
+};
+struct config_field {
+	const char		*key;	/* as in the file, for the warning */
+	size_t			 off, size;
+	uint8_t			 str;	/* a string: compared as one */
+	enum reload_class	 reload;
+};
+const struct config_field *config_fields(size_t *n);
 void		 config_set_export_parse(struct export_opts *(*)(
 		    const struct export_conf *, char *err, size_t errlen));
 
@@ -413,6 +431,7 @@ size_t		 chan_encode_reload(const struct config *, uint8_t *buf,
 		    size_t cap);
 int		 chan_decode_reload(const uint8_t *, size_t, struct config *,
 		    const char **why);
+int		 chan_reload_carries(size_t off, size_t size);
 int		 chan_dispatch(const struct chan_handler *, size_t n, void *arg,
 		    const uint8_t *msg, size_t len);
 

@@ -169,6 +169,7 @@ cmd_run(int argc, char **argv)
 		strlcpy_(c.user, user, sizeof(c.user));
 	c.cli_db = db != NULL;
 	c.cli_user = user != NULL;
+	c.cli_listen = nlisten > 0;
 	if (config_check(&c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", file ? file : "decoymx", err);
 		return EXIT_USAGE;

@@ -3,6 +3,8 @@
  * "file:line: message" errors, --listen syntax, roles, and the whole-file
  * check.
  */
+#include <arpa/inet.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -262,6 +264,120 @@ test_export_parse(void)
 	config_set_export_parse(NULL);
 }
 
+/*
+ * config_reload() on every row of config_fields(): a changed RELOAD_LIVE
+ * or RELOAD_NET setting is applied, a changed RELOAD_RESTART one keeps
+ * its running value and is named.
+ */
+static struct config	 run, fresh, out;
+
+static void
+test_reload_classes(void)
+{
+	const struct config_field *f;
+	size_t	 nf;
+	char	 why[256];
+
+	f = config_fields(&nf);
+	CHECK(nf > 40);
+	for (size_t i = 0; i < nf; i++) {
+		char	*p = (char *)&fresh + f[i].off;
+		int	 kept;
+
+		config_defaults(&run);
+		config_defaults(&fresh);
+		if (f[i].str) {
+			p[0] = p[0] == 'Z' ? 'Y' : 'Z';
+			p[1] = '\0';
+		} else
+			p[0] ^= 1;
+		kept = config_reload(&run, &fresh, &out, why, sizeof(why));
+		if (f[i].reload == RELOAD_RESTART) {
+			CHECK(kept == 1);
+			CHECK_STR(why, f[i].key);
+			CHECK(memcmp((char *)&out + f[i].off, (char *)&run +
+			    f[i].off, f[i].size) == 0);
+		} else {
+			CHECK(kept == 0 && why[0] == '\0');
+			CHECK(memcmp((char *)&out + f[i].off, p, f[i].size) ==
+			    0);
+		}
+	}
+	/* Rows of one key are consecutive (a key is named once). */
+	for (size_t i = 0; i < nf; i++)
+		for (size_t j = i + 2; j < nf; j++)
+			if (strcmp(f[i].key, f[j].key) == 0)
+				CHECK(strcmp(f[j - 1].key, f[i].key) == 0);
+}
+
+/* The same on whole files, as a SIGHUP reads them. */
+static void
+test_reload(void)
+{
+	char	 why[256];
+	int	 kept;
+
+	config_set_export_parse(NULL);
+	config_defaults(&run);
+	CHECK(config_parse_line(&run, "a.conf", 1, "listen 127.0.0.1:2525") ==
+	    0);
+	CHECK(config_parse_line(&run, "a.conf", 2, "queue-size 100") == 0);
+	CHECK(config_parse_line(&run, "a.conf", 3, "sensor fpdb /a.fp") == 0);
+	run.file = "a.conf";
+	config_defaults(&fresh);
+	CHECK(config_parse_line(&fresh, "a.conf", 1, "listen 127.0.0.1:2526")
+	    == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 2, "queue-size 200") == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 3, "sensor fpdb /b.fp /c.fp")
+	    == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 4, "hostname new.example")
+	    == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 5, "batch-max 7") == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 6, "export plain /x every "
+	    "1m") == 0);
+	kept = config_reload(&run, &fresh, &out, why, sizeof(why));
+	/* Needs a restart: named once each, in the table's order. */
+	CHECK(kept == 3);
+	CHECK_STR(why, "listen, queue-size, sensor fpdb");
+	CHECK(out.queue_size == 100 && out.nlisten == 1);
+	CHECK_STR(out.sensor_fpdb, "/a.fp");
+	CHECK(out.listen[0].ss.ss_family == AF_INET &&
+	    ntohs(((struct sockaddr_in *)&out.listen[0].ss)->sin_port) ==
+	    2525);
+	/* Live: the network process's and the store's. */
+	CHECK_STR(out.hostname, "new.example");
+	CHECK(out.batch_max == 7 && out.nexports == 1);
+	CHECK(out.file == run.file);
+	/* A why too small is cut, never overrun; the count stays. */
+	CHECK(config_reload(&run, &fresh, &out, why, 8) == 3);
+	CHECK(strlen(why) < 8);
+	/* Nothing changed: nothing named. */
+	CHECK(config_reload(&run, &run, &out, why, sizeof(why)) == 0);
+	CHECK_STR(why, "");
+	/* Command-line overrides stay, without a warning. */
+	config_defaults(&run);
+	strcpy(run.db, "/cli.db");
+	run.cli_db = 1;
+	CHECK(config_listen_arg(&run, "127.0.0.1:2600", why, sizeof(why)) ==
+	    0);
+	run.cli_listen = 1;
+	config_defaults(&fresh);
+	CHECK(config_parse_line(&fresh, "a.conf", 1, "db /file.db") == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 2, "listen 127.0.0.1:2525")
+	    == 0);
+	CHECK(config_reload(&run, &fresh, &out, why, sizeof(why)) == 0);
+	CHECK_STR(out.db, "/cli.db");
+	CHECK(out.cli_db == 1 && out.cli_listen == 1 && out.nlisten == 1);
+	CHECK(ntohs(((struct sockaddr_in *)&out.listen[0].ss)->sin_port) ==
+	    2600);
+	/* In place, as proc_reload() does it. */
+	CHECK(config_parse_line(&fresh, "a.conf", 3, "queue-size 5") == 0);
+	CHECK(config_reload(&run, &fresh, &fresh, why, sizeof(why)) == 1);
+	CHECK_STR(why, "queue-size");
+	CHECK(fresh.queue_size == run.queue_size);
+	CHECK_STR(fresh.db, "/cli.db");
+}
+
 /* Several real-mx: the lowest preference sets the roles. */
 static void
 test_real_mx(void)
@@ -335,6 +451,8 @@ main(void)
 	test_duplicates();
 	test_real_mx();
 	test_export_parse();
+	test_reload_classes();
+	test_reload();
 	test_util();
 	return t_done("test_config");
 }
