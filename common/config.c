@@ -58,6 +58,7 @@ static int	 set_returning_window(struct config *, char *, char *,
 static int	 set_client_table_size(struct config *, char *, char *,
 		    size_t);
 static int	 config_seen_id(size_t key, const char *args);
+static int	 one_word(char *, char **, char *, size_t);
 
 /* How often a key may appear. */
 enum { K_ONCE, K_MANY, K_SUB };	/* K_SUB: once per first word */
@@ -123,6 +124,74 @@ static const struct {
 	{ "sensor", "name", 3 },
 	{ "geoip", "country", 4 }, { "geoip", "asn", 5 }, { "geoip", "city", 6 },
 };
+
+/*
+ * The names of each enumerated setting, by value: the one spelling that
+ * its setter takes and config_dump() prints.  A name function returns
+ * NULL past the last value.  The log levels are log.c's
+ * (log_level_name()), the geoip kinds names.c's (geo_kind_name()).
+ */
+typedef const char *(*name_fn)(int);
+
+#define CONFIG_NAMES(fn, ...)						\
+	static const char *						\
+	fn(int v)							\
+	{								\
+		static const char *const t[] = { __VA_ARGS__ };		\
+									\
+		return v >= 0 && (size_t)v < sizeof(t) / sizeof(t[0]) ?	\
+		    t[v] : NULL;					\
+	}
+
+CONFIG_NAMES(defer_stage_name, "greeting", "helo", "mail", "rcpt", "data")
+CONFIG_NAMES(tarpit_name, "none", "bots", "all")	/* enum tarpit_who */
+CONFIG_NAMES(sensor_mode_name, "off", "auto", "on")	/* SENSOR_ */
+CONFIG_NAMES(returning_name, "off", "greeting")		/* RETURNING_ */
+CONFIG_NAMES(log_target_name, "stderr", "syslog")	/* log_syslog */
+CONFIG_NAMES(bool_name, "no", "yes")
+
+/* The value named w, or -1. */
+static int
+name_find(name_fn names, const char *w)
+{
+	const char *n;
+
+	for (int i = 0; (n = names(i)) != NULL; i++)
+		if (strcmp(n, w) == 0)
+			return i;
+	return -1;
+}
+
+/* err = "'w' is not a, b or c", the names of names.  Returns -1. */
+static int
+name_bad(name_fn names, const char *w, char *err, size_t errlen)
+{
+	char	 list[160];
+	size_t	 n = 0;
+
+	list[0] = '\0';
+	for (int i = 0; names(i) != NULL; i++)
+		n += (size_t)snprintf(list + n, n < sizeof(list) ?
+		    sizeof(list) - n : 0, "%s%s", i == 0 ? "" :
+		    names(i + 1) == NULL ? " or " : ", ", names(i));
+	snprintf(err, errlen, "'%s' is not %s", w, list);
+	return -1;
+}
+
+/* One word naming a value of names, into *v.  0, or -1 with err. */
+static int
+set_name(int *v, name_fn names, char *args, char *err, size_t errlen)
+{
+	char	*w;
+	int	 i;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if ((i = name_find(names, w)) == -1)
+		return name_bad(names, w, err, errlen);
+	*v = i;
+	return 0;
+}
 
 void
 config_defaults(struct config *c)
@@ -438,21 +507,12 @@ set_chroot(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_defer_stage(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *names[] = {
-		"greeting", "helo", "mail", "rcpt", "data"
-	};
-	char *w;
+	int	 v = 0;
 
-	if (one_word(args, &w, err, errlen) == -1)
+	if (set_name(&v, defer_stage_name, args, err, errlen) == -1)
 		return -1;
-	for (int i = 0; i < 5; i++)
-		if (strcmp(w, names[i]) == 0) {
-			c->defer_stage = (enum defer_stage)i;
-			return 0;
-		}
-	snprintf(err, errlen, "'%s' is not one of greeting, helo, mail, "
-	    "rcpt, data", w);
-	return -1;
+	c->defer_stage = (enum defer_stage)v;
+	return 0;
 }
 
 /* "defer-reply CODE STATUS TEXT...": only 421, 450, 451, 452. */
@@ -503,19 +563,7 @@ set_defer_reply(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_bool(int *dst, char *args, char *err, size_t errlen)
 {
-	char *w;
-
-	if (one_word(args, &w, err, errlen) == -1)
-		return -1;
-	if (strcmp(w, "yes") == 0)
-		*dst = 1;
-	else if (strcmp(w, "no") == 0)
-		*dst = 0;
-	else {
-		snprintf(err, errlen, "'%s' is not yes or no", w);
-		return -1;
-	}
-	return 0;
+	return set_name(dst, bool_name, args, err, errlen);
 }
 
 static int
@@ -591,11 +639,8 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 
 	if (one_word(args, &w, err, errlen) == -1)
 		return -1;
-	if ((l = log_level_parse(w)) == -1) {
-		snprintf(err, errlen, "'%s' is not error, warn, info or debug",
-		    w);
-		return -1;
-	}
+	if ((l = log_level_parse(w)) == -1)
+		return name_bad(log_level_name, w, err, errlen);
 	c->log_level = l;
 	return 0;
 }
@@ -604,30 +649,20 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_log(struct config *c, char *args, char *err, size_t errlen)
 {
-	char	*w;
-
-	if (one_word(args, &w, err, errlen) == -1)
-		return -1;
-	if (strcmp(w, "stderr") == 0)
-		c->log_syslog = 0;
-	else if (strcmp(w, "syslog") == 0)
-		c->log_syslog = 1;
-	else {
-		snprintf(err, errlen, "'%s' is not stderr or syslog", w);
-		return -1;
-	}
-	return 0;
+	return set_name(&c->log_syslog, log_target_name, args, err, errlen);
 }
 
-/* A duration that may be 0 ("off"). */
+/* A duration that may be 0 ("off", "0", "0ms" as config_dump() says). */
 static int
 parse_ms0(char *args, uint64_t max, uint32_t *out, char *err, size_t errlen)
 {
-	char *w;
+	char		*w;
+	uint64_t	 ms;
 
 	if (one_word(args, &w, err, errlen) == -1)
 		return -1;
-	if (strcmp(w, "0") == 0 || strcmp(w, "off") == 0) {
+	if (strcmp(w, "off") == 0 ||
+	    (util_parse_duration_ms(w, &ms) == 0 && ms == 0)) {
 		*out = 0;
 		return 0;
 	}
@@ -668,18 +703,12 @@ set_stutter(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_tarpit(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *names[] = { "none", "bots", "all" };
-	char *w;
+	int	 v = 0;
 
-	if (one_word(args, &w, err, errlen) == -1)
+	if (set_name(&v, tarpit_name, args, err, errlen) == -1)
 		return -1;
-	for (int i = 0; i < 3; i++)
-		if (strcmp(w, names[i]) == 0) {
-			c->tarpit = (enum tarpit_who)i;
-			return 0;
-		}
-	snprintf(err, errlen, "'%s' is not none, bots or all", w);
-	return -1;
+	c->tarpit = (enum tarpit_who)v;
+	return 0;
 }
 
 static int
@@ -792,7 +821,6 @@ set_metrics(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_geoip(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *kinds[GEO_KINDS] = { "country", "asn", "city" };
 	char	*kind = next_word(&args), *path = next_word(&args);
 
 	if (kind == NULL || path == NULL || next_word(&args) != NULL) {
@@ -800,7 +828,7 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < GEO_KINDS; i++) {
-		if (strcmp(kind, kinds[i]) != 0)
+		if (strcmp(kind, geo_kind_name(i)) != 0)
 			continue;
 		if (strlcpy_(c->geoip[i], path, sizeof(c->geoip[i])) >=
 		    sizeof(c->geoip[i])) {
@@ -810,8 +838,7 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 		}
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not country, asn or city", kind);
-	return -1;
+	return name_bad(geo_kind_name, kind, err, errlen);
 }
 
 static int
@@ -828,7 +855,6 @@ set_geoip_required(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_sensor(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *modes[] = { "off", "auto", "on" };
 	char	*w = next_word(&args), *v = next_word(&args);
 	char	*kw = next_word(&args), *pref = next_word(&args);
 
@@ -837,11 +863,10 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 		    "fpdb PATH or watch ADDR [mx N]");
 		return -1;
 	}
-	for (int i = 0; i < 3 && v == NULL; i++)
-		if (strcmp(w, modes[i]) == 0) {
-			c->sensor = i;
-			return 0;
-		}
+	if (v == NULL && name_find(sensor_mode_name, w) != -1) {
+		c->sensor = name_find(sensor_mode_name, w);
+		return 0;
+	}
 	if (strcmp(w, "watch") == 0 && v != NULL && next_word(&args) == NULL &&
 	    (kw == NULL || (strcmp(kw, "mx") == 0 && pref != NULL))) {
 		struct sensor_watch *sw = &c->watch[c->nwatch];
@@ -915,19 +940,8 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_returning_defer(struct config *c, char *args, char *err, size_t errlen)
 {
-	char *w;
-
-	if (one_word(args, &w, err, errlen) == -1)
-		return -1;
-	if (strcmp(w, "greeting") == 0)
-		c->returning_defer = RETURNING_GREETING;
-	else if (strcmp(w, "off") == 0)
-		c->returning_defer = RETURNING_OFF;
-	else {
-		snprintf(err, errlen, "'%s' is not greeting or off", w);
-		return -1;
-	}
-	return 0;
+	return set_name(&c->returning_defer, returning_name, args, err,
+	    errlen);
 }
 
 static int
@@ -1281,9 +1295,6 @@ config_role(const struct config *c, int32_t mx_pref)
 void
 config_dump(const struct config *c, FILE *f)
 {
-	static const char *stages[] = {
-		"greeting", "helo", "mail", "rcpt", "data"
-	};
 	char	 ip[ADDR_STRLEN];
 	uint16_t port;
 
@@ -1322,20 +1333,18 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "sensor name %s\n", c->sensor_name);
 	if (c->events_log[0] != '\0')
 		fprintf(f, "events-log %s\n", c->events_log);
-	if (c->log_syslog)
-		fprintf(f, "log syslog\n");
+	fprintf(f, "log %s\nlog-level %s\n", log_target_name(c->log_syslog),
+	    log_level_name(c->log_level));
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
-	    stages[c->defer_stage], c->defer_code, c->defer_status,
+	    defer_stage_name(c->defer_stage), c->defer_code, c->defer_status,
 	    c->defer_text);
 	fprintf(f, "returning-defer %s\nreturning-window %ums\n"
-	    "client-table-size %u\n", c->returning_defer ==
-	    RETURNING_GREETING ? "greeting" : "off", c->returning_window_ms,
-	    c->client_table_size);
+	    "client-table-size %u\n", returning_name(c->returning_defer),
+	    c->returning_window_ms, c->client_table_size);
 	fprintf(f, "greeting-delay %ums\nreply-delay %ums\nstutter %ums %u\n"
 	    "tarpit %s\nmax-clients %u\nmax-per-client %u\n",
 	    c->greeting_delay_ms, c->reply_delay_ms, c->stutter_ms,
-	    c->stutter_bytes, c->tarpit == TARPIT_ALL ? "all" :
-	    c->tarpit == TARPIT_BOTS ? "bots" : "none", c->max_clients,
+	    c->stutter_bytes, tarpit_name(c->tarpit), c->max_clients,
 	    c->max_per_client);
 	if (c->metrics_len > 0) {
 		util_addr_str((const struct sockaddr *)&c->metrics, ip,
@@ -1345,16 +1354,15 @@ config_dump(const struct config *c, FILE *f)
 	}
 	for (int i = 0; i < GEO_KINDS; i++)
 		if (c->geoip[i][0] != '\0')
-			fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ? "country" :
-			    i == GEO_ASN ? "asn" : "city", c->geoip[i]);
-	fprintf(f, "geoip-required %s\n", c->geoip_required ? "yes" : "no");
+			fprintf(f, "geoip %s %s\n", geo_kind_name(i),
+			    c->geoip[i]);
+	fprintf(f, "geoip-required %s\n", bool_name(c->geoip_required));
 	for (int i = 0; i < c->nexports; i++)
 		fprintf(f, "export %s %s every %ums%s%s\n", c->exports[i].format,
 		    c->exports[i].path, c->exports[i].every_ms,
 		    c->exports[i].args[0] ? " " : "", c->exports[i].args);
 	fprintf(f, "sensor %s\nsensor interface %s\nsensor fpdb %s\n",
-	    c->sensor == SENSOR_ON ? "on" : c->sensor == SENSOR_OFF ? "off" :
-	    "auto", c->sensor_if, c->sensor_fpdb[0] ? c->sensor_fpdb : "none");
+	    sensor_mode_name(c->sensor), c->sensor_if, c->sensor_fpdb[0] ? c->sensor_fpdb : "none");
 	for (int i = 0; i < c->nwatch; i++) {
 		util_addr_str((const struct sockaddr *)&c->watch[i].ss, ip,
 		    sizeof(ip), &port);
@@ -1368,7 +1376,7 @@ config_dump(const struct config *c, FILE *f)
 	}
 	fprintf(f, "pipelining %s\nidle-timeout %ums\nmax-session %ums\n"
 	    "max-errors %u\nqueue-size %u\nbatch-interval %ums\nbatch-max %u\n",
-	    c->pipelining ? "yes" : "no", c->idle_timeout_ms,
+	    bool_name(c->pipelining), c->idle_timeout_ms,
 	    c->max_session_ms, c->max_errors, c->queue_size,
 	    c->batch_interval_ms, c->batch_max);
 }

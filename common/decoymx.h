@@ -400,6 +400,7 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 int		 log_level_parse(const char *);
+const char	*log_level_name(int);
 void		 log_syslog(int on);
 int		 log_enabled(int level);
 size_t		 log_escape(const char *, size_t, char *, size_t);
@@ -487,6 +488,7 @@ int		 stage_parse(const char *);
 const char	*close_reason_name(enum close_reason);
 const char	*anomaly_name(int bit);	/* bit index 0..ANOM_COUNT-1 */
 int		 anomaly_parse(const char *);
+const char	*geo_kind_name(int);	/* enum geo_kind; NULL past */
 
 /* util.c */
 int64_t		 util_now_us(void);

@@ -70,9 +70,6 @@ static const char *const geo_org_path[] = {
 	"autonomous_system_organization", NULL };
 static const char *const geo_city_path[] = { "city", "names", "en", NULL };
 
-static const char *const geo_kind_names[GEO_KINDS] = {
-	"country", "asn", "city"
-};
 
 static int	 geo_db_open(struct geo *, int, int);
 static void	 geo_db_close(struct geo_db *);
@@ -184,14 +181,14 @@ geo_db_open(struct geo *g, int k, int quiet)
 	d->mmdb = m;
 	strlcpy_(d->path, d->want, sizeof(d->path));
 	d->why[0] = '\0';
-	log_info("geo opened kind=%s file=%s build=%llu", geo_kind_names[k],
+	log_info("geo opened kind=%s file=%s build=%llu", geo_kind_name(k),
 	    d->path, (unsigned long long)m->metadata.build_epoch);
 	return 0;
 fail:
 	free(m);
 	g->stats.open_failures++;
 	if (!quiet || strcmp(why, d->why) != 0)
-		log_warn("geoip %s %s: %s; %s", geo_kind_names[k], d->want, why,
+		log_warn("geoip %s %s: %s; %s", geo_kind_name(k), d->want, why,
 		    d->mmdb != NULL ? "still using the file opened before" :
 		    "running without it");
 	strlcpy_(d->why, why, sizeof(d->why));
@@ -215,7 +212,7 @@ geo_open(struct geo *g, const struct config *c)
 		if (d->want[0] == '\0') {
 			if (d->mmdb != NULL)
 				log_info("geo closed kind=%s file=%s",
-				    geo_kind_names[k], d->path);
+				    geo_kind_name(k), d->path);
 			geo_db_close(d);
 			d->seen_ok = 0;
 			continue;
@@ -594,7 +591,7 @@ geo_print(struct geo *g, const char *addr, const struct geo_info *gi,
 			fputs(any++ ? ",{" : "{", stdout);
 		else
 			printf("\n");
-		geo_print_val(stdout, "kind", geo_kind_names[k], json, &first);
+		geo_print_val(stdout, "kind", geo_kind_name(k), json, &first);
 		geo_print_val(stdout, "path", d->want, json, &first);
 		geo_print_val(stdout, "type", m ? m->metadata.database_type :
 		    NULL, json, &first);
@@ -681,7 +678,7 @@ cmd_geo(int argc, char **argv)
 		if (over[k] != NULL && strlcpy_(c.geoip[k], over[k],
 		    sizeof(c.geoip[k])) >= sizeof(c.geoip[k])) {
 			fprintf(stderr, "decoymx: --%s: path too long\n",
-			    geo_kind_names[k]);
+			    geo_kind_name(k));
 			return EXIT_USAGE;
 		}
 		any |= c.geoip[k][0] != '\0';

@@ -378,6 +378,74 @@ test_reload(void)
 	CHECK_STR(fresh.db, "/cli.db");
 }
 
+/*
+ * Every name of an enumerated key is taken by its setter and printed by
+ * config_dump() as given (one table for both), and the dump reads back
+ * as the same configuration.
+ */
+static void
+test_names(void)
+{
+	static const char *lines[] = {
+		"defer-stage greeting", "defer-stage helo", "defer-stage mail",
+		"defer-stage rcpt", "defer-stage data", "tarpit none",
+		"tarpit bots", "tarpit all", "sensor off", "sensor auto",
+		"sensor on", "returning-defer off", "returning-defer greeting",
+		"log stderr", "log syslog", "log-level error", "log-level warn",
+		"log-level info", "log-level debug", "pipelining yes",
+		"pipelining no", "geoip-required yes", "geoip-required no",
+		"geoip country /g/c.mmdb", "geoip asn /g/a.mmdb",
+		"geoip city /g/ci.mmdb",
+	};
+	char	*dump, *dump2, *p, *save = NULL, want[64];
+	size_t	 len;
+	FILE	*f;
+	int	 n = 0;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		config_defaults(&c);
+		CHECK(line(lines[i]) == 0);
+		f = open_memstream(&dump, &len);
+		config_dump(&c, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "\n%s\n", lines[i]);
+		if (strstr(dump, want) == NULL)
+			fprintf(stderr, "not in the dump: %s\n", lines[i]);
+		CHECK(strstr(dump, want) != NULL);
+		free(dump);
+	}
+	/* A wrong name is refused with the list of the right ones. */
+	config_defaults(&c);
+	CHECK(line("tarpit some") == -1);
+	CHECK(line("sensor maybe") == -1);
+	CHECK(line("geoip town /x") == -1);
+
+	/* The dump of a configuration reads back as itself. */
+	config_defaults(&c);
+	CHECK(line("listen 127.0.0.1:2525 mx 10") == 0);
+	CHECK(line("defer-stage helo") == 0);
+	CHECK(line("tarpit none") == 0);
+	CHECK(line("sensor off") == 0);
+	CHECK(line("log-level debug") == 0);
+	CHECK(line("geoip asn /g/a.mmdb") == 0);
+	CHECK(line("ignore 192.0.2.0/24 record") == 0);
+	f = open_memstream(&dump, &len);
+	config_dump(&c, f);
+	fclose(f);
+	config_defaults(&c);
+	p = strdup(dump);
+	for (char *l = strtok_r(p, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		CHECK(config_parse_line(&c, "dump", ++n, l) == 0);
+	free(p);
+	f = open_memstream(&dump2, &len);
+	config_dump(&c, f);
+	fclose(f);
+	CHECK_STR(dump2, dump);
+	free(dump);
+	free(dump2);
+}
+
 /* Several real-mx: the lowest preference sets the roles. */
 static void
 test_real_mx(void)
@@ -452,6 +520,7 @@ main(void)
 	test_real_mx();
 	test_export_parse();
 	test_reload_classes();
+	test_names();
 	test_reload();
 	test_util();
 	return t_done("test_config");
