@@ -1362,7 +1362,8 @@ config_dump(const struct config *c, FILE *f)
 		    c->exports[i].path, c->exports[i].every_ms,
 		    c->exports[i].args[0] ? " " : "", c->exports[i].args);
 	fprintf(f, "sensor %s\nsensor interface %s\nsensor fpdb %s\n",
-	    sensor_mode_name(c->sensor), c->sensor_if, c->sensor_fpdb[0] ? c->sensor_fpdb : "none");
+	    sensor_mode_name(c->sensor), c->sensor_if, c->sensor_fpdb[0] ?
+	    c->sensor_fpdb : "none");
 	for (int i = 0; i < c->nwatch; i++) {
 		util_addr_str((const struct sockaddr *)&c->watch[i].ss, ip,
 		    sizeof(ip), &port);

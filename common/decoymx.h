@@ -97,7 +97,7 @@ enum geo_kind { GEO_COUNTRY, GEO_ASN, GEO_CITY, GEO_KINDS };
 #define GEO_PATH_MAX		1024
 
 struct geo_info;
-struct export_opts;		/* reports/export.h; config.c holds pointers */
+struct export_opts;		/* reports/export.h, held by pointer */
 
 /* A bounded byte string that points into someone else's buffer. */
 struct span {
@@ -262,7 +262,7 @@ struct config {
 	const char		*file;		/* for messages; NULL: none */
 	uint8_t			 cli_db;	/* --db given: not the file's */
 	uint8_t			 cli_user;	/* --user given */
-	uint8_t			 cli_listen;	/* --listen given: not the file's */
+	uint8_t			 cli_listen;	/* --listen given */
 	struct listen_conf	 listen[MAX_LISTEN];
 	int			 nlisten;
 	struct real_mx_conf {
@@ -370,13 +370,13 @@ int		 config_reload(const struct config *running,
 /* What a reload does with a setting (config_reload(), doc/DESIGN.md §3). */
 enum reload_class {
 	RELOAD_LIVE,		/* taken at once by the store process */
-	RELOAD_NET,		/* taken at once by both: REC_RELOAD carries it */
-	RELOAD_RESTART		/* needs a restart: the running value stays */
+	RELOAD_NET,		/* by both: REC_RELOAD carries it */
+	RELOAD_RESTART		/* needs a restart: running value stays */
 };
 struct config_field {
-	const char		*key;	/* as in the file, for the warning */
+	const char		*key;	/* as in the file */
 	size_t			 off, size;
-	uint8_t			 str;	/* a string: compared as one */
+	uint8_t			 str;	/* a string: strcmp */
 	enum reload_class	 reload;
 };
 const struct config_field *config_fields(size_t *n);

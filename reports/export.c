@@ -1748,7 +1748,7 @@ export_argv(const char *format, const char *path, const char *args,
 
 /* A configured export's options and the words they point into. */
 struct export_parsed {
-	struct export_opts	 o;	/* first: the block is its options */
+	struct export_opts	 o;	/* first: the block is o */
 	char			*argv[64];
 	char			 buf[2048];
 };

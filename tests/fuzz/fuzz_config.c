@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (!hooked) {
-		hooks_install();	/* export lines parsed as by the daemon */
+		hooks_install();	/* export lines parsed as in run */
 		hooked = 1;
 	}
 	config_defaults(&c);

@@ -232,7 +232,7 @@ stub_export_parse(const struct export_conf *x, char *err, size_t errlen)
 static void
 test_export_parse(void)
 {
-	/* Without a parser (a library user), the options are kept as written. */
+	/* Without a parser (a library user), options are kept as written. */
 	config_set_export_parse(NULL);
 	config_defaults(&c);
 	CHECK(line("export gopher /tmp/x every 5m --whatever") == 0);

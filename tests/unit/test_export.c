@@ -213,7 +213,7 @@ test_opts_parse(void)
 		{ "rbldnsd", "--ttl 99999999999", "--ttl: '99999999999' is not "
 		    "a TTL" },
 		{ "rbldnsd", "--soa \"1 2\"", "--soa: '1 2' is not 8 words" },
-		{ "rbldnsd", "--ns 300", "--ns: '300' is not at least 2 words" },
+		{ "rbldnsd", "--ns 300", "--ns: '300' is not at least 2" },
 		{ "plain", "--max-age forever", "--max-age: 'forever' is not a "
 		    "duration" },
 		{ "plain", "--min-sessions 0", "--min-sessions: '0' is not a "
@@ -224,17 +224,19 @@ test_opts_parse(void)
 		    "'backup-direct,nosuch' is not a comma list" },
 		{ "plain", "--code nosuch=127.0.0.5", "--code: "
 		    "'nosuch=127.0.0.5' is not REASON=127.0.0.X" },
-		{ "postfix", "--map btree", "--map: 'btree' is not cidr or hash" },
-		{ "nft", "--nft-set \"bad name\"", "--nft-set: 'bad name' is not "
-		    "a name" },
-		{ "ipset", "--ipset-set abcdefghijklmnopqrstuvwxyz", "--ipset-set: "
-		    "'abcdefghijklmnopqrstuvwxyz' is longer than 24" },
+		{ "postfix", "--map btree", "--map: 'btree' is not cidr or " },
+		{ "nft", "--nft-set \"bad name\"", "--nft-set: 'bad name' is "
+		    "not a name" },
+		{ "ipset", "--ipset-set abcdefghijklmnopqrstuvwxyz",
+		    "--ipset-set: 'abcdefghijklmnopqrstuvwxyz' is longer than "
+		    "24" },
 		{ "plain", "--no-such-option", "--no-such-option: unknown "
 		    "option" },
 		{ "plain", "--ttl", "--ttl: needs a value" },
 		{ "plain", "stray", "'stray' is not an option" },
 		{ "gopher", "", "'gopher' is not a format (rbldnsd, postfix" },
-		{ "plain", "--ttl \"60", "options too long or an open quote" },
+		{ "plain", "--ttl \"60", "options too long or an open "
+		    "quote" },
 		{ "plain", "-o /elsewhere", "--output: the line's PATH" },
 		{ "plain", "--db /x.db", "--db: the store's own database" },
 	};
