@@ -110,19 +110,24 @@ static const struct {
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
+static const char *sensor_mode_name(int);
+
 /*
- * The settings of K_SUB keys, by their first word: each is once-only
- * (the modes of "sensor" are one setting); a first word not listed here
+ * The settings of K_SUB keys, by their first word, a word or any name
+ * of a table of names: each is once-only (the modes of "sensor" are one
+ * setting, each geoip kind is one); a first word not listed here
  * ("sensor watch") may repeat.
  */
 static const struct {
 	const char	*key, *word;
+	const char	*(*names)(int);	/* or any of these names */
 	int		 id;		/* seen bit, after the keys' own */
+	int		 each;		/* names: one setting per name */
 } subkeys[] = {
-	{ "sensor", "on", 0 }, { "sensor", "off", 0 }, { "sensor", "auto", 0 },
-	{ "sensor", "interface", 1 }, { "sensor", "fpdb", 2 },
-	{ "sensor", "name", 3 },
-	{ "geoip", "country", 4 }, { "geoip", "asn", 5 }, { "geoip", "city", 6 },
+	{ "sensor", NULL, sensor_mode_name, 0, 0 },
+	{ "sensor", "interface", NULL, 1, 0 }, { "sensor", "fpdb", NULL, 2, 0 },
+	{ "sensor", "name", NULL, 3, 0 },
+	{ "geoip", NULL, geo_kind_name, 4, 1 },		/* 4, 5, 6 */
 };
 
 /*
@@ -982,10 +987,19 @@ config_seen_id(size_t key, const char *args)
 		return -1;
 	memcpy(word, args, n);
 	word[n] = '\0';
-	for (size_t i = 0; i < sizeof(subkeys) / sizeof(subkeys[0]); i++)
-		if (strcmp(subkeys[i].key, keys[key].key) == 0 &&
+	for (size_t i = 0; i < sizeof(subkeys) / sizeof(subkeys[0]); i++) {
+		int v = 0;
+
+		if (strcmp(subkeys[i].key, keys[key].key) != 0)
+			continue;
+		if (subkeys[i].names != NULL &&
+		    (v = name_find(subkeys[i].names, word)) != -1)
+			return (int)NKEYS + subkeys[i].id +
+			    (subkeys[i].each ? v : 0);
+		if (subkeys[i].word != NULL &&
 		    strcmp(subkeys[i].word, word) == 0)
 			return (int)NKEYS + subkeys[i].id;
+	}
 	return -1;
 }
 
