@@ -26,8 +26,8 @@
  * handlers (struct chan_handler, chan_dispatch()).
  *
  * Exports chan_encode_empty(), chan_decode_empty(), chan_encode_stats(),
- * chan_decode_stats(), chan_encode_reload(), chan_decode_reload() and
- * chan_dispatch().
+ * chan_decode_stats(), chan_encode_reload(), chan_decode_reload(),
+ * chan_reload_carries() and chan_dispatch().
  */
 #include <stddef.h>
 #include <string.h>
@@ -271,6 +271,25 @@ chan_decode_stats(const uint8_t *msg, size_t len, struct net_stats *st,
 	memset(st, 0, sizeof(*st));
 	return chan_walk(msg, len, REC_STATS, NCHAN_STATS, STATS_EOR, 0,
 	    chan_stats_field, &in, why);
+}
+
+/*
+ * Whether REC_RELOAD carries the field of struct config at off of size
+ * bytes: a row of chan_conf[], or the ignore networks and their count.
+ * (tests/unit/test_chan.c: the same as config_fields()' RELOAD_NET.)
+ */
+int
+chan_reload_carries(size_t off, size_t size)
+{
+	if ((off == offsetof(struct config, ignore) &&
+	    size == sizeof(((struct config *)NULL)->ignore)) ||
+	    (off == offsetof(struct config, nignore) &&
+	    size == sizeof(((struct config *)NULL)->nignore)))
+		return 1;
+	for (size_t i = 0; i < NCHAN_CONF; i++)
+		if (chan_conf[i].off == off && chan_conf[i].size == size)
+			return 1;
+	return 0;
 }
 
 /*

@@ -12,15 +12,16 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "decoymx.h"
 
-/* The check of export lines, set by the program (config_set_export_check). */
-static int	(*config_export_check)(const struct export_conf *, char *,
-		    size_t);
+/* The parser of export lines, set by the program (config_set_export_parse). */
+static struct export_opts *(*config_export_parse)(const struct export_conf *,
+		    char *, size_t);
 
 typedef int (*setter_fn)(struct config *, char *, char *, size_t);
 
@@ -60,6 +61,7 @@ static int	 set_returning_window(struct config *, char *, char *,
 static int	 set_client_table_size(struct config *, char *, char *,
 		    size_t);
 static int	 config_seen_id(size_t key, const char *args);
+static int	 one_word(char *, char **, char *, size_t);
 
 /* How often a key may appear. */
 enum { K_ONCE, K_MANY, K_SUB };	/* K_SUB: once per first word */
@@ -112,19 +114,92 @@ static const struct {
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
+static const char *sensor_mode_name(int);
+
 /*
- * The settings of K_SUB keys, by their first word: each is once-only
- * (the modes of "sensor" are one setting); a first word not listed here
+ * The settings of K_SUB keys, by their first word, a word or any name
+ * of a table of names: each is once-only (the modes of "sensor" are one
+ * setting, each geoip kind is one); a first word not listed here
  * ("sensor watch") may repeat.
  */
 static const struct {
 	const char	*key, *word;
+	const char	*(*names)(int);	/* or any of these names */
 	int		 id;		/* seen bit, after the keys' own */
+	int		 each;		/* names: one setting per name */
 } subkeys[] = {
-	{ "sensor", "on", 0 }, { "sensor", "off", 0 }, { "sensor", "auto", 0 },
-	{ "sensor", "interface", 1 }, { "sensor", "fpdb", 2 },
-	{ "sensor", "name", 3 },
+	{ "sensor", NULL, sensor_mode_name, 0, 0 },
+	{ "sensor", "interface", NULL, 1, 0 }, { "sensor", "fpdb", NULL, 2, 0 },
+	{ "sensor", "name", NULL, 3, 0 },
 };
+
+/*
+ * The names of each enumerated setting, by value: the one spelling that
+ * its setter takes and config_dump() prints.  A name function returns
+ * NULL past the last value.  The log levels are log.c's
+ * (log_level_name()), the geoip kinds names.c's (geo_kind_name()).
+ */
+typedef const char *(*name_fn)(int);
+
+#define CONFIG_NAMES(fn, ...)						\
+	static const char *						\
+	fn(int v)							\
+	{								\
+		static const char *const t[] = { __VA_ARGS__ };		\
+									\
+		return v >= 0 && (size_t)v < sizeof(t) / sizeof(t[0]) ?	\
+		    t[v] : NULL;					\
+	}
+
+CONFIG_NAMES(defer_stage_name, "greeting", "helo", "mail", "rcpt", "data")
+CONFIG_NAMES(tarpit_name, "none", "bots", "all")	/* enum tarpit_who */
+CONFIG_NAMES(sensor_mode_name, "off", "auto", "on")	/* SENSOR_ */
+CONFIG_NAMES(returning_name, "off", "greeting")		/* RETURNING_ */
+CONFIG_NAMES(log_target_name, "stderr", "syslog")	/* log_syslog */
+CONFIG_NAMES(bool_name, "no", "yes")
+
+/* The value named w, or -1. */
+static int
+name_find(name_fn names, const char *w)
+{
+	const char *n;
+
+	for (int i = 0; (n = names(i)) != NULL; i++)
+		if (strcmp(n, w) == 0)
+			return i;
+	return -1;
+}
+
+/* err = "'w' is not a, b or c", the names of names.  Returns -1. */
+static int
+name_bad(name_fn names, const char *w, char *err, size_t errlen)
+{
+	char	 list[160];
+	size_t	 n = 0;
+
+	list[0] = '\0';
+	for (int i = 0; names(i) != NULL; i++)
+		n += (size_t)snprintf(list + n, n < sizeof(list) ?
+		    sizeof(list) - n : 0, "%s%s", i == 0 ? "" :
+		    names(i + 1) == NULL ? " or " : ", ", names(i));
+	snprintf(err, errlen, "'%s' is not %s", w, list);
+	return -1;
+}
+
+/* One word naming a value of names, into *v.  0, or -1 with err. */
+static int
+set_name(int *v, name_fn names, char *args, char *err, size_t errlen)
+{
+	char	*w;
+	int	 i;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if ((i = name_find(names, w)) == -1)
+		return name_bad(names, w, err, errlen);
+	*v = i;
+	return 0;
+}
 
 void
 config_defaults(struct config *c)
@@ -134,7 +209,7 @@ config_defaults(struct config *c)
 	    c->hostname[0] == '\0')
 		strlcpy_(c->hostname, "localhost", sizeof(c->hostname));
 	strlcpy_(c->sensor_name, c->hostname, sizeof(c->sensor_name));
-	strlcpy_(c->db, "/var/lib/decoymx/decoymx.db", sizeof(c->db));
+	strlcpy_(c->db, CONFIG_DEFAULT_DB, sizeof(c->db));
 	strlcpy_(c->user, "decoymx", sizeof(c->user));
 	strlcpy_(c->chroot, "/var/empty", sizeof(c->chroot));
 	c->real_mx_pref = -1;
@@ -441,21 +516,12 @@ set_chroot(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_defer_stage(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *names[] = {
-		"greeting", "helo", "mail", "rcpt", "data"
-	};
-	char *w;
+	int	 v = 0;
 
-	if (one_word(args, &w, err, errlen) == -1)
+	if (set_name(&v, defer_stage_name, args, err, errlen) == -1)
 		return -1;
-	for (int i = 0; i < 5; i++)
-		if (strcmp(w, names[i]) == 0) {
-			c->defer_stage = (enum defer_stage)i;
-			return 0;
-		}
-	snprintf(err, errlen, "'%s' is not one of greeting, helo, mail, "
-	    "rcpt, data", w);
-	return -1;
+	c->defer_stage = (enum defer_stage)v;
+	return 0;
 }
 
 /* "defer-reply CODE STATUS TEXT...": only 421, 450, 451, 452. */
@@ -506,19 +572,7 @@ set_defer_reply(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_bool(int *dst, char *args, char *err, size_t errlen)
 {
-	char *w;
-
-	if (one_word(args, &w, err, errlen) == -1)
-		return -1;
-	if (strcmp(w, "yes") == 0)
-		*dst = 1;
-	else if (strcmp(w, "no") == 0)
-		*dst = 0;
-	else {
-		snprintf(err, errlen, "'%s' is not yes or no", w);
-		return -1;
-	}
-	return 0;
+	return set_name(dst, bool_name, args, err, errlen);
 }
 
 static int
@@ -594,11 +648,8 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 
 	if (one_word(args, &w, err, errlen) == -1)
 		return -1;
-	if ((l = log_level_parse(w)) == -1) {
-		snprintf(err, errlen, "'%s' is not error, warn, info or debug",
-		    w);
-		return -1;
-	}
+	if ((l = log_level_parse(w)) == -1)
+		return name_bad(log_level_name, w, err, errlen);
 	c->log_level = l;
 	return 0;
 }
@@ -607,30 +658,20 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_log(struct config *c, char *args, char *err, size_t errlen)
 {
-	char	*w;
-
-	if (one_word(args, &w, err, errlen) == -1)
-		return -1;
-	if (strcmp(w, "stderr") == 0)
-		c->log_syslog = 0;
-	else if (strcmp(w, "syslog") == 0)
-		c->log_syslog = 1;
-	else {
-		snprintf(err, errlen, "'%s' is not stderr or syslog", w);
-		return -1;
-	}
-	return 0;
+	return set_name(&c->log_syslog, log_target_name, args, err, errlen);
 }
 
-/* A duration that may be 0 ("off"). */
+/* A duration that may be 0 ("off", "0", "0ms" as config_dump() says). */
 static int
 parse_ms0(char *args, uint64_t max, uint32_t *out, char *err, size_t errlen)
 {
-	char *w;
+	char		*w;
+	uint64_t	 ms;
 
 	if (one_word(args, &w, err, errlen) == -1)
 		return -1;
-	if (strcmp(w, "0") == 0 || strcmp(w, "off") == 0) {
+	if (strcmp(w, "off") == 0 ||
+	    (util_parse_duration_ms(w, &ms) == 0 && ms == 0)) {
 		*out = 0;
 		return 0;
 	}
@@ -678,18 +719,12 @@ set_stutter(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_tarpit(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *names[] = { "none", "bots", "all" };
-	char *w;
+	int	 v = 0;
 
-	if (one_word(args, &w, err, errlen) == -1)
+	if (set_name(&v, tarpit_name, args, err, errlen) == -1)
 		return -1;
-	for (int i = 0; i < 3; i++)
-		if (strcmp(w, names[i]) == 0) {
-			c->tarpit = (enum tarpit_who)i;
-			return 0;
-		}
-	snprintf(err, errlen, "'%s' is not none, bots or all", w);
-	return -1;
+	c->tarpit = (enum tarpit_who)v;
+	return 0;
 }
 
 static int
@@ -705,17 +740,31 @@ set_max_per_client(struct config *c, char *args, char *err, size_t errlen)
 }
 
 /*
- * Sets the check of an export line's format and options.  The parser of
- * the export command is in reports/, above common/, so the program
- * (daemon/hooks.c) plugs it in; without it (unit tests, fuzzing) an
- * export line's options are taken as written.  check returns 0, or -1
- * with err set.
+ * Sets the parser of an export line's format and options.  The option
+ * table of the export command is in reports/, above common/, so the
+ * program (daemon/hooks.c) plugs it in; without it (unit tests, fuzzing)
+ * an export line's options are kept as written and opts stays NULL.
+ * parse returns the typed options, allocated (config_free() frees them),
+ * or NULL with err set to what is wrong.
  */
 void
-config_set_export_check(int (*check)(const struct export_conf *, char *,
-    size_t))
+config_set_export_parse(struct export_opts *(*parse)(
+    const struct export_conf *, char *, size_t))
 {
-	config_export_check = check;
+	config_export_parse = parse;
+}
+
+/*
+ * Frees what a configuration owns (the parsed export options).  A copy
+ * of a struct config shares them: free one of the copies, once.
+ */
+void
+config_free(struct config *c)
+{
+	for (int i = 0; i < MAX_EXPORTS; i++) {
+		free(c->exports[i].opts);
+		c->exports[i].opts = NULL;
+	}
 }
 
 /*
@@ -760,9 +809,10 @@ set_export(struct config *c, char *args, char *err, size_t errlen)
 		    "quote");
 		return -1;
 	}
-	/* The export command's own parser, plugged in by the program. */
-	if (config_export_check != NULL &&
-	    config_export_check(x, err, errlen) == -1)
+	/* Parsed once, by the export command's own option table. */
+	x->opts = NULL;
+	if (config_export_parse != NULL &&
+	    (x->opts = config_export_parse(x, err, errlen)) == NULL)
 		return -1;
 	x->every_ms = (uint32_t)ms;
 	c->nexports++;
@@ -790,7 +840,6 @@ set_metrics(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_geoip(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *kinds[GEO_KINDS] = { "country", "asn", "city" };
 	char	*kind = next_word(&args), *path = next_word(&args);
 
 	if (kind == NULL || path == NULL || next_word(&args) != NULL) {
@@ -800,7 +849,7 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 	for (int i = 0; i < GEO_KINDS; i++) {
 		int f = 0;
 
-		if (strcmp(kind, kinds[i]) != 0)
+		if (strcmp(kind, geo_kind_name(i)) != 0)
 			continue;
 		while (f < GEO_FILES && c->geoip[i][f][0] != '\0' &&
 		    strcmp(c->geoip[i][f], path) != 0)
@@ -823,8 +872,7 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 		c->geoip_line[i][f] = c->lineno;
 		return 0;
 	}
-	snprintf(err, errlen, "'%s' is not country, asn or city", kind);
-	return -1;
+	return name_bad(geo_kind_name, kind, err, errlen);
 }
 
 static int
@@ -841,7 +889,6 @@ set_geoip_required(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_sensor(struct config *c, char *args, char *err, size_t errlen)
 {
-	static const char *modes[] = { "off", "auto", "on" };
 	char	*w = next_word(&args), *v = next_word(&args);
 	char	*kw = next_word(&args), *pref = next_word(&args);
 
@@ -850,11 +897,10 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 		    "fpdb PATH or watch ADDR [mx N]");
 		return -1;
 	}
-	for (int i = 0; i < 3 && v == NULL; i++)
-		if (strcmp(w, modes[i]) == 0) {
-			c->sensor = i;
-			return 0;
-		}
+	if (v == NULL && name_find(sensor_mode_name, w) != -1) {
+		c->sensor = name_find(sensor_mode_name, w);
+		return 0;
+	}
 	if (strcmp(w, "watch") == 0 && v != NULL && next_word(&args) == NULL &&
 	    (kw == NULL || (strcmp(kw, "mx") == 0 && pref != NULL))) {
 		struct sensor_watch *sw = &c->watch[c->nwatch];
@@ -928,19 +974,8 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 static int
 set_returning_defer(struct config *c, char *args, char *err, size_t errlen)
 {
-	char *w;
-
-	if (one_word(args, &w, err, errlen) == -1)
-		return -1;
-	if (strcmp(w, "greeting") == 0)
-		c->returning_defer = RETURNING_GREETING;
-	else if (strcmp(w, "off") == 0)
-		c->returning_defer = RETURNING_OFF;
-	else {
-		snprintf(err, errlen, "'%s' is not greeting or off", w);
-		return -1;
-	}
-	return 0;
+	return set_name(&c->returning_defer, returning_name, args, err,
+	    errlen);
 }
 
 static int
@@ -981,10 +1016,19 @@ config_seen_id(size_t key, const char *args)
 		return -1;
 	memcpy(word, args, n);
 	word[n] = '\0';
-	for (size_t i = 0; i < sizeof(subkeys) / sizeof(subkeys[0]); i++)
-		if (strcmp(subkeys[i].key, keys[key].key) == 0 &&
+	for (size_t i = 0; i < sizeof(subkeys) / sizeof(subkeys[0]); i++) {
+		int v = 0;
+
+		if (strcmp(subkeys[i].key, keys[key].key) != 0)
+			continue;
+		if (subkeys[i].names != NULL &&
+		    (v = name_find(subkeys[i].names, word)) != -1)
+			return (int)NKEYS + subkeys[i].id +
+			    (subkeys[i].each ? v : 0);
+		if (subkeys[i].word != NULL &&
 		    strcmp(subkeys[i].word, word) == 0)
 			return (int)NKEYS + subkeys[i].id;
+	}
 	return -1;
 }
 
@@ -1301,9 +1345,6 @@ config_role(const struct config *c, int32_t mx_pref)
 void
 config_dump(const struct config *c, FILE *f)
 {
-	static const char *stages[] = {
-		"greeting", "helo", "mail", "rcpt", "data"
-	};
 	char	 ip[ADDR_STRLEN];
 	uint16_t port;
 
@@ -1342,21 +1383,19 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "sensor name %s\n", c->sensor_name);
 	if (c->events_log[0] != '\0')
 		fprintf(f, "events-log %s\n", c->events_log);
-	if (c->log_syslog)
-		fprintf(f, "log syslog\n");
+	fprintf(f, "log %s\nlog-level %s\n", log_target_name(c->log_syslog),
+	    log_level_name(c->log_level));
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
-	    stages[c->defer_stage], c->defer_code, c->defer_status,
+	    defer_stage_name(c->defer_stage), c->defer_code, c->defer_status,
 	    c->defer_text);
 	fprintf(f, "returning-defer %s\nreturning-window %ums\n"
-	    "client-table-size %u\n", c->returning_defer ==
-	    RETURNING_GREETING ? "greeting" : "off", c->returning_window_ms,
-	    c->client_table_size);
+	    "client-table-size %u\n", returning_name(c->returning_defer),
+	    c->returning_window_ms, c->client_table_size);
 	fprintf(f, "greeting-delay %ums\nbanner-wait %ums\nreply-delay %ums\n"
 	    "stutter %ums %u\ntarpit %s\nmax-clients %u\nmax-per-client %u\n",
 	    c->greeting_delay_ms, c->banner_wait_ms, c->reply_delay_ms,
-	    c->stutter_ms,
-	    c->stutter_bytes, c->tarpit == TARPIT_ALL ? "all" :
-	    c->tarpit == TARPIT_BOTS ? "bots" : "none", c->max_clients,
+	    c->stutter_ms, c->stutter_bytes, tarpit_name(c->tarpit),
+	    c->max_clients,
 	    c->max_per_client);
 	if (c->metrics_len > 0) {
 		util_addr_str((const struct sockaddr *)&c->metrics, ip,
@@ -1367,17 +1406,16 @@ config_dump(const struct config *c, FILE *f)
 	for (int i = 0; i < GEO_KINDS; i++)
 		for (int k = 0; k < GEO_FILES; k++)
 			if (c->geoip[i][k][0] != '\0')
-				fprintf(f, "geoip %s %s\n", i == GEO_COUNTRY ?
-				    "country" : i == GEO_ASN ? "asn" : "city",
+				fprintf(f, "geoip %s %s\n", geo_kind_name(i),
 				    c->geoip[i][k]);
-	fprintf(f, "geoip-required %s\n", c->geoip_required ? "yes" : "no");
+	fprintf(f, "geoip-required %s\n", bool_name(c->geoip_required));
 	for (int i = 0; i < c->nexports; i++)
 		fprintf(f, "export %s %s every %ums%s%s\n", c->exports[i].format,
 		    c->exports[i].path, c->exports[i].every_ms,
 		    c->exports[i].args[0] ? " " : "", c->exports[i].args);
 	fprintf(f, "sensor %s\nsensor interface %s\nsensor fpdb %s\n",
-	    c->sensor == SENSOR_ON ? "on" : c->sensor == SENSOR_OFF ? "off" :
-	    "auto", c->sensor_if, c->sensor_fpdb[0] ? c->sensor_fpdb : "none");
+	    sensor_mode_name(c->sensor), c->sensor_if, c->sensor_fpdb[0] ?
+	    c->sensor_fpdb : "none");
 	for (int i = 0; i < c->nwatch; i++) {
 		util_addr_str((const struct sockaddr *)&c->watch[i].ss, ip,
 		    sizeof(ip), &port);
@@ -1391,7 +1429,135 @@ config_dump(const struct config *c, FILE *f)
 	}
 	fprintf(f, "pipelining %s\nidle-timeout %ums\nmax-session %ums\n"
 	    "max-errors %u\nqueue-size %u\nbatch-interval %ums\nbatch-max %u\n",
-	    c->pipelining ? "yes" : "no", c->idle_timeout_ms,
+	    bool_name(c->pipelining), c->idle_timeout_ms,
 	    c->max_session_ms, c->max_errors, c->queue_size,
 	    c->batch_interval_ms, c->batch_max);
+}
+
+/*
+ * Every setting of struct config, by the key that sets it, and what a
+ * reload does with it (doc/DESIGN.md §3): RELOAD_NET rows are what the
+ * network process reads, so REC_RELOAD carries exactly them (chan_conf[]
+ * in chan.c; tests/unit/test_chan.c checks the two agree).  A key may
+ * fill several fields: its rows are consecutive.  Not listed: file, the
+ * cli_ flags, seen and seen_line (the parser's bookkeeping).
+ */
+#define CF(key, f, str, r) { key, offsetof(struct config, f), \
+	sizeof(((struct config *)NULL)->f), str, r }
+
+static const struct config_field config_field_tab[] = {
+	CF("listen", listen, 0, RELOAD_RESTART),
+	CF("listen", nlisten, 0, RELOAD_RESTART),
+	CF("real-mx", real_mx, 0, RELOAD_RESTART),
+	CF("real-mx", nreal_mx, 0, RELOAD_RESTART),
+	CF("real-mx", real_mx_set, 0, RELOAD_RESTART),
+	CF("real-mx", real_mx_pref, 0, RELOAD_RESTART),
+	CF("hostname", hostname, 1, RELOAD_NET),
+	CF("db", db, 1, RELOAD_RESTART),
+	CF("user", user, 1, RELOAD_RESTART),
+	CF("chroot", chroot, 1, RELOAD_RESTART),
+	CF("defer-stage", defer_stage, 0, RELOAD_NET),
+	CF("defer-reply", defer_code, 0, RELOAD_NET),
+	CF("defer-reply", defer_status, 1, RELOAD_NET),
+	CF("defer-reply", defer_text, 1, RELOAD_NET),
+	CF("banner", banner, 1, RELOAD_NET),
+	CF("ignore", ignore, 0, RELOAD_NET),	/* and ignore-file */
+	CF("ignore", nignore, 0, RELOAD_NET),
+	CF("pipelining", pipelining, 0, RELOAD_NET),
+	CF("idle-timeout", idle_timeout_ms, 0, RELOAD_NET),
+	CF("max-session", max_session_ms, 0, RELOAD_NET),
+	CF("max-errors", max_errors, 0, RELOAD_NET),
+	CF("queue-size", queue_size, 0, RELOAD_RESTART),
+	CF("batch-interval", batch_interval_ms, 0, RELOAD_LIVE),
+	CF("batch-max", batch_max, 0, RELOAD_LIVE),
+	CF("log-level", log_level, 0, RELOAD_NET),
+	CF("returning-defer", returning_defer, 0, RELOAD_NET),
+	CF("returning-window", returning_window_ms, 0, RELOAD_NET),
+	CF("client-table-size", client_table_size, 0, RELOAD_NET),
+	CF("log", log_syslog, 0, RELOAD_RESTART),
+	CF("greeting-delay", greeting_delay_ms, 0, RELOAD_NET),
+	CF("banner-wait", banner_wait_ms, 0, RELOAD_NET),
+	CF("reply-delay", reply_delay_ms, 0, RELOAD_NET),
+	CF("stutter", stutter_ms, 0, RELOAD_NET),
+	CF("stutter", stutter_bytes, 0, RELOAD_NET),
+	CF("tarpit", tarpit, 0, RELOAD_NET),
+	CF("max-clients", max_clients, 0, RELOAD_NET),
+	CF("max-per-client", max_per_client, 0, RELOAD_NET),
+	CF("metrics", metrics, 0, RELOAD_RESTART),
+	CF("metrics", metrics_len, 0, RELOAD_RESTART),
+	CF("sensor name", sensor_name, 1, RELOAD_LIVE),
+	CF("events-log", events_log, 1, RELOAD_RESTART),
+	CF("sensor", sensor, 0, RELOAD_RESTART),
+	CF("sensor interface", sensor_if, 1, RELOAD_RESTART),
+	CF("sensor fpdb", sensor_fpdb, 1, RELOAD_RESTART),
+	CF("sensor fpdb", sensor_fpdb_set, 0, RELOAD_RESTART),
+	CF("sensor watch", watch, 0, RELOAD_RESTART),
+	CF("sensor watch", nwatch, 0, RELOAD_RESTART),
+	CF("geoip", geoip, 0, RELOAD_LIVE),
+	CF("geoip-required", geoip_required, 0, RELOAD_RESTART),
+	CF("export", exports, 0, RELOAD_LIVE),
+	CF("export", nexports, 0, RELOAD_LIVE),
+};
+
+/* The table above (tests, and whoever needs a setting by its key). */
+const struct config_field *
+config_fields(size_t *n)
+{
+	*n = sizeof(config_field_tab) / sizeof(config_field_tab[0]);
+	return config_field_tab;
+}
+
+/*
+ * What a reload applies: out becomes fresh (a configuration just read
+ * from running's file), except that every RELOAD_RESTART setting keeps
+ * its running value, and so do the command-line overrides (--db,
+ * --user, --listen).  Pure: no I/O, no logging.  out may be fresh
+ * itself; it takes fresh's parsed export options (running's stay
+ * running's to free).  Returns the number of keys whose change needs a
+ * restart (kept as running), their names, comma-separated, in why.
+ */
+int
+config_reload(const struct config *running, const struct config *fresh,
+    struct config *out, char *why, size_t whylen)
+{
+	const char	*last = NULL;
+	size_t		 n = 0;
+	int		 kept = 0;
+
+	if (out != fresh)
+		*out = *fresh;
+	out->file = running->file;
+	out->cli_db = running->cli_db;
+	out->cli_user = running->cli_user;
+	out->cli_listen = running->cli_listen;
+	/* Overrides from the command line are not the file's to change. */
+	if (running->cli_db)
+		memcpy(out->db, running->db, sizeof(out->db));
+	if (running->cli_user)
+		memcpy(out->user, running->user, sizeof(out->user));
+	if (running->cli_listen) {
+		memcpy(out->listen, running->listen, sizeof(out->listen));
+		out->nlisten = running->nlisten;
+	}
+	if (whylen > 0)
+		why[0] = '\0';
+	for (size_t i = 0; i < sizeof(config_field_tab) /
+	    sizeof(config_field_tab[0]); i++) {
+		const struct config_field *f = &config_field_tab[i];
+		const char	*r = (const char *)running + f->off;
+		char		*o = (char *)out + f->off;
+
+		if (f->reload != RELOAD_RESTART)
+			continue;
+		if ((f->str ? strcmp(r, o) : memcmp(r, o, f->size)) != 0 &&
+		    (last == NULL || strcmp(last, f->key) != 0)) {
+			last = f->key;
+			kept++;
+			if (n < whylen)
+				n += (size_t)snprintf(why + n, whylen - n,
+				    "%s%s", n > 0 ? ", " : "", f->key);
+		}
+		memcpy(o, r, f->size);
+	}
+	return kept;
 }

@@ -98,6 +98,7 @@ enum geo_kind { GEO_COUNTRY, GEO_ASN, GEO_CITY, GEO_KINDS };
 #define GEO_FILES		4	/* "geoip" files per kind (v4/v6 splits) */
 
 struct geo_info;
+struct export_opts;		/* reports/export.h, held by pointer */
 
 /* A bounded byte string that points into someone else's buffer. */
 struct span {
@@ -243,6 +244,8 @@ struct ignore_net {
 	uint8_t			 addr[16];	/* host bits cleared */
 };
 #define MAX_EXPORTS		8	/* "export ... every" lines */
+/* The db key's default, also the commands' --db fallback (main.c). */
+#define CONFIG_DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
 
 enum defer_stage {
 	DEFER_GREETING, DEFER_HELO, DEFER_MAIL, DEFER_RCPT, DEFER_DATA
@@ -261,6 +264,7 @@ struct config {
 	const char		*file;		/* for messages; NULL: none */
 	uint8_t			 cli_db;	/* --db given: not the file's */
 	uint8_t			 cli_user;	/* --user given */
+	uint8_t			 cli_listen;	/* --listen given */
 	struct listen_conf	 listen[MAX_LISTEN];
 	int			 nlisten;
 	struct real_mx_conf {
@@ -333,6 +337,9 @@ struct config {
 		char		 path[1024];
 		uint32_t	 every_ms;
 		char		 args[512];	/* export options, as written */
+		/* parsed from them by the program's hook, owned (free()),
+		   NULL without one: struct export_opts is reports/' */
+		struct export_opts *opts;
 	}			 exports[MAX_EXPORTS];
 	int			 nexports;
 };
@@ -361,8 +368,26 @@ int		 config_ignore_match(const struct ignore_net *, int n,
 int		 config_cidr(const char *, struct ignore_net *);
 void		 config_dump(const struct config *, FILE *);
 
-void		 config_set_export_check(int (*)(const struct export_conf *,
-		    char *err, size_t errlen));
+void		 config_free(struct config *);
+int		 config_reload(const struct config *running,
+		    const struct config *fresh, struct config *out, char *why,
+		    size_t whylen);
+
+/* What a reload does with a setting (config_reload(), doc/DESIGN.md §3). */
+enum reload_class {
+	RELOAD_LIVE,		/* taken at once by the store process */
+	RELOAD_NET,		/* by both: REC_RELOAD carries it */
+	RELOAD_RESTART		/* needs a restart: running value stays */
+};
+struct config_field {
+	const char		*key;	/* as in the file */
+	size_t			 off, size;
+	uint8_t			 str;	/* a string: strcmp */
+	enum reload_class	 reload;
+};
+const struct config_field *config_fields(size_t *n);
+void		 config_set_export_parse(struct export_opts *(*)(
+		    const struct export_conf *, char *err, size_t errlen));
 
 /* log.c */
 extern const char *log_procname;
@@ -381,6 +406,7 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 int		 log_level_parse(const char *);
+const char	*log_level_name(int);
 void		 log_syslog(int on);
 int		 log_enabled(int level);
 size_t		 log_escape(const char *, size_t, char *, size_t);
@@ -412,6 +438,7 @@ size_t		 chan_encode_reload(const struct config *, uint8_t *buf,
 		    size_t cap);
 int		 chan_decode_reload(const uint8_t *, size_t, struct config *,
 		    const char **why);
+int		 chan_reload_carries(size_t off, size_t size);
 int		 chan_dispatch(const struct chan_handler *, size_t n, void *arg,
 		    const uint8_t *msg, size_t len);
 
@@ -467,6 +494,7 @@ int		 stage_parse(const char *);
 const char	*close_reason_name(enum close_reason);
 const char	*anomaly_name(int bit);	/* bit index 0..ANOM_COUNT-1 */
 int		 anomaly_parse(const char *);
+const char	*geo_kind_name(int);	/* enum geo_kind; NULL past */
 
 /* util.c */
 int64_t		 util_now_us(void);

@@ -12,9 +12,9 @@
  * "journalctl -p" filters; or, after log_syslog(1) ("log syslog"), to
  * syslog(3) without the time.
  *
- * Exports log_init(), log_setlevel(), log_level_parse(), log_syslog(),
- * log_escape(), log_endpoint(), log_anomalies(), log_error() ...
- * log_debug(), fatal() and fatalx().
+ * Exports log_init(), log_setlevel(), log_level_parse(), log_level_name(),
+ * log_syslog(), log_escape(), log_endpoint(), log_anomalies(),
+ * log_error() ... log_debug(), fatal() and fatalx().
  */
 #include <sys/stat.h>
 
@@ -62,6 +62,13 @@ void
 log_setlevel(int level)
 {
 	log_level = level;
+}
+
+/* The name of a level (LOG_LVL_*), NULL past debug. */
+const char *
+log_level_name(int level)
+{
+	return level >= 0 && level < LOG_FATAL ? log_levels[level].name : NULL;
 }
 
 /* Returns the level for "error|warn|info|debug", or -1. */

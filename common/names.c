@@ -1,6 +1,7 @@
 /*
  * names.c -- the fixed vocabulary shared by the daemon, the store and the
- * reports: role, stage, close reason and anomaly names.  These strings are
+ * reports: role, stage, close reason and anomaly names, and the kinds of
+ * geolocation database.  These strings are
  * part of the JSON contract (doc/DESIGN.md §11); extend, never rename.
  */
 #include <string.h>
@@ -18,6 +19,10 @@ static const char *stage_names[STAGE_MAX] = {
 static const char *reason_names[CLOSE_MAX] = {
 	"quit", "eof", "reset", "timeout", "lifetime", "errors", "non-smtp",
 	"deferred", "shutdown", "limit", "ignored"
+};
+
+static const char *geo_kind_names[GEO_KINDS] = {
+	"country", "asn", "city"		/* enum geo_kind */
 };
 
 static const char *anomaly_names[ANOM_COUNT] = {
@@ -89,4 +94,11 @@ close_reason_parse(const char *name)
 		if (strcmp(name, reason_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+/* The name of a geolocation database kind ("geoip KIND"), NULL past. */
+const char *
+geo_kind_name(int k)
+{
+	return k >= 0 && k < GEO_KINDS ? geo_kind_names[k] : NULL;
 }

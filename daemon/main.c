@@ -27,9 +27,7 @@
 #include "sensor.h"
 #include "daemon.h"
 
-#ifndef DEFAULT_DB
-#define DEFAULT_DB	"/var/lib/decoymx/decoymx.db"
-#endif
+#define DEFAULT_DB	CONFIG_DEFAULT_DB	/* the db key's default */
 #define DEV_DB		"var/decoymx.db"
 
 struct cmd;
@@ -124,7 +122,8 @@ cmd_run(int argc, char **argv)
 		{ "check",	no_argument,	   NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct config	 c;
+	/* The running configuration, for the life of the process. */
+	static struct config c;
 	const char	*file = NULL, *db = NULL, *user = NULL;
 	const char	*listen[MAX_LISTEN];
 	int		 nlisten = 0, check = 0, ch;
@@ -170,6 +169,7 @@ cmd_run(int argc, char **argv)
 		strlcpy_(c.user, user, sizeof(c.user));
 	c.cli_db = db != NULL;
 	c.cli_user = user != NULL;
+	c.cli_listen = nlisten > 0;
 	if (config_check(&c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", file ? file : "decoymx", err);
 		return EXIT_USAGE;

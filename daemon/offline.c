@@ -329,6 +329,7 @@ out:
 	store_close(o->st);
 	syntab_free(o->tab);
 	fpdb_free(o->db);
+	config_free(&o->conf);
 	free(o);
 	return status;
 }

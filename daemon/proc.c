@@ -193,15 +193,17 @@ proc_drop(const struct config *c, const struct creds *cr, int do_chroot)
 }
 
 /*
- * Re-reads the configuration file on SIGHUP (store process).  Settings
- * that need a restart are named; the rest goes to the network process.
- * A bad file is a warning and the running configuration stays.
+ * Re-reads the configuration file on SIGHUP (store process).  What may
+ * change is config_reload()'s to decide; the settings that need a
+ * restart are named in a warning and keep their running values; the
+ * network process gets its settings as REC_RELOAD.  A bad file is a
+ * warning and the running configuration stays.
  */
 void
 proc_reload(struct config *running, int ipc_fd)
 {
 	struct config	 nc;
-	char		 err[256];
+	char		 err[256], kept[256];
 	static uint8_t	 buf[MAX_RECORD];
 	size_t		 len;
 
@@ -213,47 +215,20 @@ proc_reload(struct config *running, int ipc_fd)
 	if (config_load(&nc, running->file) == -1) {
 		log_warn("reload: %s has errors, keeping the running "
 		    "configuration", running->file);
+		config_free(&nc);
 		return;
 	}
-	/* Command-line overrides and what cannot change stay as running. */
-	if (running->cli_db)
-		strlcpy_(nc.db, running->db, sizeof(nc.db));
-	if (running->cli_user)
-		strlcpy_(nc.user, running->user, sizeof(nc.user));
-	nc.cli_db = running->cli_db;
-	nc.cli_user = running->cli_user;
-	if (nc.real_mx_set != running->real_mx_set ||
-	    nc.real_mx_pref != running->real_mx_pref ||
-	    nc.nreal_mx != running->nreal_mx ||
-	    memcmp(nc.real_mx, running->real_mx, sizeof(nc.real_mx)) != 0 ||
-	    nc.metrics_len != running->metrics_len ||
-	    memcmp(&nc.metrics, &running->metrics, sizeof(nc.metrics)) != 0 ||
-	    nc.queue_size != running->queue_size ||
-	    strcmp(nc.db, running->db) != 0 ||
-	    strcmp(nc.user, running->user) != 0 ||
-	    strcmp(nc.chroot, running->chroot) != 0)
-		log_warn("reload: changes to real-mx, metrics, queue-size, db, "
-		    "user and chroot need a restart; kept as running");
-	memcpy(nc.listen, running->listen, sizeof(nc.listen));
-	nc.nlisten = running->nlisten;
-	memcpy(nc.real_mx, running->real_mx, sizeof(nc.real_mx));
-	nc.nreal_mx = running->nreal_mx;
-	nc.real_mx_set = running->real_mx_set;
-	nc.real_mx_pref = running->real_mx_pref;
-	nc.metrics = running->metrics;
-	nc.metrics_len = running->metrics_len;
-	nc.queue_size = running->queue_size;
-	strlcpy_(nc.db, running->db, sizeof(nc.db));
-	strlcpy_(nc.user, running->user, sizeof(nc.user));
-	strlcpy_(nc.chroot, running->chroot, sizeof(nc.chroot));
+	if (config_reload(running, &nc, &nc, kept, sizeof(kept)) > 0)
+		log_warn("reload: changes to %s need a restart; kept as "
+		    "running", kept);
 	if (config_check(&nc, err, sizeof(err)) == -1) {
 		log_warn("reload: %s: %s, keeping the running configuration",
 		    running->file, err);
+		config_free(&nc);
 		return;
 	}
-	log_info("reload: %s applied (listen changes need a restart)",
-	    running->file);
-	nc.file = running->file;
+	log_info("reload: %s applied", running->file);
+	config_free(running);
 	*running = nc;
 	log_setlevel(nc.log_level);
 	/* The settings the network process takes, field by field. */

@@ -32,8 +32,9 @@
  * comparison and padded so that a changed file always changes size too:
  * rbldnsd notices a new file by mtime (1 s resolution) or size.
  *
- * Exports cmd_export(), export_run(), and for the periodic exports of
- * the store process export_argv() and export_check().
+ * Exports cmd_export(), and for the periodic exports of the store process
+ * export_opts_parse() (a configured line's options, parsed once when the
+ * configuration is read) and export_run_opts() (one run from them).
  */
 #include <arpa/inet.h>
 
@@ -110,17 +111,25 @@ static void	 export_nft_elems(const struct export_opts *, FILE *,
 		    const char *, const struct export_entry *, size_t, int);
 static int	 export_write(sqlite3 *, const struct export_opts *,
 		    const struct export_fmt *);
-static int	 export_parse(int, char **, struct export_opts *);
-static int	 export_name_ok(const char *, const char *);
-static int	 export_words_ok(const char *, const char *, int);
-static int	 export_set_code(struct export_opts *, const char *);
-static int	 export_set_rules(struct export_opts *, const char *);
-static int	 export_set_dur(const char *, const char *, int64_t *);
+static int	 export_parse(int, char **, struct export_opts *, char *,
+		    size_t);
+static int	 export_bad(char *, size_t, const char *, const char *,
+		    const char *);
+static int	 export_name_ok(const char *, const char *, char *, size_t);
+static int	 export_words_ok(const char *, const char *, int, char *,
+		    size_t);
+static int	 export_ttl_ok(const char *, char *, size_t);
+static int	 export_set_code(struct export_opts *, const char *, char *,
+		    size_t);
+static int	 export_set_rules(struct export_opts *, const char *, char *,
+		    size_t);
+static int	 export_set_dur(const char *, const char *, int64_t *, char *,
+		    size_t);
 static void	 export_defaults(struct export_opts *);
 static const char *export_code(const struct export_opts *, uint32_t);
 static int	 export_commit(const char *, const char *, const char *,
 		    size_t, int, char *, size_t);
-static int	 export_text_ok(const char *, const char *);
+static int	 export_text_ok(const char *, const char *, char *, size_t);
 static FILE	*export_body_open(struct export_body *);
 static ssize_t	 export_body_write(void *, const char *, size_t);
 static int	 export_usage(void);
@@ -1101,8 +1110,10 @@ export_free_ips(char **ips, size_t n)
 
 /* Whether an option's text is plain printable ASCII (then it may go out). */
 static int
-export_text_ok(const char *name, const char *s)
+export_text_ok(const char *name, const char *s, char *err, size_t errlen)
 {
+	char	 what[64];
+
 	if (strlen(s) > EXPORT_TEXT_MAX)
 		goto bad;
 	for (const char *p = s; *p != '\0'; p++)
@@ -1110,8 +1121,9 @@ export_text_ok(const char *name, const char *s)
 			goto bad;
 	return 1;
 bad:
-	fprintf(stderr, "decoymx export: --%s: want up to %d printable ASCII "
-	    "characters\n", name, EXPORT_TEXT_MAX);
+	snprintf(what, sizeof(what), "is not up to %d printable ASCII "
+	    "characters", EXPORT_TEXT_MAX);
+	export_bad(err, errlen, name, s, what);
 	return 0;
 }
 
@@ -1353,9 +1365,24 @@ out:
 	return ret;
 }
 
+/*
+ * Sets err to "--OPT: 'ARG' WHAT", the value escaped for a terminal (a
+ * configuration line or an argument may hold anything).  Returns -1.
+ */
+static int
+export_bad(char *err, size_t errlen, const char *opt, const char *arg,
+    const char *what)
+{
+	char	 v[EXPORT_TEXT_MAX + 8];
+
+	escape_term(arg, strlen(arg), v, sizeof(v));
+	snprintf(err, errlen, "--%s: '%s' %s", opt, v, what);
+	return -1;
+}
+
 /* Whether s is a name nft accepts for a table or set. */
 static int
-export_name_ok(const char *opt, const char *s)
+export_name_ok(const char *opt, const char *s, char *err, size_t errlen)
 {
 	size_t	 n = strlen(s);
 
@@ -1366,15 +1393,17 @@ export_name_ok(const char *opt, const char *s)
 			goto bad;
 	return 1;
 bad:
-	fprintf(stderr, "decoymx export: --%s %s: want a letter, then up to "
-	    "31 letters, digits or '_'\n", opt, s);
+	export_bad(err, errlen, opt, s, "is not a name (a letter, then up to "
+	    "31 letters, digits or '_')");
 	return 0;
 }
 
 /* Whether s is n words (n < 0: at least -n) of DNS-ish characters. */
 static int
-export_words_ok(const char *opt, const char *s, int n)
+export_words_ok(const char *opt, const char *s, int n, char *err,
+    size_t errlen)
 {
+	char	 what[96];
 	int	 words = 0, in = 0;
 
 	for (const char *p = s; *p != '\0'; p++) {
@@ -1392,15 +1421,59 @@ export_words_ok(const char *opt, const char *s, int n)
 	    words >= -n))
 		return 1;
 bad:
-	fprintf(stderr, "decoymx export: --%s \"%s\": want %s%d words of "
-	    "letters, digits, '.', '-', '_'\n", opt, s, n < 0 ? "at least " :
-	    "", n < 0 ? -n : n);
+	snprintf(what, sizeof(what), "is not %s%d words of letters, digits, "
+	    "'.', '-', '_'", n < 0 ? "at least " : "", n < 0 ? -n : n);
+	export_bad(err, errlen, opt, s, what);
+	return 0;
+}
+
+/*
+ * Whether s is a TTL as rbldnsd's $TTL takes it: seconds, or numbers
+ * each with a unit (s, m, h, d, w: "1h30m"), below 2^31 seconds.
+ */
+static int
+export_ttl_ok(const char *s, char *err, size_t errlen)
+{
+	static const struct { char unit; uint64_t s; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 604800 },
+	};
+	uint64_t	 total = 0, v;
+	const char	*p = s;
+
+	while (*p != '\0') {
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		for (v = 0; isdigit((unsigned char)*p) && v < 1u << 31; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		if (isdigit((unsigned char)*p))
+			goto bad;
+		if (*p != '\0') {
+			size_t i;
+
+			for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+				if (*p == units[i].unit)
+					break;
+			if (i == sizeof(units) / sizeof(units[0]))
+				goto bad;
+			v *= units[i].s;
+			p++;
+		}
+		if ((total += v) >= 1u << 31)
+			goto bad;
+	}
+	if (p != s)
+		return 1;
+bad:
+	export_bad(err, errlen, "ttl", s, "is not a TTL (seconds, or with "
+	    "units: 1h, 2d, 1h30m)");
 	return 0;
 }
 
 /* --code REASON=127.0.0.X */
 static int
-export_set_code(struct export_opts *o, const char *arg)
+export_set_code(struct export_opts *o, const char *arg, char *err,
+    size_t errlen)
 {
 	char		 name[32];
 	const char	*eq = strchr(arg, '=');
@@ -1418,15 +1491,14 @@ export_set_code(struct export_opts *o, const char *arg)
 	inet_ntop(AF_INET, &a, o->codes[r], sizeof(o->codes[r]));
 	return 0;
 bad:
-	fprintf(stderr, "decoymx export: bad --code %s: want REASON=127.0.0.X "
-	    "with REASON one of backup-direct, nolisting-only, bot-protocol\n",
-	    arg);
-	return -1;
+	return export_bad(err, errlen, "code", arg, "is not REASON=127.0.0.X "
+	    "with REASON one of backup-direct, nolisting-only, bot-protocol");
 }
 
 /* --rules LIST: the enabled rules, comma-separated. */
 static int
-export_set_rules(struct export_opts *o, const char *arg)
+export_set_rules(struct export_opts *o, const char *arg, char *err,
+    size_t errlen)
 {
 	char	 buf[128], *w, *save = NULL;
 	int	 r;
@@ -1442,23 +1514,21 @@ export_set_rules(struct export_opts *o, const char *arg)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "decoymx export: bad --rules %s: want a comma list of "
-	    "backup-direct, nolisting-only, bot-protocol\n", arg);
-	return -1;
+	return export_bad(err, errlen, "rules", arg, "is not a comma list of "
+	    "backup-direct, nolisting-only, bot-protocol");
 }
 
-/* A duration option into *us.  0 or -1. */
+/* A duration option into *us.  0 or -1 with err set. */
 static int
-export_set_dur(const char *opt, const char *arg, int64_t *us)
+export_set_dur(const char *opt, const char *arg, int64_t *us, char *err,
+    size_t errlen)
 {
 	uint64_t	 ms;
 
 	if (util_parse_duration_ms(arg, &ms) == -1 ||
-	    ms > (uint64_t)INT64_MAX / 1000) {
-		fprintf(stderr, "decoymx export: bad --%s %s: want a duration "
-		    "(10m, 7d)\n", opt, arg);
-		return -1;
-	}
+	    ms > (uint64_t)INT64_MAX / 1000)
+		return export_bad(err, errlen, opt, arg, "is not a duration "
+		    "(10m, 7d)");
 	*us = (int64_t)ms * 1000;
 	return 0;
 }
@@ -1485,11 +1555,16 @@ export_defaults(struct export_opts *o)
 }
 
 /*
- * Parses argv (argv[0] is "export", the format a word anywhere) into o.
- * Returns 0, or EXIT_USAGE after printing why.
+ * Parses argv (argv[0] is "export", the format a word anywhere) into o:
+ * the option table of the export command, for its command line and for
+ * the configured export lines alike.  The strings of o point into argv.
+ * Returns 0; -1 with err set to what is wrong with a value ("--ttl:
+ * 'abc' is not a TTL ..."); -2 with err set when the words are not
+ * options and one format (then the usage helps).
  */
 static int
-export_parse(int argc, char **argv, struct export_opts *o)
+export_parse(int argc, char **argv, struct export_opts *o, char *err,
+    size_t errlen)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -1517,12 +1592,17 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		{ "per-entry", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char	*end;
-	long	 v;
-	int	 ch;
+	char		 fmts[160];
+	char		*end;
+	long		 v;
+	int		 ch, rv = 0, olderr = opterr;
+	size_t		 n = 0;
 
+	/* Say what is wrong in err, not getopt's own words on stderr. */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
+	opterr = 0;
+	while (rv == 0 && (ch = getopt_long(argc, argv, ":o:q", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd': o->db = optarg; break;
 		case 'o': o->output = optarg; break;
@@ -1532,14 +1612,12 @@ export_parse(int argc, char **argv, struct export_opts *o)
 		case 'q': o->quiet = 1; break;
 		case 'E': o->per_entry = 1; break;
 		case 'a':
-			if (export_set_dur("max-age", optarg,
-			    &o->max_age_us) == -1)
-				return EXIT_USAGE;
+			rv = export_set_dur("max-age", optarg, &o->max_age_us,
+			    err, errlen);
 			break;
 		case 'w':
-			if (export_set_dur("window", optarg,
-			    &o->cc.window_us) == -1)
-				return EXIT_USAGE;
+			rv = export_set_dur("window", optarg, &o->cc.window_us,
+			    err, errlen);
 			break;
 		case 'm':
 		case 'p':
@@ -1548,10 +1626,11 @@ export_parse(int argc, char **argv, struct export_opts *o)
 			if (!isdigit((unsigned char)*optarg) || *end != '\0' ||
 			    errno != 0 || (ch == 'm' && v < 1) ||
 			    (ch == 'p' && (v < 16 || v > 128))) {
-				fprintf(stderr, "decoymx export: bad --%s %s\n",
-				    ch == 'm' ? "min-sessions (want >= 1)" :
-				    "v6-prefix (want 16 to 128)", optarg);
-				return EXIT_USAGE;
+				rv = export_bad(err, errlen, ch == 'm' ?
+				    "min-sessions" : "v6-prefix", optarg,
+				    ch == 'm' ? "is not a number from 1" :
+				    "is not a number from 16 to 128");
+				break;
 			}
 			if (ch == 'm')
 				o->min_sessions = v;
@@ -1559,92 +1638,113 @@ export_parse(int argc, char **argv, struct export_opts *o)
 				o->v6_prefix = (int)v;
 			break;
 		case 'r':
-			if (export_set_rules(o, optarg) == -1)
-				return EXIT_USAGE;
+			rv = export_set_rules(o, optarg, err, errlen);
 			break;
 		case 'c':
-			if (export_set_code(o, optarg) == -1)
-				return EXIT_USAGE;
+			rv = export_set_code(o, optarg, err, errlen);
 			break;
 		case 'T':
-			if (!export_words_ok("ttl", optarg, 1))
-				return EXIT_USAGE;
+			if (!export_ttl_ok(optarg, err, errlen))
+				rv = -1;
 			o->ttl = optarg;
 			break;
 		case 'S':
-			if (!export_words_ok("soa", optarg, 8))
-				return EXIT_USAGE;
+			if (!export_words_ok("soa", optarg, 8, err, errlen))
+				rv = -1;
 			o->soa = optarg;
 			break;
 		case 'N':
-			if (!export_words_ok("ns", optarg, -2))
-				return EXIT_USAGE;
+			if (!export_words_ok("ns", optarg, -2, err, errlen))
+				rv = -1;
 			o->ns = optarg;
 			break;
 		case 'X':
-			if (!export_text_ok("txt", optarg))
-				return EXIT_USAGE;
+			if (!export_text_ok("txt", optarg, err, errlen))
+				rv = -1;
 			o->txt = optarg;
 			break;
 		case 'C':
-			if (!export_text_ok("action", optarg))
-				return EXIT_USAGE;
+			if (!export_text_ok("action", optarg, err, errlen))
+				rv = -1;
 			o->action = optarg;
 			break;
 		case 'M':
 			if (strcmp(optarg, "cidr") != 0 &&
-			    strcmp(optarg, "hash") != 0) {
-				fprintf(stderr, "decoymx export: bad --map %s: "
-				    "want cidr or hash\n", optarg);
-				return EXIT_USAGE;
-			}
+			    strcmp(optarg, "hash") != 0)
+				rv = export_bad(err, errlen, "map", optarg,
+				    "is not cidr or hash");
 			o->map_hash = strcmp(optarg, "hash") == 0;
 			break;
 		case 'I':
-			if (!export_name_ok("ipset-set", optarg) ||
-			    strlen(optarg) > 24) {
-				fprintf(stderr, "decoymx export: --ipset-set: "
-				    "at most 24 characters\n");
-				return EXIT_USAGE;
-			}
+			if (!export_name_ok("ipset-set", optarg, err, errlen))
+				rv = -1;
+			else if (strlen(optarg) > 24)
+				rv = export_bad(err, errlen, "ipset-set",
+				    optarg, "is longer than 24 characters");
 			o->ipset_set = optarg;
 			break;
 		case 'Z':
-			if (!export_words_ok("sensor", optarg, 1))
-				return EXIT_USAGE;
+			if (!export_words_ok("sensor", optarg, 1, err, errlen))
+				rv = -1;
 			o->sensor = optarg;
 			break;
 		case 't':
 		case 's':
 			if (!export_name_ok(ch == 't' ? "nft-table" :
-			    "nft-set", optarg))
-				return EXIT_USAGE;
+			    "nft-set", optarg, err, errlen))
+				rv = -1;
 			*(ch == 't' ? &o->nft_table : &o->nft_set) = optarg;
 			break;
+		case ':':
+			snprintf(err, errlen, "%s: needs a value",
+			    argv[optind - 1]);
+			rv = -2;
+			break;
 		default:
-			return export_usage();
+			if (optopt != 0)
+				snprintf(err, errlen, "-%c: unknown option",
+				    optopt);
+			else
+				snprintf(err, errlen, "%s: unknown option",
+				    argv[optind - 1]);
+			rv = -2;
+			break;
 		}
 	}
-	if (argc - optind != 1)
-		return export_usage();
+	opterr = olderr;
+	if (rv != 0)
+		return rv;
+	if (argc - optind != 1) {
+		if (argc - optind == 0)
+			snprintf(err, errlen, "no format given");
+		else
+			snprintf(err, errlen, "'%s' is not an option (one "
+			    "format, options start with --)", argv[optind + 1]);
+		return -2;
+	}
 	o->format = argv[optind];
-	return 0;
+	for (size_t i = 0; i < NEXPORT_FMTS; i++) {
+		if (strcmp(o->format, export_fmts[i].name) == 0)
+			return 0;
+		n += (size_t)snprintf(fmts + n, n < sizeof(fmts) ?
+		    sizeof(fmts) - n : 0, "%s%s", i ? ", " : "",
+		    export_fmts[i].name);
+	}
+	snprintf(err, errlen, "'%s' is not a format (%s)", o->format, fmts);
+	return -1;
 }
 
 /*
- * Runs "export FORMAT [options]" (argv[0] is "export") on the open
- * database db, e.g. from the store process's timer.  Returns the exit
- * status.
+ * Runs one export with the parsed options o on the open database db
+ * (dbpath for messages; it replaces o->db).  Returns the exit status.
  */
 int
-export_run(sqlite3 *db, const char *dbpath, int argc, char **argv)
+export_run_opts(sqlite3 *db, const char *dbpath,
+    const struct export_opts *opts)
 {
-	struct export_opts	 o;
+	struct export_opts	 o = *opts;
 	int			 ret;
 
-	export_defaults(&o);
-	if ((ret = export_parse(argc, argv, &o)) != 0)
-		return ret;
 	o.db = dbpath;
 	for (size_t i = 0; i < NEXPORT_FMTS; i++)
 		if (strcmp(o.format, export_fmts[i].name) == 0) {
@@ -1653,7 +1753,7 @@ export_run(sqlite3 *db, const char *dbpath, int argc, char **argv)
 			    EXIT_RUNTIME;
 		}
 	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
-	return export_usage();
+	return EXIT_USAGE;	/* export_parse() lets none through */
 }
 
 /* The entries (the RFC 5782 test entry included) of the latest export. */
@@ -1677,8 +1777,10 @@ cmd_export(int argc, char **argv, const char *default_db)
 
 	export_defaults(&o);
 	o.db = default_db;
-	if ((ret = export_parse(argc, argv, &o)) != 0)
-		return ret;
+	if ((ret = export_parse(argc, argv, &o, err, sizeof(err))) != 0) {
+		fprintf(stderr, "decoymx export: %s\n", err);
+		return ret == -2 ? export_usage() : EXIT_USAGE;
+	}
 	if (o.db == NULL || *o.db == '\0') {
 		fprintf(stderr, "decoymx export: no database given (--db "
 		    "PATH)\n");
@@ -1688,7 +1790,7 @@ cmd_export(int argc, char **argv, const char *default_db)
 		fprintf(stderr, "decoymx export: %s\n", err);
 		return EXIT_RUNTIME;
 	}
-	ret = export_run(store_db(st), o.db, argc, argv);
+	ret = export_run_opts(store_db(st), o.db, &o);
 	store_close(st);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "decoymx export: cannot write the export\n");
@@ -1748,19 +1850,53 @@ export_argv(const char *format, const char *path, const char *args,
 	return argc;
 }
 
-/* Checks a configured export's words; 0, or EXIT_USAGE after a message. */
-int
-export_check(int argc, char **argv)
-{
-	struct export_opts	 o;
-	int			 ret;
+/* A configured export's options and the words they point into. */
+struct export_parsed {
+	struct export_opts	 o;	/* first: the block is o */
+	char			*argv[64];
+	char			 buf[2048];
+};
 
-	export_defaults(&o);
-	if ((ret = export_parse(argc, argv, &o)) != 0)
-		return ret;
-	for (size_t i = 0; i < NEXPORT_FMTS; i++)
-		if (strcmp(o.format, export_fmts[i].name) == 0)
-			return 0;
-	fprintf(stderr, "decoymx export: unknown format %s\n", o.format);
-	return EXIT_USAGE;
+/*
+ * Parses a configured export line's FORMAT, PATH and options ("export
+ * FORMAT PATH every DUR OPTIONS") with the command's own option table,
+ * as "export FORMAT -o PATH -q OPTIONS".  Returns the options in one
+ * allocated block (the caller frees it with free()), or NULL with err
+ * set to what is wrong, naming the option ("--ttl: 'abc' is not a TTL").
+ */
+struct export_opts *
+export_opts_parse(const char *format, const char *path, const char *args,
+    char *err, size_t errlen)
+{
+	struct export_parsed	*p;
+	const char		*out;
+	int			 argc;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((argc = export_argv(format, path, args, p->buf, sizeof(p->buf),
+	    p->argv, 64)) == -1) {
+		snprintf(err, errlen, "options too long or an open quote");
+		goto bad;
+	}
+	out = p->argv[3];		/* the line's PATH, after "-o" */
+	export_defaults(&p->o);
+	if (export_parse(argc, p->argv, &p->o, err, errlen) != 0)
+		goto bad;
+	if (p->o.output != out) {
+		snprintf(err, errlen, "--output: the line's PATH is the "
+		    "output");
+		goto bad;
+	}
+	if (p->o.db != NULL) {
+		snprintf(err, errlen, "--db: the store's own database is the "
+		    "one exported");
+		goto bad;
+	}
+	return &p->o;
+bad:
+	free(p);
+	return NULL;
 }

@@ -651,6 +651,8 @@ share_ignored_free(struct share_ignored *ig)
 	for (size_t i = 0; i < ig->n; i++)
 		free(ig->ip[i]);
 	free(ig->ip);
+	if (ig->conf != NULL)
+		config_free(ig->conf);
 	free(ig->conf);
 	memset(ig, 0, sizeof(*ig));
 }

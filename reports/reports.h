@@ -181,14 +181,16 @@ void		 share_ignored_free(struct share_ignored *);
 
 /* export.c */
 int		 cmd_export(int argc, char **argv, const char *default_db);
-int		 export_run(sqlite3 *, const char *dbpath, int argc,
-		    char **argv);
+struct export_opts;
+int		 export_run_opts(sqlite3 *, const char *dbpath,
+		    const struct export_opts *);
+struct export_opts *export_opts_parse(const char *format, const char *path,
+		    const char *args, char *err, size_t errlen);
 size_t		 export_last_entries(void);
 void		 export_help(FILE *);
 int		 export_argv(const char *format, const char *path,
 		    const char *args, char *buf, size_t buflen, char **argv,
 		    int maxargv);
-int		 export_check(int argc, char **argv);
 /* export_share.c: what the store's periodic exports leave out */
 void		 share_ignore_nets(const struct ignore_net *, int n);
 

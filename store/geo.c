@@ -82,9 +82,6 @@ static const char *const geo_org_path[] = {
 	"autonomous_system_organization", NULL };
 static const char *const geo_city_path[] = { "city", "names", "en", NULL };
 
-static const char *const geo_kind_names[GEO_KINDS] = {
-	"country", "asn", "city"
-};
 
 static int	 geo_db_open(struct geo *, int, int);
 static void	 geo_db_close(struct geo_db *);
@@ -227,15 +224,15 @@ geo_db_open(struct geo *g, int i, int quiet)
 		if (g->conf[0] != '\0' && d->line > 0)
 			log_error("%s:%d: geoip %s %s: database type %s is "
 			    "not of kind %s", g->conf, d->line,
-			    geo_kind_names[k], d->want,
-			    m->metadata.database_type, geo_kind_names[k]);
+			    geo_kind_name(k), d->want,
+			    m->metadata.database_type, geo_kind_name(k));
 		else
 			log_error("geoip %s %s: database type %s is not of "
-			    "kind %s", geo_kind_names[k], d->want,
-			    m->metadata.database_type, geo_kind_names[k]);
+			    "kind %s", geo_kind_name(k), d->want,
+			    m->metadata.database_type, geo_kind_name(k));
 		snprintf(d->why, sizeof(d->why), "database type %s is not of "
 		    "kind %s", m->metadata.database_type,
-		    geo_kind_names[k]);
+		    geo_kind_name(k));
 		MMDB_close(m);
 		free(m);
 		g->stats.open_failures++;
@@ -245,14 +242,14 @@ geo_db_open(struct geo *g, int i, int quiet)
 	d->mmdb = m;
 	strlcpy_(d->path, d->want, sizeof(d->path));
 	d->why[0] = '\0';
-	log_info("geo opened kind=%s file=%s build=%llu", geo_kind_names[k],
+	log_info("geo opened kind=%s file=%s build=%llu", geo_kind_name(k),
 	    d->path, (unsigned long long)m->metadata.build_epoch);
 	return 0;
 fail:
 	free(m);
 	g->stats.open_failures++;
 	if (!quiet || strcmp(why, d->why) != 0)
-		log_warn("geoip %s %s: %s; %s", geo_kind_names[k], d->want, why,
+		log_warn("geoip %s %s: %s; %s", geo_kind_name(k), d->want, why,
 		    d->mmdb != NULL ? "still using the file opened before" :
 		    "running without it");
 	strlcpy_(d->why, why, sizeof(d->why));
@@ -281,7 +278,7 @@ geo_open(struct geo *g, const struct config *c)
 		if (d->want[0] == '\0') {
 			if (d->mmdb != NULL)
 				log_info("geo closed kind=%s file=%s",
-				    geo_kind_names[k], d->path);
+				    geo_kind_name(k), d->path);
 			geo_db_close(d);
 			d->seen_ok = 0;
 			continue;
@@ -673,7 +670,7 @@ geo_print(struct geo *g, const char *addr, const struct geo_info *gi,
 			fputs(any++ ? ",{" : "{", stdout);
 		else
 			printf("\n");
-		geo_print_val(stdout, "kind", geo_kind_names[k], json, &first);
+		geo_print_val(stdout, "kind", geo_kind_name(k), json, &first);
 		geo_print_val(stdout, "path", d->want, json, &first);
 		geo_print_val(stdout, "type", m ? m->metadata.database_type :
 		    NULL, json, &first);
@@ -751,15 +748,18 @@ cmd_geo(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	config_defaults(&c);
-	if (file != NULL && config_load(&c, file) == -1)
+	if (file != NULL && config_load(&c, file) == -1) {
+		config_free(&c);
 		return EXIT_USAGE;
+	}
+	config_free(&c);	/* only its geoip paths are used */
 	for (int k = 0; k < GEO_KINDS; k++) {
 		if (over[k] != NULL) {
 			memset(c.geoip[k], 0, sizeof(c.geoip[k]));
 			if (strlcpy_(c.geoip[k][0], over[k],
 			    sizeof(c.geoip[k][0])) >= sizeof(c.geoip[k][0])) {
 				fprintf(stderr, "decoymx: --%s: path too long\n",
-				    geo_kind_names[k]);
+				    geo_kind_name(k));
 				return EXIT_USAGE;
 			}
 		}

@@ -40,9 +40,7 @@
 #define INGEST_DEADLINE_S	10	/* to wait for EOF after a signal */
 #define INGEST_FINAL_TRIES	3	/* flush attempts at exit */
 
-#define DEF_QUEUE_SIZE		10000
-#define DEF_BATCH_INTERVAL_MS	100
-#define DEF_BATCH_MAX		500
+/* queue-size, batch-max and batch-interval: config_defaults() alone. */
 
 struct ingest {
 	struct config		*conf;
@@ -182,8 +180,7 @@ ingest_session(void *arg, const uint8_t *rec, size_t len)
 	geo_refresh(ig->geo, util_now_us());
 	if (batch_add(ig->b, rec, len) == -1)
 		return;
-	if (batch_pending(ig->b) >= (ig->conf->batch_max > 0 ?
-	    ig->conf->batch_max : DEF_BATCH_MAX))
+	if (batch_pending(ig->b) >= ig->conf->batch_max)
 		ingest_flush(ig);
 	else
 		ingest_arm(ig);
@@ -196,8 +193,6 @@ ingest_arm(struct ingest *ig)
 	uint32_t	 ms = ig->conf->batch_interval_ms;
 	struct timeval	 tv;
 
-	if (ms == 0)
-		ms = DEF_BATCH_INTERVAL_MS;
 	if (evtimer_pending(ig->ev_flush, NULL))
 		return;
 	tv.tv_sec = ms / 1000;
@@ -367,10 +362,9 @@ static int
 ingest_setup(struct ingest *ig)
 {
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
-	uint32_t	 bound = ig->conf->queue_size;
 
 	if ((ig->buf = malloc(MAX_RECORD + 1)) == NULL ||
-	    (ig->b = batch_new(bound ? bound : DEF_QUEUE_SIZE)) == NULL ||
+	    (ig->b = batch_new(ig->conf->queue_size)) == NULL ||
 	    (ig->base = event_base_new()) == NULL)
 		return -1;
 	batch_set_geo(ig->b, ig->geo);
@@ -433,7 +427,7 @@ ingest_export(evutil_socket_t fd, short what, void *arg)
 	e = &ig->conf->exports[x->i];
 	if ((st = ingest_hooks->export(ig->conf, x->i, store_db(ig->st),
 	    store_path(ig->st), &entries)) == -1) {
-		log_warn("export format=%s path=%s failed: bad options",
+		log_warn("export format=%s path=%s failed: no parsed options",
 		    e->format, e->path);
 		return;
 	}

@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (!hooked) {
-		hooks_install();	/* export lines checked as by the daemon */
+		hooks_install();	/* export lines parsed as in run */
 		hooked = 1;
 	}
 	config_defaults(&c);
@@ -43,6 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stderr = olderr;
 	if (config_check(&c, err, sizeof(err)) == 0)
 		config_dump(&c, devnull);
+	config_free(&c);		/* the parsed export options */
 	fclose(devnull);
 	free(text);
 	return 0;

@@ -68,6 +68,29 @@ def test_broken_line_names_file_line_and_key(tmp_path, bad, key):
              "little"), port) not in listening_ports())
 
 
+@pytest.mark.parametrize("opts, why", [
+    ("--ttl abc", "--ttl: 'abc' is not a TTL"),
+    ("--ttl 60 --soa \"1 2\"", "--soa: '1 2' is not 8 words"),
+    ("--max-age forever", "--max-age: 'forever' is not a duration"),
+    ("--code nosuch=127.0.0.5", "--code: 'nosuch=127.0.0.5' is not"),
+    ("--no-such-option 1", "--no-such-option: unknown option"),
+    ("--ttl", "--ttl: needs a value"),
+])
+def test_bad_export_line_names_the_option(tmp_path, opts, why):
+    """run -n refuses a bad export line with file:line: and the option."""
+    port = free_port(["127.0.0.1"])
+    lines = base_lines(tmp_path, port)
+    lines.append("export rbldnsd %s every 5m %s" % (tmp_path / "bl", opts))
+    conf = write_conf(tmp_path, lines)
+    r = run_bin("run", "-n", "-c", conf, "--user", USER)
+    err = r.stderr.decode()
+    assert r.returncode == 2, (r.returncode, err)
+    assert re.search(r"^%s:%d: export: %s" % (re.escape(conf), len(lines),
+                                               re.escape(why)), err,
+                     re.M), err
+    assert r.stdout == b""
+
+
 def test_unknown_key(tmp_path):
     port = free_port(["127.0.0.1"])
     lines = base_lines(tmp_path, port)

@@ -468,8 +468,9 @@ def test_periodic_export_from_the_daemon(daemon, tmp_path):
 @pytest.mark.parametrize("line,why", [
     ("export rbldnsd relative/path every 5m", b"absolute path"),
     ("export rbldnsd /tmp/x every 1s", b"from 10s to 1d"),
-    ("export gopher /tmp/x every 5m", b"bad export format"),
-    ("export rbldnsd /tmp/x every 5m --soa \"1 2\"", b"bad export"),
+    ("export gopher /tmp/x every 5m", b"'gopher' is not a format"),
+    ("export rbldnsd /tmp/x every 5m --soa \"1 2\"",
+     b"export: --soa: '1 2' is not 8 words"),
     ("export rbldnsd /tmp/x every 5m --ttl \"60", b"open quote"),
     ("export rbldnsd /tmp/x", b"FORMAT PATH every"),
 ])

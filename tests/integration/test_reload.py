@@ -109,3 +109,35 @@ def test_sighup_carries_banner_and_ignore_to_the_network_process(daemon):
     wait_until(lambda: 400 <= greeting(d)[0] < 500, 3,
                what="an ignored client deferred at once after the reload")
     assert d.proc.poll() is None
+
+
+def test_sighup_names_what_needs_a_restart_and_applies_the_rest(daemon):
+    """queue-size and events-log keep their running values, named in one
+    warning; the hostname in the same file is applied."""
+    d = daemon(hostname="one.decoy.test")
+    rewrite(d, **{"queue-size": "123", "hostname": "two.decoy.test",
+                  "events-log": "/nonexistent/ev.log"})
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: greeting_host(d) == "two.decoy.test", 5,
+               what="the reloaded hostname")
+    wait_until(lambda: "need a restart" in d.read_stderr(), 5,
+               what="the restart warning")
+    err = d.read_stderr()
+    warn = [l for l in err.splitlines() if "need a restart" in l]
+    assert len(warn) == 1, warn
+    assert "queue-size" in warn[0] and "events-log" in warn[0], warn
+    assert "hostname" not in warn[0], warn
+    assert d.proc.poll() is None
+
+
+def test_sighup_with_a_bad_export_line_keeps_the_running_configuration(
+        daemon, tmp_path):
+    d = daemon(hostname="kept.decoy.test")
+    d.write_config(list(d.lines) + [
+        "export rbldnsd %s every 5m --ttl abc" % (tmp_path / "bl")])
+    d.signal(signal.SIGHUP)
+    wait_until(lambda: "has errors" in d.read_stderr(), 5,
+               what="the reload refused")
+    assert "--ttl: 'abc' is not a TTL" in d.read_stderr()
+    assert greeting_host(d) == "kept.decoy.test"
+    assert d.proc.poll() is None

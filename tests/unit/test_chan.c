@@ -5,6 +5,7 @@
  * receiver rejects every malformed or out-of-range message, every
  * message fits its buffer, and the dispatch table routes by type.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 static uint8_t	 buf[MAX_RECORD];
 static uint8_t	 mut[MAX_RECORD + 64];
+static size_t	 nf;		/* rows of config_fields() */
 
 /* Offset of the end marker: the last field of every message. */
 static size_t
@@ -212,34 +214,54 @@ reload_sample(struct config *c)
 		CHECK(config_parse_line(c, "t.conf", (int)i + 1, lines[i]) == 0);
 }
 
-/* The settings the network process takes at a reload, compared. */
+/*
+ * The settings the network process takes at a reload, compared: the
+ * RELOAD_NET rows of config_fields() (the ignore networks as far as
+ * they go).
+ */
 static int
 same_reload(const struct config *a, const struct config *b)
 {
-	return strcmp(a->hostname, b->hostname) == 0 &&
-	    a->defer_stage == b->defer_stage &&
-	    a->defer_code == b->defer_code &&
-	    strcmp(a->defer_status, b->defer_status) == 0 &&
-	    strcmp(a->defer_text, b->defer_text) == 0 &&
-	    strcmp(a->banner, b->banner) == 0 &&
-	    a->pipelining == b->pipelining &&
-	    a->idle_timeout_ms == b->idle_timeout_ms &&
-	    a->max_session_ms == b->max_session_ms &&
-	    a->max_errors == b->max_errors &&
-	    a->log_level == b->log_level &&
-	    a->returning_defer == b->returning_defer &&
-	    a->returning_window_ms == b->returning_window_ms &&
-	    a->client_table_size == b->client_table_size &&
-	    a->greeting_delay_ms == b->greeting_delay_ms &&
-	    a->reply_delay_ms == b->reply_delay_ms &&
-	    a->stutter_ms == b->stutter_ms &&
-	    a->stutter_bytes == b->stutter_bytes &&
-	    a->tarpit == b->tarpit &&
-	    a->max_clients == b->max_clients &&
-	    a->max_per_client == b->max_per_client &&
-	    a->nignore == b->nignore &&
-	    memcmp(a->ignore, b->ignore, sizeof(a->ignore[0]) *
-	    (size_t)a->nignore) == 0;
+	const struct config_field *f = config_fields(&nf);
+
+	for (size_t i = 0; i < nf; i++) {
+		const char	*x = (const char *)a + f[i].off;
+		const char	*y = (const char *)b + f[i].off;
+		size_t		 size = f[i].size;
+
+		if (f[i].reload != RELOAD_NET)
+			continue;
+		if (f[i].off == offsetof(struct config, ignore))
+			size = sizeof(a->ignore[0]) * (size_t)a->nignore;
+		if (f[i].str ? strcmp(x, y) != 0 : memcmp(x, y, size) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * REC_RELOAD carries exactly what the configuration says the network
+ * process reads: every RELOAD_NET field, and no other.
+ */
+static void
+test_reload_agrees(void)
+{
+	const struct config_field *f = config_fields(&nf);
+	size_t	 net = 0;
+
+	for (size_t i = 0; i < nf; i++) {
+		int carried = chan_reload_carries(f[i].off, f[i].size);
+
+		if (carried != (f[i].reload == RELOAD_NET))
+			fprintf(stderr, "%s (offset %zu): %s\n", f[i].key,
+			    f[i].off, carried ? "carried but not RELOAD_NET" :
+			    "RELOAD_NET but not carried");
+		CHECK(carried == (f[i].reload == RELOAD_NET));
+		net += f[i].reload == RELOAD_NET;
+	}
+	CHECK(net >= 20);
+	CHECK(!chan_reload_carries(offsetof(struct config, queue_size),
+	    sizeof(uint32_t)));
 }
 
 static struct config	 src, run, out;
@@ -384,6 +406,7 @@ main(void)
 	test_empty();
 	test_stats();
 	test_reload();
+	test_reload_agrees();
 	test_dispatch();
 	return t_done("test_chan");
 }

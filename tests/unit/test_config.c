@@ -3,6 +3,8 @@
  * "file:line: message" errors, --listen syntax, roles, and the whole-file
  * check.
  */
+#include <arpa/inet.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include "t.h"
 #include "decoymx.h"
 #include "daemon.h"
+#include "export.h"
 
 static struct config c;
 
@@ -211,45 +214,236 @@ test_duplicates(void)
 	CHECK(line("hostname b.example") == 0);
 }
 
-/* The export check the program plugs in (config_set_export_check()). */
+/* The export parser the program plugs in (config_set_export_parse()). */
 static char	 seen_export[1600];
 
-static int
-stub_export_check(const struct export_conf *x, char *err, size_t errlen)
+static struct export_opts *
+stub_export_parse(const struct export_conf *x, char *err, size_t errlen)
 {
 	snprintf(seen_export, sizeof(seen_export), "%s|%s|%s", x->format,
 	    x->path, x->args);
 	if (strstr(x->args, "--bad") != NULL) {
-		snprintf(err, errlen, "stub refuses --bad");
-		return -1;
+		snprintf(err, errlen, "--bad: stub refuses it");
+		return NULL;
 	}
-	return 0;
+	return calloc(1, sizeof(struct export_opts));
 }
 
 static void
-test_export_check(void)
+test_export_parse(void)
 {
-	/* Without a check (a library user), the options are kept as written. */
-	config_set_export_check(NULL);
+	/* Without a parser (a library user), options are kept as written. */
+	config_set_export_parse(NULL);
 	config_defaults(&c);
 	CHECK(line("export gopher /tmp/x every 5m --whatever") == 0);
 	CHECK(c.nexports == 1 && strcmp(c.exports[0].args, "--whatever") == 0);
-	/* The check sees the line's words and its verdict is the line's. */
-	config_set_export_check(stub_export_check);
+	CHECK(c.exports[0].opts == NULL);
+	/* The parser sees the line's words and its verdict is the line's. */
+	config_set_export_parse(stub_export_parse);
 	config_defaults(&c);
 	CHECK(line("export plain /tmp/y every 1m  --ttl 60") == 0);
 	CHECK_STR(seen_export, "plain|/tmp/y|--ttl 60");
+	CHECK(c.exports[0].opts != NULL);
 	CHECK(line("export plain /tmp/y every 1m --bad") == -1);
 	CHECK(c.nexports == 1);
-	/* The program's check is the export command's parser. */
+	config_free(&c);
+	CHECK(c.exports[0].opts == NULL);
+	/* The program's parser is the export command's option table. */
 	hooks_install();
 	config_defaults(&c);
-	CHECK(line("export rbldnsd /tmp/z every 5m --ttl 60") == 0);
+	CHECK(line("export rbldnsd /tmp/z every 5m --ttl 60 --per-entry") == 0);
+	CHECK(c.exports[0].opts != NULL && c.exports[0].opts->per_entry == 1);
+	CHECK_STR(c.exports[0].opts->ttl, "60");
+	CHECK_STR(c.exports[0].opts->output, "/tmp/z");
 	CHECK(line("export gopher /tmp/z every 5m") == -1);
 	CHECK(line("export rbldnsd /tmp/z every 5m --ttl \"60") == -1);
+	CHECK(line("export rbldnsd /tmp/z every 5m --ttl abc") == -1);
 	CHECK(line("export rbldnsd /tmp/z every 5m --no-such-option") == -1);
 	CHECK(c.nexports == 1);
-	config_set_export_check(NULL);
+	config_free(&c);
+	config_set_export_parse(NULL);
+}
+
+/*
+ * config_reload() on every row of config_fields(): a changed RELOAD_LIVE
+ * or RELOAD_NET setting is applied, a changed RELOAD_RESTART one keeps
+ * its running value and is named.
+ */
+static struct config	 run, fresh, out;
+
+static void
+test_reload_classes(void)
+{
+	const struct config_field *f;
+	size_t	 nf;
+	char	 why[256];
+
+	f = config_fields(&nf);
+	CHECK(nf > 40);
+	for (size_t i = 0; i < nf; i++) {
+		char	*p = (char *)&fresh + f[i].off;
+		int	 kept;
+
+		config_defaults(&run);
+		config_defaults(&fresh);
+		if (f[i].str) {
+			p[0] = p[0] == 'Z' ? 'Y' : 'Z';
+			p[1] = '\0';
+		} else
+			p[0] ^= 1;
+		kept = config_reload(&run, &fresh, &out, why, sizeof(why));
+		if (f[i].reload == RELOAD_RESTART) {
+			CHECK(kept == 1);
+			CHECK_STR(why, f[i].key);
+			CHECK(memcmp((char *)&out + f[i].off, (char *)&run +
+			    f[i].off, f[i].size) == 0);
+		} else {
+			CHECK(kept == 0 && why[0] == '\0');
+			CHECK(memcmp((char *)&out + f[i].off, p, f[i].size) ==
+			    0);
+		}
+	}
+	/* Rows of one key are consecutive (a key is named once). */
+	for (size_t i = 0; i < nf; i++)
+		for (size_t j = i + 2; j < nf; j++)
+			if (strcmp(f[i].key, f[j].key) == 0)
+				CHECK(strcmp(f[j - 1].key, f[i].key) == 0);
+}
+
+/* The same on whole files, as a SIGHUP reads them. */
+static void
+test_reload(void)
+{
+	char	 why[256];
+	int	 kept;
+
+	config_set_export_parse(NULL);
+	config_defaults(&run);
+	CHECK(config_parse_line(&run, "a.conf", 1, "listen 127.0.0.1:2525") ==
+	    0);
+	CHECK(config_parse_line(&run, "a.conf", 2, "queue-size 100") == 0);
+	CHECK(config_parse_line(&run, "a.conf", 3, "sensor fpdb /a.fp") == 0);
+	run.file = "a.conf";
+	config_defaults(&fresh);
+	CHECK(config_parse_line(&fresh, "a.conf", 1, "listen 127.0.0.1:2526")
+	    == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 2, "queue-size 200") == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 3, "sensor fpdb /b.fp /c.fp")
+	    == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 4, "hostname new.example")
+	    == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 5, "batch-max 7") == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 6, "export plain /x every "
+	    "1m") == 0);
+	kept = config_reload(&run, &fresh, &out, why, sizeof(why));
+	/* Needs a restart: named once each, in the table's order. */
+	CHECK(kept == 3);
+	CHECK_STR(why, "listen, queue-size, sensor fpdb");
+	CHECK(out.queue_size == 100 && out.nlisten == 1);
+	CHECK_STR(out.sensor_fpdb, "/a.fp");
+	CHECK(out.listen[0].ss.ss_family == AF_INET &&
+	    ntohs(((struct sockaddr_in *)&out.listen[0].ss)->sin_port) ==
+	    2525);
+	/* Live: the network process's and the store's. */
+	CHECK_STR(out.hostname, "new.example");
+	CHECK(out.batch_max == 7 && out.nexports == 1);
+	CHECK(out.file == run.file);
+	/* A why too small is cut, never overrun; the count stays. */
+	CHECK(config_reload(&run, &fresh, &out, why, 8) == 3);
+	CHECK(strlen(why) < 8);
+	/* Nothing changed: nothing named. */
+	CHECK(config_reload(&run, &run, &out, why, sizeof(why)) == 0);
+	CHECK_STR(why, "");
+	/* Command-line overrides stay, without a warning. */
+	config_defaults(&run);
+	strcpy(run.db, "/cli.db");
+	run.cli_db = 1;
+	CHECK(config_listen_arg(&run, "127.0.0.1:2600", why, sizeof(why)) ==
+	    0);
+	run.cli_listen = 1;
+	config_defaults(&fresh);
+	CHECK(config_parse_line(&fresh, "a.conf", 1, "db /file.db") == 0);
+	CHECK(config_parse_line(&fresh, "a.conf", 2, "listen 127.0.0.1:2525")
+	    == 0);
+	CHECK(config_reload(&run, &fresh, &out, why, sizeof(why)) == 0);
+	CHECK_STR(out.db, "/cli.db");
+	CHECK(out.cli_db == 1 && out.cli_listen == 1 && out.nlisten == 1);
+	CHECK(ntohs(((struct sockaddr_in *)&out.listen[0].ss)->sin_port) ==
+	    2600);
+	/* In place, as proc_reload() does it. */
+	CHECK(config_parse_line(&fresh, "a.conf", 3, "queue-size 5") == 0);
+	CHECK(config_reload(&run, &fresh, &fresh, why, sizeof(why)) == 1);
+	CHECK_STR(why, "queue-size");
+	CHECK(fresh.queue_size == run.queue_size);
+	CHECK_STR(fresh.db, "/cli.db");
+}
+
+/*
+ * Every name of an enumerated key is taken by its setter and printed by
+ * config_dump() as given (one table for both), and the dump reads back
+ * as the same configuration.
+ */
+static void
+test_names(void)
+{
+	static const char *lines[] = {
+		"defer-stage greeting", "defer-stage helo", "defer-stage mail",
+		"defer-stage rcpt", "defer-stage data", "tarpit none",
+		"tarpit bots", "tarpit all", "sensor off", "sensor auto",
+		"sensor on", "returning-defer off", "returning-defer greeting",
+		"log stderr", "log syslog", "log-level error", "log-level warn",
+		"log-level info", "log-level debug", "pipelining yes",
+		"pipelining no", "geoip-required yes", "geoip-required no",
+		"geoip country /g/c.mmdb", "geoip asn /g/a.mmdb",
+		"geoip city /g/ci.mmdb",
+	};
+	char	*dump, *dump2, *p, *save = NULL, want[64];
+	size_t	 len;
+	FILE	*f;
+	int	 n = 0;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		config_defaults(&c);
+		CHECK(line(lines[i]) == 0);
+		f = open_memstream(&dump, &len);
+		config_dump(&c, f);
+		fclose(f);
+		snprintf(want, sizeof(want), "\n%s\n", lines[i]);
+		if (strstr(dump, want) == NULL)
+			fprintf(stderr, "not in the dump: %s\n", lines[i]);
+		CHECK(strstr(dump, want) != NULL);
+		free(dump);
+	}
+	/* A wrong name is refused with the list of the right ones. */
+	config_defaults(&c);
+	CHECK(line("tarpit some") == -1);
+	CHECK(line("sensor maybe") == -1);
+	CHECK(line("geoip town /x") == -1);
+
+	/* The dump of a configuration reads back as itself. */
+	config_defaults(&c);
+	CHECK(line("listen 127.0.0.1:2525 mx 10") == 0);
+	CHECK(line("defer-stage helo") == 0);
+	CHECK(line("tarpit none") == 0);
+	CHECK(line("sensor off") == 0);
+	CHECK(line("log-level debug") == 0);
+	CHECK(line("geoip asn /g/a.mmdb") == 0);
+	CHECK(line("ignore 192.0.2.0/24 record") == 0);
+	f = open_memstream(&dump, &len);
+	config_dump(&c, f);
+	fclose(f);
+	config_defaults(&c);
+	p = strdup(dump);
+	for (char *l = strtok_r(p, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		CHECK(config_parse_line(&c, "dump", ++n, l) == 0);
+	free(p);
+	f = open_memstream(&dump2, &len);
+	config_dump(&c, f);
+	fclose(f);
+	CHECK_STR(dump2, dump);
+	free(dump);
+	free(dump2);
 }
 
 /* Several real-mx: the lowest preference sets the roles. */
@@ -324,7 +518,10 @@ main(void)
 	test_file();
 	test_duplicates();
 	test_real_mx();
-	test_export_check();
+	test_export_parse();
+	test_reload_classes();
+	test_names();
+	test_reload();
 	test_util();
 	return t_done("test_config");
 }

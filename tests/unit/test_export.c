@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reports.h"
-#include "store.h"
+#include "export.h"
 #include "t.h"
 
 #define MIN_US	(60LL * 1000000)
@@ -16,6 +15,7 @@
 static void	 test_rules(void);
 static void	 test_allowlist(void);
 static void	 test_argv(void);
+static void	 test_opts_parse(void);
 
 static void
 test_rules(void)
@@ -201,11 +201,93 @@ test_argv(void)
 	CHECK(export_argv("plain", "/x", "", buf, 8, argv, 16) == -1);
 }
 
+/* A configured line's options: parsed once, typed, with exact errors. */
+static void
+test_opts_parse(void)
+{
+	static const struct {
+		const char	*fmt, *args, *err;
+	} bad[] = {
+		{ "rbldnsd", "--ttl abc", "--ttl: 'abc' is not a TTL" },
+		{ "rbldnsd", "--ttl 1x", "--ttl: '1x' is not a TTL" },
+		{ "rbldnsd", "--ttl 99999999999", "--ttl: '99999999999' is not "
+		    "a TTL" },
+		{ "rbldnsd", "--soa \"1 2\"", "--soa: '1 2' is not 8 words" },
+		{ "rbldnsd", "--ns 300", "--ns: '300' is not at least 2" },
+		{ "plain", "--max-age forever", "--max-age: 'forever' is not a "
+		    "duration" },
+		{ "plain", "--min-sessions 0", "--min-sessions: '0' is not a "
+		    "number from 1" },
+		{ "plain", "--v6-prefix 200", "--v6-prefix: '200' is not a "
+		    "number from 16 to 128" },
+		{ "plain", "--rules backup-direct,nosuch", "--rules: "
+		    "'backup-direct,nosuch' is not a comma list" },
+		{ "plain", "--code nosuch=127.0.0.5", "--code: "
+		    "'nosuch=127.0.0.5' is not REASON=127.0.0.X" },
+		{ "postfix", "--map btree", "--map: 'btree' is not cidr or " },
+		{ "nft", "--nft-set \"bad name\"", "--nft-set: 'bad name' is "
+		    "not a name" },
+		{ "ipset", "--ipset-set abcdefghijklmnopqrstuvwxyz",
+		    "--ipset-set: 'abcdefghijklmnopqrstuvwxyz' is longer than "
+		    "24" },
+		{ "plain", "--no-such-option", "--no-such-option: unknown "
+		    "option" },
+		{ "plain", "--ttl", "--ttl: needs a value" },
+		{ "plain", "stray", "'stray' is not an option" },
+		{ "gopher", "", "'gopher' is not a format (rbldnsd, postfix" },
+		{ "plain", "--ttl \"60", "options too long or an open "
+		    "quote" },
+		{ "plain", "-o /elsewhere", "--output: the line's PATH" },
+		{ "plain", "--db /x.db", "--db: the store's own database" },
+	};
+	struct export_opts	*o;
+	char			 err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		o = export_opts_parse(bad[i].fmt, "/var/x", bad[i].args, err,
+		    sizeof(err));
+		CHECK(o == NULL);
+		free(o);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)) != 0)
+			fprintf(stderr, "case %zu: got '%s'\n", i, err);
+		CHECK(strncmp(err, bad[i].err, strlen(bad[i].err)) == 0);
+	}
+	/* A control character is shown escaped, never raw. */
+	o = export_opts_parse("rbldnsd", "/var/x", "--txt \"a\x1b[2Jb\"", err,
+	    sizeof(err));
+	CHECK(o == NULL && strchr(err, '\x1b') == NULL &&
+	    strstr(err, "\\x1b") != NULL);
+
+	/* Typed fields, the defaults kept where no option is given. */
+	o = export_opts_parse("rbldnsd", "/var/lib/bl", "--ttl 1h30m --soa "
+	    "\"300 ns. hm. 0 600 300 86400 300\" --max-age 2d --v6-prefix 48 "
+	    "--code nolisting-only=127.0.0.9 --per-entry", err, sizeof(err));
+	CHECK(o != NULL);
+	if (o == NULL)
+		return;
+	CHECK_STR(o->format, "rbldnsd");
+	CHECK_STR(o->output, "/var/lib/bl");
+	CHECK(o->quiet == 1 && o->per_entry == 1 && o->map_hash == 0);
+	CHECK_STR(o->ttl, "1h30m");
+	CHECK_STR(o->soa, "300 ns. hm. 0 600 300 86400 300");
+	CHECK(o->max_age_us == 2LL * 86400 * 1000000);
+	CHECK(o->v6_prefix == 48 && o->min_sessions == 1);
+	CHECK_STR(o->codes[REASON_NOLISTING_ONLY], "127.0.0.9");
+	CHECK_STR(o->codes[REASON_BOT_PROTOCOL], "127.0.0.4");
+	CHECK(o->db == NULL && o->ns == NULL);
+	free(o);
+	o = export_opts_parse("postfix", "/x", "--map hash", err, sizeof(err));
+	CHECK(o != NULL && o->map_hash == 1);
+	free(o);
+}
+
 int
 main(void)
 {
 	test_rules();
 	test_allowlist();
 	test_argv();
+	test_opts_parse();
 	return t_done("test_export");
 }
