@@ -275,8 +275,10 @@ def test_banner(daemon):
     d = daemon(port=port, extra=["banner mail.example.org ESMTP Postfix "
                                  "(Debian/GNU)"])
     c = Smtp("127.0.0.1", port)
-    assert c.greeting[1] == ["220 mail.example.org ESMTP Postfix "
-                             "(Debian/GNU)"]
+    # every line of the (multi-line, banner-wait) greeting carries it
+    text = "mail.example.org ESMTP Postfix (Debian/GNU)"
+    assert c.greeting[1][-1] == "220 " + text
+    assert all(l[4:] == text for l in c.greeting[1])
     c.sock.close()
     d.sessions(1)
 
