@@ -188,7 +188,8 @@ session_returning(struct tarpit *tp, struct session *s)
  * one (last, already made) held for banner-wait while the session
  * watches for a client that talks first.  Returns 0 when it did so, -1
  * when the greeting goes out in one line (banner-wait 0, a greeting
- * that defers, or a tarpitted client, whose replies wait anyway).
+ * that defers, a tarpitted client, whose replies wait anyway, or a load
+ * balancer's own health check).
  */
 static int
 session_banner(struct session *s, const struct reply *last)
@@ -196,7 +197,8 @@ session_banner(struct session *s, const struct reply *last)
 	const struct config	*c = &s->l->tp->conf;
 	struct reply		 first;
 
-	if (c->banner_wait_ms == 0 || last->close || s->tarpitted)
+	/* A balancer's own check (PROXY LOCAL) reads one line only. */
+	if (c->banner_wait_ms == 0 || last->close || s->tarpitted || s->local)
 		return -1;
 	smtp_greeting_first(&s->smtp, &first);
 	session_reply(s, &first);
