@@ -145,6 +145,7 @@ static int	 export_write(sqlite3 *, const struct export_opts *,
 static int	 export_parse(int, char **, struct export_opts *);
 static int	 export_name_ok(const char *, const char *);
 static int	 export_words_ok(const char *, const char *, int);
+static int	 export_ttl_ok(const char *);
 static int	 export_set_code(struct export_opts *, const char *);
 static int	 export_set_rules(struct export_opts *, const char *);
 static int	 export_set_dur(const char *, const char *, int64_t *);
@@ -1038,6 +1039,33 @@ bad:
 }
 
 /* Whether s is n words (n < 0: at least -n) of DNS-ish characters. */
+/*
+ * A $TTL rbldnsd takes: seconds, or a number with one unit of s, m, h,
+ * d or w, at most 2^31-1 seconds.  Says why on stderr when not.
+ */
+static int
+export_ttl_ok(const char *s)
+{
+	static const struct { char unit; long long mul; } units[] = {
+		{ '\0', 1 }, { 's', 1 }, { 'm', 60 }, { 'h', 3600 },
+		{ 'd', 86400 }, { 'w', 604800 },
+	};
+	long long	 v;
+	char		*end;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (isdigit((unsigned char)*s) && errno == 0 &&
+	    (end[0] == '\0' || end[1] == '\0'))
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (units[i].unit == *end && v <= INT32_MAX /
+			    units[i].mul)
+				return 1;
+	fprintf(stderr, "decoymx export: bad --ttl %s: want seconds, or a "
+	    "number with s, m, h, d or w (3600, 1h)\n", s);
+	return 0;
+}
+
 static int
 export_words_ok(const char *opt, const char *s, int n)
 {
@@ -1226,7 +1254,8 @@ export_parse(int argc, char **argv, struct export_opts *o)
 				return EXIT_USAGE;
 			break;
 		case 'T':
-			if (!export_words_ok("ttl", optarg, 1))
+			if (!export_words_ok("ttl", optarg, 1) ||
+			    !export_ttl_ok(optarg))
 				return EXIT_USAGE;
 			o->ttl = optarg;
 			break;

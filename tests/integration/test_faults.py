@@ -432,3 +432,75 @@ def test_merge_rejects_hostile_rows(tmp_path):
     assert "ORIGIN" not in top and "DROP" not in top
     figure("merge hostile file", merged=1, rejected=len(BAD_SESSIONS) +
            len(BAD_SYNS))
+
+
+# ------------------------------------------------------- config and CLI gaps
+
+def _junk(t):
+    (t / "junk.db").write_bytes(b"not a database at all" * 100)
+
+
+def _ok_db(t):
+    assert run_bin("db", "migrate", "--db", t / "ok.db").returncode == 0
+
+
+def _conf(text):
+    def make(t):
+        (t / "c.conf").write_bytes(text)
+    return make
+
+
+# name, setup(tmp_path), argv (with {t} for the dir), exit status,
+# stderr must say, files that must not exist afterwards
+CLI_CASES = [
+    ("recount of a missing db", None,
+     ["db", "recount", "--db", "{t}/missing.db"], 1,
+     "No such file", ["missing.db"]),
+    ("merge of a missing file", None,
+     ["db", "merge", "--db", "{t}/new.db", "{t}/missing.db"], 1,
+     "missing.db", ["new.db", "new.db-wal", "new.db-shm"]),
+    ("merge of a junk file", _junk,
+     ["db", "merge", "--db", "{t}/new.db", "{t}/junk.db"], 1,
+     "junk.db", ["new.db", "new.db-wal", "new.db-shm"]),
+    ("export --ttl abc", _ok_db,
+     ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
+      "abc"], 2, "bad --ttl abc", ["z"]),
+    ("export --ttl 1x", _ok_db,
+     ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
+      "1x"], 2, "bad --ttl", ["z"]),
+    ("export --ttl too big", _ok_db,
+     ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
+      "99999999999w"], 2, "bad --ttl", ["z"]),
+    ("run -n with --ttl abc",
+     _conf(b"listen 127.0.0.1:2525\nexport rbldnsd /tmp/z every 1h "
+           b"--ttl abc\n"),
+     ["run", "-n", "-c", "{t}/c.conf"], 2, "c.conf:2:", []),
+    ("max-clients with a NUL",
+     _conf(b"listen 127.0.0.1:2525\nmax-clients 5\0garbage\n"),
+     ["run", "-n", "-c", "{t}/c.conf"], 2, "c.conf:2: NUL byte", []),
+    ("--limit overflow", _ok_db,
+     ["report", "sessions", "--db", "{t}/ok.db", "--limit",
+      "99999999999999999999999"], 2, "bad --limit", []),
+]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_gap(tmp_path, case):
+    name, setup, argv, status, says, absent = case
+    if setup is not None:
+        setup(tmp_path)
+    r = run_bin(*[a.format(t=tmp_path) for a in argv])
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == status, (r.returncode, err)
+    assert says in err, err
+    for f in absent:
+        assert not (tmp_path / f).exists(), f
+
+
+def test_cli_good_ttls_still_work(tmp_path):
+    _ok_db(tmp_path)
+    for ttl in ("3600", "1h", "2d", "30m", "1w", "45s"):
+        r = run_bin("export", "rbldnsd", "--db", tmp_path / "ok.db",
+                    "--ttl", ttl)
+        assert r.returncode == 0, r.stderr
+        assert b"$TTL " + ttl.encode() + b"\n" in r.stdout
