@@ -504,3 +504,27 @@ def test_cli_good_ttls_still_work(tmp_path):
                     "--ttl", ttl)
         assert r.returncode == 0, r.stderr
         assert b"$TTL " + ttl.encode() + b"\n" in r.stdout
+
+
+def test_bidi_override_escaped_in_every_output(daemon):
+    """Issue 12 #6: U+202E and other Cf characters never pass raw."""
+    d = daemon()
+    helo = "evil\u202egpj.exe\u2066x\u200b.example".encode()
+    s = socket.create_connection(("127.0.0.1", d.port), 10)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"EHLO " + helo + b"\r\nQUIT\r\n")
+    while f.readline():
+        pass
+    s.close()
+    d.sessions(1)
+    for fmt in ("csv", "json", "table"):
+        r = run_bin("report", "sessions", "--db", d.db, "--format", fmt)
+        assert r.returncode == 0
+        out = r.stdout
+        for cf in ("\u202e", "\u2066", "\u200b"):
+            assert cf.encode() not in out, (fmt, out)
+        assert b"evil" in out
+    js = run_bin("report", "sessions", "--db", d.db, "--format",
+                 "json").stdout
+    assert b"\\u202e" in js and b"\\u2066" in js
