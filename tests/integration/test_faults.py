@@ -528,3 +528,348 @@ def test_bidi_override_escaped_in_every_output(daemon):
     js = run_bin("report", "sessions", "--db", d.db, "--format",
                  "json").stdout
     assert b"\\u202e" in js and b"\\u2066" in js
+
+
+# ------------------------------------------------------- faults under load
+
+class Load:
+    """
+    Client threads running short SMTP sessions (EHLO, MAIL, RCPT, QUIT)
+    from 127.0.12.N, each remembering (src_ip, src_port, time) of every
+    session that completed (221 to QUIT).  Bounded in count and time.
+    """
+
+    def __init__(self, port, threads=4, max_sessions=4000, seconds=20.0):
+        self.port = port
+        self.done = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.max = max_sessions
+        self.deadline = time.monotonic() + seconds
+        self.threads = [threading.Thread(target=self.run, args=(i,),
+                                         daemon=True)
+                        for i in range(threads)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def one(self, src):
+        s = socket.create_connection(("127.0.0.1", self.port), 5,
+                                     source_address=(src, 0))
+        try:
+            s.settimeout(5)
+            port = s.getsockname()[1]
+            f = s.makefile("rb")
+            if not f.readline().startswith(b"220"):
+                return
+            s.sendall(b"EHLO load.example.org\r\nMAIL FROM:<a@example.net>"
+                      b"\r\nRCPT TO:<b@example.org>\r\nQUIT\r\n")
+            last = b""
+            for _ in range(20):
+                line = f.readline()
+                if not line:
+                    break
+                last = line
+                if line.startswith(b"221"):
+                    break
+            if last.startswith(b"221"):
+                with self.lock:
+                    self.done.append((src, port, time.monotonic()))
+        finally:
+            s.close()
+
+    def run(self, i):
+        src = "127.0.12.%d" % (i + 1)
+        while (not self.stop.is_set() and len(self.done) < self.max and
+               time.monotonic() < self.deadline):
+            try:
+                self.one(src)
+            except OSError:
+                time.sleep(0.01)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+        return list(self.done)
+
+
+def stored_flows(db):
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        return {(ip, port) for ip, port in c.execute(
+            "SELECT src_ip, src_port FROM sessions")}
+    finally:
+        c.close()
+
+
+def restart_and_check(tmp_path, db, name):
+    """The daemon starts again on the database: returns seconds to serve."""
+    t0 = time.monotonic()
+    d = Daemon(tmp_path / ("restart-" + name))
+    d.db = db
+    d.lines = [ln if not ln.startswith("db ") else "db %s" % db
+               for ln in d.lines]
+    d.start()
+    normal_session(d)
+    took = time.monotonic() - t0
+    assert d.stop() == 0, d.stderr[-2000:]
+    r = run_bin("db", "check", "--db", db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return took
+
+
+@pytest.mark.parametrize("victim", ["network", "store"])
+def test_kill_9_under_load(daemon, tmp_path, victim):
+    """
+    kill -9 of one process at a random point under load: every session
+    that completed is stored, except those still uncommitted (the last
+    batch interval, and for the network process its queue).
+    """
+    import random
+    d = daemon(extra=["batch-interval 100ms", "batch-max 200",
+                      "log-level warn"])
+    d.expect_status = None
+    net = d.net_pid()
+    load = Load(d.port).start()
+    time.sleep(1.5 + random.random() * 1.5)
+    t_kill = time.monotonic()
+    os.kill(net if victim == "network" else d.pid, signal.SIGKILL)
+    done = load.finish()
+    # The survivor notices and goes, bounded.
+    if victim == "network":
+        rc = d.wait(timeout=30)
+        assert rc == 1          # the network process went away
+    else:
+        d.proc.wait(5)
+        d.stopped = True
+        d._err.close()
+        wait_until(lambda: not os.path.exists("/proc/%d" % net) or
+                   open("/proc/%d/stat" % net).read().split()[2] == "Z",
+                   15, what="the network process to go")
+        wait_until(lambda: not port_listening(d.port), 15,
+                   what="the port to be released")
+    stored = stored_flows(d.db)
+    completed = {(ip, port) for ip, port, _ in done}
+    lost = completed - stored
+    # Sessions that completed well before the kill were committed.
+    old = {(ip, port) for ip, port, t in done if t < t_kill - 2.0}
+    recover = restart_and_check(tmp_path, d.db, victim)
+    figure("kill -9 " + victim, completed=len(completed),
+           stored=len(stored & completed), lost=len(lost),
+           recover_s="%.2f" % recover)
+    assert len(completed) > 20, "load too small: %d" % len(completed)
+    assert not (old - stored), "%d sessions completed >2s before the " \
+        "kill are missing" % len(old - stored)
+    assert stored <= completed | {("127.0.0.1", p) for _, p in stored}
+
+
+def test_descriptor_exhaustion_of_each_process(daemon):
+    """Both processes out of descriptors: pause, no flood, recover."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    net = d.net_pid()
+    lims = {}
+    for pid in (net, d.pid):
+        lims[pid] = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        lim = open_fds(pid) + 3
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lim, lims[pid][1]))
+    held = []
+    try:
+        for _ in range(30):
+            try:
+                s = socket.create_connection(("127.0.0.1", d.port), 2)
+                held.append(s)
+            except OSError:
+                break
+            try:
+                s2 = socket.create_connection(("127.0.0.1", mport), 2)
+                s2.sendall(b"GET /metrics HTTP/1.0\r\n")
+                held.append(s2)
+            except OSError:
+                pass
+        cpu0 = proc_cpu_s(net) + proc_cpu_s(d.pid)
+        time.sleep(2.0)
+        cpu = proc_cpu_s(net) + proc_cpu_s(d.pid) - cpu0
+    finally:
+        for s in held:
+            s.close()
+        for pid, lim in lims.items():
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, lim)
+    t0 = time.monotonic()
+    wait_until(lambda: _try_session(d), 20, interval=0.2,
+               what="a session after descriptor exhaustion")
+    took = time.monotonic() - t0
+    err = d.read_stderr()
+    figure("EMFILE both processes", cpu_s="%.2f" % cpu,
+           recover_s="%.2f" % took,
+           log_lines=len([ln for ln in err.splitlines()
+                          if "accept" in ln.lower()]))
+    assert cpu < 1.0, cpu
+    assert len([ln for ln in err.splitlines()
+                if "Too many open files" in ln]) < 20, err[-3000:]
+    assert _try_scrape(mport) is not None
+
+
+def _try_session(d):
+    try:
+        normal_session(d)
+        return True
+    except (OSError, AssertionError):
+        return False
+
+
+def test_corrupt_page_warns_at_start(tmp_path):
+    """quick_check at start: a damaged page is named, the daemon serves."""
+    db = str(tmp_path / "d.db")
+    assert run_bin("db", "migrate", "--db", db).returncode == 0
+    c = sqlite3.connect(db)
+    c.execute("PRAGMA journal_mode = DELETE")
+    c.execute("CREATE TABLE filler(x)")
+    c.executemany("INSERT INTO filler VALUES(?)",
+                  [("x" * 500,) for _ in range(400)])
+    c.commit()
+    c.close()
+    size = os.path.getsize(db)
+    with open(db, "r+b") as f:          # a page of filler, in the middle
+        f.seek(size - 20 * 4096 + 100)
+        f.write(os.urandom(3000))
+    p, port, err, _ = start_raw(tmp_path, db=db)
+    try:
+        wait_until(lambda: "store started" in err.read_text() or
+                   p.poll() is not None, 15, what="start")
+        text = err.read_text()
+        assert "failed its integrity check" in text, text
+        assert "db check" in text
+    finally:
+        p.send_signal(signal.SIGTERM)
+        wait_exit(p, 30)
+
+
+# --------------------------------- disk full, read-only: a private tmpfs
+
+def have_unshare():
+    if os.geteuid() != 0:
+        return False
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def start_in_tmpfs(tmp_path, size="3m"):
+    """
+    decoymx in a private mount namespace with its database on a small
+    tmpfs at tmp_path/mnt (seen from here as /proc/PID/root/...).
+    """
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    port = free_port(["127.0.0.1"])
+    conf = tmp_path / "c.conf"
+    db = str(mnt / "d.db")
+    conf.write_text("listen 127.0.0.1:%d\ndb %s\nlog-level info\n"
+                    "sensor off\nbatch-interval 100ms\n" % (port, db))
+    err = tmp_path / "stderr.txt"
+    cmd = "mount -t tmpfs -o size=%s tmpfs %s && exec %s run -c %s " \
+          "--user root" % (size, mnt, BIN, conf)
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private",
+                          "sh", "-c", cmd], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=open(err, "wb"))
+    wait_until(lambda: "store started" in err.read_text() or
+               p.poll() is not None, 15, what="start in the tmpfs")
+    assert p.poll() is None, err.read_text()
+    inside = "/proc/%d/root%s" % (p.pid, mnt)
+
+    class D:
+        pass
+    d = D()
+    d.port, d.pid, d.proc, d.err, d.mnt, d.inside = (port, p.pid, p, err,
+                                                      str(mnt), inside)
+    d.db = db
+    return d
+
+
+def ns_count(d):
+    """Sessions in the database inside the namespace (0 if unreadable)."""
+    import json
+    r = nsexec(d, str(BIN), "report", "sessions", "--db", d.db, "--format",
+               "json", "--limit", "100000")
+    try:
+        return len(json.loads(r.stdout)) if r.returncode == 0 else 0
+    except ValueError:
+        return 0
+
+
+def nsexec(d, *cmd):
+    return subprocess.run(["nsenter", "-t", str(d.pid), "-m", "--", *cmd],
+                          capture_output=True, timeout=30)
+
+
+@pytest.mark.skipif(not have_unshare(), reason="needs root and unshare -m")
+def test_read_only_database_at_start(tmp_path):
+    """A database on a read-only mount: exit 1 at once, with the cause."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    port = free_port(["127.0.0.1"])
+    db = mnt / "d.db"
+    conf = tmp_path / "c.conf"
+    conf.write_text("listen 127.0.0.1:%d\ndb %s\nsensor off\n" % (port, db))
+    cmd = ("mount -t tmpfs -o size=3m tmpfs {m} && {b} db migrate --db {d} "
+           ">/dev/null && mount -o remount,ro {m} && exec {b} run -c {c} "
+           "--user root").format(m=mnt, b=BIN, d=db, c=conf)
+    t0 = time.monotonic()
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-c", cmd], capture_output=True, timeout=30)
+    took = time.monotonic() - t0
+    err = r.stderr.decode(errors="replace")
+    figure("read-only database", status=r.returncode, exit_s="%.2f" % took)
+    assert r.returncode == 1, err
+    assert "not writable" in err or "read-only" in err.lower(), err
+    assert not port_listening(port)
+
+
+@pytest.mark.skipif(not have_unshare(), reason="needs root and unshare -m")
+@pytest.mark.parametrize("fault", ["disk-full"])
+def test_disk_full_and_read_only_recover(tmp_path, fault):
+    d = start_in_tmpfs(tmp_path)
+    try:
+        for _ in range(5):
+            normal_session(d)
+        wait_until(lambda: ns_count(d) >= 5, 15, what="5 rows")
+        if fault == "disk-full":
+            r = nsexec(d, "sh", "-c", "dd if=/dev/zero of=%s/filler bs=64k "
+                       "2>/dev/null; true" % d.mnt)
+        else:
+            r = nsexec(d, "mount", "-o", "remount,ro", d.mnt)
+        assert r.returncode == 0, r.stderr
+        n = 200
+        for _ in range(n):
+            normal_session(d)
+        # Nothing can be written: the records wait and are retried.
+        time.sleep(1.0)
+        assert p_alive(d)
+        t0 = time.monotonic()
+        if fault == "disk-full":
+            r = nsexec(d, "rm", "-f", d.mnt + "/filler")
+        else:
+            r = nsexec(d, "mount", "-o", "remount,rw", d.mnt)
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: ns_count(d) >= 5 + n, 30, interval=0.1,
+                   what="the waiting sessions to be written")
+        took = time.monotonic() - t0
+        stored = ns_count(d)
+    finally:
+        d.proc.send_signal(signal.SIGTERM)
+        rc, _ = wait_exit(d.proc, 30)
+    text = d.err.read_text()
+    figure(fault, completed=5 + n, stored=stored, lost=5 + n - stored,
+           recover_s="%.2f" % took)
+    assert rc == 0, text[-3000:]
+    assert stored == 5 + n
+    assert "lost" not in text
+    assert "disk is full" in text, text[-3000:]     # the fault did bite
+
+
+def p_alive(d):
+    return d.proc.poll() is None
