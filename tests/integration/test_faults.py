@@ -39,14 +39,26 @@ def figure(name, **kv):
     FIGURES.append((name, kv))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def print_figures():
-    yield
-    if FIGURES:
-        print("\n--- fault-injection figures ---")
+class _FiguresPlugin:
+    """Prints FIGURES in pytest's terminal summary, past its capture."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not FIGURES:
+            return
+        tr = terminalreporter
+        tr.write_line("")
+        tr.write_line("--- fault-injection figures (test_faults.py) ---")
         for name, kv in FIGURES:
-            print("%-28s %s" % (name, " ".join("%s=%s" % (k, v)
-                                                for k, v in kv.items())))
+            tr.write_line("%-34s %s" % (name, " ".join(
+                "%s=%s" % (k, v) for k, v in kv.items())))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_figures(request):
+    pm = request.config.pluginmanager
+    if not pm.has_plugin("decoymx-fault-figures"):
+        pm.register(_FiguresPlugin(), "decoymx-fault-figures")
+    yield
 
 
 def port_listening(port):
