@@ -547,8 +547,9 @@ def test_bidi_override_escaped_in_every_output(daemon):
 class Load:
     """
     Client threads running short SMTP sessions (EHLO, MAIL, RCPT, QUIT)
-    from 127.0.12.N, each remembering (src_ip, src_port, time) of every
-    session that completed (221 to QUIT).  Bounded in count and time.
+    from 127.0.12.N, each remembering (a unique HELO name, the time) of
+    every session that completed (221 to QUIT).  Bounded in count and
+    time.
     """
 
     def __init__(self, port, threads=4, max_sessions=4000, seconds=20.0):
@@ -567,17 +568,18 @@ class Load:
             t.start()
         return self
 
-    def one(self, src):
+    def one(self, src, n):
         s = socket.create_connection(("127.0.0.1", self.port), 5,
                                      source_address=(src, 0))
+        helo = "load-%s-%d.example.org" % (src.split(".")[-1], n)
         try:
             s.settimeout(5)
-            port = s.getsockname()[1]
             f = s.makefile("rb")
             if not f.readline().startswith(b"220"):
                 return
-            s.sendall(b"EHLO load.example.org\r\nMAIL FROM:<a@example.net>"
-                      b"\r\nRCPT TO:<b@example.org>\r\nQUIT\r\n")
+            s.sendall(b"EHLO " + helo.encode() + b"\r\nMAIL FROM:"
+                      b"<a@example.net>\r\nRCPT TO:<b@example.org>\r\n"
+                      b"QUIT\r\n")
             last = b""
             for _ in range(20):
                 line = f.readline()
@@ -588,16 +590,19 @@ class Load:
                     break
             if last.startswith(b"221"):
                 with self.lock:
-                    self.done.append((src, port, time.monotonic()))
+                    self.done.append((helo, time.monotonic()))
         finally:
             s.close()
 
     def run(self, i):
         src = "127.0.12.%d" % (i + 1)
+        n = 0
         while (not self.stop.is_set() and len(self.done) < self.max and
                time.monotonic() < self.deadline):
+            n += 1
+            time.sleep(0.005)           # busy, not beyond the store
             try:
-                self.one(src)
+                self.one(src, n)
             except OSError:
                 time.sleep(0.01)
 
@@ -608,11 +613,11 @@ class Load:
         return list(self.done)
 
 
-def stored_flows(db):
+def stored_helos(db):
     c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
     try:
-        return {(ip, port) for ip, port in c.execute(
-            "SELECT src_ip, src_port FROM sessions")}
+        return {h for (h,) in c.execute(
+            "SELECT helo FROM sessions WHERE helo LIKE 'load-%'")}
     finally:
         c.close()
 
@@ -663,19 +668,24 @@ def test_kill_9_under_load(daemon, tmp_path, victim):
                    15, what="the network process to go")
         wait_until(lambda: not port_listening(d.port), 15,
                    what="the port to be released")
-    stored = stored_flows(d.db)
-    completed = {(ip, port) for ip, port, _ in done}
+    stored = stored_helos(d.db)
+    completed = {h for h, _ in done}
     lost = completed - stored
-    # Sessions that completed well before the kill were committed.
-    old = {(ip, port) for ip, port, t in done if t < t_kill - 2.0}
+    # Records reach the store in the order the sessions ended, and are
+    # committed in that order: what is lost is the tail that had not
+    # been committed (in the store's batch, the socket or the network
+    # process's queue), never a hole before a committed session.  The
+    # slack covers threads that ended sessions at the same moment.
+    t_last = max([t for h, t in done if h in stored], default=0.0)
+    holes = [h for h, t in done if t < t_last - 0.5 and h not in stored]
     recover = restart_and_check(tmp_path, d.db, victim)
     figure("kill -9 " + victim, completed=len(completed),
            stored=len(stored & completed), lost=len(lost),
-           recover_s="%.2f" % recover)
+           lost_tail_s="%.2f" % (t_kill - t_last), recover_s="%.2f" % recover)
     assert len(completed) > 20, "load too small: %d" % len(completed)
-    assert not (old - stored), "%d sessions completed >2s before the " \
-        "kill are missing" % len(old - stored)
-    assert stored <= completed | {("127.0.0.1", p) for _, p in stored}
+    assert len(stored & completed) > 0
+    assert not holes, "%d sessions lost before a committed one" % len(holes)
+    assert stored <= completed, "stored sessions no client completed"
 
 
 def test_descriptor_exhaustion_of_each_process(daemon):
