@@ -895,3 +895,20 @@ def test_disk_full_and_read_only_recover(tmp_path, fault):
 
 def p_alive(d):
     return d.proc.poll() is None
+
+
+def test_merge_row_without_sensor_takes_a_clean_file_name(tmp_path):
+    ref = str(tmp_path / "ref.db")
+    assert run_bin("db", "migrate", "--db", ref).returncode == 0
+    other = str(tmp_path / "mx 10+old.db")
+    h = stripped_copy(ref, other)
+    insert(h, "sessions", dict(GOOD_SESSION, sensor=None))
+    h.commit()
+    h.close()
+    fleet = str(tmp_path / "fleet.db")
+    r = run_bin("db", "merge", "--db", fleet, other)
+    assert r.returncode == 0 and b"sessions=1 " in r.stdout, r
+    c = sqlite3.connect(fleet)
+    assert c.execute("SELECT sensor FROM sessions").fetchall() == \
+        [("mx_10_old",)]
+    c.close()
