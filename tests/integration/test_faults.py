@@ -915,3 +915,20 @@ def test_merge_row_without_sensor_takes_a_clean_file_name(tmp_path):
     assert c.execute("SELECT sensor FROM sessions").fetchall() == \
         [("mx_10_old",)]
     c.close()
+
+
+def test_metrics_scrapes_open_at_stop(daemon):
+    """Open, unfinished scrapes at SIGTERM: a clean stop, nothing leaked."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    socks = []
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", mport), 5)
+        s.sendall(b"GET /metrics HTTP/1.0\r\n")
+        socks.append(s)
+    wait_until(lambda: open_fds(d.pid) >= 5, 5, what="the connections")
+    time.sleep(0.2)
+    assert d.stop() == 0
+    d.check_sanitizers()
+    for s in socks:
+        s.close()
