@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct store	*st;
 static FILE		*devnull;
-static char		 dir[] = "/dev/shm/fuzz_merge.XXXXXX";
+static char		 dir[] = "/dev/shm/fuzz_merge.XXXXXX";	/* or /tmp */
 static char		 other[64], tmpl[64];
 static uint8_t		*image;		/* the good-rows file */
 static size_t		 image_len;
@@ -197,8 +197,13 @@ setup_once(void)
 	FILE		*fp;
 	long		 len;
 
-	if (mkdtemp(dir) == NULL || (devnull = fopen("/dev/null", "w")) ==
-	    NULL)
+	/* tmpfs when there is one: the file is rewritten every run. */
+	if (mkdtemp(dir) == NULL) {
+		snprintf(dir, sizeof(dir), "/tmp/fuzz_merge.XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+	}
+	if ((devnull = fopen("/dev/null", "w")) == NULL)
 		abort();
 	atexit(cleanup);
 	log_init("store", LOG_LVL_ERROR);
