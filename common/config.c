@@ -1281,6 +1281,7 @@ config_load(struct config *c, const char *path)
 	FILE	*f;
 	char	*line = NULL;
 	size_t	 cap = 0;
+	ssize_t	 n;
 	int	 lineno = 0, rv = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
@@ -1288,9 +1289,15 @@ config_load(struct config *c, const char *path)
 		return -1;
 	}
 	c->file = path;
-	while (getline(&line, &cap, f) != -1)
-		if (config_parse_line(c, path, ++lineno, line) == -1)
+	while ((n = getline(&line, &cap, f)) != -1) {
+		/* What follows a NUL would be silently ignored. */
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			fprintf(stderr, "%s:%d: NUL byte in the line\n", path,
+			    ++lineno);
 			rv = -1;
+		} else if (config_parse_line(c, path, ++lineno, line) == -1)
+			rv = -1;
+	}
 	if (ferror(f)) {
 		fprintf(stderr, "%s: read error: %s\n", path, strerror(errno));
 		rv = -1;

@@ -5,8 +5,11 @@
  * into output that is always well-formed and inert:
  *
  *	JSON	valid UTF-8 passes; quotes, backslashes, control characters
- *		(C0, DEL, C1), U+2028 and U+2029 are \-escaped; each byte of
- *		invalid UTF-8 becomes \u00XX.  The result is valid UTF-8 JSON.
+ *		(C0, DEL, C1), U+2028 and U+2029 and the format characters
+ *		(Unicode category Cf: bidi overrides and isolates, zero
+ *		width characters, BOM, ...) are \-escaped (\uXXXX, a
+ *		surrogate pair above U+FFFF); each byte of invalid UTF-8
+ *		becomes \u00XX.  The result is valid UTF-8 JSON.
  *	terminal  printable ASCII passes, a backslash is doubled, every
  *		other byte (controls, ESC, >= 0x80) becomes \xNN; cut with
  *		"..." to fit.
@@ -18,6 +21,7 @@
  * Exports escape_utf8_len(), escape_utf8_unsafe(), escape_json() and
  * escape_term().
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,20 +69,49 @@ escape_utf8_len(const unsigned char *p, size_t len)
 }
 
 /*
+ * The format characters, Unicode general category Cf (Unicode 15.1),
+ * as inclusive ranges: invisible, and the bidi ones (U+202A-202E,
+ * U+2066-2069) reorder what a terminal or a spreadsheet shows.
+ */
+static const struct { uint32_t lo, hi; } escape_cf[] = {
+	{ 0x00ad, 0x00ad }, { 0x0600, 0x0605 }, { 0x061c, 0x061c },
+	{ 0x06dd, 0x06dd }, { 0x070f, 0x070f }, { 0x0890, 0x0891 },
+	{ 0x08e2, 0x08e2 }, { 0x180e, 0x180e }, { 0x200b, 0x200f },
+	{ 0x202a, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+	{ 0xfeff, 0xfeff }, { 0xfff9, 0xfffb }, { 0x110bd, 0x110bd },
+	{ 0x110cd, 0x110cd }, { 0x13430, 0x1343f }, { 0x1bca0, 0x1bca3 },
+	{ 0x1d173, 0x1d17a }, { 0xe0001, 0xe0001 }, { 0xe0020, 0xe007f },
+};
+
+/* The code point of the well-formed sequence u[0..n). */
+static uint32_t
+escape_utf8_cp(const unsigned char *u, size_t n)
+{
+	static const unsigned char lead[5] = { 0, 0x7f, 0x1f, 0x0f, 0x07 };
+	uint32_t cp = u[0] & lead[n];
+
+	for (size_t i = 1; i < n; i++)
+		cp = cp << 6 | (u[i] & 0x3f);
+	return cp;
+}
+
+/*
  * Whether the well-formed sequence u[0..n) must still be escaped: C0
- * controls, DEL, C1 controls (a terminal may act on U+009B, CSI) and
- * the line and paragraph separators U+2028 and U+2029.
+ * controls, DEL, C1 controls (a terminal may act on U+009B, CSI), the
+ * line and paragraph separators U+2028 and U+2029, and the format
+ * characters (escape_cf).
  */
 int
 escape_utf8_unsafe(const unsigned char *u, size_t n)
 {
-	if (n == 1)
-		return u[0] < 0x20 || u[0] == 0x7f;
-	if (n == 2)
-		return u[0] == 0xc2 && u[1] < 0xa0;
-	if (n == 3)
-		return u[0] == 0xe2 && u[1] == 0x80 &&
-		    (u[2] == 0xa8 || u[2] == 0xa9);
+	uint32_t cp = escape_utf8_cp(u, n);
+
+	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 ||
+	    cp == 0x2029)
+		return 1;
+	for (size_t i = 0; i < sizeof(escape_cf) / sizeof(escape_cf[0]); i++)
+		if (cp >= escape_cf[i].lo && cp <= escape_cf[i].hi)
+			return 1;
 	return 0;
 }
 
@@ -106,12 +139,16 @@ escape_json(FILE *f, const char *p, size_t len)
 			fputs("\\t", f);
 		else if (!escape_utf8_unsafe(u + i, n))
 			fwrite(u + i, 1, n, f);
-		else if (n == 1)
-			fprintf(f, "\\u%04x", c);
-		else if (n == 2)
-			fprintf(f, "\\u%04x", u[i + 1]);
-		else
-			fprintf(f, "\\u%04x", 0x2000 | (u[i + 2] - 0x80));
+		else {
+			uint32_t cp = escape_utf8_cp(u + i, n);
+
+			if (cp < 0x10000)
+				fprintf(f, "\\u%04x", (unsigned)cp);
+			else
+				fprintf(f, "\\u%04x\\u%04x",
+				    (unsigned)(0xd800 + ((cp - 0x10000) >> 10)),
+				    (unsigned)(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+		}
 		i += n;
 	}
 	putc('"', f);

@@ -10,9 +10,13 @@
  *
  * Exports cmd_db().
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "daemon.h"
@@ -31,6 +35,7 @@ static int	 db_prune(const char *, int, char **);
 static int	 db_check_pragma(sqlite3 *, const char *, const char *);
 static int	 db_usage(void);
 static int	 db_opts(int, char **, const char **);
+static void	 db_unlink(const char *);
 
 static const struct db_cmd db_cmds[] = {
 	{ "migrate", "migrate [--db PATH]", db_migrate },
@@ -182,16 +187,41 @@ db_check(const char *path, int argc, char **argv)
 	return bad ? EXIT_RUNTIME : 0;
 }
 
-/* Folds each OTHER database into path (merge.c does the work). */
+/* Removes a database this command created for nothing, with -wal, -shm. */
+static void
+db_unlink(const char *path)
+{
+	char	 side[4096];
+
+	unlink(path);
+	if (snprintf(side, sizeof(side), "%s-wal", path) < (int)sizeof(side))
+		unlink(side);
+	if (snprintf(side, sizeof(side), "%s-shm", path) < (int)sizeof(side))
+		unlink(side);
+}
+
+/*
+ * Folds each OTHER database into path (merge.c does the work).  A path
+ * that did not exist is not left behind, empty, when nothing merged.
+ */
 static int
 db_merge(const char *path, int argc, char **argv)
 {
 	struct store	*st;
+	struct stat	 sb;
 	char		 err[1024];
-	int		 rv = 0;
+	int		 rv = 0, created, merged = 0;
 
 	if (argc == 0)
 		return db_usage();
+	/* Nothing is created for files that cannot be read. */
+	for (int i = 0; i < argc; i++)
+		if (access(argv[i], R_OK) == -1) {
+			fprintf(stderr, "decoymx db merge: %s: %s\n", argv[i],
+			    strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	created = stat(path, &sb) == -1 && errno == ENOENT;
 	if ((st = store_open(path, STORE_RW, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "decoymx db merge: %s\n", err);
 		return EXIT_RUNTIME;
@@ -200,8 +230,11 @@ db_merge(const char *path, int argc, char **argv)
 		if (merge_db(st, argv[i], stdout, err, sizeof(err)) == -1) {
 			fprintf(stderr, "decoymx db merge: %s\n", err);
 			rv = EXIT_RUNTIME;
-		}
+		} else
+			merged++;
 	store_close(st);
+	if (created && merged == 0)
+		db_unlink(path);
 	return rv;
 }
 
@@ -262,6 +295,11 @@ db_recount(const char *path, int argc, char **argv)
 	(void)argv;
 	if (argc != 0)
 		return db_usage();
+	if (access(path, F_OK) == -1) {
+		fprintf(stderr, "decoymx db recount: database %s: %s\n", path,
+		    strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	if ((st = store_open(path, STORE_RW, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "decoymx db recount: %s\n", err);
 		return EXIT_RUNTIME;

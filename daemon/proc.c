@@ -121,12 +121,6 @@ proc_quick_check(struct store *st)
 	const char	*r;
 	int		 rc;
 
-	if (util_fault("start-corrupt-warning")) {
-		log_warn("database %s failed its integrity check: %s; run "
-		    "\"decoymx db check\" and restore it from a backup",
-		    store_path(st), "injected fault");
-		return;
-	}
 	if (sqlite3_prepare_v2(store_db(st), "PRAGMA quick_check(1)", -1, &q,
 	    NULL) != SQLITE_OK) {
 		log_warn("database %s: cannot run its integrity check: %s",

@@ -4,11 +4,14 @@
  * writers turn it into output that is always well-formed and inert:
  *
  *	JSON	valid UTF-8 passes; quotes, backslashes, control characters
- *		(C0, DEL, C1), U+2028 and U+2029 are \-escaped; each byte of
- *		invalid UTF-8 becomes \u00XX.  The result is valid UTF-8 JSON.
- *	CSV	RFC 4180 quoting, formula cells neutralised, control
- *		characters and invalid UTF-8 written as \xNN text (see
- *		fmt_csv_cell).
+ *		(C0, DEL, C1), U+2028 and U+2029 and the format characters
+ *		(Unicode category Cf: bidi overrides and isolates, zero
+ *		width characters, BOM, ...) are \-escaped (\uXXXX, a
+ *		surrogate pair above U+FFFF); each byte of invalid UTF-8
+ *		becomes \u00XX.  The result is valid UTF-8 JSON.
+ *	CSV	RFC 4180 quoting, formula cells neutralised, control and
+ *		format characters and invalid UTF-8 written as \xNN text
+ *		(see fmt_csv_cell).
  *	table	printable ASCII only, everything else \xNN (fmt_term), cut
  *		with "..." to fit the terminal.
  *
@@ -84,7 +87,8 @@ fmt_csv_quote(const char *p, size_t len)
  *  - a cell starting with '=', '+', '-', '@', TAB or CR gets a leading
  *    "'" (OWASP's CSV injection advice);
  *  - control characters (C0 incl. NUL, CR, LF; DEL; C1; U+2028 and
- *    U+2029) and each byte of invalid UTF-8 are written byte by byte as
+ *    U+2029), format characters (Cf: bidi overrides, zero width ...)
+ *    and each byte of invalid UTF-8 are written byte by byte as
  *    the four characters \xNN, and a backslash as \\, so the original
  *    bytes can be recovered;
  *  - the cell is quoted, quotes doubled, when it holds '"' or ',' or

@@ -16,6 +16,7 @@
  *
  * Exports cmd_report().
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -560,8 +561,10 @@ report_parse_args(int argc, char **argv, struct report_args *a)
 			}
 			break;
 		case 'l':
+			errno = 0;
 			a->limit = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || a->limit <= 0) {
+			if (*optarg == '\0' || *end != '\0' || a->limit <= 0 ||
+			    errno == ERANGE) {
 				fprintf(stderr, "decoymx report: bad --limit "
 				    "%s: want a positive number\n", optarg);
 				return EXIT_USAGE;

@@ -214,6 +214,13 @@ merge_db(struct store *st, const char *other, FILE *out, char *err,
 	snprintf(m.sensor, sizeof(m.sensor), "%.*s",
 	    (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base)),
 	    base);
+	/* A name "sensor name" would accept, whatever the file is called. */
+	for (char *p = m.sensor; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
+		    *p != '_')
+			*p = '_';
+	if (m.sensor[0] == '\0')
+		strlcpy_(m.sensor, "merged", sizeof(m.sensor));
 
 	if (access(other, R_OK) == -1) {
 		snprintf(err, errlen, "%s: cannot read it", other);

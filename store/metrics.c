@@ -60,6 +60,7 @@ struct metrics {
 	struct metrics_export	 exports[MAX_EXPORTS];
 	struct net_stats	 net;
 	int			 have_net;
+	struct bufferevent	*conn[METRICS_MAX_CONN];	/* open */
 	int			 nconn;
 	int			 paused;	/* out of descriptors */
 	uint64_t		 accept_paused;	/* times, for the tests/log */
@@ -156,12 +157,15 @@ metrics_new(struct event_base *base, int fd, const struct batch *b)
 	return m;
 }
 
-/* Frees the listener; open scrapes are cut (the event base goes next). */
+/* Frees the listener and cuts the open scrapes. */
 void
 metrics_free(struct metrics *m)
 {
 	if (m == NULL)
 		return;
+	for (int i = 0; i < METRICS_MAX_CONN; i++)
+		if (m->conn[i] != NULL)
+			bufferevent_free(m->conn[i]);
 	if (m->lev != NULL)
 		evconnlistener_free(m->lev);
 	if (m->resume != NULL)
@@ -177,14 +181,18 @@ metrics_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct metrics		*m = arg;
 	struct bufferevent	*bev;
 	struct timeval		 tv = { METRICS_TIMEOUT_S, 0 };
+	int			 slot = 0;
 
 	(void)sa;
 	(void)salen;
-	if ((bev = bufferevent_socket_new(m->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		close(fd);
+	while (slot < METRICS_MAX_CONN && m->conn[slot] != NULL)
+		slot++;
+	if (slot == METRICS_MAX_CONN || (bev = bufferevent_socket_new(m->base,
+	    fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);	/* cannot happen: accepting waits at the cap */
 		return;
 	}
+	m->conn[slot] = bev;
 	m->nconn++;
 	if (m->nconn >= METRICS_MAX_CONN)
 		evconnlistener_disable(lev);
@@ -231,6 +239,9 @@ metrics_resume(evutil_socket_t fd, short what, void *arg)
 static void
 metrics_close(struct metrics *m, struct bufferevent *bev)
 {
+	for (int i = 0; i < METRICS_MAX_CONN; i++)
+		if (m->conn[i] == bev)
+			m->conn[i] = NULL;
 	bufferevent_free(bev);
 	if (m->nconn-- == METRICS_MAX_CONN && !m->paused)
 		evconnlistener_enable(m->lev);

@@ -118,7 +118,8 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
 	 * migrated: a reader that came too early would find no schema.
 	 */
 	if (tarpit_wait_ready(ipc_fd) == -1) {
-		log_error("store process did not start, exiting");
+		/* The store has said why, in the one line of proc.c. */
+		log_debug("store process did not start, exiting");
 		tp->status = EXIT_RUNTIME;
 	} else
 		listen_start(tp, ls, n);

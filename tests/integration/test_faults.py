@@ -39,14 +39,26 @@ def figure(name, **kv):
     FIGURES.append((name, kv))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def print_figures():
-    yield
-    if FIGURES:
-        print("\n--- fault-injection figures ---")
+class _FiguresPlugin:
+    """Prints FIGURES in pytest's terminal summary, past its capture."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not FIGURES:
+            return
+        tr = terminalreporter
+        tr.write_line("")
+        tr.write_line("--- fault-injection figures (test_faults.py) ---")
         for name, kv in FIGURES:
-            print("%-28s %s" % (name, " ".join("%s=%s" % (k, v)
-                                                for k, v in kv.items())))
+            tr.write_line("%-34s %s" % (name, " ".join(
+                "%s=%s" % (k, v) for k, v in kv.items())))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_figures(request):
+    pm = request.config.pluginmanager
+    if not pm.has_plugin("decoymx-fault-figures"):
+        pm.register(_FiguresPlugin(), "decoymx-fault-figures")
+    yield
 
 
 def port_listening(port):
@@ -143,6 +155,9 @@ def test_startup_failure_exits_1_with_the_cause(tmp_path, case):
     errors = [ln for ln in text.splitlines()
               if " level=error " in ln or " level=fatal " in ln]
     assert errors and says in errors[0], text
+    # One line, the cause; when the network process fails, it names the
+    # cause and the store says it is not starting.
+    assert len(errors) <= (2 if fault == "start-net-drop" else 1), text
     # Nobody is left holding the port or waiting for a go-ahead.
     wait_until(lambda: not port_listening(port), EXIT_BOUND,
                what="the port to be released")
@@ -432,3 +447,491 @@ def test_merge_rejects_hostile_rows(tmp_path):
     assert "ORIGIN" not in top and "DROP" not in top
     figure("merge hostile file", merged=1, rejected=len(BAD_SESSIONS) +
            len(BAD_SYNS))
+
+
+# ------------------------------------------------------- config and CLI gaps
+
+def _junk(t):
+    (t / "junk.db").write_bytes(b"not a database at all" * 100)
+
+
+def _ok_db(t):
+    assert run_bin("db", "migrate", "--db", t / "ok.db").returncode == 0
+
+
+def _conf(text):
+    def make(t):
+        (t / "c.conf").write_bytes(text)
+    return make
+
+
+# name, setup(tmp_path), argv (with {t} for the dir), exit status,
+# stderr must say, files that must not exist afterwards
+CLI_CASES = [
+    ("recount of a missing db", None,
+     ["db", "recount", "--db", "{t}/missing.db"], 1,
+     "No such file", ["missing.db"]),
+    ("merge of a missing file", None,
+     ["db", "merge", "--db", "{t}/new.db", "{t}/missing.db"], 1,
+     "missing.db", ["new.db", "new.db-wal", "new.db-shm"]),
+    ("merge of a junk file", _junk,
+     ["db", "merge", "--db", "{t}/new.db", "{t}/junk.db"], 1,
+     "junk.db", ["new.db", "new.db-wal", "new.db-shm"]),
+    ("export --ttl abc", _ok_db,
+     ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
+      "abc"], 2, "bad --ttl abc", ["z"]),
+    ("export --ttl 1x", _ok_db,
+     ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
+      "1x"], 2, "bad --ttl", ["z"]),
+    ("export --ttl too big", _ok_db,
+     ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
+      "99999999999w"], 2, "bad --ttl", ["z"]),
+    ("run -n with --ttl abc",
+     _conf(b"listen 127.0.0.1:2525\nexport rbldnsd /tmp/z every 1h "
+           b"--ttl abc\n"),
+     ["run", "-n", "-c", "{t}/c.conf"], 2, "c.conf:2:", []),
+    ("max-clients with a NUL",
+     _conf(b"listen 127.0.0.1:2525\nmax-clients 5\0garbage\n"),
+     ["run", "-n", "-c", "{t}/c.conf"], 2, "c.conf:2: NUL byte", []),
+    ("--limit overflow", _ok_db,
+     ["report", "sessions", "--db", "{t}/ok.db", "--limit",
+      "99999999999999999999999"], 2, "bad --limit", []),
+]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_gap(tmp_path, case):
+    name, setup, argv, status, says, absent = case
+    if setup is not None:
+        setup(tmp_path)
+    r = run_bin(*[a.format(t=tmp_path) for a in argv])
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == status, (r.returncode, err)
+    assert says in err, err
+    for f in absent:
+        assert not (tmp_path / f).exists(), f
+
+
+def test_cli_good_ttls_still_work(tmp_path):
+    _ok_db(tmp_path)
+    for ttl in ("3600", "1h", "2d", "30m", "1w", "45s"):
+        r = run_bin("export", "rbldnsd", "--db", tmp_path / "ok.db",
+                    "--ttl", ttl)
+        assert r.returncode == 0, r.stderr
+        assert b"$TTL " + ttl.encode() + b"\n" in r.stdout
+
+
+def test_bidi_override_escaped_in_every_output(daemon):
+    """Issue 12 #6: U+202E and other Cf characters never pass raw."""
+    d = daemon()
+    helo = "evil\u202egpj.exe\u2066x\u200b.example".encode()
+    s = socket.create_connection(("127.0.0.1", d.port), 10)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"EHLO " + helo + b"\r\nQUIT\r\n")
+    while f.readline():
+        pass
+    s.close()
+    d.sessions(1)
+    for fmt in ("csv", "json", "table"):
+        r = run_bin("report", "sessions", "--db", d.db, "--format", fmt)
+        assert r.returncode == 0
+        out = r.stdout
+        for cf in ("\u202e", "\u2066", "\u200b"):
+            assert cf.encode() not in out, (fmt, out)
+        assert b"evil" in out
+    js = run_bin("report", "sessions", "--db", d.db, "--format",
+                 "json").stdout
+    assert b"\\u202e" in js and b"\\u2066" in js
+
+
+# ------------------------------------------------------- faults under load
+
+class Load:
+    """
+    Client threads running short SMTP sessions (EHLO, MAIL, RCPT, QUIT)
+    from 127.0.12.N, each remembering (a unique HELO name, the time) of
+    every session that completed (221 to QUIT).  Bounded in count and
+    time.
+    """
+
+    def __init__(self, port, threads=4, max_sessions=4000, seconds=20.0):
+        self.port = port
+        self.done = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.max = max_sessions
+        self.deadline = time.monotonic() + seconds
+        self.threads = [threading.Thread(target=self.run, args=(i,),
+                                         daemon=True)
+                        for i in range(threads)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def one(self, src, n):
+        s = socket.create_connection(("127.0.0.1", self.port), 5,
+                                     source_address=(src, 0))
+        helo = "load-%s-%d.example.org" % (src.split(".")[-1], n)
+        try:
+            s.settimeout(5)
+            f = s.makefile("rb")
+            if not f.readline().startswith(b"220"):
+                return
+            s.sendall(b"EHLO " + helo.encode() + b"\r\nMAIL FROM:"
+                      b"<a@example.net>\r\nRCPT TO:<b@example.org>\r\n"
+                      b"QUIT\r\n")
+            last = b""
+            for _ in range(20):
+                line = f.readline()
+                if not line:
+                    break
+                last = line
+                if line.startswith(b"221"):
+                    break
+            if last.startswith(b"221"):
+                with self.lock:
+                    self.done.append((helo, time.monotonic()))
+        finally:
+            s.close()
+
+    def run(self, i):
+        src = "127.0.12.%d" % (i + 1)
+        n = 0
+        while (not self.stop.is_set() and len(self.done) < self.max and
+               time.monotonic() < self.deadline):
+            n += 1
+            time.sleep(0.005)           # busy, not beyond the store
+            try:
+                self.one(src, n)
+            except OSError:
+                time.sleep(0.01)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+        return list(self.done)
+
+
+def stored_helos(db):
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        return {h for (h,) in c.execute(
+            "SELECT helo FROM sessions WHERE helo LIKE 'load-%'")}
+    finally:
+        c.close()
+
+
+def restart_and_check(tmp_path, db, name):
+    """The daemon starts again on the database: returns seconds to serve."""
+    t0 = time.monotonic()
+    d = Daemon(tmp_path / ("restart-" + name))
+    d.db = db
+    d.lines = [ln if not ln.startswith("db ") else "db %s" % db
+               for ln in d.lines]
+    d.start()
+    normal_session(d)
+    took = time.monotonic() - t0
+    assert d.stop() == 0, d.stderr[-2000:]
+    r = run_bin("db", "check", "--db", db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return took
+
+
+@pytest.mark.parametrize("victim", ["network", "store"])
+def test_kill_9_under_load(daemon, tmp_path, victim):
+    """
+    kill -9 of one process at a random point under load: every session
+    that completed is stored, except those still uncommitted (the last
+    batch interval, and for the network process its queue).
+    """
+    import random
+    d = daemon(extra=["batch-interval 100ms", "batch-max 200",
+                      "log-level warn"])
+    d.expect_status = None
+    net = d.net_pid()
+    load = Load(d.port).start()
+    time.sleep(1.5 + random.random() * 1.5)
+    t_kill = time.monotonic()
+    os.kill(net if victim == "network" else d.pid, signal.SIGKILL)
+    done = load.finish()
+    # The survivor notices and goes, bounded.
+    if victim == "network":
+        rc = d.wait(timeout=30)
+        assert rc == 1          # the network process went away
+    else:
+        d.proc.wait(5)
+        d.stopped = True
+        d._err.close()
+        wait_until(lambda: not os.path.exists("/proc/%d" % net) or
+                   open("/proc/%d/stat" % net).read().split()[2] == "Z",
+                   15, what="the network process to go")
+        wait_until(lambda: not port_listening(d.port), 15,
+                   what="the port to be released")
+    stored = stored_helos(d.db)
+    # Sessions that ended after the kill could not be stored: not lost.
+    done = [(h, t) for h, t in done if t < t_kill]
+    completed = {h for h, _ in done}
+    lost = completed - stored
+    # Records reach the store in the order the sessions ended, and are
+    # committed in that order: what is lost is the tail that had not
+    # been committed (in the store's batch, the socket or the network
+    # process's queue), never a hole before a committed session.  The
+    # slack covers threads that ended sessions at the same moment.
+    t_last = max([t for h, t in done if h in stored], default=0.0)
+    holes = [h for h, t in done if t < t_last - 0.5 and h not in stored]
+    recover = restart_and_check(tmp_path, d.db, victim)
+    figure("kill -9 " + victim, completed=len(completed),
+           stored=len(stored & completed), lost=len(lost),
+           lost_tail_s="%.2f" % (t_kill - t_last), recover_s="%.2f" % recover)
+    assert len(completed) > 20, "load too small: %d" % len(completed)
+    assert len(stored & completed) > 0
+    assert not holes, "%d sessions lost before a committed one" % len(holes)
+    assert stored <= {h for h, _ in load.done}, \
+        "stored sessions no client completed"
+
+
+def test_descriptor_exhaustion_of_each_process(daemon):
+    """Both processes out of descriptors: pause, no flood, recover."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    net = d.net_pid()
+    lims = {}
+    for pid in (net, d.pid):
+        lims[pid] = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        lim = open_fds(pid) + 3
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lim, lims[pid][1]))
+    held = []
+    try:
+        for _ in range(30):
+            try:
+                s = socket.create_connection(("127.0.0.1", d.port), 2)
+                held.append(s)
+            except OSError:
+                break
+            try:
+                s2 = socket.create_connection(("127.0.0.1", mport), 2)
+                s2.sendall(b"GET /metrics HTTP/1.0\r\n")
+                held.append(s2)
+            except OSError:
+                pass
+        cpu0 = proc_cpu_s(net) + proc_cpu_s(d.pid)
+        time.sleep(2.0)
+        cpu = proc_cpu_s(net) + proc_cpu_s(d.pid) - cpu0
+    finally:
+        for s in held:
+            s.close()
+        for pid, lim in lims.items():
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, lim)
+    t0 = time.monotonic()
+    wait_until(lambda: _try_session(d), 20, interval=0.2,
+               what="a session after descriptor exhaustion")
+    took = time.monotonic() - t0
+    err = d.read_stderr()
+    figure("EMFILE both processes", cpu_s="%.2f" % cpu,
+           recover_s="%.2f" % took,
+           log_lines=len([ln for ln in err.splitlines()
+                          if "accept" in ln.lower()]))
+    assert cpu < 1.0, cpu
+    assert len([ln for ln in err.splitlines()
+                if "Too many open files" in ln]) < 20, err[-3000:]
+    assert _try_scrape(mport) is not None
+
+
+def _try_session(d):
+    try:
+        normal_session(d)
+        return True
+    except (OSError, AssertionError):
+        return False
+
+
+def test_corrupt_page_warns_at_start(tmp_path):
+    """quick_check at start: a damaged page is named, the daemon serves."""
+    db = str(tmp_path / "d.db")
+    assert run_bin("db", "migrate", "--db", db).returncode == 0
+    c = sqlite3.connect(db)
+    c.execute("PRAGMA journal_mode = DELETE")
+    c.execute("CREATE TABLE filler(x)")
+    c.executemany("INSERT INTO filler VALUES(?)",
+                  [("x" * 500,) for _ in range(400)])
+    c.commit()
+    c.close()
+    size = os.path.getsize(db)
+    with open(db, "r+b") as f:          # a page of filler, in the middle
+        f.seek(size - 20 * 4096 + 100)
+        f.write(os.urandom(3000))
+    p, port, err, _ = start_raw(tmp_path, db=db)
+    try:
+        wait_until(lambda: "store started" in err.read_text() or
+                   p.poll() is not None, 15, what="start")
+        text = err.read_text()
+        assert "failed its integrity check" in text, text
+        assert "db check" in text
+    finally:
+        p.send_signal(signal.SIGTERM)
+        wait_exit(p, 30)
+
+
+# --------------------------------- disk full, read-only: a private tmpfs
+
+def have_unshare():
+    if os.geteuid() != 0:
+        return False
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def start_in_tmpfs(tmp_path, size="3m"):
+    """
+    decoymx in a private mount namespace with its database on a small
+    tmpfs at tmp_path/mnt (seen from here as /proc/PID/root/...).
+    """
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    port = free_port(["127.0.0.1"])
+    conf = tmp_path / "c.conf"
+    db = str(mnt / "d.db")
+    conf.write_text("listen 127.0.0.1:%d\ndb %s\nlog-level info\n"
+                    "sensor off\nbatch-interval 100ms\n" % (port, db))
+    err = tmp_path / "stderr.txt"
+    cmd = "mount -t tmpfs -o size=%s tmpfs %s && exec %s run -c %s " \
+          "--user root" % (size, mnt, BIN, conf)
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private",
+                          "sh", "-c", cmd], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=open(err, "wb"))
+    wait_until(lambda: "store started" in err.read_text() or
+               p.poll() is not None, 15, what="start in the tmpfs")
+    assert p.poll() is None, err.read_text()
+    inside = "/proc/%d/root%s" % (p.pid, mnt)
+
+    class D:
+        pass
+    d = D()
+    d.port, d.pid, d.proc, d.err, d.mnt, d.inside = (port, p.pid, p, err,
+                                                      str(mnt), inside)
+    d.db = db
+    return d
+
+
+def ns_count(d):
+    """Sessions in the database inside the namespace (0 if unreadable)."""
+    import json
+    r = nsexec(d, str(BIN), "report", "sessions", "--db", d.db, "--format",
+               "json", "--limit", "100000")
+    try:
+        return len(json.loads(r.stdout)) if r.returncode == 0 else 0
+    except ValueError:
+        return 0
+
+
+def nsexec(d, *cmd):
+    return subprocess.run(["nsenter", "-t", str(d.pid), "-m", "--", *cmd],
+                          capture_output=True, timeout=30)
+
+
+@pytest.mark.skipif(not have_unshare(), reason="needs root and unshare -m")
+def test_read_only_database_at_start(tmp_path):
+    """A database on a read-only mount: exit 1 at once, with the cause."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    port = free_port(["127.0.0.1"])
+    db = mnt / "d.db"
+    conf = tmp_path / "c.conf"
+    conf.write_text("listen 127.0.0.1:%d\ndb %s\nsensor off\n" % (port, db))
+    cmd = ("mount -t tmpfs -o size=3m tmpfs {m} && {b} db migrate --db {d} "
+           ">/dev/null && mount -o remount,ro {m} && exec {b} run -c {c} "
+           "--user root").format(m=mnt, b=BIN, d=db, c=conf)
+    t0 = time.monotonic()
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-c", cmd], capture_output=True, timeout=30)
+    took = time.monotonic() - t0
+    err = r.stderr.decode(errors="replace")
+    figure("read-only database", status=r.returncode, exit_s="%.2f" % took)
+    assert r.returncode == 1, err
+    assert "not writable" in err or "read-only" in err.lower(), err
+    assert not port_listening(port)
+
+
+@pytest.mark.skipif(not have_unshare(), reason="needs root and unshare -m")
+@pytest.mark.parametrize("fault", ["disk-full"])
+def test_disk_full_and_read_only_recover(tmp_path, fault):
+    d = start_in_tmpfs(tmp_path)
+    try:
+        for _ in range(5):
+            normal_session(d)
+        wait_until(lambda: ns_count(d) >= 5, 15, what="5 rows")
+        if fault == "disk-full":
+            r = nsexec(d, "sh", "-c", "dd if=/dev/zero of=%s/filler bs=64k "
+                       "2>/dev/null; true" % d.mnt)
+        else:
+            r = nsexec(d, "mount", "-o", "remount,ro", d.mnt)
+        assert r.returncode == 0, r.stderr
+        n = 200
+        for _ in range(n):
+            normal_session(d)
+        # Nothing can be written: the records wait and are retried.
+        time.sleep(1.0)
+        assert p_alive(d)
+        t0 = time.monotonic()
+        if fault == "disk-full":
+            r = nsexec(d, "rm", "-f", d.mnt + "/filler")
+        else:
+            r = nsexec(d, "mount", "-o", "remount,rw", d.mnt)
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: ns_count(d) >= 5 + n, 30, interval=0.1,
+                   what="the waiting sessions to be written")
+        took = time.monotonic() - t0
+        stored = ns_count(d)
+    finally:
+        d.proc.send_signal(signal.SIGTERM)
+        rc, _ = wait_exit(d.proc, 30)
+    text = d.err.read_text()
+    figure(fault, completed=5 + n, stored=stored, lost=5 + n - stored,
+           recover_s="%.2f" % took)
+    assert rc == 0, text[-3000:]
+    assert stored == 5 + n
+    assert "lost" not in text
+    assert "disk is full" in text, text[-3000:]     # the fault did bite
+
+
+def p_alive(d):
+    return d.proc.poll() is None
+
+
+def test_merge_row_without_sensor_takes_a_clean_file_name(tmp_path):
+    ref = str(tmp_path / "ref.db")
+    assert run_bin("db", "migrate", "--db", ref).returncode == 0
+    other = str(tmp_path / "mx 10+old.db")
+    h = stripped_copy(ref, other)
+    insert(h, "sessions", dict(GOOD_SESSION, sensor=None))
+    h.commit()
+    h.close()
+    fleet = str(tmp_path / "fleet.db")
+    r = run_bin("db", "merge", "--db", fleet, other)
+    assert r.returncode == 0 and b"sessions=1 " in r.stdout, r
+    c = sqlite3.connect(fleet)
+    assert c.execute("SELECT sensor FROM sessions").fetchall() == \
+        [("mx_10_old",)]
+    c.close()
+
+
+def test_metrics_scrapes_open_at_stop(daemon):
+    """Open, unfinished scrapes at SIGTERM: a clean stop, nothing leaked."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(extra=["metrics 127.0.0.1:%d" % mport])
+    socks = []
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", mport), 5)
+        s.sendall(b"GET /metrics HTTP/1.0\r\n")
+        socks.append(s)
+    wait_until(lambda: open_fds(d.pid) >= 5, 5, what="the connections")
+    time.sleep(0.2)
+    assert d.stop() == 0
+    d.check_sanitizers()
+    for s in socks:
+        s.close()

@@ -106,6 +106,16 @@ test_json(void)
 	/* C1 controls, U+2028 and U+2029 are escaped. */
 	CHECK_STR(JSON("\xc2\x9b" "1m"), "\"\\u009b1m\"");
 	CHECK_STR(JSON("\xe2\x80\xa8\xe2\x80\xa9"), "\"\\u2028\\u2029\"");
+	/* Format characters (Cf): bidi overrides, isolates, zero width. */
+	CHECK_STR(JSON("a\xe2\x80\xae" "b"), "\"a\\u202eb\"");
+	CHECK_STR(JSON("\xe2\x80\xaa\xe2\x80\xad"), "\"\\u202a\\u202d\"");
+	CHECK_STR(JSON("\xe2\x81\xa6\xe2\x81\xa9"), "\"\\u2066\\u2069\"");
+	CHECK_STR(JSON("\xe2\x80\x8b\xe2\x80\x8f\xef\xbb\xbf\xc2\xad"),
+	    "\"\\u200b\\u200f\\ufeff\\u00ad\"");
+	/* Above U+FFFF as a surrogate pair: U+E0041 (TAG LATIN A). */
+	CHECK_STR(JSON("\xf3\xa0\x81\x81"), "\"\\udb40\\udc41\"");
+	/* A neighbour of the Cf ranges passes: U+2010. */
+	CHECK_STR(JSON("\xe2\x80\x90"), "\"\xe2\x80\x90\"");
 	/* Invalid UTF-8: each offending byte as \u00XX. */
 	CHECK_STR(JSON("\x80"), "\"\\u0080\"");
 	CHECK_STR(JSON("a\xc0\xaf" "b"), "\"a\\u00c0\\u00afb\"");
@@ -157,6 +167,10 @@ test_csv(void)
 	CHECK_STR(CSV("\xc0\xaf\x80"), "\\xc0\\xaf\\x80");
 	CHECK_STR(CSV("\xc2\x9b"), "\\xc2\\x9b");
 	CHECK_STR(CSV("a\xe2\x80\xa8" "b"), "a\\xe2\\x80\\xa8b");
+	/* Format characters (Cf) too: U+202E, U+2067, U+200D. */
+	CHECK_STR(CSV("x\xe2\x80\xaey"), "x\\xe2\\x80\\xaey");
+	CHECK_STR(CSV("\xe2\x81\xa7\xe2\x80\x8d"),
+	    "\\xe2\\x81\\xa7\\xe2\\x80\\x8d");
 }
 
 static void

@@ -173,6 +173,52 @@ test_open_migrate(void)
 	store_close(st);
 }
 
+/* A database unlinked or replaced under the store is noticed, reopened. */
+static void
+test_file_changed(void)
+{
+	struct store	*st;
+	struct batch	*b;
+	uint8_t		 buf[MAX_RECORD];
+	char		 err[512], side[300];
+	size_t		 len;
+
+	st = store_open(tmppath("fc.db"), STORE_RW, err, sizeof(err));
+	b = batch_new(10);
+	CHECK(st != NULL && b != NULL);
+	if (st == NULL || b == NULL)
+		return;
+	CHECK(store_file_changed(st) == 0);
+	len = mkrec(buf, sizeof(buf), 1, "198.51.100.7", 0);
+	CHECK(batch_add(b, buf, len) == 0 && batch_flush(b, st) == 1);
+	/* Unlinked: named, then a new file at the path gets the next one. */
+	CHECK(unlink(tmppath("fc.db")) == 0);
+	snprintf(side, sizeof(side), "%s-wal", tmppath("fc.db"));
+	unlink(side);
+	CHECK(store_file_changed(st) == 1);
+	CHECK(strstr(store_error(st), "was deleted") != NULL);
+	CHECK(store_reopen(st, err, sizeof(err)) == 0);
+	CHECK(store_file_changed(st) == 0);
+	len = mkrec(buf, sizeof(buf), 2, "198.51.100.8", 0);
+	CHECK(batch_add(b, buf, len) == 0 && batch_flush(b, st) == 1);
+	CHECK(q1(store_db(st), "SELECT count(*) FROM sessions") == 1);
+	/* Replaced by another file: noticed by its inode. */
+	snprintf(side, sizeof(side), "%s", tmppath("fc.db"));
+	CHECK(rename(side, tmppath("fc2.db")) == 0);
+	{
+		struct store *o = store_open(tmppath("fc.db"), STORE_RW, err,
+		    sizeof(err));
+		CHECK(o != NULL);
+		store_close(o);
+	}
+	CHECK(store_file_changed(st) == 1);
+	CHECK(strstr(store_error(st), "was replaced") != NULL);
+	CHECK(store_reopen(st, err, sizeof(err)) == 0);
+	CHECK(q1(store_db(st), "SELECT count(*) FROM sessions") == 0);
+	store_close(st);
+	batch_free(b);
+}
+
 static void
 test_batch_write(void)
 {
@@ -635,6 +681,7 @@ main(void)
 	}
 	log_init("test_store", LOG_LVL_ERROR);
 	test_open_migrate();
+	test_file_changed();
 	test_batch_write();
 	test_batch_locked();
 	test_batch_bound();
