@@ -479,13 +479,13 @@ CLI_CASES = [
      "junk.db", ["new.db", "new.db-wal", "new.db-shm"]),
     ("export --ttl abc", _ok_db,
      ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
-      "abc"], 2, "bad --ttl abc", ["z"]),
+      "abc"], 2, "--ttl: 'abc' is not a TTL", ["z"]),
     ("export --ttl 1x", _ok_db,
      ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
-      "1x"], 2, "bad --ttl", ["z"]),
+      "1x"], 2, "--ttl: '1x' is not a TTL", ["z"]),
     ("export --ttl too big", _ok_db,
      ["export", "rbldnsd", "--db", "{t}/ok.db", "-o", "{t}/z", "--ttl",
-      "99999999999w"], 2, "bad --ttl", ["z"]),
+      "99999999999w"], 2, "is not a TTL", ["z"]),
     ("run -n with --ttl abc",
      _conf(b"listen 127.0.0.1:2525\nexport rbldnsd /tmp/z every 1h "
            b"--ttl abc\n"),
@@ -649,8 +649,9 @@ def test_kill_9_under_load(daemon, tmp_path, victim):
     batch interval, and for the network process its queue).
     """
     import random
+    # banner-wait 0: the load is whole dialogues as fast as they go
     d = daemon(extra=["batch-interval 100ms", "batch-max 200",
-                      "log-level warn"])
+                      "log-level warn", "banner-wait 0"])
     d.expect_status = None
     net = d.net_pid()
     load = Load(d.port).start()
@@ -796,8 +797,10 @@ def start_in_tmpfs(tmp_path, size="3m"):
     port = free_port(["127.0.0.1"])
     conf = tmp_path / "c.conf"
     db = str(mnt / "d.db")
+    # one client connects again and again: no returning 421, no wait
     conf.write_text("listen 127.0.0.1:%d\ndb %s\nlog-level info\n"
-                    "sensor off\nbatch-interval 100ms\n" % (port, db))
+                    "sensor off\nbatch-interval 100ms\n"
+                    "returning-defer off\nbanner-wait 0\n" % (port, db))
     err = tmp_path / "stderr.txt"
     cmd = "mount -t tmpfs -o size=%s tmpfs %s && exec %s run -c %s " \
           "--user root" % (size, mnt, BIN, conf)
