@@ -1,0 +1,596 @@
+# SPDX-License-Identifier: ISC
+"""
+The compatibility lab (issue 11): a nolisting domain in two network
+namespaces, and a real sending MTA of each kind Debian ships that is asked
+to deliver N messages to it.
+
+Server namespace decoymx-c11-PID-s (everything on lo, reached over a veth):
+
+    192.0.2.10   2001:db8::10   decoymx, MX 10 (primary decoy)
+    192.0.2.20   2001:db8::20   Postfix, MX 20 (the real MX; the IPv6
+                                address only when the layout gives it one)
+    192.0.2.40   2001:db8::40   decoymx, MX 40 (backup decoy)
+    192.0.2.53   2001:db8::53   dnsmasq, the resolver of both namespaces
+    203.0.113.1  2001:db8:25::1 veth "vs", the sender's gateway; the
+                                sensor captures here
+
+Sender namespace decoymx-c11-PID-m: veth "vm" with 203.0.113.25/24 and/or
+2001:db8:25::25/64 (the layout says which), default routes to the server
+namespace.  The MTA runs in a *sandbox* inside it: a process holding a
+private mount and UTS namespace (hostname mta.sender.test) in which /etc,
+/usr and /var are overlays (lower: the MTA's unpacked Debian packages over
+the machine's own directories; upper: a directory of this run) and /run is
+a tmpfs.  So the MTA finds its binaries, users (private /etc/passwd and
+/etc/group), configuration and spool at the paths it was built for, and
+nothing on the machine changes.  Every MTA command runs in the sandbox
+with nsenter.
+
+The MTAs that conflict with Postfix as packages are not installed: their
+.debs are in CACHE/debs (``scripts/install-deps compat`` downloads them)
+and are unpacked with dpkg -x into CACHE/root-MTA once.
+
+Every wait is bounded; ``Lab.close()`` stops every process, kills whatever
+is left in both namespaces, deletes them and the temporary directory.
+"""
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from e2e_world import (BIN, Postfix, Proc, hex_addr, pid_alive,
+                       proc_sockets, read_json, run_bin, wait_until)
+
+CACHE = Path(os.environ.get("DECOYMX_COMPAT_CACHE",
+                            "/var/cache/decoymx-compat"))
+DOMAIN = "victim.test"
+SENDER_NAME = "mta.sender.test"
+FROM = "alice@sender.test"
+N = 5
+
+V4 = {"mx10": "192.0.2.10", "mx20": "192.0.2.20", "mx40": "192.0.2.40",
+      "dns": "192.0.2.53", "gw": "203.0.113.1", "mta": "203.0.113.25"}
+V6 = {"mx10": "2001:db8::10", "mx20": "2001:db8::20",
+      "mx40": "2001:db8::40", "dns": "2001:db8::53",
+      "gw": "2001:db8:25::1", "mta": "2001:db8:25::25"}
+FAM = {4: V4, 6: V6}
+
+# layout -> (the sender's families, the real MX's families); the decoys
+# always have both.
+LAYOUTS = {
+    "ipv4": ((4,), (4, 6)),
+    "ipv6": ((6,), (4, 6)),
+    "dual": ((4, 6), (4, 6)),
+    "dual-real4": ((4, 6), (4,)),
+}
+
+# The Debian packages each MTA needs beyond what the test machine has.
+PACKAGES = {
+    "postfix": [],
+    "opensmtpd": ["opensmtpd", "libevent-2.1-7", "libdb5.3"],
+    "exim": ["exim4-base", "exim4-daemon-light", "exim4-config", "libidn12",
+             "libnsl2", "libdb5.3"],
+    "sendmail": ["sendmail-bin", "sendmail-base", "sendmail-cf", "m4",
+                 "libwrap0", "libldap-2.5-0", "liblockfile1", "libsasl2-2",
+                 "libnsl2", "libdb5.3"],
+    "dma": ["dma"],
+}
+MTAS = list(PACKAGES)
+
+
+def deb_of(pkg):
+    """The cached .deb of pkg, or None."""
+    found = sorted((CACHE / "debs").glob("%s_*.deb" % pkg))
+    return found[-1] if found else None
+
+
+def missing_debs(mta):
+    return [p for p in PACKAGES[mta] if deb_of(p) is None]
+
+
+def mta_root(mta):
+    """The unpacked packages of mta (unpacked once, kept), or None."""
+    if not PACKAGES[mta]:
+        return None
+    debs = [deb_of(p) for p in PACKAGES[mta]]
+    if None in debs:
+        raise RuntimeError("%s: missing .debs of %s in %s (run "
+                           "scripts/install-deps compat)" % (
+                               mta, ", ".join(missing_debs(mta)),
+                               CACHE / "debs"))
+    root = CACHE / ("root-" + mta)
+    stamp = "\n".join(d.name for d in debs) + "\n"
+    st = root / ".decoymx-stamp"
+    if st.exists() and st.read_text() == stamp:
+        return root
+    tmp = CACHE / (".root-%s-%d" % (mta, os.getpid()))
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for d in debs:
+        subprocess.run(["dpkg", "-x", str(d), str(tmp)], check=True,
+                       timeout=120)
+    (tmp / ".decoymx-stamp").write_text(stamp)
+    shutil.rmtree(root, ignore_errors=True)
+    tmp.rename(root)
+    return root
+
+
+def version_of(mta):
+    if mta == "postfix":
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "postfix"],
+                           capture_output=True, timeout=10)
+        return r.stdout.decode().strip()
+    d = deb_of(PACKAGES[mta][0])
+    return d.name.split("_")[1] if d else "?"
+
+
+# ------------------------------------------------------------------ lab --
+
+class Lab:
+    """Two namespaces, the resolver and the real MX of one layout."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.sender_fams, self.real_fams = LAYOUTS[layout]
+        pid = os.getpid()
+        self.srv = "decoymx-c11-%d-s" % pid
+        self.snd = "decoymx-c11-%d-m" % pid
+        self.ns = self.srv                    # for e2e_world.Postfix
+        self.dir = Path(tempfile.mkdtemp(prefix="decoymx-c11-%d-" % pid))
+        os.chmod(self.dir, 0o755)
+        import pwd
+        pw = pwd.getpwnam("postfix")
+        self.postfix_uid, self.postfix_gid = pw.pw_uid, pw.pw_gid
+        self.procs = []
+        self.made = []
+        self.real = None
+        self.seq = 0
+
+    @staticmethod
+    def reap_stale():
+        """Removes namespaces, processes and directories of killed runs."""
+        r = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                           timeout=10)
+        for line in r.stdout.decode().splitlines():
+            m = re.match(r"(decoymx-c11-(\d+)-[sm])\b", line)
+            if not m or pid_alive(int(m.group(2))):
+                continue
+            _kill_ns(m.group(1))
+            subprocess.run(["ip", "netns", "del", m.group(1)],
+                           capture_output=True, timeout=10)
+            shutil.rmtree(Path("/etc/netns") / m.group(1),
+                          ignore_errors=True)
+        for d in Path(tempfile.gettempdir()).glob("decoymx-c11-*-*"):
+            m = re.match(r"decoymx-c11-(\d+)-", d.name)
+            if m and d.is_dir() and not pid_alive(int(m.group(1))):
+                shutil.rmtree(d, ignore_errors=True)
+
+    def sh(self, *argv, check=True, timeout=30, ns=None):
+        argv = list(map(str, argv))
+        if ns:
+            argv = ["ip", "netns", "exec", ns] + argv
+        r = subprocess.run(argv, capture_output=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("%s: exit %d: %s" % (
+                " ".join(argv), r.returncode,
+                (r.stdout + r.stderr).decode(errors="replace")))
+        return r
+
+    def create(self):
+        for ns in (self.srv, self.snd):
+            self.sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+            d = Path("/etc/netns") / ns
+            d.mkdir(parents=True)
+        dns = FAM[4 if 4 in self.sender_fams else 6]["dns"]
+        for ns in (self.srv, self.snd):
+            (Path("/etc/netns") / ns / "resolv.conf").write_text(
+                "nameserver %s\noptions timeout:2 attempts:2\n"
+                % (dns if ns == self.snd else V4["dns"]))
+        s, m = self.srv, self.snd
+        self.sh("ip", "link", "set", "lo", "up", ns=s)
+        self.sh("ip", "link", "set", "lo", "up", ns=m)
+        self.sh("ip", "link", "add", "vs", "type", "veth", "peer", "name",
+                "vm", "netns", m, ns=s)
+        for f, a in FAM.items():
+            self.sh("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
+                    ns=s, check=False)
+            for k in ("mx10", "mx40", "dns"):
+                self.addr(s, f, a[k], "lo")
+            if f in self.real_fams:
+                self.addr(s, f, a["mx20"], "lo")
+            self.sh("ip", "addr", "add", a["gw"] + ("/24" if f == 4 else
+                                                    "/64"),
+                    "dev", "vs", *(("nodad",) if f == 6 else ()), ns=s)
+            if f in self.sender_fams:
+                self.sh("ip", "addr", "add", a["mta"] + ("/24" if f == 4
+                                                         else "/64"),
+                        "dev", "vm", *(("nodad",) if f == 6 else ()), ns=m)
+        self.sh("ip", "link", "set", "vs", "up", ns=s)
+        self.sh("ip", "link", "set", "vm", "up", ns=m)
+        for f in self.sender_fams:
+            self.sh("ip", "-%d" % f, "route", "add", "default", "via",
+                    FAM[f]["gw"], ns=m)
+        self.start_dnsmasq()
+        self.start_real_mx()
+        return self
+
+    def addr(self, ns, fam, a, dev):
+        self.sh("ip", "addr", "add", "%s/%d" % (a, 32 if fam == 4 else 128),
+                "dev", dev, *(("nodad",) if fam == 6 else ()), ns=ns)
+
+    def start(self, name, argv, ns=None):
+        class _W:
+            pass
+        w = _W()
+        w.ns, w.dir = ns or self.srv, self.dir
+        p = Proc(w, name, argv)
+        self.procs.append(p)
+        return p
+
+    def start_dnsmasq(self):
+        argv = ["dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts",
+                "--conf-file=/dev/null", "--bind-interfaces",
+                "--listen-address=" + V4["dns"],
+                "--listen-address=" + V6["dns"], "--port=53",
+                "--pid-file=%s" % (self.dir / "dnsmasq.pid"),
+                "--cache-size=0", "--no-negcache", "--log-queries",
+                "--log-facility=-", "--local=/%s/" % DOMAIN,
+                "--local=/sender.test/", "--local=/in-addr.arpa/",
+                "--local=/ip6.arpa/",
+                "--host-record=%s,%s" % (SENDER_NAME, ",".join(
+                    FAM[f]["mta"] for f in self.sender_fams))]
+        for h in ("mx10", "mx20", "mx40"):
+            fams = self.real_fams if h == "mx20" else (4, 6)
+            argv.append("--host-record=%s.%s,%s" % (h, DOMAIN, ",".join(
+                FAM[f][h] for f in fams)))
+        for pref in (10, 20, 40):
+            argv.append("--mx-host=%s,mx%d.%s,%d" % (DOMAIN, pref, DOMAIN,
+                                                     pref))
+        p = self.start("dnsmasq", argv)
+        wait_until(lambda: (hex_addr(V4["dns"]), 53, "07") in
+                   proc_sockets(p.pid, "udp") or not p.running(), 10,
+                   what="dnsmasq")
+        assert p.running(), "dnsmasq exited:\n" + p.text()
+
+    def start_real_mx(self):
+        mail = self.dir / "real" / "mail"
+        ifs = [V4["mx20"]] + (["[%s]" % V6["mx20"]] if 6 in self.real_fams
+                              else [])
+        pf = Postfix(self, "real", V4["mx20"], {
+            "myhostname": "mx20." + DOMAIN,
+            "inet_interfaces": ", ".join(ifs),
+            "inet_protocols": "all",
+            "virtual_mailbox_domains": DOMAIN,
+            "virtual_mailbox_base": str(mail),
+            "virtual_mailbox_maps": "static:inbox/",
+            "virtual_uid_maps": "static:65534",
+            "virtual_gid_maps": "static:65534",
+            "smtpd_peername_lookup": "no",
+        })
+        mail.mkdir()
+        os.chown(mail, 65534, 65534)
+        pf.inbox = mail / "inbox"
+        self.real = pf
+        pf.start()
+
+    def delivered(self, tag):
+        """{subject: (client address, mtime)} of messages tagged tag."""
+        out = {}
+        for sub in ("new", "cur"):
+            d = self.real.inbox / sub
+            if not d.is_dir():
+                continue
+            for f in d.iterdir():
+                try:
+                    b = f.read_bytes()
+                except FileNotFoundError:
+                    continue
+                m = re.search(rb"^Subject: (compat %s .*?)\r?$" %
+                              re.escape(tag.encode()), b, re.M)
+                if m:
+                    c = re.search(rb"^Received: from .*?\(.*?\[([0-9a-fA-F.:]+"
+                                  rb")\]\)", b, re.M | re.S)
+                    out[m.group(1).decode()] = (
+                        c.group(1).decode() if c else "?",
+                        f.stat().st_mtime)
+        return out
+
+    def close(self):
+        """Stops everything, deletes both namespaces; returns problems."""
+        problems = []
+        if self.real:
+            with contextlib.suppress(Exception):
+                problems += self.real.stop()
+        for p in reversed(self.procs):
+            try:
+                p.stop(timeout=5)
+            except Exception as e:
+                problems.append("%s: %r" % (p.name, e))
+        for ns in reversed(self.made):
+            _kill_ns(ns)
+            r = self.sh("ip", "netns", "del", ns, check=False)
+            if r.returncode != 0:
+                problems.append("ip netns del %s: %s" % (ns, r.stderr))
+            shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
+        self.made = []
+        if os.environ.get("E2E_KEEP"):
+            print("compat: kept %s" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return problems
+
+
+def _kill_ns(ns):
+    """SIGKILLs every process in ns and waits (bounded) for them."""
+    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                       timeout=10)
+    pids = [int(x) for x in r.stdout.split()]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: not pid_alive(pid), 5)
+    return pids
+
+
+# ---------------------------------------------------------------- decoy --
+
+class Decoy:
+    """decoymx at MX 10 and MX 40 on both families, a fresh db each run."""
+
+    def __init__(self, lab, name, policy=()):
+        self.lab = lab
+        d = lab.dir / name
+        (d / "db").mkdir(parents=True)
+        (d / "empty").mkdir()
+        os.chmod(d, 0o755)
+        os.chown(d / "db", 65534, 65534)
+        self.db = d / "db" / "decoymx.db"
+        self.conf = d / "decoymx.conf"
+        lines = ["listen %s:25 mx 10" % V4["mx10"],
+                 "listen [%s]:25 mx 10" % V6["mx10"],
+                 "listen %s:25 mx 40" % V4["mx40"],
+                 "listen [%s]:25 mx 40" % V6["mx40"]]
+        for f in lab.real_fams:
+            lines.append("real-mx %s mx 20" % FAM[f]["mx20"])
+        lines += ["hostname mx10.%s" % DOMAIN, "db %s" % self.db,
+                  "user nobody", "chroot %s" % (d / "empty"),
+                  "sensor on", "sensor interface vs", "log-level info"]
+        lines += list(policy)
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.p = lab.start(name, [BIN, "run", "-c", self.conf])
+        want = {(hex_addr(V4["mx10"]), 25, "0A"),
+                (hex_addr(V4["mx40"]), 25, "0A")}
+        wait_until(lambda: want <= proc_sockets(self.p.pid, "tcp") or
+                   not self.p.running(), 10, what="decoymx to listen")
+        assert self.p.running(), "decoymx exited:\n" + self.p.text()
+        wait_until(self.db.exists, 10, what="decoymx database")
+
+    def stop(self):
+        rc = self.p.stop(signal.SIGTERM, timeout=20)
+        return [] if rc == 0 else ["decoymx exit %s:\n%s" % (
+            rc, self.p.text()[-3000:])]
+
+    def sessions(self):
+        return read_json("report", "sessions", "--db", self.db,
+                         "--format", "json")
+
+    def listed(self, addrs, window):
+        """[(address, entry)] of addrs inside an exported entry."""
+        r = run_bin("export", "plain", "--db", self.db, "--window",
+                    "%ds" % window)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        out = []
+        for line in r.stdout.decode().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                net = ipaddress.ip_network(line, strict=False)
+            except ValueError:
+                continue
+            for a in addrs:
+                if ipaddress.ip_address(a) in net:
+                    out.append((a, line))
+        return out
+
+    def verdict(self, addr):
+        try:
+            return read_json("report", "ip", addr, "--db", self.db,
+                             "--format", "json")
+        except (AssertionError, json.JSONDecodeError) as e:
+            return {"error": str(e)}
+
+
+# -------------------------------------------------------------- sandbox --
+
+EXTRA_USERS = [
+    # name, uid, gid, home
+    ("opensmtpd", 2501, 2501, "/var/empty"),
+    ("opensmtpq", 2502, 2502, "/var/empty"),
+    ("Debian-exim", 2503, 2503, "/var/spool/exim4"),
+    ("smmsp", 2504, 2504, "/var/lib/sendmail"),
+]
+
+
+class Sandbox:
+    """The MTA's private mount+UTS namespace inside the sender namespace."""
+
+    def __init__(self, lab, name, root):
+        self.lab = lab
+        self.name = name
+        self.dir = lab.dir / name
+        layers = {}
+        # Not /var as a whole: the unpacked roots live under /var/cache
+        # and overlayfs refuses overlapping layers.
+        for top in ("etc", "usr", "var/spool", "var/lib", "var/log"):
+            up, wk = self.dir / "up" / top, self.dir / "wk" / top
+            up.mkdir(parents=True)
+            wk.mkdir(parents=True)
+            lower = [str(root / top)] if root and (root / top).is_dir() \
+                else []
+            layers[top] = (":".join(lower + ["/" + top]), up, wk)
+        etc = self.dir / "up" / "etc"
+        self.etc = etc
+        pw = Path("/etc/passwd").read_text()
+        gr = Path("/etc/group").read_text()
+        for n, uid, gid, home in EXTRA_USERS:
+            if not re.search(r"^%s:" % re.escape(n), pw, re.M):
+                pw += "%s:x:%d:%d::%s:/usr/sbin/nologin\n" % (n, uid, gid,
+                                                               home)
+            if not re.search(r"^%s:" % re.escape(n), gr, re.M):
+                gr += "%s:x:%d:\n" % (n, gid)
+        (etc / "passwd").write_text(pw)
+        (etc / "group").write_text(gr)
+        (etc / "mailname").write_text(SENDER_NAME + "\n")
+        (etc / "hostname").write_text(SENDER_NAME + "\n")
+        (etc / "resolv.conf").write_text(
+            (Path("/etc/netns") / lab.snd / "resolv.conf").read_text())
+        (etc / "hosts").write_text(
+            "127.0.0.1 localhost\n::1 localhost\n" + "".join(
+                "%s %s mta\n" % (FAM[f]["mta"], SENDER_NAME)
+                for f in lab.sender_fams))
+        (etc / "aliases").write_text("postmaster: root\n")
+        script = ["set -e", "hostname %s" % SENDER_NAME]
+        for top, (lower, up, wk) in layers.items():
+            script.append("mount -t overlay overlay -o lowerdir=%s,"
+                          "upperdir=%s,workdir=%s /%s" % (lower, up, wk, top))
+        script += ["mount -t tmpfs tmpfs /run", "mkdir -p /run/lock",
+                   "echo sandbox-ready", "exec sleep 86400"]
+        self.p = lab.start(name, ["unshare", "-m", "-u", "--propagation",
+                                  "private", "sh", "-c", "\n".join(script)],
+                           ns=lab.snd)
+        wait_until(lambda: "sandbox-ready" in self.p.text() or
+                   not self.p.running(), 10, what="sandbox %s" % name)
+        assert self.p.running(), "sandbox failed:\n" + self.p.text()
+        self.pid = self.p.pid
+
+    def argv(self, *args):
+        return ["nsenter", "-t", str(self.pid), "-m", "-u", "-n", "--",
+                *map(str, args)]
+
+    def run(self, *args, input=None, timeout=30, check=True):
+        r = subprocess.run(self.argv(*args), input=input,
+                           capture_output=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError("%s: exit %d: %s" % (
+                " ".join(map(str, args)), r.returncode,
+                (r.stdout + r.stderr).decode(errors="replace")))
+        return r
+
+    def spawn(self, name, *args):
+        """A tracked background process in the sandbox (log in lab dir)."""
+        log = self.lab.dir / ("%s-%s.log" % (self.name, name))
+        f = open(log, "ab")
+        p = subprocess.Popen(self.argv(*args), stdin=subprocess.DEVNULL,
+                             stdout=f, stderr=subprocess.STDOUT)
+        f.close()
+        self.lab.procs.append(_Popen(name, p, log))
+        return p
+
+    def path(self, p):
+        """Where the sandbox's /etc, /var or /usr path p lives here."""
+        p = str(p)
+        for top in ("var/spool", "var/lib", "var/log", "etc", "usr"):
+            if p.startswith("/" + top + "/"):
+                return self.dir / "up" / top / p[len(top) + 2:]
+        raise ValueError(p)
+
+
+class _Popen:
+    def __init__(self, name, p, log):
+        self.name, self.p, self.log = name, p, log
+
+    def stop(self, timeout=5):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(timeout=5)
+        return self.p.returncode
+
+    def text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+# ----------------------------------------------------------------- MTAs --
+
+def message(tag, i, rcpt):
+    return ("From: <%s>\r\nTo: <%s>\r\nSubject: compat %s %d\r\n"
+            "Message-ID: <compat-%s-%d@%s>\r\n\r\nmessage %d of the "
+            "compatibility matrix (%s)\r\n" % (
+                FROM, rcpt, tag, i, tag, i, SENDER_NAME, i, tag)).encode()
+
+
+class Mta:
+    """One sending MTA in its sandbox, with its default retry behaviour."""
+
+    name = None
+    queue_run = None          # the command that forces a queue run
+
+    def __init__(self, lab, seq):
+        self.lab = lab
+        self.sb = Sandbox(lab, "%s-%d" % (self.name, seq),
+                          mta_root(self.name))
+        self.configure()
+        self.start()
+
+    def submit(self, tag, i, rcpt):
+        self.sb.run(*self.submit_argv(rcpt), input=message(tag, i, rcpt),
+                    timeout=30)
+
+    def flush(self):
+        """Forces a queue run (in the background, bounded by close)."""
+        return self.sb.spawn("flush", *self.queue_run)
+
+    def log(self):
+        return ""
+
+    def configure(self):
+        pass
+
+
+class OpenSmtpd(Mta):
+    name = "opensmtpd"
+    queue_run = ("smtpctl", "schedule", "all")
+
+    def configure(self):
+        # what the package's postinst does with dpkg-statoverride
+        self.sb.run("sh", "-c", "chgrp opensmtpq /usr/sbin/smtpctl && "
+                    "chmod 2555 /usr/sbin/smtpctl")
+        (self.sb.etc / "smtpd.conf").write_text(
+            "listen on lo\n"
+            "action \"relay\" relay\n"
+            "match from local for any action \"relay\"\n")
+
+    def start(self):
+        self.p = self.sb.spawn("smtpd", "smtpd", "-d", "-f",
+                               "/etc/smtpd.conf")
+        wait_until(lambda: self.sb.run("smtpctl", "show", "status",
+                                       check=False).returncode == 0 or
+                   self.p.poll() is not None, 15, what="smtpd")
+        assert self.p.poll() is None, self.log()
+
+    def submit_argv(self, rcpt):
+        return ("sendmail", "-f", FROM, rcpt)
+
+    def queued(self):
+        r = self.sb.run("smtpctl", "show", "queue", check=False)
+        return len(r.stdout.splitlines())
+
+    def log(self):
+        return (self.lab.dir / ("%s-smtpd.log" % self.sb.name)).read_text(
+            errors="replace")
