@@ -418,6 +418,7 @@ EXTRA_USERS = [
     ("opensmtpq", 2502, 2502, "/var/empty"),
     ("Debian-exim", 2503, 2503, "/var/spool/exim4"),
     ("smmsp", 2504, 2504, "/var/lib/sendmail"),
+    ("smmta", 2505, 2505, "/var/lib/sendmail"),
 ]
 
 
@@ -549,8 +550,15 @@ class Mta:
         self.start()
 
     def submit(self, tag, i, rcpt):
-        self.sb.run(*self.submit_argv(rcpt), input=message(tag, i, rcpt),
-                    timeout=30)
+        """Submits message i; output to a file, not a pipe: a delivery
+        child the command leaves behind keeps its stdout open."""
+        log = self.lab.dir / ("%s-submit.log" % self.sb.name)
+        with open(log, "ab") as f:
+            r = subprocess.run(self.sb.argv(*self.submit_argv(rcpt)),
+                               input=message(tag, i, rcpt), stdout=f,
+                               stderr=subprocess.STDOUT, timeout=30)
+        assert r.returncode == 0, "%s submit: exit %d: %s" % (
+            self.name, r.returncode, log.read_text(errors="replace"))
 
     def flush(self):
         """Forces a queue run (in the background, bounded by close)."""
@@ -594,3 +602,194 @@ class OpenSmtpd(Mta):
     def log(self):
         return (self.lab.dir / ("%s-smtpd.log" % self.sb.name)).read_text(
             errors="replace")
+
+
+class PostfixMta(Mta):
+    name = "postfix"
+
+    def configure(self):
+        self.conf = self.sb.dir / "pf-etc"
+        self.queue = self.sb.dir / "pf-queue"
+        data = self.sb.dir / "pf-data"
+        for d in (self.conf, self.queue, data):
+            d.mkdir()
+        os.chown(data, self.lab.postfix_uid, self.lab.postfix_gid)
+        fams = self.lab.sender_fams
+        main = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue,
+            "data_directory": data,
+            "syslog_name": "postfix-sender",
+            "maillog_file": self.sb.dir / "maillog",
+            "maillog_file_prefixes": self.sb.dir,
+            "myhostname": SENDER_NAME,
+            "mydestination": "",
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "all" if len(fams) == 2 else
+                              "ipv%d" % fams[0],
+            "alias_maps": "", "alias_database": "", "biff": "no",
+        }
+        (self.conf / "main.cf").write_text("".join(
+            "%s = %s\n" % kv for kv in main.items()))
+        (self.conf / "master.cf").write_text(Postfix.MASTER_CF)
+        self.queue_run = ("postqueue", "-c", self.conf, "-f")
+
+    def start(self):
+        self.sb.run("postfix", "-c", self.conf, "start")
+        wait_until(lambda: (self.queue / "pid" / "master.pid").exists(), 15,
+                   what="postfix sender")
+
+    def submit_argv(self, rcpt):
+        return ("sendmail", "-C", self.conf, "-f", FROM, rcpt)
+
+    def queued(self):
+        r = self.sb.run("postqueue", "-c", self.conf, "-j", check=False)
+        return len(r.stdout.splitlines())
+
+    def log(self):
+        p = self.sb.dir / "maillog"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def stop(self):
+        self.sb.run("postfix", "-c", self.conf, "stop", check=False)
+
+
+class Exim(Mta):
+    """Debian's own generated configuration (update-exim4.conf), type
+    internet, queue runner every 30 minutes as /etc/init.d/exim4 does."""
+
+    name = "exim"
+    queue_run = ("exim4", "-qff")
+
+    def configure(self):
+        (self.sb.etc / "exim4").mkdir(exist_ok=True)
+        (self.sb.etc / "exim4" / "update-exim4.conf.conf").write_text(
+            "dc_eximconfig_configtype='internet'\n"
+            "dc_other_hostnames=''\n"
+            "dc_local_interfaces='127.0.0.1 ; ::1'\n"
+            "dc_readhost=''\ndc_relay_domains=''\ndc_minimaldns='false'\n"
+            "dc_relay_nets=''\ndc_smarthost=''\nCFILEMODE='644'\n"
+            "dc_use_split_config='false'\ndc_hide_mailname=''\n"
+            "dc_mailname_in_oh='true'\ndc_localdelivery='mail_spool'\n")
+        self.sb.run("sh", "-c",
+                    "mkdir -p /var/lib/exim4 /var/log/exim4 /var/spool/exim4"
+                    " /run/exim4 && chown Debian-exim:Debian-exim "
+                    "/var/log/exim4 /var/spool/exim4 /run/exim4 && "
+                    "update-exim4.conf")
+
+    def start(self):
+        self.p = self.sb.spawn("exim", "exim4", "-bdf", "-q30m")
+        wait_until(lambda: "daemon started" in self.log() or
+                   self.p.poll() is not None, 15, what="exim")
+        assert self.p.poll() is None, self.log()
+
+    def submit_argv(self, rcpt):
+        return ("exim4", "-f", FROM, rcpt)
+
+    def queued(self):
+        r = self.sb.run("exim4", "-bpc", check=False)
+        try:
+            return int(r.stdout.split()[0])
+        except (IndexError, ValueError):
+            return -1
+
+    def log(self):
+        p = self.sb.path("/var/log/exim4/mainlog")
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+SENDMAIL_MC = """\
+divert(-1)dnl
+divert(0)dnl
+include(`/usr/share/sendmail/cf/m4/cf.m4')dnl
+VERSIONID(`decoymx compatibility lab')dnl
+OSTYPE(`debian')dnl
+DOMAIN(`debian-mta')dnl
+define(`confDOMAIN_NAME', `mta.sender.test')dnl
+define(`confDONT_PROBE_INTERFACES', `True')dnl
+undefine(`confHOST_STATUS_DIRECTORY')dnl
+FEATURE(`no_default_msa')dnl
+DAEMON_OPTIONS(`Family=inet, Name=MTA-v4, Port=smtp, Addr=127.0.0.1')dnl
+MAILER(`local')dnl
+MAILER(`smtp')dnl
+"""
+
+
+class Sendmail(Mta):
+    """Debian's sendmail.mc essentials; daemon with -q10m (Debian's
+    QUEUE_INTERVAL); messages submitted with -Am straight to the MTA."""
+
+    name = "sendmail"
+    queue_run = ("sendmail", "-Am", "-q")
+
+    def configure(self):
+        mail = self.sb.etc / "mail"
+        mail.mkdir(exist_ok=True)
+        (mail / "sendmail.mc").write_text(SENDMAIL_MC)
+        (mail / "local-host-names").write_text(SENDER_NAME + "\n")
+        (mail / "aliases").write_text("postmaster: root\n")
+        for f in ("access", "mailertable", "virtusertable", "genericstable",
+                  "domaintable", "relay-domains", "trusted-users"):
+            (mail / f).write_text("")
+        self.sb.run("sh", "-c",
+                    # what update-alternatives would do
+                    "for b in sendmail mailq newaliases makemap; do "
+                    "ln -sf /usr/libexec/sendmail/$b /usr/sbin/$b; done && "
+                    "cd /etc/mail && m4 sendmail.mc > sendmail.cf && "
+                    "mkdir -p -m 0750 /var/spool/mqueue /var/lib/sendmail "
+                    "&& for m in access mailertable virtusertable "
+                    "genericstable domaintable; do "
+                    "makemap hash /etc/mail/$m < /etc/mail/$m; done && "
+                    "chmod 0644 /etc/mail/*.db && "
+                    "sendmail -bi -C /etc/mail/sendmail.cf")
+
+    def start(self):
+        self.p = self.sb.spawn("sendmail", "sendmail", "-bD", "-q10m")
+        wait_until(lambda: self.sb.run("bash", "-c", "exec 3<>/dev/tcp/"
+                                       "127.0.0.1/25", check=False)
+                   .returncode == 0 or self.p.poll() is not None, 20,
+                   what="sendmail")
+        assert self.p.poll() is None, self.log()
+
+    def submit_argv(self, rcpt):
+        return ("sendmail", "-Am", "-f", FROM, rcpt)
+
+    def queued(self):
+        r = self.sb.run("sendmail", "-Am", "-bp", check=False)
+        m = re.search(rb"Total requests: (\d+)", r.stdout)
+        return int(m.group(1)) if m else 0
+
+    def log(self):
+        return "\n".join(p.text() for p in self.lab.procs
+                         if getattr(p, "name", "").startswith("sendmail"))
+
+
+class Dma(Mta):
+    """dma delivers from the submitting process's child; the Debian
+    package flushes its queue from cron every 5 minutes (dma -q)."""
+
+    name = "dma"
+    queue_run = ("dma", "-q")
+
+    def configure(self):
+        (self.sb.etc / "dma").mkdir(exist_ok=True)
+        (self.sb.etc / "dma" / "dma.conf").write_text(
+            "MAILNAME /etc/mailname\n")
+        self.sb.run("sh", "-c", "mkdir -p /var/spool/dma && "
+                    "chgrp mail /var/spool/dma /usr/sbin/dma && "
+                    "chmod 2775 /var/spool/dma && chmod 2755 /usr/sbin/dma")
+
+    def start(self):
+        pass
+
+    def submit_argv(self, rcpt):
+        return ("dma", "-f", FROM, rcpt)
+
+    def queued(self):
+        d = self.sb.path("/var/spool/dma")
+        return len([f for f in d.iterdir() if f.name.startswith("Q")]) \
+            if d.is_dir() else 0
+
+
+DRIVERS = {"postfix": PostfixMta, "opensmtpd": OpenSmtpd, "exim": Exim,
+           "sendmail": Sendmail, "dma": Dma}
