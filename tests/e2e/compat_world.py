@@ -33,7 +33,9 @@ Every wait is bounded; ``Lab.close()`` stops every process, kills whatever
 is left in both namespaces, deletes them and the temporary directory.
 """
 import contextlib
+import ctypes
 import ipaddress
+import socket
 import json
 import os
 import re
@@ -60,6 +62,10 @@ V6 = {"mx10": "2001:db8::10", "mx20": "2001:db8::20",
       "mx40": "2001:db8::40", "dns": "2001:db8::53",
       "gw": "2001:db8:25::1", "mta": "2001:db8:25::25"}
 FAM = {4: V4, 6: V6}
+# Another client that reaches the real MX during every row, as real
+# traffic would: the sensor applies nolisting-only only once it has seen
+# SYNs to the real MX (each row has a fresh database).
+WITNESS = {4: "203.0.113.99", 6: "2001:db8:25::99"}
 
 # layout -> (the sender's families, the real MX's families); the decoys
 # always have both.
@@ -212,6 +218,12 @@ class Lab:
                 self.sh("ip", "addr", "add", a["mta"] + ("/24" if f == 4
                                                          else "/64"),
                         "dev", "vm", *(("nodad",) if f == 6 else ()), ns=m)
+                # secondary (IPv4) or deprecated (IPv6): never the MTA's
+                # source address
+                self.sh("ip", "addr", "add", WITNESS[f] + ("/24" if f == 4
+                                                           else "/64"),
+                        "dev", "vm", *(("nodad", "preferred_lft", "0")
+                                       if f == 6 else ()), ns=m)
         self.sh("ip", "link", "set", "vs", "up", ns=s)
         self.sh("ip", "link", "set", "vm", "up", ns=m)
         for f in self.sender_fams:
@@ -220,6 +232,43 @@ class Lab:
         self.start_dnsmasq()
         self.start_real_mx()
         return self
+
+    @contextlib.contextmanager
+    def inside(self, ns):
+        """Runs the block with this thread in network namespace ns."""
+        libc = ctypes.CDLL(None, use_errno=True)
+        orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        fd = os.open("/run/netns/%s" % ns, os.O_RDONLY)
+        try:
+            if libc.setns(fd, 0x40000000) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+            try:
+                yield
+            finally:
+                if libc.setns(orig, 0x40000000) != 0:
+                    raise OSError(ctypes.get_errno(), "setns back")
+        finally:
+            os.close(fd)
+            os.close(orig)
+
+    def witness(self):
+        """A short SMTP session to the real MX from WITNESS (each family
+        the sender and the real MX share)."""
+        for f in self.sender_fams:
+            if f not in self.real_fams:
+                continue
+            with self.inside(self.snd):
+                s = socket.socket(socket.AF_INET if f == 4 else
+                                  socket.AF_INET6, socket.SOCK_STREAM)
+            try:
+                s.settimeout(10)
+                s.bind((WITNESS[f], 0))
+                s.connect((FAM[f]["mx20"], 25))
+                s.recv(512)
+                s.sendall(b"QUIT\r\n")
+                s.recv(512)
+            finally:
+                s.close()
 
     def addr(self, ns, fam, a, dev):
         self.sh("ip", "addr", "add", "%s/%d" % (a, 32 if fam == 4 else 128),
@@ -373,6 +422,8 @@ class Decoy:
                    not self.p.running(), 10, what="decoymx to listen")
         assert self.p.running(), "decoymx exited:\n" + self.p.text()
         wait_until(self.db.exists, 10, what="decoymx database")
+        wait_until(lambda: "sensor capturing" in self.p.text(), 10,
+                   what="decoymx sensor")
 
     def stop(self):
         rc = self.p.stop(signal.SIGTERM, timeout=20)
@@ -793,3 +844,150 @@ class Dma(Mta):
 
 DRIVERS = {"postfix": PostfixMta, "opensmtpd": OpenSmtpd, "exim": Exim,
            "sendmail": Sendmail, "dma": Dma}
+
+
+# ----------------------------------------------------------------- rows --
+
+STAGES = ("greeting", "helo", "mail", "rcpt", "data")
+REPLIES = ("421", "450", "451")
+REPLY_TEXT = {"421": "421 4.7.0 Try again later",
+              "450": "450 4.7.1 Service temporarily unavailable, try again "
+                     "later",
+              "451": "451 4.7.1 Try again later"}
+PHASE_MAX = float(os.environ.get("COMPAT_PHASE_MAX", "30"))
+QUIET = 3.0          # seconds without progress that end a phase
+
+
+def policy(stage=None, reply=None):
+    """decoymx.conf lines of a row; () is the default configuration."""
+    out = []
+    if stage:
+        out.append("defer-stage %s" % stage)
+    if reply:
+        out.append("defer-reply %s" % REPLY_TEXT[reply])
+    return tuple(out)
+
+
+def _open_smtp(lab, pid):
+    """Established TCP connections to port 25 in the server namespace."""
+    n = 0
+    for proto in ("tcp", "tcp6"):
+        n += sum(1 for a, port, st in proc_sockets(pid, proto)
+                 if port == 25 and st == "01")
+    return n
+
+
+def _phase(lab, decoy, tag, t0):
+    """Waits until all N are delivered, or nothing moved for QUIET s with
+    no SMTP connection open, or PHASE_MAX; returns {subject: (ip, t)}."""
+    last, since = None, time.monotonic()
+    deadline = time.monotonic() + PHASE_MAX
+    while True:
+        got = lab.delivered(tag)
+        closed = decoy.p.text().count(" closed src=")
+        state = (len(got), closed)
+        now = time.monotonic()
+        if state != last:
+            last, since = state, now
+        if len(got) >= N:
+            return got
+        if now - since >= QUIET and not _open_smtp(lab, decoy.p.pid):
+            return got
+        if now >= deadline:
+            return got
+        time.sleep(0.1)
+
+
+def run_row(lab, mta, stage=None, reply=None, seq=0):
+    """One row: a fresh decoymx with the row's policy and a fresh MTA;
+    N messages; a phase; a forced queue run; a phase.  Returns facts."""
+    tag = "%s-%s-%s-%s-%d" % (mta, lab.layout, stage or "default",
+                              reply or "default", seq)
+    decoy = Decoy(lab, "decoy-" + tag, policy(stage, reply))
+    m = None
+    row = {"mta": mta, "layout": lab.layout, "stage": stage or "default",
+           "reply": reply or "default", "n": N}
+    try:
+        m = DRIVERS[mta](lab, seq)
+        lab.witness()
+        t0 = time.time()
+        for i in range(1, N + 1):
+            m.submit(tag, i, "user%d@%s" % (i, DOMAIN))
+        once = _phase(lab, decoy, tag, t0)
+        t1 = time.time()
+        retry = once
+        if len(once) < N:
+            m.flush()
+            retry = _phase(lab, decoy, tag, t1)
+        t2 = time.time()
+        row.update({
+            "at_once": len(once), "at_retry": len(retry) - len(once),
+            "never": N - len(retry),
+            "delay_once": max([t for _, t in once.values()], default=t0) - t0
+            if once else None,
+            "delay_retry": max(t for _, t in retry.values()) - t1
+            if len(retry) > len(once) else None,
+            "real_mx_clients": sorted({a for a, _ in retry.values()}),
+            "queued": m.queued(),
+        })
+        if row["never"]:
+            row["mta_log"] = m.log()[-4000:]
+    finally:
+        if m is not None and hasattr(m, "stop"):
+            with contextlib.suppress(Exception):
+                m.stop()
+        problems = decoy.stop()
+    row["decoy_problems"] = problems
+    nets = [ipaddress.ip_network("203.0.113.0/24"),
+            ipaddress.ip_network("2001:db8:25::/64")]
+    sessions = [s for s in decoy.sessions()
+                if any(ipaddress.ip_address(s["src_ip"]) in n for n in nets)]
+    row["sessions"] = [{k: s.get(k) for k in (
+        "src_ip", "dst_ip", "mx_pref", "helo", "mail_from", "rcpt_to",
+        "stage", "reply_code", "close_reason", "anomalies")}
+        for s in sessions]
+    time.sleep(1.1)
+    window = int(time.time() - t0)       # the walk the run compressed
+    addrs = [FAM[f]["mta"] for f in lab.sender_fams]
+    row["window"] = window
+    row["listed"] = decoy.listed(addrs, window)
+    row["verdicts"] = {a: decoy.verdict(a) for a in addrs}
+    row["elapsed"] = time.time() - t0
+    _reset_mta_sandbox(lab)
+    return row
+
+
+def _reset_mta_sandbox(lab):
+    """Stops what the row left in the sender namespace (MTA daemons,
+    delivery children, sandboxes), so the next row starts empty."""
+    keep = []
+    for p in lab.procs:
+        if getattr(p, "name", "").startswith(("dnsmasq",)):
+            keep.append(p)
+            continue
+        with contextlib.suppress(Exception):
+            p.stop(timeout=5)
+    lab.procs = keep
+    _kill_ns(lab.snd)
+
+
+def envelope_problems(row):
+    """What the decoy failed to record of the N messages' envelopes."""
+    out = []
+    for i in range(1, N + 1):
+        rcpt = "user%d@%s" % (i, DOMAIN)
+        if not any(rcpt in (s["rcpt_to"] or []) and
+                   s["helo"] == SENDER_NAME and s["mail_from"] == FROM
+                   for s in row["sessions"]):
+            out.append("no decoy session with HELO %s, MAIL FROM %s, RCPT "
+                       "TO %s" % (SENDER_NAME, FROM, rcpt))
+    return out
+
+
+def outcome(row):
+    """The row in words: delivered at once / at first retry / never."""
+    if row["never"]:
+        return "never %d/%d" % (row["never"], row["n"])
+    if row["at_retry"]:
+        return "retry"
+    return "at once"
