@@ -39,7 +39,7 @@ OBJS	:= $(SRCS:%.c=$(O)/%.o)
 LIBOBJS	:= $(filter-out $(O)/common/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
-BENCH_BINS := $(O)/tests/loadgen
+BENCH_BINS := $(O)/tests/loadgen $(O)/tests/recent_rss
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 FUZZ_TIME ?= 60
@@ -74,6 +74,11 @@ $(O)/tests/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) $(LIBS)
+
+$(O)/tests/recent_rss: tests/bench/recent_rss.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) $(LIBS)
 
 $(O)/tests/loadgen: tests/bench/loadgen.c
 	@mkdir -p $(dir $@)
@@ -119,7 +124,7 @@ check: deps-test
 	@tests/run-all build/plain build/san
 
 bench: deps-test
-	@$(MAKE) --no-print-directory all $(O)/tests/loadgen
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@tests/bench/run-bench $(O)
 
 install: all

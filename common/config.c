@@ -44,39 +44,68 @@ static int	 set_export(struct config *, char *, char *, size_t);
 static int	 set_sensor(struct config *, char *, char *, size_t);
 static int	 set_geoip(struct config *, char *, char *, size_t);
 static int	 set_geoip_required(struct config *, char *, char *, size_t);
+static int	 set_returning_defer(struct config *, char *, char *, size_t);
+static int	 set_returning_window(struct config *, char *, char *,
+		    size_t);
+static int	 set_client_table_size(struct config *, char *, char *,
+		    size_t);
+static int	 config_seen_id(size_t key, const char *args);
+
+/* How often a key may appear. */
+enum { K_ONCE, K_MANY, K_SUB };	/* K_SUB: once per first word */
 
 static const struct {
 	const char	*key;
 	setter_fn	 set;
+	int		 times;
 } keys[] = {
-	{ "listen",		set_listen },
-	{ "real-mx",		set_real_mx },
-	{ "hostname",		set_hostname },
-	{ "db",			set_db },
-	{ "user",		set_user },
-	{ "chroot",		set_chroot },
-	{ "defer-stage",	set_defer_stage },
-	{ "defer-reply",	set_defer_reply },
-	{ "pipelining",		set_pipelining },
-	{ "idle-timeout",	set_idle_timeout },
-	{ "max-session",	set_max_session },
-	{ "max-errors",		set_max_errors },
-	{ "queue-size",		set_queue_size },
-	{ "batch-interval",	set_batch_interval },
-	{ "batch-max",		set_batch_max },
-	{ "log-level",		set_log_level },
-	{ "greeting-delay",	set_greeting_delay },
-	{ "reply-delay",	set_reply_delay },
-	{ "stutter",		set_stutter },
-	{ "tarpit",		set_tarpit },
-	{ "max-clients",	set_max_clients },
-	{ "max-per-client",	set_max_per_client },
-	{ "metrics",		set_metrics },
-	{ "export",		set_export },
-	{ "sensor",		set_sensor },
-	{ "events-log",		set_events_log },
-	{ "geoip",		set_geoip },
-	{ "geoip-required",	set_geoip_required },
+	{ "listen",		set_listen, K_MANY },
+	{ "real-mx",		set_real_mx, K_MANY },
+	{ "export",		set_export, K_MANY },
+	{ "sensor",		set_sensor, K_SUB },
+	{ "geoip",		set_geoip, K_SUB },
+	{ "hostname",		set_hostname, K_ONCE },
+	{ "db",			set_db, K_ONCE },
+	{ "user",		set_user, K_ONCE },
+	{ "chroot",		set_chroot, K_ONCE },
+	{ "defer-stage",	set_defer_stage, K_ONCE },
+	{ "defer-reply",	set_defer_reply, K_ONCE },
+	{ "pipelining",		set_pipelining, K_ONCE },
+	{ "idle-timeout",	set_idle_timeout, K_ONCE },
+	{ "max-session",	set_max_session, K_ONCE },
+	{ "max-errors",		set_max_errors, K_ONCE },
+	{ "queue-size",		set_queue_size, K_ONCE },
+	{ "batch-interval",	set_batch_interval, K_ONCE },
+	{ "batch-max",		set_batch_max, K_ONCE },
+	{ "log-level",		set_log_level, K_ONCE },
+	{ "greeting-delay",	set_greeting_delay, K_ONCE },
+	{ "reply-delay",	set_reply_delay, K_ONCE },
+	{ "stutter",		set_stutter, K_ONCE },
+	{ "tarpit",		set_tarpit, K_ONCE },
+	{ "max-clients",	set_max_clients, K_ONCE },
+	{ "max-per-client",	set_max_per_client, K_ONCE },
+	{ "metrics",		set_metrics, K_ONCE },
+	{ "events-log",		set_events_log, K_ONCE },
+	{ "geoip-required",	set_geoip_required, K_ONCE },
+	{ "returning-defer",	set_returning_defer, K_ONCE },
+	{ "returning-window",	set_returning_window, K_ONCE },
+	{ "client-table-size",	set_client_table_size, K_ONCE },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/*
+ * The settings of K_SUB keys, by their first word: each is once-only
+ * (the modes of "sensor" are one setting); a first word not listed here
+ * ("sensor watch") may repeat.
+ */
+static const struct {
+	const char	*key, *word;
+	int		 id;		/* seen bit, after the keys' own */
+} subkeys[] = {
+	{ "sensor", "on", 0 }, { "sensor", "off", 0 }, { "sensor", "auto", 0 },
+	{ "sensor", "interface", 1 }, { "sensor", "fpdb", 2 },
+	{ "sensor", "name", 3 },
+	{ "geoip", "country", 4 }, { "geoip", "asn", 5 }, { "geoip", "city", 6 },
 };
 
 void
@@ -91,6 +120,9 @@ config_defaults(struct config *c)
 	strlcpy_(c->user, "decoymx", sizeof(c->user));
 	strlcpy_(c->chroot, "/var/empty", sizeof(c->chroot));
 	c->real_mx_pref = -1;
+	c->returning_defer = RETURNING_GREETING;
+	c->returning_window_ms = 3600000;
+	c->client_table_size = 1000000;
 	c->defer_stage = DEFER_RCPT;
 	c->defer_code = 450;
 	strlcpy_(c->defer_status, "4.7.1", sizeof(c->defer_status));
@@ -244,25 +276,47 @@ set_listen(struct config *c, char *args, char *err, size_t errlen)
 	return config_listen_arg(c, buf, err, errlen);
 }
 
+/*
+ * "real-mx ADDR [mx N]", once per address of the real MX (several hosts,
+ * IPv4 and IPv6).  The lowest preference given is the one the decoys'
+ * roles are measured against; an address without one takes it.
+ */
 static int
 set_real_mx(struct config *c, char *args, char *err, size_t errlen)
 {
-	char	*addr = next_word(&args), *kw = next_word(&args);
-	char	*pref = next_word(&args);
+	char			*addr = next_word(&args), *kw = next_word(&args);
+	char			*pref = next_word(&args);
+	struct real_mx_conf	*r;
 
-	if (addr == NULL || kw == NULL || strcmp(kw, "mx") != 0 ||
-	    pref == NULL || next_word(&args) != NULL) {
-		snprintf(err, errlen, "expects ADDR mx N");
+	if (addr == NULL || (kw != NULL && (strcmp(kw, "mx") != 0 ||
+	    pref == NULL)) || next_word(&args) != NULL) {
+		snprintf(err, errlen, "expects ADDR [mx N]");
 		return -1;
 	}
-	if (util_parse_addr(addr, &c->real_mx) == -1) {
+	if (c->nreal_mx >= MAX_REAL_MX) {
+		snprintf(err, errlen, "more than %d real-mx addresses",
+		    MAX_REAL_MX);
+		return -1;
+	}
+	r = &c->real_mx[c->nreal_mx];
+	if (util_parse_addr(addr, &r->ss) == -1) {
 		snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address",
 		    addr);
 		return -1;
 	}
-	if (parse_pref(pref, &c->real_mx_pref, err, errlen) == -1)
+	for (int i = 0; i < c->nreal_mx; i++)
+		if (memcmp(&c->real_mx[i].ss, &r->ss, sizeof(r->ss)) == 0) {
+			snprintf(err, errlen, "'%s' given twice", addr);
+			return -1;
+		}
+	r->mx_pref = -1;
+	if (pref != NULL && parse_pref(pref, &r->mx_pref, err, errlen) == -1)
 		return -1;
+	c->nreal_mx++;
 	c->real_mx_set = 1;
+	if (r->mx_pref >= 0 && (c->real_mx_pref < 0 ||
+	    r->mx_pref < c->real_mx_pref))
+		c->real_mx_pref = r->mx_pref;
 	return 0;
 }
 
@@ -778,6 +832,70 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 	return -1;
 }
 
+/* "returning-defer greeting|off" (tarpit/recent.c). */
+static int
+set_returning_defer(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	if (one_word(args, &w, err, errlen) == -1)
+		return -1;
+	if (strcmp(w, "greeting") == 0)
+		c->returning_defer = RETURNING_GREETING;
+	else if (strcmp(w, "off") == 0)
+		c->returning_defer = RETURNING_OFF;
+	else {
+		snprintf(err, errlen, "'%s' is not greeting or off", w);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_returning_window(struct config *c, char *args, char *err, size_t errlen)
+{
+	char *w;
+
+	return one_word(args, &w, err, errlen) == -1 ? -1 :
+	    parse_ms(w, 86400000, &c->returning_window_ms, err, errlen);
+}
+
+static int
+set_client_table_size(struct config *c, char *args, char *err,
+    size_t errlen)
+{
+	return set_u32(&c->client_table_size, 64, 100000000, args, err,
+	    errlen);
+}
+
+/*
+ * The seen bit of a once-only setting: the key's index, or for a K_SUB
+ * key the id of its first word after them.  -1: it may repeat.
+ */
+static int
+config_seen_id(size_t key, const char *args)
+{
+	char	 word[16];
+	size_t	 n;
+
+	if (keys[key].times == K_ONCE)
+		return (int)key;
+	if (keys[key].times == K_MANY)
+		return -1;
+	while (*args == ' ' || *args == '\t')
+		args++;
+	n = strcspn(args, " \t");
+	if (n >= sizeof(word))
+		return -1;
+	memcpy(word, args, n);
+	word[n] = '\0';
+	for (size_t i = 0; i < sizeof(subkeys) / sizeof(subkeys[0]); i++)
+		if (strcmp(subkeys[i].key, keys[key].key) == 0 &&
+		    strcmp(subkeys[i].word, word) == 0)
+			return (int)NKEYS + subkeys[i].id;
+	return -1;
+}
+
 /*
  * Applies one configuration line.  Returns 0, or -1 after printing
  * "file:line: message" to stderr.
@@ -798,11 +916,25 @@ config_parse_line(struct config *c, const char *file, int lineno,
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if ((key = next_word(&p)) == NULL)
 		return 0;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; i < NKEYS; i++) {
+		int id;
+
 		if (strcmp(key, keys[i].key) != 0)
 			continue;
-		if (keys[i].set(c, p, err, sizeof(err)) == 0)
+		/* A second value would silently replace the first. */
+		if ((id = config_seen_id(i, p)) >= 0 &&
+		    id < CONFIG_SEEN_MAX && (c->seen & (1ull << id))) {
+			fprintf(stderr, "%s:%d: %s: duplicate key (first at "
+			    "line %u)\n", file, lineno, key, c->seen_line[id]);
+			return -1;
+		}
+		if (keys[i].set(c, p, err, sizeof(err)) == 0) {
+			if (id >= 0 && id < CONFIG_SEEN_MAX) {
+				c->seen |= 1ull << id;
+				c->seen_line[id] = (uint16_t)lineno;
+			}
 			return 0;
+		}
 		fprintf(stderr, "%s:%d: %s: %s\n", file, lineno, key, err);
 		return -1;
 	}
@@ -849,10 +981,19 @@ config_check(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no database path");
 		return -1;
 	}
+	if (c->real_mx_set && c->real_mx_pref < 0) {
+		snprintf(err, errlen, "real-mx: no real-mx line gives its MX "
+		    "preference (mx N)");
+		return -1;
+	}
 	for (int i = 0; i < c->nlisten; i++)
-		if (c->real_mx_set && c->listen[i].mx_pref == c->real_mx_pref) {
+		for (int j = 0; j < c->nreal_mx; j++) {
+			int32_t p = c->real_mx[j].mx_pref >= 0 ?
+			    c->real_mx[j].mx_pref : c->real_mx_pref;
+			if (c->listen[i].mx_pref != p)
+				continue;
 			snprintf(err, errlen, "a decoy has the same MX "
-			    "preference (%d) as the real MX", c->real_mx_pref);
+			    "preference (%d) as the real MX", p);
 			return -1;
 		}
 	return 0;
@@ -862,7 +1003,8 @@ config_check(struct config *c, char *err, size_t errlen)
 enum role
 config_role(const struct config *c, int32_t mx_pref)
 {
-	if (!c->real_mx_set || mx_pref < 0 || mx_pref == c->real_mx_pref)
+	if (!c->real_mx_set || c->real_mx_pref < 0 || mx_pref < 0 ||
+	    mx_pref == c->real_mx_pref)
 		return ROLE_DECOY;
 	return mx_pref < c->real_mx_pref ? ROLE_PRIMARY : ROLE_BACKUP;
 }
@@ -887,10 +1029,11 @@ config_dump(const struct config *c, FILE *f)
 			    role_name(config_role(c, c->listen[i].mx_pref)));
 		fputc('\n', f);
 	}
-	if (c->real_mx_set) {
-		util_addr_str((const struct sockaddr *)&c->real_mx, ip,
+	for (int i = 0; i < c->nreal_mx; i++) {
+		util_addr_str((const struct sockaddr *)&c->real_mx[i].ss, ip,
 		    sizeof(ip), NULL);
-		fprintf(f, "real-mx %s mx %d\n", ip, c->real_mx_pref);
+		fprintf(f, "real-mx %s mx %d\n", ip, c->real_mx[i].mx_pref >= 0 ?
+		    c->real_mx[i].mx_pref : c->real_mx_pref);
 	}
 	fprintf(f, "hostname %s\ndb %s\nuser %s\nchroot %s\n", c->hostname,
 	    c->db, c->user, c->chroot);
@@ -900,6 +1043,10 @@ config_dump(const struct config *c, FILE *f)
 	fprintf(f, "defer-stage %s\ndefer-reply %u %s %s\n",
 	    stages[c->defer_stage], c->defer_code, c->defer_status,
 	    c->defer_text);
+	fprintf(f, "returning-defer %s\nreturning-window %ums\n"
+	    "client-table-size %u\n", c->returning_defer ==
+	    RETURNING_GREETING ? "greeting" : "off", c->returning_window_ms,
+	    c->client_table_size);
 	fprintf(f, "greeting-delay %ums\nreply-delay %ums\nstutter %ums %u\n"
 	    "tarpit %s\nmax-clients %u\nmax-per-client %u\n",
 	    c->greeting_delay_ms, c->reply_delay_ms, c->stutter_ms,

@@ -166,6 +166,10 @@ struct net_stats {
 	uint64_t	 sensor_syns;		/* first SYNs recorded */
 	uint64_t	 sensor_retransmits;
 	uint64_t	 sensor_bad;		/* malformed packets */
+	uint64_t	 returning_deferred;	/* 421 at greeting: came back */
+	uint64_t	 clients_tracked;	/* entries in the client table */
+	uint64_t	 clients_evicted;	/* live entries pushed out */
+	uint64_t	 clients_real_seen;	/* marked: SYN to the real MX */
 };
 
 /* A listener as configured. */
@@ -176,6 +180,8 @@ struct listen_conf {
 };
 
 #define MAX_LISTEN		64
+#define MAX_REAL_MX		16	/* "real-mx" lines */
+#define CONFIG_SEEN_MAX		64	/* single-valued settings tracked */
 #define MAX_EXPORTS		8	/* "export ... every" lines */
 
 enum defer_stage {
@@ -197,9 +203,13 @@ struct config {
 	uint8_t			 cli_user;	/* --user given */
 	struct listen_conf	 listen[MAX_LISTEN];
 	int			 nlisten;
-	struct sockaddr_storage	 real_mx;
-	int			 real_mx_set;
-	int32_t			 real_mx_pref;
+	struct real_mx_conf {
+		struct sockaddr_storage	 ss;
+		int32_t			 mx_pref;	/* -1: not given */
+	}			 real_mx[MAX_REAL_MX];
+	int			 nreal_mx;
+	int			 real_mx_set;	/* nreal_mx > 0 */
+	int32_t			 real_mx_pref;	/* lowest given, -1: none */
 	char			 hostname[MAX_HELO + 1];
 	char			 db[4096];
 	char			 user[64];
@@ -216,6 +226,13 @@ struct config {
 	uint32_t		 batch_interval_ms;
 	uint32_t		 batch_max;
 	int			 log_level;
+	/* returning clients (issue 11): tarpit/recent.c */
+	int			 returning_defer;	/* RETURNING_* */
+	uint32_t		 returning_window_ms;
+	uint32_t		 client_table_size;	/* entries */
+	/* single-valued settings already given, and where (duplicates) */
+	uint64_t		 seen;
+	uint16_t		 seen_line[CONFIG_SEEN_MAX];
 	/* tarpit (issue 3) */
 	uint32_t		 greeting_delay_ms;
 	uint32_t		 reply_delay_ms;
@@ -251,6 +268,9 @@ struct config {
 	}			 exports[MAX_EXPORTS];
 	int			 nexports;
 };
+
+/* "returning-defer greeting|off": what a returning client gets. */
+enum { RETURNING_OFF, RETURNING_GREETING };
 
 /* "sensor off|auto|on": auto runs without it when capture is denied. */
 enum { SENSOR_OFF, SENSOR_AUTO, SENSOR_ON };

@@ -110,7 +110,8 @@ proc_reload(struct config *running, int ipc_fd)
 	nc.cli_user = running->cli_user;
 	if (nc.real_mx_set != running->real_mx_set ||
 	    nc.real_mx_pref != running->real_mx_pref ||
-	    memcmp(&nc.real_mx, &running->real_mx, sizeof(nc.real_mx)) != 0 ||
+	    nc.nreal_mx != running->nreal_mx ||
+	    memcmp(nc.real_mx, running->real_mx, sizeof(nc.real_mx)) != 0 ||
 	    nc.metrics_len != running->metrics_len ||
 	    memcmp(&nc.metrics, &running->metrics, sizeof(nc.metrics)) != 0 ||
 	    nc.queue_size != running->queue_size ||
@@ -121,7 +122,8 @@ proc_reload(struct config *running, int ipc_fd)
 		    "user and chroot need a restart; kept as running");
 	memcpy(nc.listen, running->listen, sizeof(nc.listen));
 	nc.nlisten = running->nlisten;
-	nc.real_mx = running->real_mx;
+	memcpy(nc.real_mx, running->real_mx, sizeof(nc.real_mx));
+	nc.nreal_mx = running->nreal_mx;
 	nc.real_mx_set = running->real_mx_set;
 	nc.real_mx_pref = running->real_mx_pref;
 	nc.metrics = running->metrics;

@@ -114,6 +114,9 @@ static const struct out_col ip_verdict_cols[] = {
 	{ "real_mx_after_primary", OUT_INT, FMT_RIGHT },
 	{ "mx_walk", OUT_TEXT, 0 },
 	{ "excluded", OUT_TEXT, FMT_SHRINK },
+	{ "real_mx_in_family", OUT_INT, FMT_RIGHT },
+	{ "linked_ip", OUT_TEXT, 0 },
+	{ "note", OUT_TEXT, FMT_SHRINK },
 };
 
 #define IP_NVERDICT	((int)(sizeof(ip_verdict_cols) / \
@@ -211,7 +214,9 @@ ip_evidence(int r, const struct evidence *e, char *buf, size_t len)
 	case REASON_NOLISTING_ONLY:
 		util_iso8601(e->primary_first_us, t1, sizeof(t1));
 		snprintf(buf, len, "primary at %s, no SYN to the real MX in "
-		    "the window after", t1);
+		    "the window after, nor from an address with the same "
+		    "envelope%s", t1, e->retries > 0 ? "; its retries of the "
+		    "same envelope are no proof of an MTA" : "");
 		break;
 	case REASON_BOT_PROTOCOL:
 		buf[0] = '\0';
@@ -296,7 +301,7 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	if ((rc = classify_next(cq, &e, &v)) == 0) {
 		memset(&e, 0, sizeof(e));
 		memset(&v, 0, sizeof(v));
-		e.sensor = classify_has_sensor(cq);
+		e.sensor_any = classify_has_sensor(cq);
 	}
 	classify_close(cq);
 	if (rc == -1)
@@ -316,16 +321,22 @@ ip_classification(sqlite3 *db, const struct report_args *a, const char *ip,
 	vals[0].i = v.listed;
 	vals[1].s = (struct span){ mta, mta != NULL ? strlen(mta) : 0 };
 	vals[2].i = v.strong;
-	vals[3].i = e.sensor;
+	vals[3].i = e.sensor_any;
 	vals[4].i = e.primary_sessions;
 	vals[5].i = e.backup_sessions;
 	vals[6].i = e.helo_ok;
 	vals[7].i = e.retries;
 	vals[8].i = e.real_after_primary;
-	vals[8].null = !e.sensor;
+	vals[8].null = !e.sensor_any;
 	vals[9].s = (struct span){ e.walk, e.walk != NULL ? strlen(e.walk) :
 	    0 };
 	vals[10].s = (struct span){ ex ? excl : NULL, ex ? strlen(excl) : 0 };
+	vals[11].i = e.sensor;
+	vals[11].null = !e.sensor_any;
+	vals[12].s = (struct span){ e.linked_ip[0] ? e.linked_ip : NULL,
+	    strlen(e.linked_ip) };
+	vals[13].s = (struct span){ v.note, v.note != NULL ? strlen(v.note) :
+	    0 };
 	out_row_vals(&o, vals);
 	out_end(&o);
 	if (a->format == FORMAT_JSON)

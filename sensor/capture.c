@@ -3,7 +3,7 @@
  * privileged parent before it forks, used by the network process), its
  * BPF filter generated from the configuration, its selectable fd in the
  * network process's event loop, the watch list that says which SYNs are
- * ours (decoys, dead decoys, the real MX) and the retransmit table.
+ * ours (decoys, dead decoys, every real-MX address) and the retransmit table.
  *
  * Each wake-up reads at most CAPTURE_BUDGET packets, so a flood of SYNs
  * cannot starve the tarpit; what is left waits in the kernel buffer
@@ -196,9 +196,13 @@ sensor_classify(const struct config *c, const struct syn *s,
 			*role = config_role(c, w->mx_pref);
 			return 1;
 		}
-		if (c->real_mx_set && addr_match(&c->real_mx, s, 0) &&
-		    (listen_port(c, s->dport) || s->dport == 25)) {
-			*mx_pref = c->real_mx_pref;
+		for (int i = 0; i < c->nreal_mx; i++) {
+			const struct real_mx_conf *r = &c->real_mx[i];
+			if (!addr_match(&r->ss, s, 0) ||
+			    (!listen_port(c, s->dport) && s->dport != 25))
+				continue;
+			*mx_pref = r->mx_pref >= 0 ? r->mx_pref :
+			    c->real_mx_pref;
 			*role = ROLE_REAL;
 			return 1;
 		}
@@ -280,9 +284,9 @@ sensor_filter(const struct config *c)
 	for (int i = 0; i < c->nwatch; i++)
 		if (filter_host(hosts, &hlen, &c->watch[i].ss, &n) == -1)
 			rc = -1;
-	if (c->real_mx_set && filter_host(hosts, &hlen, &c->real_mx,
-	    &n) == -1)
-		rc = -1;
+	for (int i = 0; i < c->nreal_mx; i++)
+		if (filter_host(hosts, &hlen, &c->real_mx[i].ss, &n) == -1)
+			rc = -1;
 	if (!wild && n > 0) {
 		rc |= filter_cat(buf, &len, " and (");
 		rc |= filter_cat(buf, &len, hosts);

@@ -13,18 +13,25 @@
  *		    MX) before: it went for the highest MX on purpose.
  *  nolisting-only  it touched a primary decoy and, within the window
  *		    after, never the real MX.  Only when the sensor
- *		    watches the real MX (it has recorded SYNs to it), and
- *		    only once the window has passed.
+ *		    has seen the real MX in the client's address family
+ *		    (with an IPv4-only real MX an IPv6 client walks on over
+ *		    IPv4, from an address we may never see), only once the
+ *		    window has passed, and never when another address sent
+ *		    the same envelope (HELO, MAIL FROM and a recipient)
+ *		    within the window and went on to the real MX: a
+ *		    dual-stack MTA, an outbound pool.
  *  bot-protocol    pregreet, pipelining without it being offered,
  *		    non-SMTP on the SMTP port, or an invalid (forged) HELO.
  *
- * A client that behaves like an MTA -- a valid HELO and it went on to the
- * real MX or retried the same envelope a minute or more later, as a queue
- * does -- is never listed, unless it also shows a strong bot signal: a
- * pregreet, non-SMTP input, or pipelining without it being offered,
- * which no MTA does -- or it only ever came to a backup decoy (an MTA
- * walks the MX list in order on every retry).  An invalid HELO alone is
- * not strong: misconfigured MTAs send them.
+ * A client that behaves like an MTA -- a valid HELO and it (or an address
+ * linked to it) went on to the real MX, or it retried the same envelope
+ * a minute or more later, as a queue does -- is never listed, unless it
+ * also shows a strong bot signal: a pregreet, non-SMTP input, or
+ * pipelining without it being offered, which no MTA does -- or it only
+ * ever came to a backup decoy (an MTA walks the MX list in order on
+ * every retry).  An invalid HELO alone is not strong: misconfigured MTAs
+ * send them.  A retry alone does not excuse nolisting-only: a bot that
+ * retries the primary but never walks is listed.
  *
  * Exports classify_reason_name(), classify_reason_text(),
  * classify_reason_parse(), classify_defaults(), classify_client(),
@@ -59,7 +66,28 @@ static const struct {
  * sensor columns, and the filter on one client.
  */
 static const char classify_sql_sensor[] =
-    "SELECT EXISTS (SELECT 1 FROM syns WHERE role = 'real')";
+    "SELECT EXISTS (SELECT 1 FROM syns WHERE role = 'real' AND ver = 4)"
+    " | (EXISTS (SELECT 1 FROM syns WHERE role = 'real' AND ver = 6) << 1)";
+/*
+ * Another address that sent one of the client's envelopes (the same
+ * HELO, MAIL FROM and a common recipient) within the window around its
+ * first primary session, and went on to the real MX after that session.
+ */
+static const char classify_sql_link[] =
+    "SELECT s2.src_ip FROM sessions s JOIN sessions s2"
+    " ON s2.mail_from = s.mail_from"
+    " AND s2.start_us BETWEEN s.start_us - :window AND s.start_us + :window"
+    " AND s2.src_ip <> s.src_ip"
+    " AND coalesce(s2.helo, '') = coalesce(s.helo, '')"
+    " WHERE s.src_ip = :ip AND s.mail_from IS NOT NULL"
+    " AND s.start_us BETWEEN :first - :window AND :first + :window"
+    " AND EXISTS (SELECT 1 FROM recipients r JOIN recipients r2"
+    "  ON r2.session_id = s2.id AND r2.rcpt = r.rcpt"
+    "  WHERE r.session_id = s.id)"
+    " AND EXISTS (SELECT 1 FROM syns y WHERE y.src_ip = s2.src_ip"
+    "  AND y.role = 'real' AND y.ts_us BETWEEN s2.start_us - 60000000"
+    "  AND s2.start_us + :window)"
+    " LIMIT 1";
 /* Without a walk, a join to mx_walks would still cost a search a row. */
 static const char classify_sql_walks[] =
     "SELECT EXISTS (SELECT 1 FROM mx_walks)";
@@ -92,10 +120,15 @@ struct classify_q {
 	sqlite3			*db;
 	struct classify_conf	 conf;
 	sqlite3_stmt		*rows;
+	sqlite3_stmt		*link;		/* prepared when first needed */
 	int			 sensor;	/* it watches the real MX */
+	int			 families;	/* 1: IPv4, 2: IPv6 real MX seen */
 };
 
 static void	 classify_row(struct classify_q *, struct evidence *);
+static void	 classify_nolisting(const struct classify_conf *,
+		    const struct evidence *, int, struct verdict *);
+static int	 classify_link(struct classify_q *, struct evidence *);
 static int	 classify_table(sqlite3 *, const char *);
 static int	 classify_any(sqlite3 *, const char *, int *);
 
@@ -126,7 +159,14 @@ classify_defaults(struct classify_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->rules = (1u << REASON_MAX) - 1;
-	c->window_us = 10LL * 60 * 1000000;
+	/*
+	 * The first retry of every MTA we measured falls inside: Postfix
+	 * 5-10 min (queue_run_delay, minimal_backoff_time 300s), OpenSMTPD
+	 * about 7 min (its scheduler backs off 400s), Exim 15 min plus
+	 * its queue runner's interval.  A returning client gets 421 at the
+	 * greeting and walks on; that walk must count.
+	 */
+	c->window_us = 60LL * 60 * 1000000;
 	c->now_us = util_now_us();
 	c->bot_anoms = ANOM_PREGREET | ANOM_PIPELINING | ANOM_NON_SMTP |
 	    ANOM_HELO_INVALID;
@@ -142,20 +182,24 @@ void
 classify_client(const struct classify_conf *c, const struct evidence *e,
     struct verdict *v)
 {
+	int	 walked = e->real_after_primary || e->linked_ip[0] != '\0';
+
 	memset(v, 0, sizeof(*v));
 	if ((c->rules & (1u << REASON_BACKUP_DIRECT)) && e->backup_sessions > 0 &&
 	    (e->primary_sessions == 0 ||
 	    e->backup_first_us < e->primary_first_us) && !e->syn_before_backup)
 		v->reasons |= 1u << REASON_BACKUP_DIRECT;
-	if ((c->rules & (1u << REASON_NOLISTING_ONLY)) && e->sensor &&
-	    e->primary_sessions > 0 && !e->real_after_primary &&
-	    c->now_us - e->primary_first_us >= c->window_us)
-		v->reasons |= 1u << REASON_NOLISTING_ONLY;
+	if ((c->rules & (1u << REASON_NOLISTING_ONLY)) && e->sensor_any &&
+	    e->primary_sessions > 0)
+		classify_nolisting(c, e, walked, v);
 	if ((c->rules & (1u << REASON_BOT_PROTOCOL)) &&
 	    (e->anomalies & c->bot_anoms))
 		v->reasons |= 1u << REASON_BOT_PROTOCOL;
 	if (e->helo_ok > 0 && e->real_after_primary)
 		v->mta = "went on to the real MX";
+	else if (e->helo_ok > 0 && e->linked_ip[0] != '\0')
+		v->mta = "another address of the same sender went on to the "
+		    "real MX";
 	else if (e->helo_ok > 0 && e->retries > 0)
 		v->mta = "retried the same envelope like a queue";
 	/*
@@ -166,6 +210,41 @@ classify_client(const struct classify_conf *c, const struct evidence *e,
 	    ((v->reasons & (1u << REASON_BACKUP_DIRECT)) &&
 	    e->primary_sessions == 0 && !e->syn_before_backup);
 	v->listed = v->reasons != 0 && (v->mta == NULL || v->strong);
+	/* A retry alone is no proof: a bot may retry, only an MTA walks. */
+	if ((v->reasons & (1u << REASON_NOLISTING_ONLY)) && !walked)
+		v->listed = 1;
+}
+
+/*
+ * The nolisting-only rule for a client that touched a primary decoy,
+ * with the sensor on: sets the reason, or says in v->note why not.
+ */
+static void
+classify_nolisting(const struct classify_conf *c, const struct evidence *e,
+    int walked, struct verdict *v)
+{
+	if (e->real_after_primary)
+		v->note = "nolisting-only: no, it went on to the real MX "
+		    "within the window";
+	else if (walked)
+		v->note = "nolisting-only: no, another address sent the same "
+		    "envelope (HELO, MAIL FROM, a recipient) within the window "
+		    "and went on to the real MX";
+	else if (!e->sensor)
+		v->note = "nolisting-only: no, the sensor never saw the real "
+		    "MX in this client's address family (it may walk on over "
+		    "the other one)";
+	else if (c->now_us - e->primary_first_us < c->window_us)
+		v->note = "nolisting-only: not yet, the window after its first "
+		    "primary session has not passed";
+	else {
+		v->reasons |= 1u << REASON_NOLISTING_ONLY;
+		v->note = e->retries > 0 ? "nolisting-only: yes, it retried the "
+		    "same envelope but never went on to the real MX (a retry "
+		    "alone is no proof of an MTA)" : "nolisting-only: yes, "
+		    "no SYN to the real MX in the window after its first "
+		    "primary session";
+	}
 }
 
 /*
@@ -200,7 +279,8 @@ classify_row(struct classify_q *cq, struct evidence *e)
 	e->backup_sessions = sqlite3_column_int64(q, 8);
 	e->helo_ok = sqlite3_column_int64(q, 9);
 	e->retries = sqlite3_column_int64(q, 10);
-	e->sensor = cq->sensor;
+	e->sensor_any = cq->sensor;
+	e->sensor = (cq->families & (strchr(e->ip, ':') != NULL ? 2 : 1)) != 0;
 	if ((verdict = (const char *)sqlite3_column_text(q,
 	    CLASSIFY_COL_WALK)) != NULL)
 		for (size_t i = 0; i < sizeof(walks) / sizeof(walks[0]); i++)
@@ -224,7 +304,7 @@ classify_any(sqlite3 *db, const char *sql, int *found)
 
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return -1;
-	*found = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+	*found = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
 	sqlite3_finalize(q);
 	return 0;
 }
@@ -271,8 +351,9 @@ classify_open(sqlite3 *db, const struct classify_conf *conf, int64_t since,
 	if ((classify_table(db, "mx_walks") &&
 	    classify_any(db, classify_sql_walks, &walk) == -1) ||
 	    (classify_table(db, "syns") &&
-	    classify_any(db, classify_sql_sensor, &cq->sensor) == -1))
+	    classify_any(db, classify_sql_sensor, &cq->families) == -1))
 		goto fail;
+	cq->sensor = cq->families != 0;
 	snprintf(sql, sizeof(sql), classify_sql_clients,
 	    walk ? classify_sql_walk_col : ", NULL",
 	    cq->sensor ? classify_sql_sensor_cols : ", NULL, NULL",
@@ -310,7 +391,44 @@ classify_next(struct classify_q *cq, struct evidence *e, struct verdict *v)
 		return rc == SQLITE_DONE ? 0 : -1;
 	classify_row(cq, e);
 	classify_client(&cq->conf, e, v);
+	/* Only a client the rule would list costs the search for a link. */
+	if ((v->reasons & (1u << REASON_NOLISTING_ONLY)) &&
+	    classify_link(cq, e) == 1)
+		classify_client(&cq->conf, e, v);
 	return 1;
+}
+
+/*
+ * Looks for another address that sent one of e's envelopes and walked
+ * (classify_sql_link); sets e->linked_ip.  Returns 1 when found, 0 when
+ * not, -1 on a database error (then no link: the client stays listed).
+ */
+static int
+classify_link(struct classify_q *cq, struct evidence *e)
+{
+	sqlite3_stmt	*q;
+	const char	*ip;
+	int		 rc;
+
+	if (cq->link == NULL && sqlite3_prepare_v2(cq->db, classify_sql_link,
+	    -1, &cq->link, NULL) != SQLITE_OK)
+		return -1;
+	q = cq->link;
+	sqlite3_bind_text(q, sqlite3_bind_parameter_index(q, ":ip"), e->ip,
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":window"),
+	    cq->conf.window_us);
+	sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":first"),
+	    e->primary_first_us);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && (ip = (const char *)sqlite3_column_text(q,
+	    0)) != NULL)
+		strlcpy_(e->linked_ip, ip, sizeof(e->linked_ip));
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return e->linked_ip[0] != '\0';
 }
 
 /* Whether the sensor watches the real MX (SYNs to it are recorded). */
@@ -326,5 +444,6 @@ classify_close(struct classify_q *cq)
 	if (cq == NULL)
 		return;
 	sqlite3_finalize(cq->rows);
+	sqlite3_finalize(cq->link);
 	free(cq);
 }

@@ -107,6 +107,18 @@ static const struct metric_row net_rows[] = {
 	{ "decoymx_queue_depth", "gauge",
 	    "records waiting in the network process for the store",
 	    offsetof(struct net_stats, queue_depth) },
+	{ "decoymx_returning_deferred_total", "counter",
+	    "returning clients answered 421 at the greeting",
+	    offsetof(struct net_stats, returning_deferred) },
+	{ "decoymx_client_table_entries", "gauge",
+	    "slots of the returning-client table in use",
+	    offsetof(struct net_stats, clients_tracked) },
+	{ "decoymx_client_table_evictions_total", "counter",
+	    "live returning-client entries pushed out by new clients",
+	    offsetof(struct net_stats, clients_evicted) },
+	{ "decoymx_client_table_real_mx_total", "counter",
+	    "tracked clients the sensor saw at the real MX",
+	    offsetof(struct net_stats, clients_real_seen) },
 };
 
 static const struct metric_row store_rows[] = {

@@ -374,6 +374,17 @@ static const struct migration migrations[] = {
 	{ 6,
 	"DROP TRIGGER sessions_counts;"
 	},
+	/*
+	 * 7: listings that hold for legitimate senders (issue 11).  The
+	 * address families in which the sensor has seen the real MX, and
+	 * the sessions of one envelope from another address (a dual-stack
+	 * MTA, an outbound pool), each found without a scan.
+	 */
+	{ 7,
+	"CREATE INDEX syns_real_ver ON syns(ver) WHERE role = 'real';"
+	"CREATE INDEX sessions_envelope ON sessions(mail_from, start_us)"
+	" WHERE mail_from IS NOT NULL;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

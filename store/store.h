@@ -16,7 +16,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		6
+#define SCHEMA_VERSION		7
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */
@@ -182,8 +182,10 @@ struct evidence {
 	int64_t		 primary_first_us, primary_sessions;
 	int64_t		 backup_first_us, backup_sessions;
 	int64_t		 helo_ok, retries;
-	int		 sensor;		/* sensor watches the real MX */
+	int		 sensor;		/* real MX seen in its family */
+	int		 sensor_any;		/* real MX seen at all */
 	int		 real_after_primary;	/* SYN to the real MX after */
+	char		 linked_ip[ADDR_STRLEN];	/* same envelope, walked */
 	int		 syn_before_backup;	/* primary/real SYN before */
 	const char	*walk;			/* MX walk verdict or NULL */
 };
@@ -193,6 +195,8 @@ struct verdict {
 	const char	*mta;		/* why it looks like an MTA, or NULL */
 	int		 strong;	/* a strong bot signal */
 	int		 listed;
+	const char	*note;		/* why nolisting-only did or did not
+					   apply, or NULL (a static string) */
 };
 
 struct classify_q;

@@ -39,6 +39,7 @@ static void	 session_reply(struct session *, const struct reply *);
 static void	 session_queue(struct session *, const char *, size_t);
 static void	 session_flush(struct session *);
 static void	 session_tarpit_check(struct session *);
+static int	 session_returning(struct tarpit *, struct session *);
 static int	 session_line(void *, const char *, size_t, int);
 static void	 session_free_cb(evutil_socket_t, short, void *);
 static void	 session_record(struct session *, int64_t);
@@ -85,6 +86,8 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 		session_arm(s);
 		return;
 	}
+	if (session_returning(tp, s))
+		return;
 	smtp_greeting(&s->smtp, &r);
 	if (tp->conf.greeting_delay_ms == 0) {
 		/* Data already waiting at accept: it talked first. */
@@ -100,6 +103,32 @@ session_start(struct tarpit *tp, const struct listener *l, int fd,
 		s->peeked = 1;
 	session_reply(s, &r);
 	session_arm(s);
+}
+
+/*
+ * The returning client rule (recent.c): a client back at a decoy within
+ * returning-window that was not seen at the real MX since gets 421 at
+ * the greeting.  Returns 1 when it did (the session then just closes).
+ */
+static int
+session_returning(struct tarpit *tp, struct session *s)
+{
+	struct reply	 r;
+	uint64_t	 key;
+
+	if (tp->conf.returning_defer != RETURNING_GREETING ||
+	    recent_key(s->client_ip, &key) == -1 ||
+	    recent_contact(&tp->recent, key, s->start_us,
+	    tp->conf.returning_window_ms) != RECENT_RETURNING)
+		return 0;
+	tp->st.returning_deferred++;
+	log_debug("session=%016" PRIx64 " returning client=%s: 421 at "
+	    "greeting", s->id, s->client_ip);
+	smtp_returning(&s->smtp, &r);
+	s->peeked = 1;
+	session_reply(s, &r);
+	session_arm(s);
+	return 1;
 }
 
 /* Has the client earned the tarpit?  Once in, it stays in. */

@@ -724,6 +724,23 @@ smtp_limit(struct smtp *s, struct reply *r)
 	smtp_end(s, CLOSE_LIMIT);
 }
 
+/*
+ * A client that came back within returning-window without having reached
+ * the real MX (tarpit/recent.c): 421 at the greeting, then close; every
+ * MTA then tries the next MX at once.
+ */
+void
+smtp_returning(struct smtp *s, struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	stage_reach(s, STAGE_GREETING);
+	reply_fmt(s, r, "421 %s %s %s", s->conf->defer_status,
+	    s->conf->hostname, s->conf->defer_text);
+	s->defer_code = 421;
+	r->close = 1;
+	smtp_end(s, CLOSE_DEFERRED);
+}
+
 /* The reply for an idle timeout or the end of the session's lifetime. */
 void
 smtp_timeout(struct smtp *s, enum close_reason why, struct reply *r)

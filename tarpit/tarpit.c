@@ -52,6 +52,7 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
 {
 	struct tarpit	*tp;
 	uint32_t	 rnd = 0;
+	uint64_t	 seed = 0;
 	int		 sz = IPC_SNDBUF, status;
 
 	if ((tp = calloc(1, sizeof(*tp))) == NULL)
@@ -66,6 +67,12 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint32_t)getpid() ^ (uint32_t)util_now_us();
 	tp->idbase = (uint64_t)rnd << 32;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = tp->idbase ^ (uint64_t)util_now_us();
+	if (recent_init(&tp->recent, conf->client_table_size, seed,
+	    util_now_us()) == -1)
+		log_warn("client table of %u entries: out of memory, "
+		    "returning-defer has no effect", conf->client_table_size);
 	signal(SIGPIPE, SIG_IGN);
 	if (setsockopt(ipc_fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz,
 	    sizeof(sz)) == -1)
@@ -143,6 +150,7 @@ tarpit_run(const struct config *conf, struct listener *ls, int n, int ipc_fd,
 	event_free(tp->ipc_ev);
 	event_free(tp->stats_ev);
 	clients_free(&tp->clients);
+	recent_free(&tp->recent);
 	sensor_free(tp->sensor);
 	event_free(tp->ipc_wev);
 	if (tp->resume_ev != NULL)
@@ -244,6 +252,9 @@ tarpit_syn(void *arg, const struct syn_rec *r)
 	}
 	if (tp->stopping)
 		return;
+	if (r->role == ROLE_REAL)
+		recent_real(&tp->recent, recent_key_raw(r->s.ver, r->s.src),
+		    r->s.ts_us);
 	if ((len = synrec_encode(r, buf, sizeof(buf))) == 0) {
 		log_error("sensor record does not fit");
 		tp->st.records_dropped++;
@@ -412,6 +423,9 @@ tarpit_stats(evutil_socket_t fd, short what, void *arg)
 		tp->st.sensor_retransmits = ss.retransmits;
 		tp->st.sensor_bad = ss.bad;
 	}
+	tp->st.clients_tracked = tp->recent.used;
+	tp->st.clients_evicted = tp->recent.evicted;
+	tp->st.clients_real_seen = tp->recent.real_seen;
 	buf[0] = REC_STATS;
 	buf[1] = 1;
 	memcpy(buf + 2, &tp->st, sizeof(tp->st));
@@ -436,6 +450,14 @@ tarpit_reload(struct tarpit *tp, const uint8_t *p, size_t len)
 	nc.file = tp->conf.file;
 	memcpy(nc.listen, tp->conf.listen, sizeof(nc.listen));
 	nc.nlisten = tp->conf.nlisten;
+	if (nc.client_table_size != tp->conf.client_table_size &&
+	    recent_resize(&tp->recent, nc.client_table_size, util_now_us(),
+	    nc.returning_window_ms) == -1) {
+		log_warn("reload: client table of %u entries: out of memory, "
+		    "keeping %u", nc.client_table_size,
+		    tp->conf.client_table_size);
+		nc.client_table_size = tp->conf.client_table_size;
+	}
 	tp->conf = nc;
 	log_setlevel(nc.log_level);
 	log_info("network reloaded hostname=%s defer-stage=%d defer-code=%u",

@@ -88,6 +88,7 @@ void		 smtp_line(struct smtp *, const char *, size_t, int flags,
 void		 smtp_first_bytes(struct smtp *, const char *, size_t,
 		    int pregreet, struct reply *);
 void		 smtp_limit(struct smtp *, struct reply *);
+void		 smtp_returning(struct smtp *, struct reply *);
 void		 smtp_bytes(struct smtp *, const char *, size_t,
 		    struct reply *);
 void		 smtp_timeout(struct smtp *, enum close_reason,
@@ -166,6 +167,34 @@ uint32_t	 clients_add(struct clients *, const uint8_t key[16]);
 void		 clients_del(struct clients *, const uint8_t key[16]);
 void		 clients_free(struct clients *);
 
+/* recent.c: clients that met a decoy lately (returning-defer). */
+#define RECENT_WAYS	8	/* slots per bucket */
+#define RECENT_SLOT_SIZE 16	/* bytes per client */
+
+struct recent_slot;
+struct recent {
+	struct recent_slot	*slot;
+	uint32_t		 nbuckets;
+	uint64_t		 seed;
+	int64_t			 base_us;	/* second 1 of the table */
+	uint64_t		 used;		/* slots ever filled */
+	uint64_t		 evicted;	/* live entries pushed out */
+	uint64_t		 real_seen;	/* marked by the sensor */
+};
+
+enum recent_verdict { RECENT_FIRST, RECENT_RETURNING };
+
+int		 recent_init(struct recent *, uint32_t size, uint64_t seed,
+		    int64_t now_us);
+int		 recent_resize(struct recent *, uint32_t size, int64_t now_us,
+		    uint32_t window_ms);
+void		 recent_free(struct recent *);
+uint64_t	 recent_key_raw(int ver, const uint8_t *addr);
+int		 recent_key(const char *ip, uint64_t *key);
+enum recent_verdict recent_contact(struct recent *, uint64_t key,
+		    int64_t now_us, uint32_t window_ms);
+void		 recent_real(struct recent *, uint64_t key, int64_t now_us);
+
 /* tarpit.c: the network process. */
 struct qrec {
 	TAILQ_ENTRY(qrec) entry;
@@ -194,6 +223,7 @@ struct tarpit {
 	int			 stopping;
 	struct net_stats	 st;
 	struct clients		 clients;
+	struct recent		 recent;	/* returning clients */
 	int			 full;		/* paused at max-clients */
 	struct sensor		*sensor;	/* NULL: no capture */
 };

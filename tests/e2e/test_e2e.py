@@ -9,7 +9,9 @@ that the test creates and deletes (see e2e_world.py for the addresses):
 * a second real Postfix at 203.0.113.25 is the legitimate sending MTA;
 * three bots (Python sockets from 198.51.100.x): one only tries MX 10,
   one goes straight for MX 40, one pipelines without PIPELINING offered
-  (and then walks on to the real MX, like an MTA would).
+  (and then walks on to the real MX, like an MTA would); the first two
+  retry where they went, meet 421 at the greeting (returning-defer) and
+  are listed all the same.
 
 Then ``decoymx export rbldnsd`` feeds rbldnsd, and the real MX (Postfix
 ``reject_rbl_client bl.victim.test``) rejects each bot's next attempt
@@ -313,6 +315,13 @@ class Scenario:
             assert c.greeting[0] == 220
             assert c.cmd("EHLO %s" % "[%s]" % BOT_PIPE)[0] == 250
             assert c.cmd("QUIT")[0] == 221
+        # 4. the first two retry where they went, and never walk: back
+        #    within returning-window, they meet 421 at the greeting.
+        retries = {}
+        for bot, mx in ((BOT_PRIMARY, MX10), (BOT_BACKUP, MX40)):
+            with Smtp(w, mx, bot) as c:
+                retries[bot] = c.greeting
+        self.facts["retries"] = retries
         self.facts["bots_done"] = time.time()
 
     # Export into rbldnsd's zone; rbldnsd reloads it.
@@ -450,6 +459,19 @@ def test_bots_recorded(scn):
     assert r[BOT_BACKUP]["anomalies"] == [], r[BOT_BACKUP]
 
 
+def test_retrying_bots_meet_421_at_the_greeting_and_are_recorded(scn):
+    facts = scn.need("bots")
+    for bot, (code, lines) in facts["retries"].items():
+        assert code == 421, (bot, lines)
+
+    def rows():
+        r = [s for s in scn.decoy.sessions() if s["src_ip"] in
+             facts["retries"] and s["stage"] == "greeting"]
+        return r if len(r) == 2 else None
+    for s in wait_until(rows, 10, what="the bots' retries"):
+        assert (s["reply_code"], s["close_reason"]) == (421, "deferred"), s
+
+
 def test_export_lists_each_bot_with_its_reason_and_never_the_mta(scn):
     facts = scn.need("export")
     zone = facts["zone"].splitlines()
@@ -466,11 +488,12 @@ def test_export_lists_each_bot_with_its_reason_and_never_the_mta(scn):
     # its protocol is a strong signal: listed all the same.
     v = scn.decoy.ip(BOT_PIPE)["classification"]["verdict"][0]
     assert v["real_mx_after_primary"] == 1 and v["strong_signal"] == 1, v
-    # The evidence behind nolisting-only: the sensor watched the real MX,
-    # and this bot never went there.
+    # The evidence behind nolisting-only: the sensor watched the real MX
+    # (in this family), and this bot never went there, retry or not.
     v = scn.decoy.ip(BOT_PRIMARY)["classification"]["verdict"][0]
     assert (v["sensor"], v["primary_sessions"], v["real_mx_after_primary"],
-            v["mx_walk"]) == (1, 1, 0, "primary-only"), v
+            v["mx_walk"], v["real_mx_in_family"]) == (
+                1, 2, 0, "primary-only", 1), v
     cl = scn.decoy.ip(MTA)["classification"]
     v = cl["verdict"][0]
     assert v["listed"] == 0 and v["mta_like"] == "went on to the real MX", cl

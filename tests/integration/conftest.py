@@ -207,9 +207,17 @@ class Daemon:
         self.lines = ["listen %s" % l.format(port=self.port) for l in listen]
         if real_mx is not None:
             self.lines.append("real-mx 127.0.0.1 mx %d" % real_mx)
-        self.lines += ["hostname %s" % hostname, "db %s" % self.db,
-                       "log-level %s" % log_level]
+        # A key given twice is an error: extra lines replace ours.
+        given = {l.split()[0] for l in extra or [] if l.split()}
+        self.lines += ["%s %s" % kv for kv in (
+            ("hostname", hostname), ("db", self.db),
+            ("log-level", log_level)) if kv[0] not in given]
         self.lines += list(extra or [])
+        # Most tests connect again and again from 127.0.0.1 and expect
+        # the configured deferral each time: the returning-client rule
+        # (on by default) is tested on its own, with the key given.
+        if not any(l.split()[:1] == ["returning-defer"] for l in self.lines):
+            self.lines.append("returning-defer off")
         self.args = list(args)
         self.proc = None
         self.stderr = ""

@@ -123,9 +123,9 @@ def syn(d, src, t, role, dst="192.0.2.20", pref=20):
     d.sql("INSERT INTO syns(ts_us, src_ip, src_port, dst_ip, dst_port,"
           " mx_pref, role, ver, ttl, ittl, dist, win, mss, wscale, olayout,"
           " quirks, pclass, seq, sig, label, os_class, match, retransmits)"
-          " VALUES(?, ?, 40000, ?, 25, ?, ?, 4, 60, 64, 4, 65535, 1460, 7,"
+          " VALUES(?, ?, 40000, ?, 25, ?, ?, ?, 60, 64, 4, 65535, 1460, 7,"
           " 'mss,sok,ts,nop,ws', 'df', '0', 1, 'sig', NULL, NULL, 'none',"
-          " 0)", t, src, dst, pref, role)
+          " 0)", t, src, dst, pref, role, 6 if ":" in src else 4)
 
 
 # The export scenario: who must be listed, with which reasons.
@@ -140,6 +140,31 @@ NOT_LISTED = ["198.51.100.11", "198.51.100.13", "198.51.100.15",
               "192.0.2.200", "127.0.0.1", "2001:db8:1:3::1"]
 ALLOW = "# test allowlist\n198.51.100.15  # a partner\n\n2001:db8:1:2::20\n"
 HOSTILE_HELO = "x\n1.2.3.4 :127.0.0.9:owned\n$SOA 0 a. b. 1 1 1 1 1\n!127.0.0.2"
+
+
+# With the sensor (export_db sensor=True): the bots, each with the
+# reasons it must be listed for (an entry of the export: a /64 for IPv6),
+# and the MTAs, which must never be listed.  catch_rate() measures both.
+SENSOR_BOTS = {
+    "198.51.100.10": ["backup-direct"],          # straight to MX 40
+    "198.51.100.11": ["nolisting-only"],         # MX 10, then MX 40
+    "198.51.100.12": ["nolisting-only", "bot-protocol"],  # pregreet
+    "198.51.100.13": ["nolisting-only"],         # retries MX 10 only
+    "198.51.100.14": ["nolisting-only", "bot-protocol"],  # pregreet
+    "198.51.100.16": ["backup-direct"],
+    "198.51.100.20": ["nolisting-only"],         # MX 10 once
+    "198.51.100.27": ["nolisting-only"],         # retries MX 10 a minute on
+    "198.51.100.28": ["nolisting-only"],         # same envelope, no walk
+    "198.51.100.29": ["backup-direct"],          # MX 40 only, retried
+    "2001:db8:1:2::/64": ["backup-direct"],
+    "2001:db8:1:3::/64": ["nolisting-only"],     # IPv6, real MX has IPv6
+}
+SENSOR_MTAS = [
+    "198.51.100.21",        # MX 10, then the real MX
+    "198.51.100.25",        # dual-stack MTA: its IPv4 address walked
+    "2001:db8:5::25",       # ... its IPv6 one sent the same envelope
+    "198.51.100.26",        # 421 at the greeting on return, then real MX
+]
 
 
 def export_db(binary, path, now, sensor=False):
@@ -182,8 +207,80 @@ def export_db(binary, path, now, sensor=False):
         d.session("198.51.100.20", now - HOUR, decoy=PRIMARY)
         syn(d, "198.51.100.20", now - HOUR - 10**6, "primary", "192.0.2.10",
             10)
-        d.session("198.51.100.21", now - HOUR, decoy=PRIMARY)
+        d.session("198.51.100.21", now - HOUR, decoy=PRIMARY,
+                  mail_from="owner@walker.example")
         syn(d, "198.51.100.21", now - HOUR + 30 * 10**6, "real")
         # primary just now: the window has not passed yet
         d.session("198.51.100.22", now - MIN, decoy=PRIMARY)
+        # the real MX also has an IPv6 address, which the sensor saw
+        # (sensor="v4": it has none)
+        if sensor != "v4":
+            syn(d, "2001:db8:9::9", now - 3 * HOUR, "real",
+                "2001:db8::20", 20)
+        # a dual-stack MTA: MX 10 over IPv6, MX 10 over IPv4 with the
+        # same envelope, then the real MX over IPv4 only
+        env = dict(decoy=PRIMARY, helo="mx.sender.example",
+                   mail_from="news@sender.example",
+                   rcpts=("u@victim.example",))
+        d.session("2001:db8:5::25", now - 2 * HOUR, **env)
+        d.session("198.51.100.25", now - 2 * HOUR + 2 * 10**6, **env)
+        syn(d, "198.51.100.25", now - 2 * HOUR + 5 * 10**6, "real")
+        # an MTA that retries (OpenSMTPD): 450 at RCPT, 421 at the
+        # greeting on its retry 7 minutes later, then the real MX
+        d.session("198.51.100.26", now - 2 * HOUR, decoy=PRIMARY,
+                  helo="smtpd.other.example", mail_from="a@other.example")
+        d.session("198.51.100.26", now - 2 * HOUR + 7 * MIN,
+                  decoy=PRIMARY, helo=None, mail_from=None, rcpts=(),
+                  stage="greeting", reason="deferred")
+        syn(d, "198.51.100.26", now - 2 * HOUR + 7 * MIN + 10**6, "real")
+        # a bot that retries MX 10 a minute later, never walks
+        bot = dict(decoy=PRIMARY, helo="mail.example.org",
+                   mail_from="x@spam.example", rcpts=("u@victim.example",))
+        d.session("198.51.100.27", now - 2 * HOUR, **bot)
+        d.session("198.51.100.27", now - 2 * HOUR + MIN, **bot)
+        # the same envelope from another bot that never walked: no link
+        d.session("198.51.100.28", now - 2 * HOUR, **bot)
+        # a bot that goes straight for MX 40 and retries it there
+        d.session("198.51.100.29", now - 2 * HOUR, helo="mail.example.org",
+                  mail_from="y@spam.example")
+        d.session("198.51.100.29", now - 2 * HOUR + 5 * MIN,
+                  helo="mail.example.org", mail_from="y@spam.example")
     return d.close()
+
+
+def catch_rate(binary, path, allowlist=None):
+    """
+    Exports path (a sensor=True scenario) with binary: returns (bots
+    listed with the right reasons, bots, MTAs listed, MTAs).
+    """
+    import json
+    args = [str(binary), "export", "json", "--db", str(path)]
+    if allowlist:
+        args += ["--allowlist", str(allowlist)]
+    r = subprocess.run(args, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = {}
+    for e in json.loads(r.stdout)["entries"]:
+        key = e["address"] if e["prefix"] in (32, 128) else "%s/%d" % (
+            e["address"], e["prefix"])
+        got[key] = e["reasons"]
+    caught = sum(1 for k, v in SENSOR_BOTS.items() if got.get(k) == v)
+    mtas = sum(1 for k in SENSOR_MTAS
+               if k in got or any(k.startswith(g.split("/")[0][:-1])
+                                  for g in got if g.endswith("/64")))
+    return caught, len(SENSOR_BOTS), mtas, len(SENSOR_MTAS)
+
+
+if __name__ == "__main__":
+    # python3 tests/integration/scenario.py BINARY: the catch rate of
+    # the export scenario with the sensor, as that binary exports it.
+    import sys
+    import tempfile
+    import time
+    binary = sys.argv[1] if len(sys.argv) > 1 else "./decoymx"
+    with tempfile.TemporaryDirectory() as tmp:
+        p = export_db(binary, tmp + "/s.db", int(time.time()) * 10**6,
+                      sensor=True)
+        c, n, m, k = catch_rate(binary, p)
+        print("bots listed %d/%d (%.0f%%), MTAs listed %d/%d" % (
+            c, n, 100.0 * c / n, m, k))

@@ -46,6 +46,11 @@ def run_daemon(conf, *args, timeout=15):
     ("log-level loud", "log-level"),
     ("batch-interval 0", "batch-interval"),
     ("queue-size lots", "queue-size"),
+    # a second value would silently replace the first
+    ("hostname other.decoy.test", "hostname: duplicate key"),
+    ("real-mx 127.0.0.1 mx 30", "real-mx"),
+    ("returning-defer sometimes", "returning-defer"),
+    ("client-table-size 1", "client-table-size"),
 ])
 def test_broken_line_names_file_line_and_key(tmp_path, bad, key):
     port = free_port(["127.0.0.1"])

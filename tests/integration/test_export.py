@@ -29,6 +29,7 @@ def work(tmp_path_factory):
     d = tmp_path_factory.mktemp("exp")
     scenario.export_db(BIN, d / "e.db", NOW)
     scenario.export_db(BIN, d / "s.db", NOW, sensor=True)
+    scenario.export_db(BIN, d / "s4.db", NOW, sensor="v4")
     (d / "allow.txt").write_text(scenario.ALLOW)
     return d
 
@@ -75,12 +76,63 @@ def test_sensor_adds_nolisting_only(work):
     assert got["2001:db8:1:3::/64"] == ["nolisting-only"]
     assert "198.51.100.21" not in got       # went on to the real MX
     assert "198.51.100.22" not in got       # window not over yet
-    assert "198.51.100.13" not in got       # a queue
+    # A retry of the same envelope alone is no proof of an MTA.
+    assert got["198.51.100.13"] == ["nolisting-only"]
     got, _ = entries(work, "--window", "30s", db="s.db")
     assert "198.51.100.22" in got
     got, _ = entries(work, "--rules", "backup-direct", db="s.db")
     assert set(got) == {"127.0.0.2", "198.51.100.10", "198.51.100.16",
-                        "2001:db8:1:2::/64"}
+                        "198.51.100.29", "2001:db8:1:2::/64"}
+
+
+def test_sensor_scenario_catches_every_bot_and_no_mta(work):
+    """
+    Bots that never walk are listed (only MX 10, retried or not; straight
+    to MX 40); MTAs never are: one that walked, a dual-stack one whose
+    IPv6 address only met MX 10, one that got 421 at the greeting on its
+    retry and then reached the real MX.
+    """
+    got, _ = entries(work, db="s.db", allow=False)
+    for k, reasons in scenario.SENSOR_BOTS.items():
+        assert got.get(k) == reasons, (k, got.get(k))
+    for k in ("198.51.100.21", "198.51.100.25", "2001:db8:5::/64",
+              "198.51.100.26"):
+        assert k not in got, (k, got[k])
+    assert scenario.catch_rate(BIN, work / "s.db") == (
+        len(scenario.SENSOR_BOTS), len(scenario.SENSOR_BOTS), 0,
+        len(scenario.SENSOR_MTAS))
+
+
+def report_verdict(work, ip, db):
+    r = run_bin("report", "ip", ip, "--db", work / db, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["classification"]["verdict"][0]
+
+
+def test_ipv6_not_nolisting_only_without_an_ipv6_real_mx(work):
+    got, _ = entries(work, db="s4.db")
+    assert "2001:db8:1:3::/64" not in got
+    assert got["198.51.100.20"] == ["nolisting-only"]
+    v = report_verdict(work, "2001:db8:1:3::1", "s4.db")
+    assert v["listed"] == 0 and v["real_mx_in_family"] == 0
+    assert "address family" in v["note"]
+    v = report_verdict(work, "2001:db8:1:3::1", "s.db")
+    assert v["listed"] == 1 and v["real_mx_in_family"] == 1
+
+
+def test_report_ip_explains_links_and_retries(work):
+    v = report_verdict(work, "2001:db8:5::25", "s.db")
+    assert v["listed"] == 0 and v["linked_ip"] == "198.51.100.25"
+    assert "same envelope" in v["note"]
+    v = report_verdict(work, "198.51.100.26", "s.db")
+    assert v["listed"] == 0 and v["real_mx_after_primary"] == 1
+    assert "went on to the real MX" in v["note"]
+    v = report_verdict(work, "198.51.100.27", "s.db")
+    assert v["listed"] == 1 and v["retries"] == 1
+    assert "no proof" in v["note"]
+    # The same envelope from another client that never walked: no link.
+    v = report_verdict(work, "198.51.100.28", "s.db")
+    assert v["listed"] == 1 and v["linked_ip"] is None
 
 
 def test_max_age_and_min_sessions(work):

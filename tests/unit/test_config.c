@@ -61,8 +61,13 @@ test_errors(void)
 		"listen 999.0.0.1:25",
 		"listen 127.0.0.1:25 mx",
 		"listen 127.0.0.1:25 pref 10",
-		"real-mx 192.0.2.20",
+		"real-mx 192.0.2.20 mx",
+		"real-mx 192.0.2.20 pref 20",
 		"real-mx 192.0.2.20 mx 70000",
+		"returning-defer rcpt",
+		"returning-window 0",
+		"returning-window 2d",
+		"client-table-size 10",
 		"defer-stage never",
 		"defer-reply 550 5.7.1 No",		/* never 5xx */
 		"defer-reply 250 2.0.0 Ok",
@@ -134,6 +139,113 @@ test_file(void)
 	unlink(path);
 }
 
+/*
+ * Every single-valued key given twice is an error naming the key (it
+ * would silently replace the first); keys that add (listen, real-mx,
+ * export, sensor watch) and the per-kind settings of sensor and geoip
+ * may repeat as long as each setting is given once.
+ */
+static void
+test_duplicates(void)
+{
+	static const struct {
+		const char	*first, *second;
+		int		 ok;
+	} t[] = {
+		{ "hostname a.example", "hostname b.example", 0 },
+		{ "db /tmp/a.db", "db /tmp/b.db", 0 },
+		{ "user a", "user b", 0 },
+		{ "chroot /a", "chroot /b", 0 },
+		{ "defer-stage rcpt", "defer-stage mail", 0 },
+		{ "defer-reply 450 4.7.1 a", "defer-reply 451 4.7.1 b", 0 },
+		{ "pipelining yes", "pipelining no", 0 },
+		{ "idle-timeout 1s", "idle-timeout 2s", 0 },
+		{ "max-session 1m", "max-session 2m", 0 },
+		{ "max-errors 3", "max-errors 4", 0 },
+		{ "queue-size 3", "queue-size 4", 0 },
+		{ "batch-interval 1s", "batch-interval 2s", 0 },
+		{ "batch-max 3", "batch-max 4", 0 },
+		{ "log-level info", "log-level debug", 0 },
+		{ "greeting-delay 1s", "greeting-delay 0", 0 },
+		{ "reply-delay 1s", "reply-delay 0", 0 },
+		{ "stutter 1s", "stutter 0", 0 },
+		{ "tarpit all", "tarpit none", 0 },
+		{ "max-clients 3", "max-clients 4", 0 },
+		{ "max-per-client 3", "max-per-client 4", 0 },
+		{ "metrics 127.0.0.1:9100", "metrics 127.0.0.1:9101", 0 },
+		{ "events-log /tmp/a", "events-log /tmp/b", 0 },
+		{ "geoip-required yes", "geoip-required no", 0 },
+		{ "returning-defer off", "returning-defer greeting", 0 },
+		{ "returning-window 1h", "returning-window 2h", 0 },
+		{ "client-table-size 1000", "client-table-size 2000", 0 },
+		{ "sensor on", "sensor off", 0 },
+		{ "sensor auto", "sensor auto", 0 },
+		{ "sensor interface lo", "sensor interface eth0", 0 },
+		{ "sensor fpdb /a", "sensor fpdb /b", 0 },
+		{ "sensor name a", "sensor name b", 0 },
+		{ "geoip country /a", "geoip country /b", 0 },
+		{ "geoip asn /a", "geoip asn /b", 0 },
+		{ "geoip city /a", "geoip city /b", 0 },
+		{ "listen 127.0.0.1:25", "listen 127.0.0.1:26", 1 },
+		{ "real-mx 192.0.2.20 mx 20", "real-mx 2001:db8::20", 1 },
+		{ "real-mx 192.0.2.20 mx 20", "real-mx 192.0.2.21 mx 30", 1 },
+		{ "real-mx 192.0.2.20 mx 20", "real-mx 192.0.2.20 mx 20", 0 },
+		{ "sensor watch 192.0.2.1", "sensor watch 192.0.2.2", 1 },
+		{ "sensor on", "sensor interface lo", 1 },
+		{ "geoip country /a", "geoip asn /b", 1 },
+		{ "hostname a.example", "db /tmp/a.db", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		config_defaults(&c);
+		CHECK(config_parse_line(&c, "t.conf", 3, t[i].first) == 0);
+		int rv = config_parse_line(&c, "t.conf", 7, t[i].second);
+		if (rv != (t[i].ok ? 0 : -1))
+			fprintf(stderr, "case %zu: %s / %s\n", i, t[i].first,
+			    t[i].second);
+		CHECK(rv == (t[i].ok ? 0 : -1));
+	}
+	/* The other value, on a fresh configuration, is fine on its own. */
+	config_defaults(&c);
+	CHECK(line("hostname b.example") == 0);
+}
+
+/* Several real-mx: the lowest preference sets the roles. */
+static void
+test_real_mx(void)
+{
+	char err[256];
+
+	config_defaults(&c);
+	CHECK(line("listen 127.0.0.1:25 mx 10") == 0);
+	CHECK(line("listen 127.0.0.1:26 mx 40") == 0);
+	CHECK(line("real-mx 2001:db8::20") == 0);
+	CHECK(c.real_mx_pref == -1 && config_role(&c, 10) == ROLE_DECOY);
+	CHECK(line("real-mx 192.0.2.30 mx 30") == 0);
+	CHECK(line("real-mx 192.0.2.20 mx 20") == 0);
+	CHECK(c.nreal_mx == 3 && c.real_mx_pref == 20);
+	CHECK(config_role(&c, 10) == ROLE_PRIMARY);
+	CHECK(config_role(&c, 25) == ROLE_BACKUP);
+	CHECK(config_role(&c, 40) == ROLE_BACKUP);
+	CHECK(config_check(&c, err, sizeof(err)) == 0);
+	CHECK(line("listen 127.0.0.1:27 mx 30") == 0);	/* a real one's */
+	CHECK(config_check(&c, err, sizeof(err)) == -1);
+
+	config_defaults(&c);
+	CHECK(line("listen 127.0.0.1:25 mx 10") == 0);
+	CHECK(line("real-mx 192.0.2.20") == 0);
+	CHECK(config_check(&c, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "mx N") != NULL);
+	CHECK(c.returning_defer == RETURNING_GREETING);
+	CHECK(c.returning_window_ms == 3600000);
+	CHECK(line("returning-defer off") == 0);
+	CHECK(c.returning_defer == RETURNING_OFF);
+	CHECK(line("returning-window 20m") == 0);
+	CHECK(c.returning_window_ms == 1200000);
+	CHECK(line("client-table-size 5000") == 0);
+	CHECK(c.client_table_size == 5000);
+}
+
 static void
 test_util(void)
 {
@@ -168,6 +280,8 @@ main(void)
 	test_errors();
 	test_listen_arg();
 	test_file();
+	test_duplicates();
+	test_real_mx();
 	test_util();
 	return t_done("test_config");
 }

@@ -5,6 +5,7 @@
  * in tests/integration/test_export.py.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "reports.h"
 #include "store.h"
@@ -54,23 +55,46 @@ test_rules(void)
 	classify_client(&c, &e, &v);
 	CHECK(v.reasons == 0);
 
-	/* nolisting-only needs the sensor and a window that has passed. */
+	/*
+	 * nolisting-only needs the sensor to have seen the real MX in the
+	 * client's family, and a window (1h: an MTA's first retry) passed.
+	 */
 	memset(&e, 0, sizeof(e));
 	e.primary_sessions = 1;
-	e.primary_first_us = c.now_us - 20 * MIN_US;
+	e.primary_first_us = c.now_us - 70 * MIN_US;
 	classify_client(&c, &e, &v);
-	CHECK(v.reasons == 0);
+	CHECK(v.reasons == 0 && v.note == NULL);
+	e.sensor_any = 1;		/* seen, but in the other family */
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0 && !v.listed);
+	CHECK(v.note != NULL && strstr(v.note, "family") != NULL);
 	e.sensor = 1;
 	classify_client(&c, &e, &v);
 	CHECK(v.reasons == 1u << REASON_NOLISTING_ONLY && v.listed);
-	e.primary_first_us = c.now_us - 5 * MIN_US;
+	e.primary_first_us = c.now_us - 50 * MIN_US;	/* retry still due */
 	classify_client(&c, &e, &v);
-	CHECK(v.reasons == 0);
-	e.primary_first_us = c.now_us - 20 * MIN_US;
+	CHECK(v.reasons == 0 && strstr(v.note, "not yet") != NULL);
+	e.primary_first_us = c.now_us - 70 * MIN_US;
+	/* A retry of the same envelope is no proof: still listed. */
+	e.helo_ok = 2;
+	e.retries = 1;
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 1u << REASON_NOLISTING_ONLY && v.listed);
+	CHECK(v.mta != NULL && strstr(v.note, "retried") != NULL);
+	/* Another address with the same envelope walked: not listed. */
+	strcpy(e.linked_ip, "192.0.2.25");
+	classify_client(&c, &e, &v);
+	CHECK(v.reasons == 0 && !v.listed && v.mta != NULL);
+	CHECK(strstr(v.note, "same envelope") != NULL);
+	e.linked_ip[0] = '\0';
+	/* It went on to the real MX itself (after a 421 at greeting too). */
 	e.real_after_primary = 1;
-	e.helo_ok = 1;
 	classify_client(&c, &e, &v);
-	CHECK(v.reasons == 0 && v.mta != NULL);
+	CHECK(v.reasons == 0 && v.mta != NULL && !v.listed);
+	/* A strong bot signal lists it all the same (bot-protocol). */
+	e.anomalies = ANOM_PREGREET;
+	classify_client(&c, &e, &v);
+	CHECK(v.listed && v.reasons == 1u << REASON_BOT_PROTOCOL);
 
 	/* bot-protocol; an invalid HELO alone does not beat an MTA. */
 	memset(&e, 0, sizeof(e));

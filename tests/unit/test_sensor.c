@@ -362,8 +362,25 @@ test_syntab_and_filter(void)
 	CHECK(role == ROLE_REAL);
 	s.dst[3] = 21;
 	CHECK(sensor_classify(&c, &s, &pref, &role) == 0);
+	/* Several real-mx lines: every one is watched, IPv6 too. */
+	CHECK(config_parse_line(&c, "t", 7, "real-mx 198.51.100.21") == 0);
+	CHECK(config_parse_line(&c, "t", 8, "real-mx 2001:db8::20 mx 30")
+	    == 0);
+	CHECK(sensor_classify(&c, &s, &pref, &role) == 1);
+	CHECK(role == ROLE_REAL && pref == 20);
+	s.ver = 6;
+	memset(s.dst, 0, 16);
+	s.dst[0] = 0x20; s.dst[1] = 0x01; s.dst[2] = 0x0d; s.dst[3] = 0xb8;
+	s.dst[15] = 0x20;
+	CHECK(sensor_classify(&c, &s, &pref, &role) == 1);
+	CHECK(role == ROLE_REAL && pref == 30);
+	s.dst[15] = 0x21;
+	CHECK(sensor_classify(&c, &s, &pref, &role) == 0);
 	flt = sensor_filter(&c);
 	CHECK(flt != NULL);
+	CHECK(strstr(flt, "dst host 198.51.100.20") != NULL);
+	CHECK(strstr(flt, "dst host 198.51.100.21") != NULL);
+	CHECK(strstr(flt, "dst host 2001:db8::20") != NULL);
 	pc = pcap_open_dead(DLT_EN10MB, 256);
 	CHECK(pcap_compile(pc, &prog, flt, 1, PCAP_NETMASK_UNKNOWN) == 0);
 	pcap_freecode(&prog);

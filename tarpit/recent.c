@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * recent.c -- the clients that met a decoy recently, for the returning
+ * client rule (decoymx.conf(5), returning-defer).  The first contact of a
+ * client gets the configured deferral, so its envelope is recorded; a
+ * client that comes back to any decoy within returning-window without
+ * having been seen at the real MX (a SYN the sensor saw) gets 421 at the
+ * greeting, after which every MTA we know tries the next MX at once.
+ *
+ * A client is an IPv4 address or an IPv6 /64 (a host's temporary
+ * addresses share it), packed into 64 bits.  The table is fixed in size:
+ * buckets of RECENT_WAYS slots of 16 bytes, a slot chosen by a seeded
+ * hash; a new client takes a free or expired slot of its bucket, else the
+ * slot whose contact is oldest (it is the nearest to expiring), and that
+ * live entry is counted as evicted.  Nothing is allocated after
+ * recent_init() and no operation costs more than one bucket.
+ *
+ * The clock is an argument everywhere, so the unit tests drive it.
+ *
+ * Exports recent_init(), recent_resize(), recent_free(), recent_key(),
+ * recent_key_raw(), recent_contact() and recent_real().
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tarpit.h"
+
+struct recent_slot {
+	uint64_t	 key;
+	uint32_t	 first;		/* second of the contact + 1; 0: free */
+	uint32_t	 real;		/* second of a SYN to the real MX + 1 */
+};
+
+_Static_assert(sizeof(struct recent_slot) == RECENT_SLOT_SIZE,
+    "RECENT_SLOT_SIZE is what README.md quotes per client");
+
+static struct recent_slot *recent_bucket(const struct recent *, uint64_t);
+static uint32_t	 recent_sec(const struct recent *, int64_t now_us);
+static struct recent_slot *recent_place(struct recent *, uint64_t key,
+		    uint32_t now, uint32_t window);
+
+/*
+ * Sizes the table for at least size clients (rounded up to a whole
+ * bucket).  The seed keeps the bucket of an address unpredictable from
+ * outside.  Returns 0, or -1 when out of memory (t is then empty).
+ */
+int
+recent_init(struct recent *t, uint32_t size, uint64_t seed, int64_t now_us)
+{
+	memset(t, 0, sizeof(*t));
+	t->nbuckets = (size + RECENT_WAYS - 1) / RECENT_WAYS;
+	if (t->nbuckets == 0)
+		t->nbuckets = 1;
+	t->seed = seed | 1;
+	t->base_us = now_us;
+	if ((t->slot = calloc((size_t)t->nbuckets * RECENT_WAYS,
+	    sizeof(*t->slot))) == NULL) {
+		t->nbuckets = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Gives the table room for size clients, keeping what it holds (the
+ * oldest go when it shrinks, counted as evicted).  Returns 0, or -1 with
+ * the table unchanged.
+ */
+int
+recent_resize(struct recent *t, uint32_t size, int64_t now_us,
+    uint32_t window_ms)
+{
+	struct recent	 n;
+	uint32_t	 now = recent_sec(t, now_us);
+	uint32_t	 window = window_ms < 1000 ? 1 : window_ms / 1000;
+
+	if ((size + RECENT_WAYS - 1) / RECENT_WAYS == t->nbuckets)
+		return 0;
+	if (recent_init(&n, size, t->seed, t->base_us) == -1)
+		return -1;
+	n.evicted = t->evicted;
+	n.real_seen = t->real_seen;
+	for (size_t i = 0; i < (size_t)t->nbuckets * RECENT_WAYS; i++) {
+		const struct recent_slot *o = &t->slot[i];
+		struct recent_slot *s;
+
+		if (o->first == 0 || now - o->first >= window)
+			continue;
+		s = recent_place(&n, o->key, o->first, window);
+		*s = *o;
+	}
+	free(t->slot);
+	*t = n;
+	return 0;
+}
+
+void
+recent_free(struct recent *t)
+{
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * The key of an address in network order (ver 4: 4 bytes, ver 6: 16):
+ * an IPv4 address under a prefix no IPv6 /64 in use has (0:ffff::/32),
+ * an IPv6 address by its /64; IPv4-mapped IPv6 as IPv4.
+ */
+uint64_t
+recent_key_raw(int ver, const uint8_t *a)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	uint64_t k = 0;
+
+	if (ver == 6 && memcmp(a, mapped, sizeof(mapped)) == 0)
+		return recent_key_raw(4, a + 12);
+	if (ver == 4)
+		return 0xffffULL << 32 | (uint64_t)a[0] << 24 |
+		    (uint64_t)a[1] << 16 | (uint64_t)a[2] << 8 | a[3];
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | a[i];
+	return k;
+}
+
+/* The key of a textual address.  Returns 0, or -1 when it is not one. */
+int
+recent_key(const char *ip, uint64_t *key)
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, ip, a) == 1)
+		*key = recent_key_raw(4, a);
+	else if (inet_pton(AF_INET6, ip, a) == 1)
+		*key = recent_key_raw(6, a);
+	else
+		return -1;
+	return 0;
+}
+
+static struct recent_slot *
+recent_bucket(const struct recent *t, uint64_t key)
+{
+	uint64_t h = (key ^ t->seed) * 0x9e3779b97f4a7c15ULL;
+
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return &t->slot[(size_t)(((h & 0xffffffffu) * t->nbuckets) >> 32) *
+	    RECENT_WAYS];
+}
+
+/* Seconds since the table began, plus one (0 marks a free slot). */
+static uint32_t
+recent_sec(const struct recent *t, int64_t now_us)
+{
+	if (now_us < t->base_us)
+		return 1;
+	return (uint32_t)((now_us - t->base_us) / 1000000) + 1;
+}
+
+/*
+ * A slot for a key not in the table: a free one, an expired one, or the
+ * one with the oldest contact, whose live entry is counted as evicted.
+ * The slot's old contents are left for the caller to overwrite.
+ */
+static struct recent_slot *
+recent_place(struct recent *t, uint64_t key, uint32_t now, uint32_t window)
+{
+	struct recent_slot	*b = recent_bucket(t, key), *old = b;
+
+	for (int i = 0; i < RECENT_WAYS; i++) {
+		if (b[i].first == 0) {
+			t->used++;
+			return &b[i];
+		}
+		if (now - b[i].first >= window)
+			return &b[i];
+		if (b[i].first < old->first)
+			old = &b[i];
+	}
+	t->evicted++;
+	return old;
+}
+
+/*
+ * A connection from the client key to a decoy at now_us.  Returns
+ * RECENT_RETURNING when it met a decoy less than window_ms ago and has
+ * not been seen at the real MX since; otherwise RECENT_FIRST, and this
+ * contact starts a new window.  A table that could not be allocated
+ * answers RECENT_FIRST: it never costs mail.
+ */
+enum recent_verdict
+recent_contact(struct recent *t, uint64_t key, int64_t now_us,
+    uint32_t window_ms)
+{
+	struct recent_slot	*b, *s;
+	uint32_t		 now = recent_sec(t, now_us);
+	uint32_t		 window = window_ms < 1000 ? 1 : window_ms / 1000;
+
+	if (t->nbuckets == 0)
+		return RECENT_FIRST;
+	b = recent_bucket(t, key);
+	for (int i = 0; i < RECENT_WAYS; i++) {
+		s = &b[i];
+		if (s->first == 0 || s->key != key)
+			continue;
+		if (now >= s->first && now - s->first < window &&
+		    (s->real == 0 || s->real < s->first))
+			return RECENT_RETURNING;
+		s->first = now;
+		s->real = 0;
+		return RECENT_FIRST;
+	}
+	s = recent_place(t, key, now, window);
+	s->key = key;
+	s->first = now;
+	s->real = 0;
+	return RECENT_FIRST;
+}
+
+/*
+ * The sensor saw the client key open a connection to the real MX at
+ * now_us: its next contact with a decoy is a first contact again.  A
+ * client not in the table stays out of it.
+ */
+void
+recent_real(struct recent *t, uint64_t key, int64_t now_us)
+{
+	struct recent_slot *b;
+
+	if (t->nbuckets == 0)
+		return;
+	b = recent_bucket(t, key);
+	for (int i = 0; i < RECENT_WAYS; i++)
+		if (b[i].first != 0 && b[i].key == key) {
+			b[i].real = recent_sec(t, now_us);
+			t->real_seen++;
+			return;
+		}
+}
