@@ -344,8 +344,8 @@ class Lab:
                 m = re.search(rb"^Subject: (compat %s .*?)\r?$" %
                               re.escape(tag.encode()), b, re.M)
                 if m:
-                    c = re.search(rb"^Received: from .*?\(.*?\[([0-9a-fA-F.:]+"
-                                  rb")\]\)", b, re.M | re.S)
+                    c = re.search(rb"^Received: from .*?\(.*?\[(?:IPv6:)?"
+                                  rb"([0-9a-fA-F.:]+)\]\)", b, re.M | re.S)
                     out[m.group(1).decode()] = (
                         c.group(1).decode() if c else "?",
                         f.stat().st_mtime)
@@ -859,13 +859,38 @@ QUIET = 3.0          # seconds without progress that end a phase
 
 
 def policy(stage=None, reply=None):
-    """decoymx.conf lines of a row; () is the default configuration."""
+    """decoymx.conf lines of a row; () is the default configuration.  A
+    stage x reply row turns returning-defer off when this decoymx has it,
+    so that the row shows how the MTA takes that reply alone."""
     out = []
+    if (stage or reply) and _has_returning_defer():
+        out.append("returning-defer off")
     if stage:
         out.append("defer-stage %s" % stage)
     if reply:
         out.append("defer-reply %s" % REPLY_TEXT[reply])
     return tuple(out)
+
+
+def _has_returning_defer():
+    try:
+        return b"returning-defer" in BIN.read_bytes()
+    except OSError:
+        return False
+
+
+def first_contact_problems(row):
+    """What the decoy failed to record of each sender address's first
+    contact: its HELO, MAIL FROM and the RCPT TO of a message."""
+    out = []
+    rcpts = {"user%d@%s" % (i, DOMAIN) for i in range(1, N + 1)}
+    for a in sorted({s["src_ip"] for s in row["sessions"]}):
+        first = min((s for s in row["sessions"] if s["src_ip"] == a),
+                    key=lambda s: s["start"])
+        if first["helo"] != SENDER_NAME or first["mail_from"] != FROM or \
+                not rcpts & set(first["rcpt_to"] or []):
+            out.append("first contact of %s: %s" % (a, first))
+    return out
 
 
 def _open_smtp(lab, pid):
@@ -943,7 +968,8 @@ def run_row(lab, mta, stage=None, reply=None, seq=0):
     sessions = [s for s in decoy.sessions()
                 if any(ipaddress.ip_address(s["src_ip"]) in n for n in nets)]
     row["sessions"] = [{k: s.get(k) for k in (
-        "src_ip", "dst_ip", "mx_pref", "helo", "mail_from", "rcpt_to",
+        "start", "src_ip", "dst_ip", "mx_pref", "helo", "mail_from",
+        "rcpt_to",
         "stage", "reply_code", "close_reason", "anomalies")}
         for s in sessions]
     time.sleep(1.1)
