@@ -55,6 +55,7 @@ Q	 = @
 endif
 
 .PHONY: all run check unit bench install clean deps-build deps-test \
+	deps-compat compat compat-man \
 	fuzz fuzzers deb
 all: decoymx
 
@@ -108,6 +109,23 @@ deps-build:
 
 deps-test:
 	@scripts/install-deps test
+
+deps-compat:
+	@scripts/install-deps compat
+
+# make compat: the compatibility matrix with real MTAs (tests/compat/run;
+# root, network namespaces, several minutes; not part of check).  Prints
+# the table and keeps it in build/compat/; make compat-man then writes
+# that table into dist/decoymx.8 (section COMPATIBILITY).
+compat: deps-compat
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/compat
+	DECOYMX_BIN=$(BIN) tests/compat/run --json build/compat/matrix.json \
+	    | tee build/compat/matrix.txt
+
+compat-man:
+	tests/compat/run --from-json build/compat/matrix.json \
+	    --man dist/decoymx.8
 
 run: deps-build
 	@$(MAKE) --no-print-directory all
