@@ -86,6 +86,8 @@ PACKAGES = {
                  "libwrap0", "libldap-2.5-0", "liblockfile1", "libsasl2-2",
                  "libnsl2", "libdb5.3"],
     "dma": ["dma"],
+    "courier": ["courier-mta", "courier-base", "courier-authlib",
+                "libcourier-unicode4", "libidn12", "libgamin0", "libpcre3"],
 }
 MTAS = list(PACKAGES)
 
@@ -470,7 +472,16 @@ EXTRA_USERS = [
     ("Debian-exim", 2503, 2503, "/var/spool/exim4"),
     ("smmsp", 2504, 2504, "/var/lib/sendmail"),
     ("smmta", 2505, 2505, "/var/lib/sendmail"),
+    ("courier", 2506, 2506, "/var/lib/courier"),
 ]
+
+
+SYSLOG_CATCHER = (
+    "import socket,sys\n"
+    "s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n"
+    "s.bind(\"/dev/log\")\n"
+    "f=open(sys.argv[1],\"ab\",0)\n"
+    "while True: f.write(s.recv(8192).rstrip(b\"\\0\\n\")+b\"\\n\")\n")
 
 
 class Sandbox:
@@ -515,7 +526,21 @@ class Sandbox:
         for top, (lower, up, wk) in layers.items():
             script.append("mount -t overlay overlay -o lowerdir=%s,"
                           "upperdir=%s,workdir=%s /%s" % (lower, up, wk, top))
+        # A private /dev with the usual nodes and a /dev/log of our own
+        # (syslog of the MTAs that only log there, into syslog.log).
         script += ["mount -t tmpfs tmpfs /run", "mkdir -p /run/lock",
+                   "mkdir /run/odev", "mount --bind /dev /run/odev",
+                   "mount -t tmpfs -o mode=0755 tmpfs /dev",
+                   "for n in null zero random urandom full tty; do "
+                   "touch /dev/$n; mount --bind /run/odev/$n /dev/$n; done",
+                   "ln -s /proc/self/fd /dev/fd",
+                   "ln -s /proc/self/fd/0 /dev/stdin",
+                   "ln -s /proc/self/fd/1 /dev/stdout",
+                   "ln -s /proc/self/fd/2 /dev/stderr",
+                   "mkdir /dev/shm /dev/pts",
+                   "mount --bind /run/odev/pts /dev/pts",
+                   "/usr/bin/python3 -c '%s' %s &" % (SYSLOG_CATCHER,
+                                                      self.dir / "syslog.log"),
                    "echo sandbox-ready", "exec sleep 86400"]
         self.p = lab.start(name, ["unshare", "-m", "-u", "--propagation",
                                   "private", "sh", "-c", "\n".join(script)],
@@ -547,6 +572,10 @@ class Sandbox:
         f.close()
         self.lab.procs.append(_Popen(name, p, log))
         return p
+
+    def syslog(self):
+        p = self.dir / "syslog.log"
+        return p.read_text(errors="replace") if p.exists() else ""
 
     def path(self, p):
         """Where the sandbox's /etc, /var or /usr path p lives here."""
@@ -616,7 +645,7 @@ class Mta:
         return self.sb.spawn("flush", *self.queue_run)
 
     def log(self):
-        return ""
+        return self.sb.syslog()
 
     def configure(self):
         pass
@@ -810,9 +839,6 @@ class Sendmail(Mta):
         m = re.search(rb"Total requests: (\d+)", r.stdout)
         return int(m.group(1)) if m else 0
 
-    def log(self):
-        return "\n".join(p.text() for p in self.lab.procs
-                         if getattr(p, "name", "").startswith("sendmail"))
 
 
 class Dma(Mta):
@@ -842,8 +868,61 @@ class Dma(Mta):
             if d.is_dir() else 0
 
 
+COURIER_SETUP = """\
+set -e
+echo mta.sender.test > /etc/courier/me
+echo sender.test > /etc/courier/defaultdomain
+printf 'localhost\\nmta.sender.test\\n' > /etc/courier/locals
+echo '"Mail Delivery Subsystem" <mailer-daemon@sender.test>' \\
+    > /etc/courier/dsnfrom
+touch /etc/environment
+# what the packages' postinst and dpkg-statoverride do
+chown root:courier /etc/courier
+chown courier:courier /var/lib/courier /var/lib/courier/*
+chmod 0750 /var/lib/courier /var/lib/courier/*
+chmod 0770 /var/lib/courier/tmp
+chown root:courier /usr/sbin/sendmail && chmod 2755 /usr/sbin/sendmail
+chown courier:courier /usr/lib/courier/courier/submitmkdir
+chmod 4755 /usr/lib/courier/courier/submitmkdir
+chown courier:courier /usr/bin/mailq && chmod 2755 /usr/bin/mailq
+mkdir -p /run/courier && chown courier:courier /run/courier
+for b in makedat deliverquota maildirmake lockmail preline; do
+    ln -sf /usr/bin/$b.courier /usr/bin/$b
+done
+makealiases; makesmtpaccess; makeacceptmailfor; makehosteddomains
+"""
+
+
+class Courier(Mta):
+    """Courier's courierd with the package's configuration (ESMTP
+    module, IPv6 MX addresses preferred), started with courier start."""
+
+    name = "courier"
+    queue_run = ("courier", "flush")
+
+    def configure(self):
+        self.sb.run("sh", "-c", COURIER_SETUP)
+
+    def start(self):
+        self.sb.run("courier", "start")
+        wait_until(lambda: self.sb.run("sh", "-c", "pgrep -f courieresmtp",
+                                       check=False).returncode == 0, 15,
+                   what="courierd")
+
+    def submit_argv(self, rcpt):
+        return ("sendmail", "-f", FROM, rcpt)
+
+    def queued(self):
+        r = self.sb.run("mailq", check=False)
+        m = re.search(rb"(\d+) messages?\.", r.stdout)
+        return int(m.group(1)) if m else -1
+
+    def stop(self):
+        self.sb.run("courier", "stop", check=False, timeout=30)
+
+
 DRIVERS = {"postfix": PostfixMta, "opensmtpd": OpenSmtpd, "exim": Exim,
-           "sendmail": Sendmail, "dma": Dma}
+           "sendmail": Sendmail, "dma": Dma, "courier": Courier}
 
 
 # ----------------------------------------------------------------- rows --
