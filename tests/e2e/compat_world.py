@@ -983,7 +983,8 @@ def _open_smtp(lab, pid):
 
 def _phase(lab, decoy, tag, t0):
     """Waits until all N are delivered, or nothing moved for QUIET s with
-    no SMTP connection open, or PHASE_MAX; returns {subject: (ip, t)}."""
+    no SMTP connection open (3 QUIET with one), or PHASE_MAX; returns
+    {subject: (ip, t)}."""
     last, since = None, time.monotonic()
     deadline = time.monotonic() + PHASE_MAX
     while True:
@@ -996,6 +997,9 @@ def _phase(lab, decoy, tag, t0):
         if len(got) >= N:
             return got
         if now - since >= QUIET and not _open_smtp(lab, decoy.p.pid):
+            return got
+        # an MTA that keeps its connection to a decoy open (Courier)
+        if now - since >= 3 * QUIET:
             return got
         if now >= deadline:
             return got
@@ -1051,8 +1055,13 @@ def run_row(lab, mta, stage=None, reply=None, seq=0):
         "rcpt_to",
         "stage", "reply_code", "close_reason", "anomalies")}
         for s in sessions]
-    time.sleep(1.1)
-    window = int(time.time() - t0)       # the walk the run compressed
+    # --window: long enough to cover the run's walk to the real MX (the
+    # forced retry stands for the MTA's real first retry), and passed
+    # since the MTA's last contact with a decoy, whichever moment the
+    # classification counts from.
+    last_real = max([t for _, t in retry.values()], default=t0)
+    window = int(last_real - t0) + 2
+    time.sleep(max(0.0, min(t2 + window + 0.5 - time.time(), 60.0)))
     addrs = [FAM[f]["mta"] for f in lab.sender_fams]
     row["window"] = window
     row["listed"] = decoy.listed(addrs, window)

@@ -2,7 +2,7 @@
 """
 The rows of the compatibility matrix that must hold (issue 11): with
 decoymx's DEFAULT configuration, every real sending MTA Debian ships
-(Postfix, Exim, OpenSMTPD, Sendmail, dma) delivers all N messages via the
+(Postfix, Exim, OpenSMTPD, Sendmail, dma, Courier) delivers all N messages via the
 real MX 20 at once or at its first queue run, decoymx would list none of
 its addresses, and the decoy's sessions carry the envelope (HELO, MAIL
 FROM, RCPT TO) of each sender address's first contact -- for an IPv4, an IPv6 and a dual-stack sender (real MX on both families,
@@ -43,6 +43,12 @@ KNOWN_DELIVERY_GAPS = {
     "then a first-contact deferral at RCPT on MX 10 over IPv4, and stops",
     ("opensmtpd", "dual-real4"): "as for dual",
 }
+# Courier 1.0.16 moves on to the next MX only when it cannot connect, or
+# the connection is closed or reset before the greeting: never after a
+# 4xx reply, the greeting's included (tests/compat/run).
+for _layout in ("ipv4", "ipv6", "dual", "dual-real4"):
+    KNOWN_DELIVERY_GAPS[("courier", _layout)] = (
+        "Courier retries MX 10 after any 4xx, a 421 greeting included")
 
 
 def _why_skip():
