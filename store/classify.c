@@ -72,22 +72,35 @@ static const char classify_sql_sensor[] =
  * Another address that sent one of the client's envelopes (the same
  * HELO, MAIL FROM and a common recipient) within the window around its
  * first primary session, and went on to the real MX after that session.
+ * The %s is where the other sessions come from: the sessions table for
+ * one client (report ip); for a whole export, classify_sql_walked, the
+ * sessions of the addresses that ever reached the real MX, built once:
+ * a campaign of bots that share an envelope would otherwise cost every
+ * one of them a scan of all the others.
  */
 static const char classify_sql_link[] =
-    "SELECT s2.src_ip FROM sessions s JOIN sessions s2"
+    "SELECT s2.src_ip FROM sessions s JOIN %s s2"
     " ON s2.mail_from = s.mail_from"
     " AND s2.start_us BETWEEN s.start_us - :window AND s.start_us + :window"
     " AND s2.src_ip <> s.src_ip"
     " AND coalesce(s2.helo, '') = coalesce(s.helo, '')"
     " WHERE s.src_ip = :ip AND s.mail_from IS NOT NULL"
     " AND s.start_us BETWEEN :first - :window AND :first + :window"
-    " AND EXISTS (SELECT 1 FROM recipients r JOIN recipients r2"
-    "  ON r2.session_id = s2.id AND r2.rcpt = r.rcpt"
-    "  WHERE r.session_id = s.id)"
     " AND EXISTS (SELECT 1 FROM syns y WHERE y.src_ip = s2.src_ip"
     "  AND y.role = 'real' AND y.ts_us BETWEEN s2.start_us - 60000000"
     "  AND s2.start_us + :window)"
+    " AND EXISTS (SELECT 1 FROM recipients r JOIN recipients r2"
+    "  ON r2.session_id = s2.id AND r2.rcpt = r.rcpt"
+    "  WHERE r.session_id = s.id)"
     " LIMIT 1";
+static const char classify_sql_walked[] =
+    "DROP TABLE IF EXISTS temp.classify_walked;"
+    "CREATE TEMP TABLE classify_walked AS"
+    " SELECT s.id, s.src_ip, s.start_us, s.helo, s.mail_from FROM"
+    " (SELECT DISTINCT src_ip FROM syns WHERE role = 'real') y"
+    " JOIN sessions s ON s.src_ip = y.src_ip WHERE s.mail_from IS NOT NULL;"
+    "CREATE INDEX temp.classify_walked_env"
+    " ON classify_walked(mail_from, start_us);";
 /* Without a walk, a join to mx_walks would still cost a search a row. */
 static const char classify_sql_walks[] =
     "SELECT EXISTS (SELECT 1 FROM mx_walks)";
@@ -121,6 +134,7 @@ struct classify_q {
 	struct classify_conf	 conf;
 	sqlite3_stmt		*rows;
 	sqlite3_stmt		*link;		/* prepared when first needed */
+	int			 one;		/* one client: no walked table */
 	int			 sensor;	/* it watches the real MX */
 	int			 families;	/* 1: IPv4, 2: IPv6 real MX seen */
 };
@@ -160,9 +174,9 @@ classify_defaults(struct classify_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->rules = (1u << REASON_MAX) - 1;
 	/*
-	 * The first retry of every MTA we measured falls inside: Postfix
+	 * The first retry of these MTAs falls inside, by their defaults: Postfix
 	 * 5-10 min (queue_run_delay, minimal_backoff_time 300s), OpenSMTPD
-	 * about 7 min (its scheduler backs off 400s), Exim 15 min plus
+	 * 400 s (its scheduler backs off 400 s x n^2), Exim 15 min plus
 	 * its queue runner's interval.  A returning client gets 421 at the
 	 * greeting and walks on; that walk must count.
 	 */
@@ -347,6 +361,7 @@ classify_open(sqlite3 *db, const struct classify_conf *conf, int64_t since,
 	}
 	cq->db = db;
 	cq->conf = *conf;
+	cq->one = ip != NULL;
 	walk = 0;
 	if ((classify_table(db, "mx_walks") &&
 	    classify_any(db, classify_sql_walks, &walk) == -1) ||
@@ -410,9 +425,18 @@ classify_link(struct classify_q *cq, struct evidence *e)
 	const char	*ip;
 	int		 rc;
 
-	if (cq->link == NULL && sqlite3_prepare_v2(cq->db, classify_sql_link,
-	    -1, &cq->link, NULL) != SQLITE_OK)
-		return -1;
+	if (cq->link == NULL) {
+		char sql[sizeof(classify_sql_link) + 32];
+
+		if (!cq->one && sqlite3_exec(cq->db, classify_sql_walked, NULL,
+		    NULL, NULL) != SQLITE_OK)
+			return -1;
+		snprintf(sql, sizeof(sql), classify_sql_link, cq->one ?
+		    "sessions" : "temp.classify_walked");
+		if (sqlite3_prepare_v2(cq->db, sql, -1, &cq->link,
+		    NULL) != SQLITE_OK)
+			return -1;
+	}
 	q = cq->link;
 	sqlite3_bind_text(q, sqlite3_bind_parameter_index(q, ":ip"), e->ip,
 	    -1, SQLITE_STATIC);
@@ -445,5 +469,8 @@ classify_close(struct classify_q *cq)
 		return;
 	sqlite3_finalize(cq->rows);
 	sqlite3_finalize(cq->link);
+	if (cq->link != NULL && !cq->one)
+		sqlite3_exec(cq->db, "DROP TABLE IF EXISTS temp.classify_walked",
+		    NULL, NULL, NULL);
 	free(cq);
 }

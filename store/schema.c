@@ -376,12 +376,13 @@ static const struct migration migrations[] = {
 	},
 	/*
 	 * 7: listings that hold for legitimate senders (issue 11).  The
-	 * address families in which the sensor has seen the real MX, and
-	 * the sessions of one envelope from another address (a dual-stack
-	 * MTA, an outbound pool), each found without a scan.
+	 * address families in which the sensor has seen the real MX and
+	 * the addresses that went there, and the sessions of one envelope
+	 * from another address (a dual-stack MTA, an outbound pool), each
+	 * found without a scan of the table.
 	 */
 	{ 7,
-	"CREATE INDEX syns_real_ver ON syns(ver) WHERE role = 'real';"
+	"CREATE INDEX syns_real ON syns(ver, src_ip) WHERE role = 'real';"
 	"CREATE INDEX sessions_envelope ON sessions(mail_from, start_us)"
 	" WHERE mail_from IS NOT NULL;"
 	},

@@ -340,10 +340,32 @@ test_lines(void)
 	line_free(&lb);
 }
 
+/* A returning client (tarpit/recent.c): 421 instead of the greeting. */
+static void
+test_returning(void)
+{
+	struct sess_rec rec;
+
+	config_defaults(&conf);
+	strcpy(conf.hostname, "mx10.example.net");
+	smtp_free(&s);
+	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
+	smtp_returning(&s, &r);
+	CHECK(strcmp(r.buf, "421 4.7.1 mx10.example.net Service temporarily "
+	    "unavailable, try again later\r\n") == 0);
+	CHECK(r.close && s.state == SMTP_DONE && s.reason == CLOSE_DEFERRED);
+	memset(&rec, 0, sizeof(rec));
+	smtp_fill(&s, &rec);
+	CHECK(rec.stage == STAGE_GREETING && rec.reply_code == 421);
+	CHECK(rec.helo.len == 0 && rec.nrcpt == 0);
+	CHECK((rec.anomalies & ANOM_EARLY_QUIT) == 0);
+}
+
 int
 main(void)
 {
 	test_dialogue();
+	test_returning();
 	test_never_5xx();
 	test_defer_stages();
 	test_verbs();
