@@ -113,6 +113,8 @@ deps-test:
 deps-compat:
 	@scripts/install-deps compat
 
+# deps-compat: the test set plus the .debs of the sending MTAs that
+# tests/e2e/test_compat.py and make compat run (never installed).
 # make compat: the compatibility matrix with real MTAs (tests/compat/run;
 # root, network namespaces, several minutes; not part of check).  Prints
 # the table and keeps it in build/compat/; make compat-man then writes
@@ -135,7 +137,7 @@ run: deps-build
 # The test suite: unit programs and integration tests against the plain
 # build, then the same again against an ASan+UBSan build.  The last line
 # of output is the total "N passed, N failed".
-check: deps-test
+check: deps-compat
 	@$(MAKE) --no-print-directory all unit $(O)/tests/loadgen
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit
 	@$(FUZZ_MAKE) fuzzers
