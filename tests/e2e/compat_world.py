@@ -621,6 +621,7 @@ class Mta:
 
     name = None
     queue_run = None          # the command that forces a queue run
+    holds_connections = False  # keeps idle SMTP connections open
 
     def __init__(self, lab, seq):
         self.lab = lab
@@ -899,6 +900,7 @@ class Courier(Mta):
 
     name = "courier"
     queue_run = ("courier", "flush")
+    holds_connections = True
 
     def configure(self):
         self.sb.run("sh", "-c", COURIER_SETUP)
@@ -981,10 +983,10 @@ def _open_smtp(lab, pid):
     return n
 
 
-def _phase(lab, decoy, tag, t0):
+def _phase(lab, decoy, tag, t0, holds=False):
     """Waits until all N are delivered, or nothing moved for QUIET s with
-    no SMTP connection open (3 QUIET with one), or PHASE_MAX; returns
-    {subject: (ip, t)}."""
+    no SMTP connection open (3 QUIET with one if the MTA holds idle
+    connections), or PHASE_MAX; returns {subject: (ip, t)}."""
     last, since = None, time.monotonic()
     deadline = time.monotonic() + PHASE_MAX
     while True:
@@ -998,8 +1000,8 @@ def _phase(lab, decoy, tag, t0):
             return got
         if now - since >= QUIET and not _open_smtp(lab, decoy.p.pid):
             return got
-        # an MTA that keeps its connection to a decoy open (Courier)
-        if now - since >= 3 * QUIET:
+        # an MTA that keeps an idle connection to a decoy open (Courier)
+        if holds and now - since >= 3 * QUIET:
             return got
         if now >= deadline:
             return got
@@ -1021,12 +1023,12 @@ def run_row(lab, mta, stage=None, reply=None, seq=0):
         t0 = time.time()
         for i in range(1, N + 1):
             m.submit(tag, i, "user%d@%s" % (i, DOMAIN))
-        once = _phase(lab, decoy, tag, t0)
+        once = _phase(lab, decoy, tag, t0, m.holds_connections)
         t1 = time.time()
         retry = once
         if len(once) < N:
             m.flush()
-            retry = _phase(lab, decoy, tag, t1)
+            retry = _phase(lab, decoy, tag, t1, m.holds_connections)
         t2 = time.time()
         row.update({
             "at_once": len(once), "at_retry": len(retry) - len(once),
