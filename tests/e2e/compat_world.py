@@ -455,10 +455,10 @@ class Decoy:
                     out.append((a, line))
         return out
 
-    def verdict(self, addr):
+    def verdict(self, addr, window):
         try:
             return read_json("report", "ip", addr, "--db", self.db,
-                             "--format", "json")
+                             "--window", "%ds" % window, "--format", "json")
         except (AssertionError, json.JSONDecodeError) as e:
             return {"error": str(e)}
 
@@ -1067,7 +1067,7 @@ def run_row(lab, mta, stage=None, reply=None, seq=0):
     addrs = [FAM[f]["mta"] for f in lab.sender_fams]
     row["window"] = window
     row["listed"] = decoy.listed(addrs, window)
-    row["verdicts"] = {a: decoy.verdict(a) for a in addrs}
+    row["verdicts"] = {a: decoy.verdict(a, window) for a in addrs}
     row["elapsed"] = time.time() - t0
     _reset_mta_sandbox(lab)
     return row
