@@ -56,6 +56,7 @@ Q	 = @
 endif
 
 .PHONY: all run check unit bench install clean deps-build deps-test \
+	deps-compat compat compat-man \
 	fuzz fuzzers deb
 all: decoymx
 
@@ -115,6 +116,25 @@ deps-build:
 deps-test:
 	@scripts/install-deps test
 
+deps-compat:
+	@scripts/install-deps compat
+
+# deps-compat: the test set plus the .debs of the sending MTAs that
+# tests/e2e/test_compat.py and make compat run (never installed).
+# make compat: the compatibility matrix with real MTAs (tests/compat/run;
+# root, network namespaces, several minutes; not part of check).  Prints
+# the table and keeps it in build/compat/; make compat-man then writes
+# that table into dist/decoymx.8 (section COMPATIBILITY).
+compat: deps-compat
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/compat
+	DECOYMX_BIN=$(BIN) tests/compat/run --json build/compat/matrix.json \
+	    | tee build/compat/matrix.txt
+
+compat-man:
+	tests/compat/run --from-json build/compat/matrix.json \
+	    --man dist/decoymx.8
+
 run: deps-build
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
@@ -123,7 +143,7 @@ run: deps-build
 # The test suite: unit programs and integration tests against the plain
 # build, then the same again against an ASan+UBSan build.  The last line
 # of output is the total "N passed, N failed".
-check: deps-test
+check: deps-compat
 	@python3 scripts/check-layering -q
 	@$(MAKE) --no-print-directory all unit $(O)/tests/loadgen
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit
