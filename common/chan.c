@@ -116,7 +116,7 @@ static const struct chan_conf chan_conf[] = {
 	CONF(CF_U32, max_session_ms, 0, 86400000),
 	CONF(CF_U32, max_errors, 0, 1000),
 	CONF(CF_INT, log_level, LOG_LVL_ERROR, LOG_LVL_DEBUG),
-	CONF(CF_INT, returning_defer, RETURNING_OFF, RETURNING_GREETING),
+	CONF(CF_INT, returning_defer, RETURNING_OFF, RETURNING_RESET),
 	CONF(CF_U32, returning_window_ms, 0, 86400000),
 	CONF(CF_U32, client_table_size, 64, 100000000),
 	CONF(CF_U32, greeting_delay_ms, 0, 600000),

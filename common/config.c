@@ -154,7 +154,7 @@ typedef const char *(*name_fn)(int);
 CONFIG_NAMES(defer_stage_name, "greeting", "helo", "mail", "rcpt", "data")
 CONFIG_NAMES(tarpit_name, "none", "bots", "all")	/* enum tarpit_who */
 CONFIG_NAMES(sensor_mode_name, "off", "auto", "on")	/* SENSOR_ */
-CONFIG_NAMES(returning_name, "off", "greeting")		/* RETURNING_ */
+CONFIG_NAMES(returning_name, "off", "greeting", "reset")		/* RETURNING_ */
 CONFIG_NAMES(log_target_name, "stderr", "syslog")	/* log_syslog */
 CONFIG_NAMES(bool_name, "no", "yes")
 
@@ -213,7 +213,7 @@ config_defaults(struct config *c)
 	strlcpy_(c->user, "decoymx", sizeof(c->user));
 	strlcpy_(c->chroot, "/var/empty", sizeof(c->chroot));
 	c->real_mx_pref = -1;
-	c->returning_defer = RETURNING_GREETING;
+	c->returning_defer = RETURNING_RESET;
 	c->returning_window_ms = 3600000;
 	c->client_table_size = 1000000;
 	c->defer_stage = DEFER_RCPT;
@@ -970,7 +970,7 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 	return -1;
 }
 
-/* "returning-defer greeting|off" (tarpit/recent.c). */
+/* "returning-defer reset|greeting|off" (tarpit/recent.c). */
 static int
 set_returning_defer(struct config *c, char *args, char *err, size_t errlen)
 {

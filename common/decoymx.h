@@ -345,7 +345,7 @@ struct config {
 };
 
 /* "returning-defer greeting|off": what a returning client gets. */
-enum { RETURNING_OFF, RETURNING_GREETING };
+enum { RETURNING_OFF, RETURNING_GREETING, RETURNING_RESET };
 
 /* "sensor off|auto|on": auto runs without it when capture is denied. */
 enum { SENSOR_OFF, SENSOR_AUTO, SENSOR_ON };

@@ -159,21 +159,34 @@ session_begin(struct session *s)
 
 /*
  * The returning client rule (recent.c): a client back at a decoy within
- * returning-window that was not seen at the real MX since gets 421 at
- * the greeting.  Returns 1 when it did (the session then just closes).
+ * returning-window that was not seen at the real MX since is sent on at
+ * once: with "reset" (the default) the connection is reset before any
+ * reply, which every MTA of the compatibility matrix takes as "try the
+ * next MX" (Courier does not after a 421); with "greeting", 421 at the
+ * greeting.  The session is recorded either way.  Returns 1 when it did
+ * (the session then just closes).
  */
 static int
 session_returning(struct tarpit *tp, struct session *s)
 {
 	struct reply	 r;
+	struct linger	 lg = { 1, 0 };
 	uint64_t	 key;
 
-	if (tp->conf.returning_defer != RETURNING_GREETING ||
+	if (tp->conf.returning_defer == RETURNING_OFF ||
 	    recent_key(s->client_ip, &key) == -1 ||
 	    recent_contact(&tp->recent, key, s->start_us,
 	    tp->conf.returning_window_ms) != RECENT_RETURNING)
 		return 0;
 	tp->st.returning_deferred++;
+	if (tp->conf.returning_defer == RETURNING_RESET) {
+		log_debug("session=%016" PRIx64 " returning client=%s: reset",
+		    s->id, s->client_ip);
+		/* close() with a zero linger time sends a RST */
+		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		session_close(s, CLOSE_DEFERRED);
+		return 1;
+	}
 	log_debug("session=%016" PRIx64 " returning client=%s: 421 at "
 	    "greeting", s->id, s->client_ip);
 	smtp_returning(&s->smtp, &r);

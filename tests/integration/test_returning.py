@@ -155,3 +155,36 @@ def syns(db):
         return []
     finally:
         c.close()
+
+
+def reset_or_closed(src, port, dst="127.0.0.1"):
+    """Connects from src and reads: 'reset' when the decoy reset the
+    connection before any byte, else what it sent."""
+    s = socket.create_connection((dst, port), timeout=10,
+                                 source_address=(src, 0))
+    try:
+        data = s.recv(512)
+    except ConnectionResetError:
+        return "reset"
+    finally:
+        s.close()
+    return data
+
+
+def test_default_resets_a_returning_client_and_records_it(daemon):
+    """The default (returning-defer reset): the second contact gets no
+    reply at all, a TCP reset (every MTA of the compatibility matrix
+    walks on after it, Courier included), and is recorded."""
+    d = daemon(addrs=ADDRS, listen=LISTEN,
+               extra=["returning-defer reset", "returning-window 1h"])
+    full_session(d, "127.0.0.8")
+    assert reset_or_closed("127.0.0.8", d.port, "127.0.0.2") == "reset"
+    assert reset_or_closed("127.0.0.8", d.port) == "reset"
+    full_session(d, "127.0.0.9")        # another client: a first contact
+    rows = d.sessions(4)
+    mine = sorted((r for r in rows if r["src_ip"] == "127.0.0.8"),
+                  key=lambda r: r["start"])
+    assert [(r["stage"], r["reply_code"], r["close_reason"])
+            for r in mine] == [("rcpt", 450, "quit"),
+                               ("connect", None, "deferred"),
+                               ("connect", None, "deferred")], mine

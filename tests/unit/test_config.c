@@ -472,10 +472,13 @@ test_real_mx(void)
 	CHECK(line("real-mx 192.0.2.20") == 0);
 	CHECK(config_check(&c, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "mx N") != NULL);
-	CHECK(c.returning_defer == RETURNING_GREETING);
+	CHECK(c.returning_defer == RETURNING_RESET);	/* the default */
 	CHECK(c.returning_window_ms == 3600000);
 	CHECK(line("returning-defer off") == 0);
 	CHECK(c.returning_defer == RETURNING_OFF);
+	config_defaults(&c);
+	CHECK(line("returning-defer greeting") == 0);
+	CHECK(c.returning_defer == RETURNING_GREETING);
 	CHECK(line("returning-window 20m") == 0);
 	CHECK(c.returning_window_ms == 1200000);
 	CHECK(line("client-table-size 5000") == 0);
