@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # decoymx -- plain Makefile.  Overridable: CC CFLAGS LDFLAGS PREFIX DESTDIR.
 #
 #   make                 build ./decoymx

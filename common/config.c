@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c -- the configuration file: one "key value..." per line, '#'
  * starts a comment.  Each key has one setter that validates its value;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * decoymx.h -- what every part of decoymx shares: limits, the session
  * record that travels from the network process to the store, the

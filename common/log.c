@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c -- one line per event: an ISO-8601 time, then logfmt:
  *

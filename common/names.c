@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * names.c -- the fixed vocabulary shared by the daemon, the store and the
  * reports: role, stage, close reason and anomaly names, and the kinds of

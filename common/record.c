@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * record.c -- the event records the network process sends to the store
  * over their socketpair, one record per SOCK_SEQPACKET message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util.c -- small helpers more than one part needs: the clock, address
  * and port parsing and printing, durations, ISO-8601 times, and escaping

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db.c -- the "decoymx db" command: database maintenance from the shell.
  *

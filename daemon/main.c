@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c -- the command line: "decoymx COMMAND ...", dispatched through
  * a table of {name, usage, run} rows.  Exit status 0 success, 1 runtime

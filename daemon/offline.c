@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * offline.c -- "decoymx sensor --read FILE.pcap": fingerprints the TCP
  * SYNs of a capture file (tcpdump -w, any supported link type), prints

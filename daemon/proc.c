@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proc.c -- "decoymx run": the process model of doc/DESIGN.md §3.
  * The parent binds the listeners, forks the network process (chroot,

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: ISC
 ;
 ; decoymx-fp.fp -- TCP SYN signatures for systems that p0f 3.09's
 ; database (2016) labels only generically or not at all, in p0f v3's

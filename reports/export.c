@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * export.c -- "decoymx export FORMAT": the blocklist.  Every client the
  * rules list (store/classify.c), less the allowlist and loopback, IPv6

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * filter.c -- the filters every report takes (--since, --until, --decoy,
  * --country, --asn, --cidr) and their SQL: a WHERE fragment made only of

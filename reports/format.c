@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * format.c -- output escaping for everything the reports print.  All text
  * in the database came from the network and may hold any byte; these

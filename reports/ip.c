@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ip.c -- "decoymx report ip ADDR": everything known about one client.
  * Its aggregate (first and last seen, sessions, anomalies) with the geo

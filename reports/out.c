@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * out.c -- one writer for every list the reports print: rows of typed
  * columns written as a JSON array of objects, RFC 4180 CSV, or an

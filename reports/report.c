@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * report.c -- the "decoymx report" command: read-only queries over the
  * database, printed as an aligned table, CSV or JSON.  Reports open the

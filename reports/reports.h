@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * reports.h -- the reports part: escaping of untrusted text for JSON,
  * CSV and the terminal, an aligned table writer, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * summary.c -- "decoymx report summary": what the decoys saw in the
  * period at a glance.  Totals (sessions, distinct clients, first and

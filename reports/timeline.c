@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * timeline.c -- "decoymx report timeline [--bucket DUR]": sessions,
  * distinct clients and sessions by role per time bucket (UTC, aligned

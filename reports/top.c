@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * top.c -- "decoymx report top KIND": the most frequent values of one
  * field of the sessions (client addresses and networks, HELO names,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * capture.c -- the live capture: the libpcap handle (opened by the
  * privileged parent before it forks, used by the network process), its

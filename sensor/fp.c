@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fp.c -- the p0f v3 signature of a SYN, computed from the parsed fields
  * as p0f 3.09 computes its "raw_sig":

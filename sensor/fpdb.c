@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fpdb.c -- signature files in p0f v3's p0f.fp format, read at run time,
  * and the matching of a SYN against them (exact, generic, fuzzy).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * packet.c -- from a captured frame to the fields of a TCP SYN.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sensor.h -- the passive sensor: libpcap capture of TCP SYNs to the
  * decoy and real MX addresses, the packet parser, the p0f v3 compatible

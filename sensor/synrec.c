@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * synrec.c -- the REC_SYN record: one TCP SYN, from the network process
  * to the store, in the layout of common/record.c (a type byte, a version

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * walk.c -- the MX walk of one client: which MX addresses it sent SYNs
  * to, in what order and how fast, and what that says about it.

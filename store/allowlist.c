@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * allowlist.c -- the allowlist of the exports: a text file of networks
  * that are never listed, one "ADDR" or "ADDR/LEN" a line (IPv4 or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * batch.c -- the records the store process has received but not yet
  * committed, and the writer that commits them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * classify.c -- who is listed, and why.  The evidence of a client comes
  * from the store's aggregates (clients, client_evidence: schema 3) and,

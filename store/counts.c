@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * counts.c -- the report aggregates (the counts table: sessions per role,
  * decoy, stage, close reason, country, AS, HELO, sender, sender domain,

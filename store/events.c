@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * events.c -- the JSON-lines event log for log shippers ("events-log
  * PATH"): one object a line, written by the store process once a

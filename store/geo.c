@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * geo.c -- geolocation of client addresses with libmaxminddb, done once
  * per session in the store process as the record arrives (batch_add()).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ingest.c -- the main loop of the store process: read session records
  * from the network process over a SOCK_SEQPACKET socket, validate them

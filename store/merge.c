@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * merge.c -- "decoymx db merge OTHER.db...": folds other sensors'
  * databases into this one, so that one export covers a whole fleet of

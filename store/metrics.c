@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * metrics.c -- the optional metrics listener of the store process:
  * Prometheus text format at /metrics.  The network process sends its

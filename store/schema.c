@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * schema.c -- the database schema and its migrations.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c -- the database handle: opening (read-write for the daemon,
  * read-only for reports), the cached prepared statements and the writer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.h -- the store part: the SQLite schema and its migrations, the
  * database handle and session writer, the batch of pending records, the

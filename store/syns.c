@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * syns.c -- the sensor's side of the store: SYN records in, rows of the
  * syns and mx_walks tables out (schema version 4).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clients.c -- how many sessions each client address has open, for the
  * max-per-client limit.  An open-addressing table keyed by the 16-byte

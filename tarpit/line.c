@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * line.c -- splits what a client sends into SMTP lines.  A partial line
  * is kept in a buffer allocated only while it is pending, never longer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listen.c -- the listening sockets.  They are bound in the privileged
  * parent before the network process is forked (port 25 needs it); the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * session.c -- one accepted SMTP connection: a single event that handles
  * data, writability, timeouts, EOF and errors in one callback, around the

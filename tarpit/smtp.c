@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * smtp.c -- the SMTP engine: one line in, one reply out, and a record of
  * what the client said.  No sockets and no clock here; session.c does the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tarpit.c -- the network process: one libevent loop over the listeners,
  * the sessions and the socketpair to the store.  It never touches the

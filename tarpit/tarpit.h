@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tarpit.h -- the network process: listeners, the SMTP engine that
  * defers every session, per-connection I/O, and the bounded queue of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loadgen.c -- load generator for decoymx (and any SMTP server, such as
  * Postfix's smtp-sink, for a side-by-side figure).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The world of the end-to-end test: one network namespace, created for the
 test and deleted at teardown, holding every address and every process.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 End to end with real mail software (issue 8), in one network namespace
 that the test creates and deletes (see e2e_world.py for the addresses):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_allowlist.c -- libFuzzer harness for the export allowlist parser
  * (store/allowlist.c): the input is an allowlist file.  When it parses,

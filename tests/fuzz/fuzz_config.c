@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_config.c -- libFuzzer harness for the configuration parser: every
  * line of the input goes through config_parse_line, then the whole-file

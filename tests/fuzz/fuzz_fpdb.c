@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_fpdb.c -- libFuzzer harness for the p0f.fp signature file parser
  * and the matcher: the input is a signature file; whatever loads is

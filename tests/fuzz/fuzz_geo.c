@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_geo.c -- libFuzzer harness for the geolocation reader: arbitrary
  * bytes are written to a memfd and opened as every kind of .mmdb

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_packet.c -- libFuzzer harness for the sensor's packet parser:
  * the first byte picks the link type, the rest is the captured frame.

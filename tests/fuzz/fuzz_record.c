@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_record.c -- libFuzzer harness for the store's side of the
  * socketpair: record_decode_session must refuse or accept any bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_smtp.c -- libFuzzer harness for what a client sends: the first
  * bytes check, the line splitter and the SMTP engine, fed in two chunks

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Integration harness for decoymx: runs the real binary against real clients
 on loopback addresses only.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Known databases for the report and export tests, written without the
 daemon: "decoymx db migrate" makes the schema, then rows go in through

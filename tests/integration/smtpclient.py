@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 A raw SMTP client for the tests: send exact bytes, read exact replies.
 Shared by the integration tests (through conftest) and the end-to-end

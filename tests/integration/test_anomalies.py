@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Every anomaly kind (decoymx(8), ANOMALIES) produced by a client that does
 exactly that thing and nothing else, and none produced by well-behaved

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Bad and hostile input: each gets a clear outcome, is recorded, and the
 daemon keeps serving (a normal session afterwards still works).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The bad-input battery of issue 8, against one running daemon: a
 connection flood from many addresses, slowloris clients, half-closed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Configuration errors and start-up failures: exit status 2 with
 FILE:LINE: messages for bad configuration, 1 for runtime failures.

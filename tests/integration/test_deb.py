@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The Debian package (make deb, dist/debian/): built, inspected with
 dpkg-deb, installed with dpkg -i on this machine (no systemd running: the

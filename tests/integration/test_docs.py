@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The documentation says what the code does: the man pages are lint-clean,
 the sample configuration is accepted by the real binary and its commented

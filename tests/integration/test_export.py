@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 decoymx export against its real consumers: rbldnsd (served on a loopback
 high port, queried with dig), Postfix (postmap -q on the cidr: table and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Fleet support (issue 8): every event names its sensor ("sensor name"),
 and the JSON-lines event log ("events-log PATH") has one object per

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Geolocation at ingest: the daemon with the .mmdb fixtures written by
 scripts/make-mmdb-fixtures stores the country, ASN and AS organisation of

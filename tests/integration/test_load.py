@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Load and signals: thousands of concurrent sessions from distinct source
 addresses, SIGTERM under load, kill -9 of the store under load.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 Privilege separation (doc/DESIGN.md §3, issue 8): started as root with
 an unprivileged user, the network process runs as that user, chrooted to

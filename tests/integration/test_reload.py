@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """SIGHUP: reload what can change without rebinding; a bad file is ignored."""
 import signal
 import time

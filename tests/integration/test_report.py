@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 report sessions: CSV, table and JSON output stay safe whatever the bots
 sent (formula injection, terminal escapes, invalid UTF-8, control bytes).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 decoymx report summary|top|ip|timeline|sessions against a small known
 database (scenario.report_db), in every format, with every filter; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The deployment helpers in scripts/: the nolisting zone lines load in
 BIND's own checker (named-checkzone, Debian bind9-utils) with the MX

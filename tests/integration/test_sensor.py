@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The passive sensor (issue 5): offline fingerprinting of capture files of
 every supported link type, the cross-check against the real p0f 3.09 on

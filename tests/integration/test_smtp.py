@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 SMTP dialogues from real clients (swaks, Python's smtplib, raw sockets):
 what the decoy answers and what it stores.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Sessions from several client addresses, IPv4 and IPv6."""
 import pytest
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 The tarpit and the limits (issue 3), against the real daemon:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """
 A full daemon lifecycle under valgrind (memcheck): start, sessions
 (normal, bad input, AUTH, a refused over-long line), SIGHUP reload,

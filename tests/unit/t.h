@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * t.h -- the smallest test harness that does the job: CHECK() counts a
  * pass or prints file:line and the failed expression, t_done() prints the

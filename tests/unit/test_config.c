@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config.c -- the configuration parser: every key's validator, the
  * "file:line: message" errors, --listen syntax, roles, and the whole-file

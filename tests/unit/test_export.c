@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_export.c -- the classification rules on hand-made evidence, the
  * allowlist parser and lookups, and the word splitting of configured

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_format.c -- output escaping of untrusted bytes: JSON strings
  * (always valid UTF-8 JSON), CSV cells (RFC 4180, no formulas, one line)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_geo.c -- geolocation (store/geo.c): the answers for the fixtures
  * written by scripts/make-mmdb-fixtures, cross-checked against mmdblookup

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_record.c -- event records between the network process and the
  * store: a round trip keeps every field, bounds are applied when

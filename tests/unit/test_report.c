@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_report.c -- the pieces of the reports below the commands: filter
  * options and their SQL (only named parameters, never values), network

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_sensor.c -- the sensor's pure parts: the packet parser (every
  * link type, every truncation, the deliberate differences from p0f),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_smtp.c -- the SMTP engine and the line splitter, driven directly:
  * replies per verb, the defer policy at each stage, the never-5xx rule,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_store.c -- the store: schema and migrations, the session writer
  * and its aggregates, the batch (idempotency, a locked database, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tarpit.c -- the tarpit's timing decisions with an injected clock
  * (session_plan, session_chunk: no sockets, no sleeping) and the
