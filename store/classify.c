@@ -18,7 +18,8 @@
  *		    (with an IPv4-only real MX an IPv6 client walks on over
  *		    IPv4, from an address we may never see), only once the
  *		    window has passed, and never when another address sent
- *		    the same envelope (HELO, MAIL FROM and a recipient)
+ *		    the same envelope (HELO, MAIL FROM and a recipient;
+ *		    from the other address family HELO and MAIL FROM)
  *		    within the window and went on to the real MX: a
  *		    dual-stack MTA, an outbound pool.
  *  bot-protocol    pregreet, pipelining without it being offered,
@@ -77,6 +78,11 @@ static const char classify_sql_sensor[] =
  * Another address that sent one of the client's envelopes (the same
  * HELO, MAIL FROM and a common recipient) within the window around its
  * first primary session, and went on to the real MX after that session.
+ * From the other address family, the same HELO (not empty) and MAIL
+ * FROM suffice: a dual-stack MTA delivers each message in parallel, and
+ * returning-defer answers all but its first contact per family with 421
+ * at the greeting (banner-wait holds that one open), so its IPv4 and
+ * IPv6 first contacts may carry two different messages' recipients.
  * The %s is where the other sessions come from: the sessions table for
  * one client (report ip); for a whole export, classify_sql_walked, the
  * sessions of the addresses that ever reached the real MX, built once:
@@ -94,9 +100,11 @@ static const char classify_sql_link[] =
     " AND EXISTS (SELECT 1 FROM syns y WHERE y.src_ip = s2.src_ip"
     "  AND y.role = 'real' AND y.ts_us BETWEEN s2.start_us - 60000000"
     "  AND s2.start_us + :window)"
-    " AND EXISTS (SELECT 1 FROM recipients r JOIN recipients r2"
+    " AND (((instr(s2.src_ip, ':') > 0) <> (instr(s.src_ip, ':') > 0)"
+    "  AND s.helo IS NOT NULL AND s.helo <> '')"
+    "  OR EXISTS (SELECT 1 FROM recipients r JOIN recipients r2"
     "  ON r2.session_id = s2.id AND r2.rcpt = r.rcpt"
-    "  WHERE r.session_id = s.id)"
+    "  WHERE r.session_id = s.id))"
     " LIMIT 1";
 static const char classify_sql_walked[] =
     "DROP TABLE IF EXISTS temp.classify_walked;"

@@ -137,6 +137,62 @@ def test_report_ip_explains_links_and_retries(work):
     assert v["listed"] == 1 and v["linked_ip"] is None
 
 
+def test_dual_stack_parallel_deliveries_are_not_nolisting_only(tmp_path):
+    """
+    A dual-stack MTA that delivers its messages in parallel (dma, Exim):
+    returning-defer answers all but the first contact per family with 421
+    at the greeting, so its IPv6 and IPv4 first contacts carry different
+    messages (HELO and MAIL FROM the same, recipients not), and it reaches
+    the real MX over IPv6 only.  Neither address is listed; the common
+    recipient is still needed within one family, and the same HELO across
+    families.  Also the plain walk: the same envelope from both families,
+    then the IPv4 address at the real MX.
+    """
+    d = scenario.Db(BIN, tmp_path / "d.db")
+    t = NOW - 2 * scenario.HOUR
+    env = dict(decoy=scenario.PRIMARY, helo="mta.sender.test",
+               mail_from="alice@sender.test")
+    late = dict(decoy=scenario.PRIMARY, helo=None, mail_from=None,
+                rcpts=(), stage="greeting", reason="deferred")
+    # the sensor has seen the real MX in both families
+    scenario.syn(d, "198.51.100.99", t - scenario.HOUR, "real")
+    d.session("2001:db8::25", t, rcpts=("user1@victim.test",), **env)
+    for i in range(3):
+        d.session("2001:db8::25", t + 1000 + i, **late)
+    d.session("192.0.2.25", t + 2000, rcpts=("user2@victim.test",), **env)
+    d.session("192.0.2.25", t + 3000, **late)
+    scenario.syn(d, "2001:db8::25", t + 5 * 10**5, "real", "2001:db8::20")
+    # same envelope in both families, the IPv4 address walks
+    d.session("2001:db8:7::26", t, rcpts=("u@victim.test",), **env)
+    d.session("192.0.2.26", t + 10**6, rcpts=("u@victim.test",), **env)
+    scenario.syn(d, "192.0.2.26", t + 2 * 10**6, "real")
+    # within a family the same HELO and MAIL FROM need a common
+    # recipient: .28 walked, .27 did not and shares none
+    pool = dict(decoy=scenario.PRIMARY, helo="mta.pool.test",
+                mail_from="bob@pool.test")
+    d.session("192.0.2.28", t, rcpts=("user5@victim.test",), **pool)
+    scenario.syn(d, "192.0.2.28", t + 10**6, "real")
+    d.session("192.0.2.27", t + 3000, rcpts=("user3@victim.test",), **pool)
+    # an IPv6 address with another HELO: no link
+    d.session("2001:db8:8::28", t, rcpts=("user4@victim.test",),
+              decoy=scenario.PRIMARY, helo="bot.example",
+              mail_from="alice@sender.test")
+    scenario.syn(d, "198.51.100.98", t, "real", "2001:db8::20")
+    d.close()
+    r = run_bin("export", "json", "--db", tmp_path / "d.db")
+    assert r.returncode == 0, r.stderr
+    got = {e["address"]: e["reasons"]
+           for e in json.loads(r.stdout)["entries"]}
+    for a in ("2001:db8::", "192.0.2.25", "2001:db8:7::", "192.0.2.26",
+              "192.0.2.28"):
+        assert a not in got, (a, got)
+    assert got.get("192.0.2.27") == ["nolisting-only"], got
+    assert got.get("2001:db8:8::") == ["nolisting-only"], got
+    v = report_verdict(tmp_path, "192.0.2.25", "d.db")
+    assert v["listed"] == 0 and v["linked_ip"] == "2001:db8::25", v
+    assert "same envelope" in v["note"]
+
+
 def test_max_age_and_min_sessions(work):
     got, _ = entries(work, "--max-age", "60d")
     assert "192.0.2.200" in got
