@@ -162,8 +162,12 @@ def syns(db):
 def reset_or_closed(src, port, dst="127.0.0.1"):
     """Connects from src and reads: 'reset' when the decoy reset the
     connection before any byte, else what it sent."""
-    s = socket.create_connection((dst, port), timeout=10,
-                                 source_address=(src, 0))
+    try:
+        # the reset may come before connect() has even returned
+        s = socket.create_connection((dst, port), timeout=10,
+                                     source_address=(src, 0))
+    except ConnectionResetError:
+        return "reset"
     try:
         data = s.recv(512)
     except ConnectionResetError:
