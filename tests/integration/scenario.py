@@ -293,3 +293,23 @@ if __name__ == "__main__":
         c, n, m, k = catch_rate(binary, p)
         print("bots listed %d/%d (%.0f%%), MTAs listed %d/%d" % (
             c, n, 100.0 * c / n, m, k))
+
+
+# A database written by this decoymx, taken back to schema 7 as an older
+# decoymx would have left it: migrations 8 (transactions, parallel
+# walks), 9 (rollups) and 10 (sessions.via) undone; 11 only drops
+# triggers (IF EXISTS).  For the migration tests.
+DOWNGRADE_TO_7 = (
+    "DROP VIEW session_dims; CREATE VIEW session_dims AS SELECT 1;"
+    "DROP TRIGGER transactions_envelopes;"
+    "DELETE FROM transactions; DROP TABLE transactions;"
+    "ALTER TABLE recipients DROP COLUMN txn;"
+    "ALTER TABLE recipients DROP COLUMN reply_code;"
+    "ALTER TABLE sessions DROP COLUMN transactions;"
+    "DROP TRIGGER sessions_parallel;"
+    "ALTER TABLE client_evidence DROP COLUMN parallel;"
+    "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
+    "DROP TABLE rollup; DROP TABLE rollup_buckets;"
+    "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
+    "ALTER TABLE sessions DROP COLUMN via;"
+    "PRAGMA user_version = 7;")

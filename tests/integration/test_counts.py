@@ -20,6 +20,8 @@ import subprocess
 
 import pytest
 
+import scenario
+
 from conftest import REPO, Smtp, SmtpError, run_bin, wait_until
 
 TOP_KINDS = ("ips", "nets", "helos", "senders", "sender-domains",
@@ -170,21 +172,7 @@ def test_counts_add_up_after_migration(daemon, fx, tmp_path):
     d.sessions(8)
     d.stop()
     con = sqlite3.connect(d.db)
-    con.executescript(
-        "DROP VIEW session_dims; CREATE VIEW session_dims AS SELECT 1;"
-        "DROP TRIGGER transactions_envelopes; DROP TABLE transactions;"
-        "ALTER TABLE recipients DROP COLUMN txn;"
-        "ALTER TABLE recipients DROP COLUMN reply_code;"
-        "ALTER TABLE sessions DROP COLUMN transactions;"
-        "DROP TRIGGER sessions_parallel;"
-        "ALTER TABLE client_evidence DROP COLUMN parallel;"
-        # and schema 9 (rollups) after it: back to 7
-        "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
-        "DROP TABLE rollup; DROP TABLE rollup_buckets;"
-        "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
-        # and schema 10 (sessions.via)
-        "ALTER TABLE sessions DROP COLUMN via;"
-        "PRAGMA user_version = 7;")
+    con.executescript(scenario.DOWNGRADE_TO_7)
     con.close()
     assert run_bin("db", "migrate", "--db", d.db).returncode == 0
     got = assert_adds_up(d.db, tmp_path, 7, "after migration")

@@ -13,6 +13,7 @@ import json
 import sqlite3
 
 from conftest import REPO, Smtp, run_bin, wait_until
+import scenario
 
 SENDERS = ["one@x.example", "two@y.example", "three@z.example"]
 RCPTS = [["u1@victim.example"], ["u2@victim.example", "u3@victim.example"],
@@ -136,23 +137,7 @@ def test_migrated_session_is_one_transaction(tmp_path, daemon):
     d.stop()
     # Take the database back to schema 6 as it would have been written.
     db = sqlite3.connect(d.db)
-    db.executescript(
-        "DROP VIEW session_dims;"
-        "CREATE VIEW session_dims AS SELECT 1;"   # replaced by migration 7
-        "DROP TRIGGER transactions_envelopes;"
-        "DELETE FROM transactions; DROP TABLE transactions;"
-        "ALTER TABLE recipients DROP COLUMN txn;"
-        "ALTER TABLE recipients DROP COLUMN reply_code;"
-        "ALTER TABLE sessions DROP COLUMN transactions;"
-        "DROP TRIGGER sessions_parallel;"
-        "ALTER TABLE client_evidence DROP COLUMN parallel;"
-        # and schema 9 (rollups) after it: back to 7
-        "DROP TRIGGER sessions_rollup_late; DROP TRIGGER rollup_day_ips_clients;"
-        "DROP TABLE rollup; DROP TABLE rollup_buckets;"
-        "DROP TABLE rollup_day_ips; DROP TABLE rollup_state;"
-        # and schema 10 (sessions.via)
-        "ALTER TABLE sessions DROP COLUMN via;"
-        "PRAGMA user_version = 7;")
+    db.executescript(scenario.DOWNGRADE_TO_7)
     db.close()
     r = run_bin("db", "migrate", "--db", d.db)
     assert r.returncode == 0, r.stderr
