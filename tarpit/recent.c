@@ -188,9 +188,11 @@ recent_place(struct recent *t, uint64_t key, uint32_t now, uint32_t window)
 
 /*
  * A connection from the client key to a decoy at now_us.  Returns
- * RECENT_RETURNING when it met a decoy less than window_ms ago and has
- * not been seen at the real MX since; otherwise RECENT_FIRST, and this
- * contact starts a new window.  A table that could not be allocated
+ * RECENT_RETURNING when it met a decoy less than window_ms ago, even if
+ * it was seen at the real MX since (an MTA that walked once is sent on
+ * at once again: Courier keeps a message deferred at RCPT until its
+ * next queue run); otherwise RECENT_FIRST, and this contact starts a
+ * new window.  A table that could not be allocated
  * answers RECENT_FIRST: it never costs mail.
  */
 enum recent_verdict
@@ -208,8 +210,7 @@ recent_contact(struct recent *t, uint64_t key, int64_t now_us,
 		s = &b[i];
 		if (s->first == 0 || s->key != key)
 			continue;
-		if (now >= s->first && now - s->first < window &&
-		    (s->real == 0 || s->real < s->first))
+		if (now >= s->first && now - s->first < window)
 			return RECENT_RETURNING;
 		s->first = now;
 		s->real = 0;
@@ -224,8 +225,9 @@ recent_contact(struct recent *t, uint64_t key, int64_t now_us,
 
 /*
  * The sensor saw the client key open a connection to the real MX at
- * now_us: its next contact with a decoy is a first contact again.  A
- * client not in the table stays out of it.
+ * now_us: counted (decoymx_client_table_real_mx_total) and kept in the
+ * slot; the client stays returning until its window ends.  A client not
+ * in the table stays out of it.
  */
 void
 recent_real(struct recent *t, uint64_t key, int64_t now_us)
