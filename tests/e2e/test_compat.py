@@ -10,10 +10,9 @@ and on IPv4 only).  See compat_world.py for the lab and tests/compat/run
 for the whole matrix (every defer stage x reply; make compat).
 
 Not asserted: that every one of the N messages' envelopes is recorded.
-With returning-defer (the default) a client's later connections within
-the window get 421 at the greeting until the sensor reports its walk, so
-an MTA that opens parallel connections (Postfix) or a dual-stack MTA's
-other address records fewer; tests/compat/run shows the count per row
+With returning-defer reset (the default) a client's later connections
+within the window are reset before any reply, so an MTA that opens
+parallel connections (Postfix) records fewer; tests/compat/run shows the count per row
 (column "envelopes").
 
 Root only (network namespaces); the MTAs other than Postfix come from
@@ -41,7 +40,7 @@ LAYOUTS = ("ipv4", "ipv6", "dual", "dual-real4")
 KNOWN_DELIVERY_GAPS = {
     ("opensmtpd", "dual"): "its first retry is reset at MX 10 over IPv6, "
     "then meets a first-contact deferral at RCPT on MX 10 over IPv4, and "
-    "stops",
+    "keeps the message until its second retry",
     ("opensmtpd", "dual-real4"): "as for dual",
 }
 # Courier 1.0.16 moves on to the next MX only when it cannot connect, or
@@ -177,8 +176,8 @@ def test_known_gaps_deliver_by_the_second_retry(layout, mta):
 @pytest.mark.parametrize("layout,mta", _params(gaps=False))
 def test_default_records_each_first_contact(layout, mta):
     """The envelope of each sender address's first contact (the rule of
-    returning-defer: later contacts within the window may get 421 at the
-    greeting, and record no envelope)."""
+    returning-defer: later contacts within the window are reset, and
+    record no envelope)."""
     r = row(layout, mta)
     assert r["sessions"], "%s (%s): no decoy session" % (mta, layout)
     # An MTA walks the MX list in order: it met the primary decoy.
