@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * export.h -- what the files of "decoymx export" share: export.c (the
- * format table and the run), export_opts.c (the options), export_list.c
+ * export.h -- what the files of "decoymx export" share: export_run.c
+ * (the command and the run), export_opts.c (the options and the format
+ * table), export_list.c
  * (the listing), export_formats.c and export_share.c (the writers) and
  * export_file.c (the atomic replacement): the collected list, the
  * options and the format table's row.
@@ -76,7 +77,7 @@ struct export_fmt {
 	const char	*json_head;	/* NULL: "# ..." comment header */
 };
 
-/* What an export_share.c format needs beyond a row of export.c's table. */
+/* What an export_share.c format needs beyond a row of export_fmts[]. */
 struct share_fmt {
 	const char	*name;
 	void		(*head)(const struct export_opts *,
@@ -87,11 +88,9 @@ struct share_fmt {
 	int		 nopad;		/* the first line is data (CSV) */
 };
 
-/* export.c: the format table (export_opts.c checks FORMAT in it) */
+/* export_opts.c */
 extern const struct export_fmt export_fmts[];
 extern const size_t export_nfmts;
-
-/* export_opts.c */
 void		 export_defaults(struct export_opts *);
 int		 export_parse(int, char **, struct export_opts *, char *,
 		    size_t);

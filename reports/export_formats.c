@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * export_formats.c -- the writers of export.c's own formats, each from
- * the collected list (export_list.c) to a stream:
+ * export_formats.c -- the writers of the export formats other than the
+ * sharing ones, each from the collected list (export_list.c) to a stream:
  *
  *	rbldnsd	an ip4set (entries grouped by value under ":A:TXT"
  *		lines, or A and TXT per entry with --per-entry; "!"
@@ -18,7 +18,7 @@
  *
  * Exports export_addr() and export_net() (an address or entry as text),
  * export_rbldnsd(), export_postfix(), export_nft(), export_plain() and
- * export_json() (the write functions of export.c's format table).
+ * export_json() (the write functions of the format table, export_opts.c).
  */
 #include <arpa/inet.h>
 

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * export_opts.c -- the options of an export: the option table of
- * "decoymx export FORMAT [options]", used alike for its command line
- * and for a configured "export" line (parsed once, when the
+ * export_opts.c -- the options of an export: the table of formats and
+ * the option table of "decoymx export FORMAT [options]", used alike for
+ * its command line and for a configured "export" line (parsed once, when the
  * configuration is read), the defaults, and the checks that keep every
  * value that goes into a file plain printable text ("--ttl: 'abc' is
  * not a TTL ...", the value escaped for a terminal).
  *
- * Exports export_defaults(), export_parse() (a command line into a
- * struct export_opts), export_argv() (a configured line as a command
+ * Exports export_fmts[] (the formats: writers of export_formats.c and
+ * export_share.c), export_defaults(), export_parse() (a command line
+ * into a struct export_opts), export_argv() (a configured line as a command
  * line) and export_opts_parse() (a configured line into its options).
  */
 #include <arpa/inet.h>
@@ -36,6 +37,24 @@ static int	 export_set_rules(struct export_opts *, const char *, char *,
 		    size_t);
 static int	 export_set_dur(const char *, const char *, int64_t *, char *,
 		    size_t);
+
+/* The formats, each a writer and the number of files it writes. */
+const struct export_fmt export_fmts[] = {
+	{ "rbldnsd", 2, export_rbldnsd, NULL },
+	{ "postfix", 1, export_postfix, NULL },
+	{ "nft", 1, export_nft, NULL },
+	{ "plain", 1, export_plain, NULL },
+	{ "json", 1, export_json, "{\"generator\":\"decoymx " DECOYMX_VERSION
+	    "\",\"generated\":\"%s\",\"entries_count\":%zu," },
+	/* export_share.c */
+	{ "ipset", 1, share_ipset, NULL },
+	{ "abuseipdb", 1, share_abuseipdb, NULL },
+	{ "stix", 1, share_stix, NULL },
+	{ "misp", 2, share_misp, NULL },
+};
+
+#define NEXPORT_FMTS	(sizeof(export_fmts) / sizeof(export_fmts[0]))
+const size_t export_nfmts = NEXPORT_FMTS;
 
 /*
  * Sets err to "--OPT: 'ARG' WHAT", the value escaped for a terminal (a

@@ -2,7 +2,7 @@
 /*
  * export_share.c -- the export formats for blocking with ipset and for
  * sharing intelligence in the formats other people use, registered in
- * export.c's table (they see the same collected list):
+ * export_opts.c's table (they see the same collected list):
  *
  *	ipset		an "ipset restore" file that fills NAME4-new and
  *			NAME6-new (hash:net) and swaps them with NAME4 and

@@ -180,15 +180,16 @@ int		 share_ignored_has(const struct share_ignored *,
 		    const char *ip);
 void		 share_ignored_free(struct share_ignored *);
 
-/* export.c */
+/* export_run.c */
 int		 cmd_export(int argc, char **argv, const char *default_db);
 struct export_opts;
 int		 export_run_opts(sqlite3 *, const char *dbpath,
 		    const struct export_opts *);
-struct export_opts *export_opts_parse(const char *format, const char *path,
-		    const char *args, char *err, size_t errlen);
 size_t		 export_last_entries(void);
 void		 export_help(FILE *);
+/* export_opts.c */
+struct export_opts *export_opts_parse(const char *format, const char *path,
+		    const char *args, char *err, size_t errlen);
 int		 export_argv(const char *format, const char *path,
 		    const char *args, char *buf, size_t buflen, char **argv,
 		    int maxargv);
@@ -221,7 +222,7 @@ void		 window_agg_free(struct win_agg *);
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
 
-/* export.c: the export's verdict on one address (report ip) */
+/* export_list.c: the export's verdict on one address (report ip) */
 struct allowlist;
 struct export_hit {
 	int		 listed;	/* the export lists the address */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * export.c -- "decoymx export FORMAT": the blocklist.  Every client the
+ * export_run.c -- "decoymx export FORMAT": the blocklist.  Every client the
  * rules list (store/classify.c), less the allowlist and loopback, IPv6
  * clients merged into their /64 (--v6-prefix), sorted, plus the RFC 5782
  * test entry 127.0.0.2 (127.0.0.1 is never listed), written as:
@@ -29,13 +29,13 @@
  * A file is written atomically and not at all when its content is
  * unchanged (export_file.c).
  *
- * The code is split by concern: export_opts.c (the options),
- * export_list.c (the listing), export_formats.c (the writers of the
- * formats above), export_share.c (those of the sharing formats) and
- * export_file.c (the atomic replacement); this file holds the format
- * table, the usage and the run.
+ * The code is split by concern: export_opts.c (the options and the
+ * format table), export_list.c (the listing), export_formats.c (the
+ * writers of the formats above), export_share.c (those of the sharing
+ * formats) and export_file.c (the atomic replacement); this file holds
+ * the usage and the run, on top of them.
  *
- * Exports cmd_export(), export_help(), export_fmts[], and for the
+ * Exports cmd_export(), export_help(), and for the
  * periodic exports of the store process export_run_opts() (one run from
  * options export_opts_parse() of export_opts.c parsed once when the
  * configuration was read) and export_last_entries().
@@ -55,23 +55,6 @@ static int	 export_usage(void);
 
 /* Entries of the latest export_write() that collected (metrics). */
 static size_t	 export_entries;
-
-const struct export_fmt export_fmts[] = {
-	{ "rbldnsd", 2, export_rbldnsd, NULL },
-	{ "postfix", 1, export_postfix, NULL },
-	{ "nft", 1, export_nft, NULL },
-	{ "plain", 1, export_plain, NULL },
-	{ "json", 1, export_json, "{\"generator\":\"decoymx " DECOYMX_VERSION
-	    "\",\"generated\":\"%s\",\"entries_count\":%zu," },
-	/* export_share.c */
-	{ "ipset", 1, share_ipset, NULL },
-	{ "abuseipdb", 1, share_abuseipdb, NULL },
-	{ "stix", 1, share_stix, NULL },
-	{ "misp", 2, share_misp, NULL },
-};
-
-#define NEXPORT_FMTS	(sizeof(export_fmts) / sizeof(export_fmts[0]))
-const size_t export_nfmts = NEXPORT_FMTS;
 
 static const char export_usage_text[] =
     "export rbldnsd|postfix|nft|plain|json|ipset|abuseipdb|stix|misp\n"
@@ -230,7 +213,7 @@ export_run_opts(sqlite3 *db, const char *dbpath,
 	int			 ret;
 
 	o.db = dbpath;
-	for (size_t i = 0; i < NEXPORT_FMTS; i++)
+	for (size_t i = 0; i < export_nfmts; i++)
 		if (strcmp(o.format, export_fmts[i].name) == 0) {
 			ret = export_write(db, &o, &export_fmts[i]);
 			return ret == 0 ? 0 : ret == -2 ? EXIT_USAGE :
