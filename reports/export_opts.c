@@ -1,22 +1,24 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * export_opts.c -- the options of an export: the table of formats and
- * the option table of "decoymx export FORMAT [options]", used alike for
- * its command line and for a configured "export" line (parsed once, when the
- * configuration is read), the defaults, and the checks that keep every
- * value that goes into a file plain printable text ("--ttl: 'abc' is
- * not a TTL ...", the value escaped for a terminal).
+ * export_opts.c -- the options of an export: the table of formats, the
+ * option table of "decoymx export FORMAT [options]" (export_optv[], read
+ * by common/opt.c), used alike for its command line and for a
+ * configured "export" line (parsed once, when the configuration is
+ * read), the defaults, and the checks that keep every value that goes
+ * into a file plain printable text ("--ttl: 'abc' is not a TTL ...", the
+ * value escaped for a terminal).
  *
  * Exports export_fmts[] (the formats: writers of export_formats.c and
  * export_share.c), export_defaults(), export_parse() (a command line
- * into a struct export_opts), export_argv() (a configured line as a command
- * line) and export_opts_parse() (a configured line into its options).
+ * into a struct export_opts), export_argv() (a configured line as a
+ * command line) and export_opts_parse() (a configured line into its
+ * options).
  */
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,34 @@ static int	 export_set_rules(struct export_opts *, const char *, char *,
 		    size_t);
 static int	 export_set_dur(const char *, const char *, int64_t *, char *,
 		    size_t);
+static int	 export_opt_dur(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_min_sessions(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_v6_prefix(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_rules(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_code(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_ttl(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_soa(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_ns(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_sensor(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_text(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_name(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_ipset(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_map(void *, const struct opt *,
+		    const char *, char *, size_t);
+static int	 export_opt_num(const char *, const char *, long, long,
+		    long *, char *, size_t);
 
 /* The formats, each a writer and the number of files it writes. */
 const struct export_fmt export_fmts[] = {
@@ -265,10 +295,201 @@ export_defaults(struct export_opts *o)
 	o->ipset_set = "decoymx";
 }
 
+/* --max-age, --window: a duration into the int64_t field at o->off. */
+static int
+export_opt_dur(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	return export_set_dur(o->name, v, (int64_t *)(void *)((char *)ctx +
+	    o->off), err, errlen);
+}
+
+/* A number from min to max (max < 0: no bound) into *n. */
+static int
+export_opt_num(const char *opt, const char *v, long min, long max,
+    long *n, char *err, size_t errlen)
+{
+	char	 what[64], *end;
+
+	errno = 0;
+	*n = strtol(v, &end, 10);
+	if (isdigit((unsigned char)*v) && *end == '\0' && errno == 0 &&
+	    *n >= min && (max < 0 || *n <= max))
+		return 0;
+	if (max < 0)
+		snprintf(what, sizeof(what), "is not a number from %ld", min);
+	else
+		snprintf(what, sizeof(what), "is not a number from %ld to %ld",
+		    min, max);
+	return export_bad(err, errlen, opt, v, what);
+}
+
+/* --min-sessions N */
+static int
+export_opt_min_sessions(void *ctx, const struct opt *o, const char *v,
+    char *err, size_t errlen)
+{
+	struct export_opts	*eo = ctx;
+	long			 n;
+
+	if (export_opt_num(o->name, v, 1, -1, &n, err, errlen) == -1)
+		return -1;
+	eo->min_sessions = n;
+	return 0;
+}
+
+/* --v6-prefix N */
+static int
+export_opt_v6_prefix(void *ctx, const struct opt *o, const char *v,
+    char *err, size_t errlen)
+{
+	struct export_opts	*eo = ctx;
+	long			 n;
+
+	if (export_opt_num(o->name, v, 16, 128, &n, err, errlen) == -1)
+		return -1;
+	eo->v6_prefix = (int)n;
+	return 0;
+}
+
+/* --rules LIST */
+static int
+export_opt_rules(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	(void)o;
+	return export_set_rules(ctx, v, err, errlen);
+}
+
+/* --code REASON=127.0.0.X */
+static int
+export_opt_code(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	(void)o;
+	return export_set_code(ctx, v, err, errlen);
+}
+
+/* --ttl TTL */
+static int
+export_opt_ttl(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_ttl_ok(v, err, errlen))
+		return -1;
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --soa: the 8 words of an SOA record. */
+static int
+export_opt_soa(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_words_ok(o->name, v, 8, err, errlen))
+		return -1;
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --ns: a TTL and at least one name server. */
+static int
+export_opt_ns(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_words_ok(o->name, v, -2, err, errlen))
+		return -1;
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --sensor NAME: one word. */
+static int
+export_opt_sensor(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_words_ok(o->name, v, 1, err, errlen))
+		return -1;
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --txt, --action: printable text. */
+static int
+export_opt_text(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_text_ok(o->name, v, err, errlen))
+		return -1;
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --nft-table, --nft-set: a name nft takes. */
+static int
+export_opt_name(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_name_ok(o->name, v, err, errlen))
+		return -1;
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --ipset-set: a name, short enough for "NAME6-new". */
+static int
+export_opt_ipset(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	if (!export_name_ok(o->name, v, err, errlen))
+		return -1;
+	if (strlen(v) > 24)
+		return export_bad(err, errlen, o->name, v, "is longer than 24 "
+		    "characters");
+	return opt_set_str(ctx, o, v, err, errlen);
+}
+
+/* --map cidr|hash */
+static int
+export_opt_map(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct export_opts	*eo = ctx;
+
+	if (strcmp(v, "cidr") != 0 && strcmp(v, "hash") != 0)
+		return export_bad(err, errlen, o->name, v, "is not cidr or "
+		    "hash");
+	eo->map_hash = strcmp(v, "hash") == 0;
+	return 0;
+}
+
+#define EO(f)	offsetof(struct export_opts, f)
+
+/* The options of export, on its command line and configured lines. */
+static const struct opt export_optv[] = {
+	{ "db", 0, 1, opt_set_str, EO(db) },
+	{ "output", 'o', 1, opt_set_str, EO(output) },
+	{ "v6-output", 0, 1, opt_set_str, EO(v6_output) },
+	{ "max-age", 0, 1, export_opt_dur, EO(max_age_us) },
+	{ "min-sessions", 0, 1, export_opt_min_sessions, 0 },
+	{ "allowlist", 0, 1, opt_set_str, EO(allowlist) },
+	{ "rules", 0, 1, export_opt_rules, 0 },
+	{ "window", 0, 1, export_opt_dur, EO(cc.window_us) },
+	{ "v6-prefix", 0, 1, export_opt_v6_prefix, 0 },
+	{ "code", 0, 1, export_opt_code, 0 },
+	{ "ttl", 0, 1, export_opt_ttl, EO(ttl) },
+	{ "soa", 0, 1, export_opt_soa, EO(soa) },
+	{ "ns", 0, 1, export_opt_ns, EO(ns) },
+	{ "txt", 0, 1, export_opt_text, EO(txt) },
+	{ "map", 0, 1, export_opt_map, 0 },
+	{ "action", 0, 1, export_opt_text, EO(action) },
+	{ "nft-table", 0, 1, export_opt_name, EO(nft_table) },
+	{ "nft-set", 0, 1, export_opt_name, EO(nft_set) },
+	{ "ipset-set", 0, 1, export_opt_ipset, EO(ipset_set) },
+	{ "sensor", 0, 1, export_opt_sensor, EO(sensor) },
+	{ "config", 0, 1, opt_set_str, EO(config) },
+	{ "quiet", 'q', 0, opt_set_flag, EO(quiet) },
+	{ "per-entry", 0, 0, opt_set_flag, EO(per_entry) },
+};
+
 /*
- * Parses argv (argv[0] is "export", the format a word anywhere) into o:
- * the option table of the export command, for its command line and for
- * the configured export lines alike.  The strings of o point into argv.
+ * Parses argv (argv[0] is "export", the format a word anywhere) into o
+ * by the option table export_optv[], for the command line and for the
+ * configured export lines alike.  The strings of o point into argv.
  * Returns 0; -1 with err set to what is wrong with a value ("--ttl:
  * 'abc' is not a TTL ..."); -2 with err set when the words are not
  * options and one format (then the usage helps).
@@ -277,163 +498,24 @@ int
 export_parse(int argc, char **argv, struct export_opts *o, char *err,
     size_t errlen)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "v6-output", required_argument, NULL, '6' },
-		{ "max-age", required_argument, NULL, 'a' },
-		{ "min-sessions", required_argument, NULL, 'm' },
-		{ "allowlist", required_argument, NULL, 'A' },
-		{ "rules", required_argument, NULL, 'r' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "v6-prefix", required_argument, NULL, 'p' },
-		{ "code", required_argument, NULL, 'c' },
-		{ "ttl", required_argument, NULL, 'T' },
-		{ "soa", required_argument, NULL, 'S' },
-		{ "ns", required_argument, NULL, 'N' },
-		{ "txt", required_argument, NULL, 'X' },
-		{ "map", required_argument, NULL, 'M' },
-		{ "action", required_argument, NULL, 'C' },
-		{ "nft-table", required_argument, NULL, 't' },
-		{ "nft-set", required_argument, NULL, 's' },
-		{ "ipset-set", required_argument, NULL, 'I' },
-		{ "sensor", required_argument, NULL, 'Z' },
-		{ "config", required_argument, NULL, 'K' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "per-entry", no_argument, NULL, 'E' },
-		{ NULL, 0, NULL, 0 }
-	};
+	char		**words = argv + 1;
 	char		 fmts[160];
-	char		*end;
-	long		 v;
-	int		 ch, rv = 0, olderr = opterr;
+	int		 nwords, rv;
 	size_t		 n = 0;
 
-	/* Say what is wrong in err, not getopt's own words on stderr. */
-	optind = 0;
-	opterr = 0;
-	while (rv == 0 && (ch = getopt_long(argc, argv, ":o:q", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'd': o->db = optarg; break;
-		case 'o': o->output = optarg; break;
-		case '6': o->v6_output = optarg; break;
-		case 'A': o->allowlist = optarg; break;
-		case 'K': o->config = optarg; break;
-		case 'q': o->quiet = 1; break;
-		case 'E': o->per_entry = 1; break;
-		case 'a':
-			rv = export_set_dur("max-age", optarg, &o->max_age_us,
-			    err, errlen);
-			break;
-		case 'w':
-			rv = export_set_dur("window", optarg, &o->cc.window_us,
-			    err, errlen);
-			break;
-		case 'm':
-		case 'p':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (!isdigit((unsigned char)*optarg) || *end != '\0' ||
-			    errno != 0 || (ch == 'm' && v < 1) ||
-			    (ch == 'p' && (v < 16 || v > 128))) {
-				rv = export_bad(err, errlen, ch == 'm' ?
-				    "min-sessions" : "v6-prefix", optarg,
-				    ch == 'm' ? "is not a number from 1" :
-				    "is not a number from 16 to 128");
-				break;
-			}
-			if (ch == 'm')
-				o->min_sessions = v;
-			else
-				o->v6_prefix = (int)v;
-			break;
-		case 'r':
-			rv = export_set_rules(o, optarg, err, errlen);
-			break;
-		case 'c':
-			rv = export_set_code(o, optarg, err, errlen);
-			break;
-		case 'T':
-			if (!export_ttl_ok(optarg, err, errlen))
-				rv = -1;
-			o->ttl = optarg;
-			break;
-		case 'S':
-			if (!export_words_ok("soa", optarg, 8, err, errlen))
-				rv = -1;
-			o->soa = optarg;
-			break;
-		case 'N':
-			if (!export_words_ok("ns", optarg, -2, err, errlen))
-				rv = -1;
-			o->ns = optarg;
-			break;
-		case 'X':
-			if (!export_text_ok("txt", optarg, err, errlen))
-				rv = -1;
-			o->txt = optarg;
-			break;
-		case 'C':
-			if (!export_text_ok("action", optarg, err, errlen))
-				rv = -1;
-			o->action = optarg;
-			break;
-		case 'M':
-			if (strcmp(optarg, "cidr") != 0 &&
-			    strcmp(optarg, "hash") != 0)
-				rv = export_bad(err, errlen, "map", optarg,
-				    "is not cidr or hash");
-			o->map_hash = strcmp(optarg, "hash") == 0;
-			break;
-		case 'I':
-			if (!export_name_ok("ipset-set", optarg, err, errlen))
-				rv = -1;
-			else if (strlen(optarg) > 24)
-				rv = export_bad(err, errlen, "ipset-set",
-				    optarg, "is longer than 24 characters");
-			o->ipset_set = optarg;
-			break;
-		case 'Z':
-			if (!export_words_ok("sensor", optarg, 1, err, errlen))
-				rv = -1;
-			o->sensor = optarg;
-			break;
-		case 't':
-		case 's':
-			if (!export_name_ok(ch == 't' ? "nft-table" :
-			    "nft-set", optarg, err, errlen))
-				rv = -1;
-			*(ch == 't' ? &o->nft_table : &o->nft_set) = optarg;
-			break;
-		case ':':
-			snprintf(err, errlen, "%s: needs a value",
-			    argv[optind - 1]);
-			rv = -2;
-			break;
-		default:
-			if (optopt != 0)
-				snprintf(err, errlen, "-%c: unknown option",
-				    optopt);
-			else
-				snprintf(err, errlen, "%s: unknown option",
-				    argv[optind - 1]);
-			rv = -2;
-			break;
-		}
-	}
-	opterr = olderr;
-	if (rv != 0)
+	if ((rv = opt_parse(argc, argv, export_optv, sizeof(export_optv) /
+	    sizeof(export_optv[0]), o, words, argc - 1, &nwords, err,
+	    errlen)) != 0)
 		return rv;
-	if (argc - optind != 1) {
-		if (argc - optind == 0)
+	if (nwords != 1) {
+		if (nwords == 0)
 			snprintf(err, errlen, "no format given");
 		else
 			snprintf(err, errlen, "'%s' is not an option (one "
-			    "format, options start with --)", argv[optind + 1]);
+			    "format, options start with --)", words[1]);
 		return -2;
 	}
-	o->format = argv[optind];
+	o->format = words[0];
 	for (size_t i = 0; i < export_nfmts; i++) {
 		if (strcmp(o->format, export_fmts[i].name) == 0)
 			return 0;

@@ -18,8 +18,8 @@
  * Exports cmd_report().
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +153,16 @@ static int	 report_built(struct sess_q *, const struct field *,
 static int	 report_session_row(struct sess_q *, struct out *,
 		    const struct field *, size_t);
 static int	 report_parse_args(int, char **, struct report_args *);
+static int	 report_opt_filter(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_rule(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_bucket(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_limit(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_format(void *, const struct opt *, const char *,
+		    char *, size_t);
 
 #define REPORT_OPTS	"[--db PATH] [--since DUR|TIME] [--until DUR|TIME] " \
 	"[--decoy ADDR] [--country CC] [--asn N] [--cidr NET] " \
@@ -418,98 +428,124 @@ out:
 	return ret;
 }
 
+/* --since, --until, --decoy, --country, --asn, --cidr: a filter. */
+static int
+report_opt_filter(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+
+	return filter_option(&a->filt, o->name, v, err, errlen) != 0 ? -1 : 0;
+}
+
+/* --window, --rules, --allowlist, --max-age, --min-sessions: a rule. */
+static int
+report_opt_rule(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+
+	return filter_rule_option(&a->rules, o->name, v, err, errlen) != 0 ?
+	    -1 : 0;
+}
+
+/* --bucket DUR (timeline, html). */
+static int
+report_opt_bucket(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+
+	(void)o;
+	if (timeline_parse_bucket(v, &a->bucket_us) == 0)
+		return 0;
+	snprintf(err, errlen, "bad --bucket %s: want a duration from 1m to "
+	    "7d (5m, 1h, 1d)", v);
+	return -1;
+}
+
+/* --limit N */
+static int
+report_opt_limit(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+	char			*end;
+
+	(void)o;
+	errno = 0;
+	a->limit = strtoll(v, &end, 10);
+	if (*v != '\0' && *end == '\0' && a->limit > 0 && errno != ERANGE)
+		return 0;
+	snprintf(err, errlen, "bad --limit %s: want a positive number", v);
+	return -1;
+}
+
+/* --format table|csv|json */
+static int
+report_opt_format(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char		*name;
+		enum report_format	 format;
+	} formats[] = {
+		{ "table", FORMAT_TABLE }, { "csv", FORMAT_CSV },
+		{ "json", FORMAT_JSON },
+	};
+	struct report_args	*a = ctx;
+
+	(void)o;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(v, formats[i].name) == 0) {
+			a->format = formats[i].format;
+			return 0;
+		}
+	snprintf(err, errlen, "bad --format %s: want table, csv or json", v);
+	return -1;
+}
+
+#define RA(f)	offsetof(struct report_args, f)
+
+/* The options every report takes (report_cmds[] says which apply). */
+static const struct opt report_optv[] = {
+	{ "db", 0, 1, opt_set_str, RA(db) },
+	{ "since", 0, 1, report_opt_filter, 0 },
+	{ "until", 0, 1, report_opt_filter, 0 },
+	{ "decoy", 0, 1, report_opt_filter, 0 },
+	{ "country", 0, 1, report_opt_filter, 0 },
+	{ "asn", 0, 1, report_opt_filter, 0 },
+	{ "cidr", 0, 1, report_opt_filter, 0 },
+	{ "limit", 0, 1, report_opt_limit, 0 },
+	{ "bucket", 0, 1, report_opt_bucket, 0 },
+	{ "format", 0, 1, report_opt_format, 0 },
+	{ "window", 0, 1, report_opt_rule, 0 },
+	{ "rules", 0, 1, report_opt_rule, 0 },
+	{ "allowlist", 0, 1, report_opt_rule, 0 },
+	{ "max-age", 0, 1, report_opt_rule, 0 },
+	{ "min-sessions", 0, 1, report_opt_rule, 0 },
+	{ "output", 'o', 1, opt_set_str, RA(output) },
+};
+
 /*
- * Parses the options shared by every report into *a; the subcommand and
- * any words after it are left in a->argc/a->argv.  Returns 0, or
- * EXIT_USAGE after printing why.
+ * Parses the options shared by every report into *a (report_optv[]);
+ * the subcommand and any words after it are left in a->argc/a->argv.
+ * Returns 0, or EXIT_USAGE after printing why.
  */
 static int
 report_parse_args(int argc, char **argv, struct report_args *a)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "since", required_argument, NULL, 'F' },
-		{ "until", required_argument, NULL, 'F' },
-		{ "decoy", required_argument, NULL, 'F' },
-		{ "country", required_argument, NULL, 'F' },
-		{ "asn", required_argument, NULL, 'F' },
-		{ "cidr", required_argument, NULL, 'F' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "bucket", required_argument, NULL, 'b' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "window", required_argument, NULL, 'R' },
-		{ "rules", required_argument, NULL, 'R' },
-		{ "allowlist", required_argument, NULL, 'R' },
-		{ "max-age", required_argument, NULL, 'R' },
-		{ "min-sessions", required_argument, NULL, 'R' },
-		{ "output", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
-	char	*end, err[256];
-	int	 ch, li;
+	char	 err[256];
+	int	 rv;
 
-	optind = 0;	/* glibc: full reset; permutes words to the end */
-	while ((ch = getopt_long(argc, argv, "o:", longopts, &li)) != -1) {
-		switch (ch) {
-		case 'd':
-			a->db = optarg;
-			break;
-		case 'o':
-			a->output = optarg;
-			break;
-		case 'F':
-			if (filter_option(&a->filt, longopts[li].name, optarg,
-			    err, sizeof(err)) != 0) {
-				fprintf(stderr, "decoymx report: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'R':
-			if (filter_rule_option(&a->rules, longopts[li].name,
-			    optarg, err, sizeof(err)) != 0) {
-				fprintf(stderr, "decoymx report: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'b':
-			if (timeline_parse_bucket(optarg,
-			    &a->bucket_us) == -1) {
-				fprintf(stderr, "decoymx report: bad --bucket "
-				    "%s: want a duration from 1m to 7d (5m, "
-				    "1h, 1d)\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'l':
-			errno = 0;
-			a->limit = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || a->limit <= 0 ||
-			    errno == ERANGE) {
-				fprintf(stderr, "decoymx report: bad --limit "
-				    "%s: want a positive number\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			if (strcmp(optarg, "table") == 0)
-				a->format = FORMAT_TABLE;
-			else if (strcmp(optarg, "csv") == 0)
-				a->format = FORMAT_CSV;
-			else if (strcmp(optarg, "json") == 0)
-				a->format = FORMAT_JSON;
-			else {
-				fprintf(stderr, "decoymx report: bad --format "
-				    "%s: want table, csv or json\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		default:
-			return report_usage();
-		}
-	}
-	a->argc = argc - optind;
-	a->argv = argv + optind;
-	return 0;
+	a->argv = argv + 1;
+	rv = opt_parse(argc, argv, report_optv, sizeof(report_optv) /
+	    sizeof(report_optv[0]), a, a->argv, argc - 1, &a->argc, err,
+	    sizeof(err));
+	if (rv == 0)
+		return 0;
+	fprintf(stderr, "decoymx report: %s\n", err);
+	return rv == -2 ? report_usage() : EXIT_USAGE;
 }
 
 /*
