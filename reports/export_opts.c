@@ -51,11 +51,7 @@ static int	 export_opt_code(void *, const struct opt *,
 		    const char *, char *, size_t);
 static int	 export_opt_ttl(void *, const struct opt *,
 		    const char *, char *, size_t);
-static int	 export_opt_soa(void *, const struct opt *,
-		    const char *, char *, size_t);
-static int	 export_opt_ns(void *, const struct opt *,
-		    const char *, char *, size_t);
-static int	 export_opt_sensor(void *, const struct opt *,
+static int	 export_opt_words(void *, const struct opt *,
 		    const char *, char *, size_t);
 static int	 export_opt_text(void *, const struct opt *,
 		    const char *, char *, size_t);
@@ -380,32 +376,24 @@ export_opt_ttl(void *ctx, const struct opt *o, const char *v, char *err,
 	return opt_set_str(ctx, o, v, err, errlen);
 }
 
-/* --soa: the 8 words of an SOA record. */
+/*
+ * --soa (the 8 words of an SOA record), --ns (a TTL and at least one
+ * name server), --sensor (one word): words of DNS-ish characters.
+ */
 static int
-export_opt_soa(void *ctx, const struct opt *o, const char *v, char *err,
+export_opt_words(void *ctx, const struct opt *o, const char *v, char *err,
     size_t errlen)
 {
-	if (!export_words_ok(o->name, v, 8, err, errlen))
-		return -1;
-	return opt_set_str(ctx, o, v, err, errlen);
-}
+	static const struct {
+		const char	*name;
+		int		 n;		/* < 0: at least -n */
+	} words[] = { { "soa", 8 }, { "ns", -2 }, { "sensor", 1 } };
+	int	 n = 1;
 
-/* --ns: a TTL and at least one name server. */
-static int
-export_opt_ns(void *ctx, const struct opt *o, const char *v, char *err,
-    size_t errlen)
-{
-	if (!export_words_ok(o->name, v, -2, err, errlen))
-		return -1;
-	return opt_set_str(ctx, o, v, err, errlen);
-}
-
-/* --sensor NAME: one word. */
-static int
-export_opt_sensor(void *ctx, const struct opt *o, const char *v, char *err,
-    size_t errlen)
-{
-	if (!export_words_ok(o->name, v, 1, err, errlen))
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(o->name, words[i].name) == 0)
+			n = words[i].n;
+	if (!export_words_ok(o->name, v, n, err, errlen))
 		return -1;
 	return opt_set_str(ctx, o, v, err, errlen);
 }
@@ -472,15 +460,15 @@ static const struct opt export_optv[] = {
 	{ "v6-prefix", 0, 1, export_opt_v6_prefix, 0 },
 	{ "code", 0, 1, export_opt_code, 0 },
 	{ "ttl", 0, 1, export_opt_ttl, EO(ttl) },
-	{ "soa", 0, 1, export_opt_soa, EO(soa) },
-	{ "ns", 0, 1, export_opt_ns, EO(ns) },
+	{ "soa", 0, 1, export_opt_words, EO(soa) },
+	{ "ns", 0, 1, export_opt_words, EO(ns) },
 	{ "txt", 0, 1, export_opt_text, EO(txt) },
 	{ "map", 0, 1, export_opt_map, 0 },
 	{ "action", 0, 1, export_opt_text, EO(action) },
 	{ "nft-table", 0, 1, export_opt_name, EO(nft_table) },
 	{ "nft-set", 0, 1, export_opt_name, EO(nft_set) },
 	{ "ipset-set", 0, 1, export_opt_ipset, EO(ipset_set) },
-	{ "sensor", 0, 1, export_opt_sensor, EO(sensor) },
+	{ "sensor", 0, 1, export_opt_words, EO(sensor) },
 	{ "config", 0, 1, opt_set_str, EO(config) },
 	{ "quiet", 'q', 0, opt_set_flag, EO(quiet) },
 	{ "per-entry", 0, 0, opt_set_flag, EO(per_entry) },
