@@ -228,6 +228,8 @@ struct win_value *window_agg_sorted(struct win_agg *, int dim, int64_t limit,
 		    size_t *n);
 const struct win_value *window_agg_total(const struct win_agg *);
 void		 window_agg_free(struct win_agg *);
+void		 window_key_vals(const struct win_value *, int dim,
+		    struct out_val *, char *num, size_t);
 
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
