@@ -103,6 +103,10 @@ int		 export_collect(sqlite3 *, const struct export_opts *,
 /* export_formats.c */
 size_t		 export_addr(const uint8_t *, int, char *, size_t);
 size_t		 export_net(const struct export_entry *, char *, size_t);
+void		 export_excl(const struct export_list *, size_t,
+		    struct export_entry *);
+size_t		 export_excl_net(const struct export_list *, size_t, char *,
+		    size_t);
 void		 export_rbldnsd(const struct export_opts *,
 		    const struct export_list *, FILE *, int);
 void		 export_postfix(const struct export_opts *,

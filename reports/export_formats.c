@@ -16,7 +16,8 @@
  * export_opts.c checked to be plain printable text: nothing from the
  * network.
  *
- * Exports export_addr() and export_net() (an address or entry as text),
+ * Exports export_addr(), export_net() and export_excl_net() (an
+ * address, entry or exclusion as text), export_excl(),
  * export_rbldnsd(), export_postfix(), export_nft(), export_plain() and
  * export_json() (the write functions of the format table, export_opts.c).
  */
@@ -83,6 +84,27 @@ export_net(const struct export_entry *e, char *buf, size_t len)
 	if (e->prefix != (e->family == 4 ? 32 : 128))
 		n += (size_t)snprintf(buf + n, len - n, "/%d", e->prefix);
 	return n;
+}
+
+/* Exclusion i of l (an allowlisted network) as an entry into x. */
+void
+export_excl(const struct export_list *l, size_t i, struct export_entry *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->family = (uint8_t)l->excl[i].family;
+	x->prefix = (uint8_t)l->excl[i].prefix;
+	memcpy(x->addr, l->excl[i].addr, sizeof(x->addr));
+}
+
+/* Exclusion i of l as "ADDR/LEN" (len >= ADDR_STRLEN + 4); its length. */
+size_t
+export_excl_net(const struct export_list *l, size_t i, char *buf,
+    size_t len)
+{
+	struct export_entry	 x;
+
+	export_excl(l, i, &x);
+	return export_net(&x, buf, len);
 }
 
 /* The reason names of bits, separated by sep. */
@@ -224,14 +246,9 @@ export_rbldnsd(const struct export_opts *o, const struct export_list *l,
 		fputs_unlocked(export_rbldnsd_value(o, e->reasons, cache), f);
 	}
 	for (size_t i = 0; i < l->nexcl; i++) {
-		struct export_entry	 x = { 0 };
-
 		if (l->excl[i].family != family)
 			continue;
-		x.family = (uint8_t)family;
-		x.prefix = (uint8_t)l->excl[i].prefix;
-		memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
-		export_net(&x, net, sizeof(net));
+		export_excl_net(l, i, net, sizeof(net));
 		fprintf(f, "!%s\n", net);
 	}
 }
@@ -273,12 +290,7 @@ export_postfix(const struct export_opts *o, const struct export_list *l,
 	if (!o->map_hash) {
 		/* cidr: tables stop at the first match: exclusions first. */
 		for (size_t i = 0; i < l->nexcl; i++) {
-			struct export_entry	 x = { 0 };
-
-			x.family = (uint8_t)l->excl[i].family;
-			x.prefix = (uint8_t)l->excl[i].prefix;
-			memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
-			export_net(&x, net, sizeof(net));
+			export_excl_net(l, i, net, sizeof(net));
 			fprintf(f, "%s DUNNO\n", net);
 		}
 	}
@@ -356,11 +368,8 @@ export_nft(const struct export_opts *o, const struct export_list *l, FILE *f,
 	export_nft_elems(o, f, set[1], l->e, l->n, 6);
 	if (l->nexcl == 0 || (x = calloc(l->nexcl, sizeof(*x))) == NULL)
 		return;
-	for (size_t i = 0; i < l->nexcl; i++) {
-		x[i].family = (uint8_t)l->excl[i].family;
-		x[i].prefix = (uint8_t)l->excl[i].prefix;
-		memcpy(x[i].addr, l->excl[i].addr, sizeof(x[i].addr));
-	}
+	for (size_t i = 0; i < l->nexcl; i++)
+		export_excl(l, i, &x[i]);
 	export_nft_elems(o, f, set[2], x, l->nexcl, 4);
 	export_nft_elems(o, f, set[3], x, l->nexcl, 6);
 	free(x);
@@ -430,12 +439,7 @@ export_json(const struct export_opts *o, const struct export_list *l,
 	}
 	fputs(l->n ? "\n],\n\"exclusions\":[" : "],\n\"exclusions\":[", f);
 	for (size_t i = 0; i < l->nexcl; i++) {
-		struct export_entry	 x = { 0 };
-
-		x.family = (uint8_t)l->excl[i].family;
-		x.prefix = (uint8_t)l->excl[i].prefix;
-		memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
-		export_net(&x, net, sizeof(net));
+		export_excl_net(l, i, net, sizeof(net));
 		fprintf(f, "%s\"%s\"", i ? "," : "", net);
 	}
 	fputs("]}\n", f);
