@@ -139,6 +139,7 @@ struct sess_q {
 	sqlite3_stmt	*row, *rcpt, *auth;
 	struct txn_q	 tq;
 	int		 json;		/* lists as JSON, else as text */
+	char		 dst[ADDR_STRLEN + 16];	/* the row's K_DST */
 };
 
 static int	 report_usage(void);
@@ -290,10 +291,11 @@ report_join(struct sess_q *sq, const struct field *fd, FILE *out)
 }
 
 /*
- * The value of a field that is built, not a column: into v, its text
- * in *buf (allocated; the caller frees it).  A table's senders are the
- * column unless the session had more than one transaction.  0 or -1
- * (ENOMEM).
+ * The value of a field that is built, not a column, into v: the
+ * duration; the decoy as ADDR:PORT (in sq->dst); a list's text, or its
+ * JSON, in *buf (allocated; the caller frees it).  A table's senders
+ * are the column unless the session had more than one transaction.  0
+ * or -1 (ENOMEM).
  */
 static int
 report_built(struct sess_q *sq, const struct field *fd, struct out_val *v,
@@ -313,19 +315,23 @@ report_built(struct sess_q *sq, const struct field *fd, struct out_val *v,
 		out_stmt_val(q, fd->col, OUT_TEXT, v);
 		return 0;
 	}
+	if (fd->kind == K_DST) {
+		snprintf(sq->dst, sizeof(sq->dst), ip.p != NULL &&
+		    memchr(ip.p, ':', ip.len) != NULL ? "[%.*s]:%d" : "%.*s:%d",
+		    (int)ip.len, ip.p != NULL ? ip.p : "",
+		    sqlite3_column_int(q, C_DST_PORT));
+		v->s = (struct span){ sq->dst, strlen(sq->dst) };
+		return 0;
+	}
 	if ((mem = open_memstream(buf, &len)) == NULL)
 		return -1;
-	if (fd->kind == K_DST)
-		fprintf(mem, ip.p != NULL && memchr(ip.p, ':', ip.len) != NULL ?
-		    "[%.*s]:%d" : "%.*s:%d", (int)ip.len, ip.p != NULL ? ip.p :
-		    "", sqlite3_column_int(q, C_DST_PORT));
-	else if (sq->json && fd->kind != K_SENDERS)
+	if (sq->json && fd->kind != K_SENDERS)
 		report_json_list(sq, fd, mem);
 	else
 		report_join(sq, fd, mem);
 	if (fclose(mem) != 0)
 		return -1;
-	if (sq->json && fd->kind != K_DST && fd->kind != K_SENDERS)
+	if (sq->json && fd->kind != K_SENDERS)
 		v->j = (struct span){ *buf, len };
 	else
 		v->s = (struct span){ *buf, len };
@@ -368,7 +374,7 @@ static int
 report_sessions(struct store *st, const struct report_args *a)
 {
 	sqlite3		*db = store_db(st);
-	struct sess_q	 sq = { NULL, NULL, NULL, { NULL, NULL }, 0 };
+	struct sess_q	 sq = { NULL, NULL, NULL, { NULL, NULL }, 0, "" };
 	struct out	 o;
 	struct out_col	 cols[NSESSION_FIELDS];
 	const struct field *fields = a->format == FORMAT_TABLE ?
