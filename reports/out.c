@@ -204,7 +204,14 @@ out_csv_val(struct out *o, const struct out_col *c, const struct out_val *v)
 	struct span	 s;
 
 	out_text_val(c, v, buf, sizeof(buf), &s);
-	if (s.p != NULL)
+	if (s.p == NULL)
+		return;
+	/* A number or time we printed, starting with a digit, is the same
+	 * as a cell: skip the escaper, byte by byte. */
+	if (c->type != OUT_TEXT && c->type != OUT_LIST && c->type != OUT_ANOMS &&
+	    s.len > 0 && s.p[0] >= '0' && s.p[0] <= '9')
+		fwrite(s.p, 1, s.len, o->f);
+	else
 		fmt_csv_cell(o->f, s.p, s.len);
 }
 
