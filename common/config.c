@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * config.c -- the configuration file: one "key value..." per line, '#'
- * starts a comment.  Each key has one setter that validates its value;
- * errors come back as "file:line: message" and the caller exits 2.
+ * starts a comment.  Each key is a row of keys[]: a path, number,
+ * duration or name read by its type into its field, or a setter of its
+ * own; every value is validated, and errors come back as "file:line:
+ * message" and the caller exits 2.
  */
 #include <sys/stat.h>
 
@@ -29,39 +31,20 @@ typedef int (*setter_fn)(struct config *, char *, char *, size_t);
 static int	 set_listen(struct config *, char *, char *, size_t);
 static int	 set_real_mx(struct config *, char *, char *, size_t);
 static int	 set_hostname(struct config *, char *, char *, size_t);
-static int	 set_db(struct config *, char *, char *, size_t);
-static int	 set_user(struct config *, char *, char *, size_t);
 static int	 set_chroot(struct config *, char *, char *, size_t);
 static int	 set_defer_stage(struct config *, char *, char *, size_t);
 static int	 set_defer_reply(struct config *, char *, char *, size_t);
-static int	 set_pipelining(struct config *, char *, char *, size_t);
-static int	 set_idle_timeout(struct config *, char *, char *, size_t);
-static int	 set_max_session(struct config *, char *, char *, size_t);
-static int	 set_max_errors(struct config *, char *, char *, size_t);
-static int	 set_queue_size(struct config *, char *, char *, size_t);
-static int	 set_batch_interval(struct config *, char *, char *, size_t);
-static int	 set_batch_max(struct config *, char *, char *, size_t);
 static int	 set_log_level(struct config *, char *, char *, size_t);
-static int	 set_log(struct config *, char *, char *, size_t);
-static int	 set_events_log(struct config *, char *, char *, size_t);
-static int	 set_greeting_delay(struct config *, char *, char *, size_t);
-static int	 set_banner_wait(struct config *, char *, char *, size_t);
-static int	 set_reply_delay(struct config *, char *, char *, size_t);
 static int	 set_stutter(struct config *, char *, char *, size_t);
 static int	 set_tarpit(struct config *, char *, char *, size_t);
-static int	 set_max_clients(struct config *, char *, char *, size_t);
-static int	 set_max_per_client(struct config *, char *, char *, size_t);
 static int	 set_metrics(struct config *, char *, char *, size_t);
 static int	 set_export(struct config *, char *, char *, size_t);
 static int	 set_sensor(struct config *, char *, char *, size_t);
 static int	 set_geoip(struct config *, char *, char *, size_t);
-static int	 set_geoip_required(struct config *, char *, char *, size_t);
-static int	 set_returning_defer(struct config *, char *, char *, size_t);
-static int	 set_returning_window(struct config *, char *, char *,
-		    size_t);
-static int	 set_client_table_size(struct config *, char *, char *,
-		    size_t);
 static int	 config_seen_id(size_t key, const char *args);
+struct key;
+static int	 config_set(struct config *, const struct key *, char *,
+		    char *, size_t);
 static int	 one_word(char *, char **, char *, size_t);
 
 /* How often a key may appear. */
@@ -70,69 +53,6 @@ static int	 set_ignore(struct config *, char *, char *, size_t);
 static int	 set_ignore_file(struct config *, char *, char *, size_t);
 static int	 set_banner(struct config *, char *, char *, size_t);
 static int	 ignore_add(struct config *, char *, char *, size_t);
-
-static const struct {
-	const char	*key;
-	setter_fn	 set;
-	int		 times;
-} keys[] = {
-	{ "listen",		set_listen, K_MANY },
-	{ "real-mx",		set_real_mx, K_MANY },
-	{ "export",		set_export, K_MANY },
-	{ "sensor",		set_sensor, K_SUB },
-	{ "geoip",		set_geoip, K_MANY },	/* split files */
-	{ "hostname",		set_hostname, K_ONCE },
-	{ "db",			set_db, K_ONCE },
-	{ "user",		set_user, K_ONCE },
-	{ "chroot",		set_chroot, K_ONCE },
-	{ "defer-stage",	set_defer_stage, K_ONCE },
-	{ "defer-reply",	set_defer_reply, K_ONCE },
-	{ "pipelining",		set_pipelining, K_ONCE },
-	{ "idle-timeout",	set_idle_timeout, K_ONCE },
-	{ "max-session",	set_max_session, K_ONCE },
-	{ "max-errors",		set_max_errors, K_ONCE },
-	{ "queue-size",		set_queue_size, K_ONCE },
-	{ "batch-interval",	set_batch_interval, K_ONCE },
-	{ "batch-max",		set_batch_max, K_ONCE },
-	{ "log-level",		set_log_level, K_ONCE },
-	{ "log",		set_log, K_ONCE },
-	{ "greeting-delay",	set_greeting_delay, K_ONCE },
-	{ "banner-wait",	set_banner_wait, K_ONCE },
-	{ "reply-delay",	set_reply_delay, K_ONCE },
-	{ "stutter",		set_stutter, K_ONCE },
-	{ "tarpit",		set_tarpit, K_ONCE },
-	{ "max-clients",	set_max_clients, K_ONCE },
-	{ "max-per-client",	set_max_per_client, K_ONCE },
-	{ "metrics",		set_metrics, K_ONCE },
-	{ "events-log",		set_events_log, K_ONCE },
-	{ "geoip-required",	set_geoip_required, K_ONCE },
-	{ "returning-defer",	set_returning_defer, K_ONCE },
-	{ "returning-window",	set_returning_window, K_ONCE },
-	{ "client-table-size",	set_client_table_size, K_ONCE },
-	{ "ignore",		set_ignore, K_MANY },
-	{ "ignore-file",	set_ignore_file, K_MANY },
-	{ "banner",		set_banner, K_ONCE },
-};
-#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
-
-static const char *sensor_mode_name(int);
-
-/*
- * The settings of K_SUB keys, by their first word, a word or any name
- * of a table of names: each is once-only (the modes of "sensor" are one
- * setting, each geoip kind is one); a first word not listed here
- * ("sensor watch") may repeat.
- */
-static const struct {
-	const char	*key, *word;
-	const char	*(*names)(int);	/* or any of these names */
-	int		 id;		/* seen bit, after the keys' own */
-	int		 each;		/* names: one setting per name */
-} subkeys[] = {
-	{ "sensor", NULL, sensor_mode_name, 0, 0 },
-	{ "sensor", "interface", NULL, 1, 0 }, { "sensor", "fpdb", NULL, 2, 0 },
-	{ "sensor", "name", NULL, 3, 0 },
-};
 
 /*
  * The names of each enumerated setting, by value: the one spelling that
@@ -158,6 +78,93 @@ CONFIG_NAMES(sensor_mode_name, "off", "auto", "on")	/* SENSOR_ */
 CONFIG_NAMES(returning_name, "off", "greeting", "reset")		/* RETURNING_ */
 CONFIG_NAMES(log_target_name, "stderr", "syslog")	/* log_syslog */
 CONFIG_NAMES(bool_name, "no", "yes")
+
+/*
+ * How a key's value is read: by its own setter (T_FN), or by its type
+ * into its field of struct config: a path (one word), a number from min
+ * to max, a duration from 1ms to max ms (T_MS0: 0 or "off" too), or one
+ * of the names of a vocabulary (T_NAME, an int field).
+ */
+enum key_type { T_FN, T_PATH, T_U32, T_MS, T_MS0, T_NAME };
+
+struct key {
+	const char	*key;
+	int		 times;		/* K_ONCE, K_MANY, K_SUB */
+	enum key_type	 type;
+	setter_fn	 set;		/* T_FN */
+	size_t		 off, size;	/* the field; size: T_PATH */
+	unsigned long	 min, max;	/* T_U32; T_MS, T_MS0: max */
+	name_fn		 names;		/* T_NAME */
+};
+
+#define KF(f)		offsetof(struct config, f)
+#define FN(fn)		T_FN, fn, 0, 0, 0, 0, NULL
+#define PATH(f)		T_PATH, NULL, KF(f), sizeof(((struct config *)0)->f), \
+			    0, 0, NULL
+#define U32(f, lo, hi)	T_U32, NULL, KF(f), 0, lo, hi, NULL
+#define MS(f, hi)	T_MS, NULL, KF(f), 0, 0, hi, NULL
+#define MS0(f, hi)	T_MS0, NULL, KF(f), 0, 0, hi, NULL
+#define NAMES(f, n)	T_NAME, NULL, KF(f), 0, 0, 0, n
+
+static const struct key keys[] = {
+	{ "listen",		K_MANY,	FN(set_listen) },
+	{ "real-mx",		K_MANY,	FN(set_real_mx) },
+	{ "export",		K_MANY,	FN(set_export) },
+	{ "sensor",		K_SUB,	FN(set_sensor) },
+	{ "geoip",		K_MANY,	FN(set_geoip) },	/* split files */
+	{ "hostname",		K_ONCE,	FN(set_hostname) },
+	{ "db",			K_ONCE,	PATH(db) },
+	{ "user",		K_ONCE,	PATH(user) },
+	{ "chroot",		K_ONCE,	FN(set_chroot) },
+	{ "defer-stage",	K_ONCE,	FN(set_defer_stage) },
+	{ "defer-reply",	K_ONCE,	FN(set_defer_reply) },
+	{ "pipelining",		K_ONCE,	NAMES(pipelining, bool_name) },
+	{ "idle-timeout",	K_ONCE,	MS(idle_timeout_ms, 3600000) },
+	{ "max-session",	K_ONCE,	MS(max_session_ms, 86400000) },
+	{ "max-errors",		K_ONCE,	U32(max_errors, 1, 1000) },
+	{ "queue-size",		K_ONCE,	U32(queue_size, 1, 10000000) },
+	{ "batch-interval",	K_ONCE,	MS(batch_interval_ms, 10000) },
+	{ "batch-max",		K_ONCE,	U32(batch_max, 1, 1000000) },
+	{ "log-level",		K_ONCE,	FN(set_log_level) },
+	/* log stderr|syslog: where the daemon's lines go. */
+	{ "log",		K_ONCE,	NAMES(log_syslog, log_target_name) },
+	{ "greeting-delay",	K_ONCE,	MS0(greeting_delay_ms, 600000) },
+	/* The last line of a multi-line greeting after DUR. */
+	{ "banner-wait",	K_ONCE,	MS0(banner_wait_ms, 10000) },
+	{ "reply-delay",	K_ONCE,	MS0(reply_delay_ms, 600000) },
+	{ "stutter",		K_ONCE,	FN(set_stutter) },
+	{ "tarpit",		K_ONCE,	FN(set_tarpit) },
+	{ "max-clients",	K_ONCE,	U32(max_clients, 1, 1000000) },
+	{ "max-per-client",	K_ONCE,	U32(max_per_client, 1, 1000000) },
+	{ "metrics",		K_ONCE,	FN(set_metrics) },
+	{ "events-log",		K_ONCE,	PATH(events_log) },
+	{ "geoip-required",	K_ONCE,	NAMES(geoip_required, bool_name) },
+	{ "returning-defer",	K_ONCE,	NAMES(returning_defer, returning_name) },
+	{ "returning-window",	K_ONCE,	MS(returning_window_ms, 86400000) },
+	{ "client-table-size",	K_ONCE,	U32(client_table_size, 64, 100000000) },
+	{ "ignore",		K_MANY,	FN(set_ignore) },
+	{ "ignore-file",	K_MANY,	FN(set_ignore_file) },
+	{ "banner",		K_ONCE,	FN(set_banner) },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/*
+ * The settings of K_SUB keys, by their first word, a word or any name
+ * of a table of names: each is once-only (the modes of "sensor" are one
+ * setting, each geoip kind is one); a first word not listed here
+ * ("sensor watch") may repeat.
+ */
+static const struct {
+	const char	*key, *word;
+	const char	*(*names)(int);	/* or any of these names */
+	int		 id;		/* seen bit, after the keys' own */
+	int		 each;		/* names: one setting per name */
+} subkeys[] = {
+	{ "sensor", NULL, sensor_mode_name, 0, 0 },
+	{ "sensor", "interface", NULL, 1, 0 }, { "sensor", "fpdb", NULL, 2, 0 },
+	{ "sensor", "name", NULL, 3, 0 },
+};
+
 
 /* The value named w, or -1. */
 static int
@@ -484,25 +491,6 @@ set_path(char *dst, size_t dstlen, char *args, char *err, size_t errlen)
 }
 
 static int
-set_events_log(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_path(c->events_log, sizeof(c->events_log), args, err,
-	    errlen);
-}
-
-static int
-set_db(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_path(c->db, sizeof(c->db), args, err, errlen);
-}
-
-static int
-set_user(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_path(c->user, sizeof(c->user), args, err, errlen);
-}
-
-static int
 set_chroot(struct config *c, char *args, char *err, size_t errlen)
 {
 	if (set_path(c->chroot, sizeof(c->chroot), args, err, errlen) == -1)
@@ -571,45 +559,6 @@ set_defer_reply(struct config *c, char *args, char *err, size_t errlen)
 }
 
 static int
-set_bool(int *dst, char *args, char *err, size_t errlen)
-{
-	return set_name(dst, bool_name, args, err, errlen);
-}
-
-static int
-set_pipelining(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_bool(&c->pipelining, args, err, errlen);
-}
-
-static int
-set_idle_timeout(struct config *c, char *args, char *err, size_t errlen)
-{
-	char *w;
-
-	return one_word(args, &w, err, errlen) == -1 ? -1 :
-	    parse_ms(w, 3600000, &c->idle_timeout_ms, err, errlen);
-}
-
-static int
-set_max_session(struct config *c, char *args, char *err, size_t errlen)
-{
-	char *w;
-
-	return one_word(args, &w, err, errlen) == -1 ? -1 :
-	    parse_ms(w, 86400000, &c->max_session_ms, err, errlen);
-}
-
-static int
-set_batch_interval(struct config *c, char *args, char *err, size_t errlen)
-{
-	char *w;
-
-	return one_word(args, &w, err, errlen) == -1 ? -1 :
-	    parse_ms(w, 10000, &c->batch_interval_ms, err, errlen);
-}
-
-static int
 set_u32(uint32_t *dst, unsigned long min, unsigned long max, char *args,
     char *err, size_t errlen)
 {
@@ -624,24 +573,6 @@ set_u32(uint32_t *dst, unsigned long min, unsigned long max, char *args,
 }
 
 static int
-set_max_errors(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_u32(&c->max_errors, 1, 1000, args, err, errlen);
-}
-
-static int
-set_queue_size(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_u32(&c->queue_size, 1, 10000000, args, err, errlen);
-}
-
-static int
-set_batch_max(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_u32(&c->batch_max, 1, 1000000, args, err, errlen);
-}
-
-static int
 set_log_level(struct config *c, char *args, char *err, size_t errlen)
 {
 	char	*w;
@@ -653,13 +584,6 @@ set_log_level(struct config *c, char *args, char *err, size_t errlen)
 		return name_bad(log_level_name, w, err, errlen);
 	c->log_level = l;
 	return 0;
-}
-
-/* log stderr|syslog: where the daemon's lines go. */
-static int
-set_log(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_name(&c->log_syslog, log_target_name, args, err, errlen);
 }
 
 /* A duration that may be 0 ("off", "0", "0ms" as config_dump() says). */
@@ -677,25 +601,6 @@ parse_ms0(char *args, uint64_t max, uint32_t *out, char *err, size_t errlen)
 		return 0;
 	}
 	return parse_ms(w, max, out, err, errlen);
-}
-
-static int
-set_greeting_delay(struct config *c, char *args, char *err, size_t errlen)
-{
-	return parse_ms0(args, 600000, &c->greeting_delay_ms, err, errlen);
-}
-
-/* "banner-wait DUR": the last line of a multi-line greeting after DUR. */
-static int
-set_banner_wait(struct config *c, char *args, char *err, size_t errlen)
-{
-	return parse_ms0(args, 10000, &c->banner_wait_ms, err, errlen);
-}
-
-static int
-set_reply_delay(struct config *c, char *args, char *err, size_t errlen)
-{
-	return parse_ms0(args, 600000, &c->reply_delay_ms, err, errlen);
 }
 
 /* "stutter DUR [BYTES]": BYTES of a reply every DUR (spamd's stutter). */
@@ -726,18 +631,6 @@ set_tarpit(struct config *c, char *args, char *err, size_t errlen)
 		return -1;
 	c->tarpit = (enum tarpit_who)v;
 	return 0;
-}
-
-static int
-set_max_clients(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_u32(&c->max_clients, 1, 1000000, args, err, errlen);
-}
-
-static int
-set_max_per_client(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_u32(&c->max_per_client, 1, 1000000, args, err, errlen);
 }
 
 /*
@@ -876,12 +769,6 @@ set_geoip(struct config *c, char *args, char *err, size_t errlen)
 	return name_bad(geo_kind_name, kind, err, errlen);
 }
 
-static int
-set_geoip_required(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_bool(&c->geoip_required, args, err, errlen);
-}
-
 /*
  * "sensor on|off|auto", "sensor interface NAME", "sensor fpdb PATH...|none",
  * "sensor watch ADDR[:PORT] [mx N]" (a decoy address nothing listens on,
@@ -971,29 +858,33 @@ set_sensor(struct config *c, char *args, char *err, size_t errlen)
 	return -1;
 }
 
-/* "returning-defer reset|greeting|off" (tarpit/recent.c). */
+/*
+ * Sets key k of c from args: by the key's own setter, or by its type
+ * into its field.  0, or -1 with err set.
+ */
 static int
-set_returning_defer(struct config *c, char *args, char *err, size_t errlen)
-{
-	return set_name(&c->returning_defer, returning_name, args, err,
-	    errlen);
-}
-
-static int
-set_returning_window(struct config *c, char *args, char *err, size_t errlen)
-{
-	char *w;
-
-	return one_word(args, &w, err, errlen) == -1 ? -1 :
-	    parse_ms(w, 86400000, &c->returning_window_ms, err, errlen);
-}
-
-static int
-set_client_table_size(struct config *c, char *args, char *err,
+config_set(struct config *c, const struct key *k, char *args, char *err,
     size_t errlen)
 {
-	return set_u32(&c->client_table_size, 64, 100000000, args, err,
-	    errlen);
+	void	*f = (char *)c + k->off;
+	char	*w;
+
+	switch (k->type) {
+	case T_FN:
+		return k->set(c, args, err, errlen);
+	case T_PATH:
+		return set_path(f, k->size, args, err, errlen);
+	case T_U32:
+		return set_u32(f, k->min, k->max, args, err, errlen);
+	case T_MS:
+		return one_word(args, &w, err, errlen) == -1 ? -1 :
+		    parse_ms(w, k->max, f, err, errlen);
+	case T_MS0:
+		return parse_ms0(args, k->max, f, err, errlen);
+	case T_NAME:
+		return set_name(f, k->names, args, err, errlen);
+	}
+	return -1;
 }
 
 /*
@@ -1249,7 +1140,7 @@ config_parse_line(struct config *c, const char *file, int lineno,
 			return -1;
 		}
 		c->lineno = lineno;
-		if (keys[i].set(c, p, err, sizeof(err)) == 0) {
+		if (config_set(c, &keys[i], p, err, sizeof(err)) == 0) {
 			if (id >= 0 && id < CONFIG_SEEN_MAX) {
 				c->seen |= 1ull << id;
 				c->seen_line[id] = (uint16_t)lineno;

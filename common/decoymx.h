@@ -414,6 +414,23 @@ size_t		 log_escape(const char *, size_t, char *, size_t);
 const char	*log_endpoint(const char *ip, unsigned port, char *, size_t);
 const char	*log_anomalies(uint32_t, char *, size_t);
 
+/* opt.c: the option tables of the subcommands */
+struct opt {
+	const char	*name;		/* --name */
+	int		 letter;	/* -x, or 0 */
+	int		 arg;		/* takes a value */
+	int		(*set)(void *ctx, const struct opt *, const char *v,
+			    char *err, size_t errlen);	/* 0, or -1 */
+	size_t		 off;		/* the field opt_set_*() fill */
+};
+int		 opt_parse(int argc, char **argv, const struct opt *, size_t,
+		    void *ctx, char **words, int maxwords, int *nwords,
+		    char *err, size_t errlen);
+int		 opt_set_str(void *, const struct opt *, const char *, char *,
+		    size_t);
+int		 opt_set_flag(void *, const struct opt *, const char *, char *,
+		    size_t);
+
 /* suggest.c */
 struct suggest {
 	const char	*word, *best;

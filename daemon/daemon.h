@@ -3,8 +3,8 @@
  * daemon.h -- the top part: the program.  The command table and main()
  * (main.c), the process model of "decoymx run" (proc.c), and the entry
  * points of the commands whose work lives in a library part: "decoymx
- * sensor" (offline.c) and "decoymx db" (db.c); what it plugs into the
- * parts below (hooks.c).  Nothing below daemon/
+ * sensor" (offline.c), "decoymx db" (db.c) and "decoymx geo" (geo.c);
+ * what it plugs into the parts below (hooks.c).  Nothing below daemon/
  * includes this header (doc/DESIGN.md §2).
  *
  * Prototypes are grouped by the file that defines them.
@@ -29,5 +29,8 @@ int		 cmd_sensor(int argc, char **argv);
 
 /* db.c */
 int		 cmd_db(int argc, char **argv, const char *default_db);
+
+/* geo.c: "decoymx geo lookup". */
+int		 cmd_geo(int argc, char **argv);
 
 #endif /* DAEMON_H */

@@ -3,7 +3,7 @@
  * hooks.c -- what the program plugs into the parts below it, so that no
  * lower part calls up (doc/DESIGN.md §2): the parser of a configured
  * export line (common/config.c) is the export command's own option
- * table (reports/export.c), and the store loop (store/ingest.c) runs the
+ * table (reports/export_opts.c), and the store loop (store/ingest.c) runs the
  * periodic exports (reports/) from those parsed options and reloads
  * through proc_reload() (daemon/proc.c).
  *

@@ -19,8 +19,8 @@
  *
  * Exports cmd_sensor().
  */
-#include <getopt.h>
 #include <pcap.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +36,9 @@
 enum fmt { FMT_JSON, FMT_TABLE, FMT_NONE };
 
 struct offline {
+	const char	*file, *dbpath;		/* --read, --db */
+	const char	*fpdbs[MAX_FPDB];	/* --fpdb */
+	int		 nfpdb;
 	struct config	 conf;
 	int		 have_conf;
 	uint16_t	 ports[MAX_PORTS];
@@ -59,6 +62,14 @@ static int	 offline_wanted(struct offline *, const struct syn *,
 static void	 offline_print(struct offline *, const struct syn_rec *,
 		    const struct fp_match *);
 static int	 offline_run(struct offline *, const char *);
+static int	 offline_opt_fpdb(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 offline_opt_format(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 offline_opt_port(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 offline_opt_config(void *, const struct opt *, const char *,
+		    char *, size_t);
 
 static int
 offline_usage(void)
@@ -246,74 +257,116 @@ dberr:
 	return EXIT_RUNTIME;
 }
 
+/* --fpdb PATH, up to MAX_FPDB of them. */
+static int
+offline_opt_fpdb(void *ctx, const struct opt *opt, const char *v,
+    char *err, size_t errlen)
+{
+	struct offline	*o = ctx;
+
+	(void)opt;
+	if (o->nfpdb == MAX_FPDB) {
+		snprintf(err, errlen, "--fpdb: more than %d files", MAX_FPDB);
+		return -1;
+	}
+	o->fpdbs[o->nfpdb++] = v;
+	return 0;
+}
+
+/* --format json|table|none */
+static int
+offline_opt_format(void *ctx, const struct opt *opt, const char *v,
+    char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		[FMT_JSON] = "json", [FMT_TABLE] = "table", [FMT_NONE] = "none"
+	};
+	struct offline	*o = ctx;
+
+	(void)opt;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0) {
+			o->fmt = (enum fmt)i;
+			return 0;
+		}
+	snprintf(err, errlen, "bad --format %s: want json, table or none", v);
+	return -1;
+}
+
+/* --port N, up to MAX_PORTS of them. */
+static int
+offline_opt_port(void *ctx, const struct opt *opt, const char *v,
+    char *err, size_t errlen)
+{
+	struct offline	*o = ctx;
+	char		*end;
+	long		 port = strtol(v, &end, 10);
+
+	(void)opt;
+	if (*v == '\0' || *end != '\0' || port < 1 || port > 65535 ||
+	    o->nports == MAX_PORTS) {
+		snprintf(err, errlen, "bad --port %s: want 1 to 65535, at most "
+		    "%d times", v, MAX_PORTS);
+		return -1;
+	}
+	o->ports[o->nports++] = (uint16_t)port;
+	return 0;
+}
+
+/* -c FILE: the configuration; config_load() says what is wrong. */
+static int
+offline_opt_config(void *ctx, const struct opt *opt, const char *v,
+    char *err, size_t errlen)
+{
+	struct offline	*o = ctx;
+
+	(void)opt;
+	(void)errlen;
+	err[0] = '\0';
+	if (config_load(&o->conf, v) == -1)
+		return -1;
+	o->have_conf = 1;
+	return 0;
+}
+
+static const struct opt offline_optv[] = {
+	{ "read", 'r', 1, opt_set_str, offsetof(struct offline, file) },
+	{ "fpdb", 0, 1, offline_opt_fpdb, 0 },
+	{ "format", 0, 1, offline_opt_format, 0 },
+	{ "db", 0, 1, opt_set_str, offsetof(struct offline, dbpath) },
+	{ "port", 0, 1, offline_opt_port, 0 },
+	{ "config", 'c', 1, offline_opt_config, 0 },
+};
+
 /* "decoymx sensor --read FILE ...": returns the exit status. */
 int
 cmd_sensor(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "read",	required_argument, NULL, 'r' },
-		{ "fpdb",	required_argument, NULL, 'f' },
-		{ "format",	required_argument, NULL, 'F' },
-		{ "db",		required_argument, NULL, 'd' },
-		{ "port",	required_argument, NULL, 'p' },
-		{ "config",	required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct offline	*o;
-	const char	*file = NULL, *dbpath = NULL, *fpdbs[MAX_FPDB];
-	char		 err[512], *end;
-	int		 nfpdb = 0, ch, status = EXIT_USAGE;
-	long		 port;
+	char		 err[512];
+	int		 nwords, rv, status = EXIT_USAGE;
 
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return EXIT_RUNTIME;
 	config_defaults(&o->conf);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "r:c:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': file = optarg; break;
-		case 'd': dbpath = optarg; break;
-		case 'f':
-			if (nfpdb == MAX_FPDB)
-				goto usage;
-			fpdbs[nfpdb++] = optarg;
-			break;
-		case 'F':
-			if (strcmp(optarg, "json") == 0)
-				o->fmt = FMT_JSON;
-			else if (strcmp(optarg, "table") == 0)
-				o->fmt = FMT_TABLE;
-			else if (strcmp(optarg, "none") == 0)
-				o->fmt = FMT_NONE;
-			else
-				goto usage;
-			break;
-		case 'p':
-			port = strtol(optarg, &end, 10);
-			if (*end != '\0' || port < 1 || port > 65535 ||
-			    o->nports == MAX_PORTS)
-				goto usage;
-			o->ports[o->nports++] = (uint16_t)port;
-			break;
-		case 'c':
-			if (config_load(&o->conf, optarg) == -1)
-				goto out;
-			o->have_conf = 1;
-			break;
-		default:
-			goto usage;
-		}
+	if ((rv = opt_parse(argc, argv, offline_optv, sizeof(offline_optv) /
+	    sizeof(offline_optv[0]), o, argv + 1, argc - 1, &nwords, err,
+	    sizeof(err))) != 0) {
+		if (err[0] == '\0')
+			goto out;	/* the configuration said why */
+		fprintf(stderr, "decoymx sensor: %s\n", err);
+		goto usage;
 	}
-	if (file == NULL || optind != argc)
+	if (o->file == NULL || nwords != 0)
 		goto usage;
 	if (o->nports == 0)
 		o->ports[o->nports++] = 25;
 	status = EXIT_RUNTIME;
-	if (offline_fpdb(o, fpdbs, nfpdb) == -1 ||
+	if (offline_fpdb(o, o->fpdbs, o->nfpdb) == -1 ||
 	    (o->tab = syntab_new()) == NULL)
 		goto out;
-	if (dbpath != NULL) {
-		if ((o->st = store_open(dbpath, STORE_RW, err,
+	if (o->dbpath != NULL) {
+		if ((o->st = store_open(o->dbpath, STORE_RW, err,
 		    sizeof(err))) == NULL ||
 		    (o->ss = synstore_new(o->st, o->db, 1, err,
 		    sizeof(err))) == NULL) {
@@ -321,7 +374,7 @@ cmd_sensor(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = offline_run(o, file);
+	status = offline_run(o, o->file);
 	goto out;
 usage:
 	status = offline_usage();

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * export.h -- what export.c (the blocklist exports) and export_share.c
- * (ipset and the sharing formats) share: the collected list, the options
- * and the format table's row.
+ * export.h -- what the files of "decoymx export" share: export_run.c
+ * (the command and the run), export_opts.c (the options and the format
+ * table), export_list.c
+ * (the listing), export_formats.c and export_share.c (the writers) and
+ * export_file.c (the atomic replacement): the collected list, the
+ * options and the format table's row.
  */
 #ifndef EXPORT_H
 #define EXPORT_H
@@ -74,7 +77,7 @@ struct export_fmt {
 	const char	*json_head;	/* NULL: "# ..." comment header */
 };
 
-/* What an export_share.c format needs beyond a row of export.c's table. */
+/* What an export_share.c format needs beyond a row of export_fmts[]. */
 struct share_fmt {
 	const char	*name;
 	void		(*head)(const struct export_opts *,
@@ -84,6 +87,41 @@ struct share_fmt {
 			    char *buf, size_t len);	/* -o is a directory */
 	int		 nopad;		/* the first line is data (CSV) */
 };
+
+/* export_opts.c */
+extern const struct export_fmt export_fmts[];
+extern const size_t export_nfmts;
+void		 export_defaults(struct export_opts *);
+int		 export_parse(int, char **, struct export_opts *, char *,
+		    size_t);
+
+/* export_list.c */
+int		 export_collect(sqlite3 *, const struct export_opts *,
+		    const struct allowlist *, struct export_list *, char *,
+		    size_t);
+
+/* export_formats.c */
+size_t		 export_addr(const uint8_t *, int, char *, size_t);
+size_t		 export_net(const struct export_entry *, char *, size_t);
+void		 export_excl(const struct export_list *, size_t,
+		    struct export_entry *);
+size_t		 export_excl_net(const struct export_list *, size_t, char *,
+		    size_t);
+void		 export_rbldnsd(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+void		 export_postfix(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+void		 export_nft(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+void		 export_plain(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+void		 export_json(const struct export_opts *,
+		    const struct export_list *, FILE *, int);
+
+/* export_file.c */
+FILE		*export_body_open(struct export_body *);
+int		 export_commit(const char *, const char *, const char *,
+		    size_t, int, char *, size_t);
 
 /* export_share.c */
 const struct share_fmt *share_fmt(const char *name);

@@ -2,7 +2,7 @@
 /*
  * export_share.c -- the export formats for blocking with ipset and for
  * sharing intelligence in the formats other people use, registered in
- * export.c's table (they see the same collected list):
+ * export_opts.c's table (they see the same collected list):
  *
  *	ipset		an "ipset restore" file that fills NAME4-new and
  *			NAME6-new (hash:net) and swaps them with NAME4 and
@@ -51,6 +51,11 @@ static const uint8_t share_ns[16] = {
 	0x9e, 0x21, 0x5d, 0x0a, 0x7b, 0x3c, 0x9f, 0x44
 };
 
+/* The identity of an entry in stix and misp (share_item). */
+struct share_item {
+	char	 net[ADDR_STRLEN + 8], u[37], t1[64], t2[64], why[160];
+};
+
 struct share_sha1 {
 	uint32_t	 h[5];
 	uint8_t		 buf[64];
@@ -62,10 +67,11 @@ static void	 share_sha1_block(struct share_sha1 *, const uint8_t *);
 static void	 share_sha1_add(struct share_sha1 *, const void *, size_t);
 static void	 share_uuid5(const char *, char *);
 static void	 share_sensor(const struct export_opts *, char *, size_t);
-static size_t	 share_net(const struct export_entry *, char *, size_t);
 static void	 share_reasons(uint32_t, const char *, char *, size_t);
 static void	 share_time(int64_t, int offset, char *, size_t);
 static int	 share_skip(const struct export_entry *);
+static void	 share_item(const struct export_entry *, const char *,
+		    const char *, int, const char *, struct share_item *);
 static void	 share_ipset_family(const struct export_opts *,
 		    const struct export_list *, FILE *, int);
 static void	 share_misp_event(const struct export_opts *, FILE *,
@@ -172,20 +178,6 @@ share_sensor(const struct export_opts *o, char *buf, size_t len)
 			*p = '_';
 }
 
-/* "ADDR" or "ADDR/LEN" of an entry.  Returns the length. */
-static size_t
-share_net(const struct export_entry *e, char *buf, size_t len)
-{
-	char	 a[ADDR_STRLEN];
-
-	if (inet_ntop(e->family == 4 ? AF_INET : AF_INET6, e->addr, a,
-	    sizeof(a)) == NULL)
-		strlcpy_(a, "?", sizeof(a));
-	if (e->prefix == (e->family == 4 ? 32 : 128))
-		return (size_t)snprintf(buf, len, "%s", a);
-	return (size_t)snprintf(buf, len, "%s/%u", a, e->prefix);
-}
-
 /* The reason names of bits joined by sep. */
 static void
 share_reasons(uint32_t bits, const char *sep, char *buf, size_t len)
@@ -213,6 +205,25 @@ share_time(int64_t us, int offset, char *buf, size_t len)
 		strlcpy_(buf, t, len);
 	else
 		snprintf(buf, len, "%.*s+00:00", offset == 2 ? 19 : 23, t);
+}
+
+/*
+ * What stix and misp say of an entry e into it: its network, the UUID
+ * of "KIND:SENSOR:NET", its first and last sighting (share_time() with
+ * offset) and its reason names joined by sep.
+ */
+static void
+share_item(const struct export_entry *e, const char *kind,
+    const char *sensor, int offset, const char *sep, struct share_item *it)
+{
+	char	 name[SHARE_NAME_MAX + 96];
+
+	export_net(e, it->net, sizeof(it->net));
+	snprintf(name, sizeof(name), "%s:%s:%s", kind, sensor, it->net);
+	share_uuid5(name, it->u);
+	share_time(e->first_us, offset, it->t1, sizeof(it->t1));
+	share_time(e->last_us, offset, it->t2, sizeof(it->t2));
+	share_reasons(e->reasons, sep, it->why, sizeof(it->why));
 }
 
 /* Whether an entry stays out of the sharing formats (the test entry). */
@@ -269,18 +280,13 @@ share_ipset_family(const struct export_opts *o, const struct export_list *l,
 	for (size_t i = 0; i < l->n; i++) {
 		if (l->e[i].family != family || share_skip(&l->e[i]))
 			continue;
-		share_net(&l->e[i], net, sizeof(net));
+		export_net(&l->e[i], net, sizeof(net));
 		fprintf(f, "add %s-new %s\n", set, net);
 	}
 	for (size_t i = 0; i < l->nexcl; i++) {
-		struct export_entry x = { 0 };
-
 		if (l->excl[i].family != family)
 			continue;
-		x.family = (uint8_t)family;
-		x.prefix = (uint8_t)l->excl[i].prefix;
-		memcpy(x.addr, l->excl[i].addr, sizeof(x.addr));
-		share_net(&x, net, sizeof(net));
+		export_excl_net(l, i, net, sizeof(net));
 		fprintf(f, "add %s-new %s nomatch\n", set, net);
 	}
 	fprintf(f, "swap %s-new %s\ndestroy %s-new\n", set, set, set);
@@ -317,7 +323,7 @@ share_abuseipdb(const struct export_opts *o, const struct export_list *l,
 
 		if (share_skip(e) || e->prefix != (e->family == 4 ? 32 : 128))
 			continue;
-		share_net(e, net, sizeof(net));
+		export_net(e, net, sizeof(net));
 		share_time(e->first_us, 2, when, sizeof(when));
 		share_reasons(e->reasons, ", ", why, sizeof(why));
 		fprintf(f, "%s,11,%s,\"Spam bot at a nolisting decoy MX "
@@ -351,9 +357,9 @@ void
 share_stix(const struct export_opts *o, const struct export_list *l,
     FILE *f, int part)
 {
-	char	 sensor[SHARE_NAME_MAX], name[SHARE_NAME_MAX + 96];
-	char	 ident[37], u[37], net[ADDR_STRLEN + 8], t1[64], t2[64];
-	char	 labels[160];
+	char			 sensor[SHARE_NAME_MAX], name[SHARE_NAME_MAX + 96];
+	char			 ident[37];
+	struct share_item	 it;
 
 	(void)part;
 	share_sensor(o, sensor, sizeof(sensor));
@@ -370,21 +376,16 @@ share_stix(const struct export_opts *o, const struct export_list *l,
 
 		if (share_skip(e))
 			continue;
-		share_net(e, net, sizeof(net));
-		snprintf(name, sizeof(name), "indicator:%s:%s", sensor, net);
-		share_uuid5(name, u);
-		share_time(e->first_us, 0, t1, sizeof(t1));
-		share_time(e->last_us, 0, t2, sizeof(t2));
-		share_reasons(e->reasons, "\",\"", labels, sizeof(labels));
+		share_item(e, "indicator", sensor, 0, "\",\"", &it);
 		fprintf(f, ",\n{\"type\":\"indicator\",\"spec_version\":"
 		    "\"2.1\",\"id\":\"indicator--%s\",\"created_by_ref\":"
 		    "\"identity--%s\",\"created\":\"%s\",\"modified\":\"%s\","
 		    "\"name\":\"spam bot %s\",\"indicator_types\":"
 		    "[\"malicious-activity\"],\"pattern\":\"[%s:value = '%s']\","
 		    "\"pattern_type\":\"stix\",\"pattern_version\":\"2.1\","
-		    "\"valid_from\":\"%s\",\"labels\":[\"%s\"]}", u, ident,
-		    t1, t2, net, e->family == 4 ? "ipv4-addr" : "ipv6-addr",
-		    net, t1, labels);
+		    "\"valid_from\":\"%s\",\"labels\":[\"%s\"]}", it.u, ident,
+		    it.t1, it.t2, it.net, e->family == 4 ? "ipv4-addr" :
+		    "ipv6-addr", it.net, it.t1, it.why);
 	}
 	fputs("]}\n", f);
 }
@@ -462,10 +463,11 @@ void
 share_misp(const struct export_opts *o, const struct export_list *l,
     FILE *f, int part)
 {
-	char	 sensor[SHARE_NAME_MAX], name[SHARE_NAME_MAX + 96], ev[37];
-	char	 u[37], net[ADDR_STRLEN + 8], t1[64], t2[64], why[160];
-	size_t	 n, k = 0;
-	int64_t	 last = share_last(l, &n);
+	char			 sensor[SHARE_NAME_MAX], name[SHARE_NAME_MAX + 96];
+	char			 ev[37];
+	struct share_item	 it;
+	size_t			 n, k = 0;
+	int64_t			 last = share_last(l, &n);
 
 	share_sensor(o, sensor, sizeof(sensor));
 	snprintf(name, sizeof(name), "misp-event:%s", sensor);
@@ -486,21 +488,15 @@ share_misp(const struct export_opts *o, const struct export_list *l,
 
 		if (share_skip(e))
 			continue;
-		share_net(e, net, sizeof(net));
-		snprintf(name, sizeof(name), "misp-attribute:%s:%s", sensor,
-		    net);
-		share_uuid5(name, u);
-		share_time(e->first_us, 1, t1, sizeof(t1));
-		share_time(e->last_us, 1, t2, sizeof(t2));
-		share_reasons(e->reasons, " ", why, sizeof(why));
+		share_item(e, "misp-attribute", sensor, 1, " ", &it);
 		fprintf(f, "%s\n{\"id\":\"%zu\",\"event_id\":\"1\",\"uuid\":"
 		    "\"%s\",\"type\":\"ip-src\",\"category\":\"Network "
 		    "activity\",\"to_ids\":true,\"distribution\":\"5\","
 		    "\"sharing_group_id\":\"0\",\"timestamp\":\"%lld\","
 		    "\"comment\":\"%s\",\"deleted\":false,\"value\":\"%s\","
 		    "\"first_seen\":\"%s\",\"last_seen\":\"%s\",\"Tag\":[",
-		    k ? "," : "", k + 1, u, (long long)(e->last_us / 1000000),
-		    why, net, t1, t2);
+		    k ? "," : "", k + 1, it.u, (long long)(e->last_us /
+		    1000000), it.why, it.net, it.t1, it.t2);
 		for (int r = 0, first = 1; r < REASON_MAX; r++)
 			if (e->reasons & (1u << r)) {
 				fprintf(f, "%s{\"name\":\"decoymx:reason="

@@ -9,8 +9,8 @@
  * Text always goes through fmt_json_str(), fmt_csv_cell() or the table
  * writer; numbers and times are formatted here from integers.
  *
- * Exports out_begin(), out_row(), out_row_vals(), out_end(),
- * out_csv_header(), out_prepare(), out_table_exists() and
+ * Exports out_begin(), out_row(), out_row_vals(), out_stmt_val(),
+ * out_end(), out_csv_header(), out_prepare(), out_table_exists() and
  * out_set_sink().
  */
 #include <stdlib.h>
@@ -31,8 +31,6 @@ static void	 out_csv_val(struct out *, const struct out_col *,
 		    const struct out_val *);
 static void	 out_text_val(const struct out_col *, const struct out_val *,
 		    char *, size_t, struct span *);
-static void	 out_stmt_val(sqlite3_stmt *, int, enum out_type,
-		    struct out_val *);
 
 /* The names of the anomaly bits set, space-separated, into buf. */
 static void
@@ -130,7 +128,14 @@ out_json_val(struct out *o, const struct out_col *c, const struct out_val *v)
 		fprintf(o->f, "%lld", (long long)v->i);
 		break;
 	case OUT_REAL:
+	case OUT_SECONDS:
 		fprintf(o->f, "%.3f", v->d);
+		break;
+	case OUT_LIST:
+		if (v->j.p == NULL)
+			fputs("null", o->f);
+		else
+			fwrite(v->j.p, 1, v->j.len, o->f);
 		break;
 	case OUT_TIME:
 		util_iso8601(v->i, buf, sizeof(buf));
@@ -160,7 +165,7 @@ out_text_val(const struct out_col *c, const struct out_val *v, char *buf,
 {
 	s->p = buf;
 	buf[0] = '\0';
-	if (c->type == OUT_TEXT) {
+	if (c->type == OUT_TEXT || c->type == OUT_LIST) {
 		*s = v->s;
 		return;
 	}
@@ -176,6 +181,9 @@ out_text_val(const struct out_col *c, const struct out_val *v, char *buf,
 	case OUT_REAL:
 		snprintf(buf, len, "%.1f", v->d);
 		break;
+	case OUT_SECONDS:
+		snprintf(buf, len, "%.3f", v->d);
+		break;
 	case OUT_TIME:
 		util_iso8601(v->i, buf, len);
 		break;
@@ -183,6 +191,7 @@ out_text_val(const struct out_col *c, const struct out_val *v, char *buf,
 		out_anoms(v->i, buf, len);
 		break;
 	case OUT_TEXT:
+	case OUT_LIST:
 		break;
 	}
 	s->len = strlen(buf);
@@ -195,7 +204,14 @@ out_csv_val(struct out *o, const struct out_col *c, const struct out_val *v)
 	struct span	 s;
 
 	out_text_val(c, v, buf, sizeof(buf), &s);
-	if (s.p != NULL)
+	if (s.p == NULL)
+		return;
+	/* A number or time we printed, starting with a digit, is the same
+	 * as a cell: skip the escaper, byte by byte. */
+	if (c->type != OUT_TEXT && c->type != OUT_LIST && c->type != OUT_ANOMS &&
+	    s.len > 0 && s.p[0] >= '0' && s.p[0] <= '9')
+		fwrite(s.p, 1, s.len, o->f);
+	else
 		fmt_csv_cell(o->f, s.p, s.len);
 }
 
@@ -259,8 +275,8 @@ out_row_vals(struct out *o, const struct out_val *vals)
 	return ret;
 }
 
-/* The values of column col of q as the type t. */
-static void
+/* The value of column col of q as the type t into v (text points into q). */
+void
 out_stmt_val(sqlite3_stmt *q, int col, enum out_type t, struct out_val *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -268,12 +284,12 @@ out_stmt_val(sqlite3_stmt *q, int col, enum out_type t, struct out_val *v)
 		v->null = 1;
 		return;
 	}
-	if (t == OUT_TEXT) {
+	if (t == OUT_TEXT || t == OUT_LIST) {
 		v->s.p = (const char *)sqlite3_column_text(q, col);
 		v->s.len = (size_t)sqlite3_column_bytes(q, col);
 		if (v->s.p == NULL)
 			v->s.p = "";
-	} else if (t == OUT_REAL)
+	} else if (t == OUT_REAL || t == OUT_SECONDS)
 		v->d = sqlite3_column_double(q, col);
 	else
 		v->i = sqlite3_column_int64(q, col);

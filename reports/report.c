@@ -18,8 +18,8 @@
  * Exports cmd_report().
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,63 +42,84 @@ enum {
 	C_OS_CLASS, C_SENSOR, C_TXN_TOTAL, C_VIA
 };
 
-/* How a field is rendered from its column. */
+/*
+ * How a field is made from the row: a column as it is (K_INT, K_TEXT,
+ * K_TIME, K_ANOM), or built: the duration, the lists of the session's
+ * recipients, AUTH attempts and transactions, and for the table the
+ * decoy as ADDR:PORT and every sender.
+ */
 enum kind {
-	K_INT, K_TEXT, K_TIME, K_DURATION, K_RCPTS, K_AUTH, K_ANOM, K_TXNS
+	K_INT, K_TEXT, K_TIME, K_DURATION, K_RCPTS, K_AUTH, K_ANOM, K_TXNS,
+	K_DST, K_SENDERS
 };
 
 struct field {
 	const char	*name;
 	int		 col;
 	enum kind	 kind;
+	int		 flags;		/* table: FMT_RIGHT, FMT_SHRINK */
+};
+
+/* The out.c type of each kind. */
+static const enum out_type kind_type[] = {
+	[K_INT] = OUT_INT, [K_TEXT] = OUT_TEXT, [K_TIME] = OUT_TIME,
+	[K_DURATION] = OUT_SECONDS, [K_RCPTS] = OUT_LIST,
+	[K_AUTH] = OUT_LIST, [K_ANOM] = OUT_ANOMS, [K_TXNS] = OUT_LIST,
+	[K_DST] = OUT_TEXT, [K_SENDERS] = OUT_TEXT,
 };
 
 /* The JSON objects and CSV columns of "report sessions", in order. */
 static const struct field session_fields[] = {
-	{ "id",			C_ID,		K_INT },
-	{ "uid",		C_UID,		K_TEXT },
-	{ "start",		C_START,	K_TIME },
-	{ "end",		C_END,		K_TIME },
-	{ "duration",		C_START,	K_DURATION },
-	{ "src_ip",		C_SRC_IP,	K_TEXT },
-	{ "src_port",		C_SRC_PORT,	K_INT },
-	{ "dst_ip",		C_DST_IP,	K_TEXT },
-	{ "dst_port",		C_DST_PORT,	K_INT },
-	{ "mx_pref",		C_MX_PREF,	K_INT },
-	{ "role",		C_ROLE,		K_TEXT },
-	{ "greeting_delay_ms",	C_GREET,	K_INT },
-	{ "helo_verb",		C_HELO_VERB,	K_TEXT },
-	{ "helo",		C_HELO,		K_TEXT },
-	{ "mail_from",		C_MAIL_FROM,	K_TEXT },
-	{ "rcpt_to",		C_ID,		K_RCPTS },
-	{ "auth",		C_ID,		K_AUTH },
-	{ "stage",		C_STAGE,	K_TEXT },
-	{ "reply_code",		C_REPLY,	K_INT },
-	{ "close_reason",	C_REASON,	K_TEXT },
-	{ "bytes_in",		C_BYTES_IN,	K_INT },
-	{ "bytes_out",		C_BYTES_OUT,	K_INT },
-	{ "anomalies",		C_ANOM,		K_ANOM },
-	{ "country",		C_COUNTRY,	K_TEXT },
-	{ "asn",		C_ASN,		K_INT },
-	{ "as_org",		C_AS_ORG,	K_TEXT },
-	{ "os",			C_OS,		K_TEXT },
-	{ "os_class",		C_OS_CLASS,	K_TEXT },
-	{ "sensor",		C_SENSOR,	K_TEXT },
-	{ "transactions_total",	C_TXN_TOTAL,	K_INT },
-	{ "transactions",	C_ID,		K_TXNS },
-	{ "via",		C_VIA,		K_TEXT },
+	{ "id",			C_ID,		K_INT, 0 },
+	{ "uid",		C_UID,		K_TEXT, 0 },
+	{ "start",		C_START,	K_TIME, 0 },
+	{ "end",		C_END,		K_TIME, 0 },
+	{ "duration",		C_START,	K_DURATION, 0 },
+	{ "src_ip",		C_SRC_IP,	K_TEXT, 0 },
+	{ "src_port",		C_SRC_PORT,	K_INT, 0 },
+	{ "dst_ip",		C_DST_IP,	K_TEXT, 0 },
+	{ "dst_port",		C_DST_PORT,	K_INT, 0 },
+	{ "mx_pref",		C_MX_PREF,	K_INT, 0 },
+	{ "role",		C_ROLE,		K_TEXT, 0 },
+	{ "greeting_delay_ms",	C_GREET,	K_INT, 0 },
+	{ "helo_verb",		C_HELO_VERB,	K_TEXT, 0 },
+	{ "helo",		C_HELO,		K_TEXT, 0 },
+	{ "mail_from",		C_MAIL_FROM,	K_TEXT, 0 },
+	{ "rcpt_to",		C_ID,		K_RCPTS, 0 },
+	{ "auth",		C_ID,		K_AUTH, 0 },
+	{ "stage",		C_STAGE,	K_TEXT, 0 },
+	{ "reply_code",		C_REPLY,	K_INT, 0 },
+	{ "close_reason",	C_REASON,	K_TEXT, 0 },
+	{ "bytes_in",		C_BYTES_IN,	K_INT, 0 },
+	{ "bytes_out",		C_BYTES_OUT,	K_INT, 0 },
+	{ "anomalies",		C_ANOM,		K_ANOM, 0 },
+	{ "country",		C_COUNTRY,	K_TEXT, 0 },
+	{ "asn",		C_ASN,		K_INT, 0 },
+	{ "as_org",		C_AS_ORG,	K_TEXT, 0 },
+	{ "os",			C_OS,		K_TEXT, 0 },
+	{ "os_class",		C_OS_CLASS,	K_TEXT, 0 },
+	{ "sensor",		C_SENSOR,	K_TEXT, 0 },
+	{ "transactions_total",	C_TXN_TOTAL,	K_INT, 0 },
+	{ "transactions",	C_ID,		K_TXNS, 0 },
+	{ "via",		C_VIA,		K_TEXT, 0 },
+};
+
+/* The compact columns of the table. */
+static const struct field session_table[] = {
+	{ "start",		C_START,	K_TIME, 0 },
+	{ "src_ip",		C_SRC_IP,	K_TEXT, 0 },
+	{ "dst",		C_DST_IP,	K_DST, 0 },
+	{ "role",		C_ROLE,		K_TEXT, 0 },
+	{ "helo",		C_HELO,		K_TEXT, FMT_SHRINK },
+	{ "mail_from",		C_MAIL_FROM,	K_SENDERS, FMT_SHRINK },
+	{ "rcpts",		C_RCPT_TOTAL,	K_INT, FMT_RIGHT },
+	{ "stage",		C_STAGE,	K_TEXT, 0 },
+	{ "reply",		C_REPLY,	K_INT, FMT_RIGHT },
+	{ "reason",		C_REASON,	K_TEXT, 0 },
+	{ "anomalies",		C_ANOM,		K_ANOM, FMT_SHRINK },
 };
 
 #define NSESSION_FIELDS	(sizeof(session_fields) / sizeof(session_fields[0]))
-
-static const struct fmt_col session_cols[] = {
-	{ "start", 0 }, { "src_ip", 0 }, { "dst", 0 }, { "role", 0 },
-	{ "helo", FMT_SHRINK }, { "mail_from", FMT_SHRINK },
-	{ "rcpts", FMT_RIGHT }, { "stage", 0 }, { "reply", FMT_RIGHT },
-	{ "reason", 0 }, { "anomalies", FMT_SHRINK },
-};
-
-#define NSESSION_COLS	(sizeof(session_cols) / sizeof(session_cols[0]))
 
 /*
  * The most recent LIMIT sessions that pass the filter (%s), printed
@@ -116,20 +137,33 @@ static const char session_sql[] =
 
 struct sess_q {
 	sqlite3_stmt	*row, *rcpt, *auth;
-	FILE		*f;
 	struct txn_q	 tq;
+	int		 json;		/* lists as JSON, else as text */
+	char		 dst[ADDR_STRLEN + 16];	/* the row's K_DST */
 };
 
 static int	 report_usage(void);
 static int	 report_sessions(struct store *, const struct report_args *);
 static struct span report_col(sqlite3_stmt *, int);
 static void	 report_json_text(FILE *, struct span);
-static void	 report_anoms(int64_t, char *, size_t);
-static void	 report_json_field(struct sess_q *, const struct field *);
-static int	 report_csv_field(struct sess_q *, const struct field *);
+static void	 report_json_list(struct sess_q *, const struct field *,
+		    FILE *);
 static void	 report_join(struct sess_q *, const struct field *, FILE *);
-static int	 report_table_row(struct sess_q *, struct fmt_table *);
+static int	 report_built(struct sess_q *, const struct field *,
+		    struct out_val *, char **);
+static int	 report_session_row(struct sess_q *, struct out *,
+		    const struct field *, size_t);
 static int	 report_parse_args(int, char **, struct report_args *);
+static int	 report_opt_filter(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_rule(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_bucket(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_limit(void *, const struct opt *, const char *,
+		    char *, size_t);
+static int	 report_opt_format(void *, const struct opt *, const char *,
+		    char *, size_t);
 
 #define REPORT_OPTS	"[--db PATH] [--since DUR|TIME] [--until DUR|TIME] " \
 	"[--decoy ADDR] [--country CC] [--asn N] [--cidr NET] " \
@@ -177,6 +211,7 @@ report_col(sqlite3_stmt *q, int col)
 	return s;
 }
 
+/* Text as a JSON string, null for SQL NULL. */
 static void
 report_json_text(FILE *f, struct span s)
 {
@@ -186,84 +221,45 @@ report_json_text(FILE *f, struct span s)
 		fmt_json_str(f, s.p, s.len);
 }
 
+/*
+ * A list field of the session as JSON on out: the recipients (strings),
+ * the AUTH attempts ({"mechanism", "user"}) or the transactions.
+ */
 static void
-report_json_field(struct sess_q *sq, const struct field *fd)
+report_json_list(struct sess_q *sq, const struct field *fd, FILE *out)
 {
-	sqlite3_stmt	*q = sq->row;
-	FILE		*f = sq->f;
-	char		 buf[64];
+	sqlite3_stmt	*q = fd->kind == K_RCPTS ? sq->rcpt : sq->auth;
 	int		 first = 1;
 
-	fprintf(f, "\"%s\":", fd->name);
-	if (fd->kind != K_RCPTS && fd->kind != K_AUTH &&
-	    fd->kind != K_DURATION && fd->kind != K_TXNS &&
-	    sqlite3_column_type(q, fd->col) == SQLITE_NULL) {
-		fputs("null", f);
+	if (fd->kind == K_TXNS) {
+		txnq_json(&sq->tq, out, sqlite3_column_int64(sq->row, C_ID));
 		return;
 	}
-	switch (fd->kind) {
-	case K_INT:
-		fprintf(f, "%lld", (long long)sqlite3_column_int64(q, fd->col));
-		break;
-	case K_TEXT:
-		report_json_text(f, report_col(q, fd->col));
-		break;
-	case K_TIME:
-		util_iso8601(sqlite3_column_int64(q, fd->col), buf,
-		    sizeof(buf));
-		fprintf(f, "\"%s\"", buf);
-		break;
-	case K_DURATION:
-		fprintf(f, "%.3f", (double)(sqlite3_column_int64(q, C_END) -
-		    sqlite3_column_int64(q, C_START)) / 1e6);
-		break;
-	case K_ANOM:
-		putc('[', f);
-		for (int i = 0; i < ANOM_COUNT; i++) {
-			if (!(sqlite3_column_int64(q, fd->col) & (1LL << i)))
-				continue;
-			fprintf(f, "%s\"%s\"", first ? "" : ",",
-			    anomaly_name(i));	/* our own names */
-			first = 0;
-		}
-		putc(']', f);
-		break;
-	case K_TXNS:
-		txnq_json(&sq->tq, f, sqlite3_column_int64(q, C_ID));
-		break;
-	case K_RCPTS:
-		putc('[', f);
-		sqlite3_bind_int64(sq->rcpt, 1, sqlite3_column_int64(q, C_ID));
-		while (sqlite3_step(sq->rcpt) == SQLITE_ROW) {
+	putc('[', out);
+	sqlite3_bind_int64(q, 1, sqlite3_column_int64(sq->row, C_ID));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (fd->kind == K_RCPTS) {
 			if (!first)
-				putc(',', f);
-			report_json_text(f, report_col(sq->rcpt, 0));
-			first = 0;
+				putc(',', out);
+			report_json_text(out, report_col(q, 0));
+		} else {
+			fputs(first ? "{\"mechanism\":" : ",{\"mechanism\":",
+			    out);
+			report_json_text(out, report_col(q, 0));
+			fputs(",\"user\":", out);
+			report_json_text(out, report_col(q, 1));
+			putc('}', out);
 		}
-		sqlite3_reset(sq->rcpt);
-		putc(']', f);
-		break;
-	case K_AUTH:
-		putc('[', f);
-		sqlite3_bind_int64(sq->auth, 1, sqlite3_column_int64(q, C_ID));
-		while (sqlite3_step(sq->auth) == SQLITE_ROW) {
-			fputs(first ? "{\"mechanism\":" : ",{\"mechanism\":", f);
-			report_json_text(f, report_col(sq->auth, 0));
-			fputs(",\"user\":", f);
-			report_json_text(f, report_col(sq->auth, 1));
-			putc('}', f);
-			first = 0;
-		}
-		sqlite3_reset(sq->auth);
-		putc(']', f);
-		break;
+		first = 0;
 	}
+	sqlite3_reset(q);
+	putc(']', out);
 }
 
 /*
  * The raw, unescaped text of a list field, space-separated, into out:
- * recipients, AUTH attempts as "mechanism:user" (or "mechanism"), or
- * anomaly names.
+ * recipients, AUTH attempts as "mechanism:user" (or "mechanism"), the
+ * transactions, or (K_SENDERS) every transaction's sender.
  */
 static void
 report_join(struct sess_q *sq, const struct field *fd, FILE *out)
@@ -272,16 +268,9 @@ report_join(struct sess_q *sq, const struct field *fd, FILE *out)
 	struct span	 s;
 	int		 first = 1;
 
-	if (fd->kind == K_ANOM) {
-		char	 buf[256];
-
-		report_anoms(sqlite3_column_int64(sq->row, fd->col), buf,
-		    sizeof(buf));
-		fputs(buf, out);
-		return;
-	}
-	if (fd->kind == K_TXNS) {
-		txnq_text(&sq->tq, out, sqlite3_column_int64(sq->row, C_ID), 0);
+	if (fd->kind == K_TXNS || fd->kind == K_SENDERS) {
+		txnq_text(&sq->tq, out, sqlite3_column_int64(sq->row, C_ID),
+		    fd->kind == K_SENDERS);
 		return;
 	}
 	q = fd->kind == K_RCPTS ? sq->rcpt : sq->auth;
@@ -301,127 +290,102 @@ report_join(struct sess_q *sq, const struct field *fd, FILE *out)
 	sqlite3_reset(q);
 }
 
-/* One CSV cell of a session; returns -1 on ENOMEM. */
+/*
+ * The value of a field that is built, not a column, into v: the
+ * duration; the decoy as ADDR:PORT (in sq->dst); a list's text, or its
+ * JSON, in *buf (allocated; the caller frees it).  A table's senders
+ * are the column unless the session had more than one transaction.  0
+ * or -1 (ENOMEM).
+ */
 static int
-report_csv_field(struct sess_q *sq, const struct field *fd)
+report_built(struct sess_q *sq, const struct field *fd, struct out_val *v,
+    char **buf)
 {
 	sqlite3_stmt	*q = sq->row;
-	struct span	 s;
+	struct span	 ip = report_col(q, C_DST_IP);
 	FILE		*mem;
-	char		*buf = NULL, tmp[64];
 	size_t		 len = 0;
 
-	switch (fd->kind) {
-	case K_INT:
-		if (sqlite3_column_type(q, fd->col) != SQLITE_NULL)
-			fprintf(sq->f, "%lld",
-			    (long long)sqlite3_column_int64(q, fd->col));
+	if (fd->kind == K_DURATION) {
+		v->d = (double)(sqlite3_column_int64(q, C_END) -
+		    sqlite3_column_int64(q, C_START)) / 1e6;
 		return 0;
-	case K_TEXT:
-		s = report_col(q, fd->col);
-		fmt_csv_cell(sq->f, s.p, s.len);
-		return 0;
-	case K_TIME:
-		util_iso8601(sqlite3_column_int64(q, fd->col), tmp,
-		    sizeof(tmp));
-		fputs(tmp, sq->f);
-		return 0;
-	case K_DURATION:
-		fprintf(sq->f, "%.3f", (double)(sqlite3_column_int64(q, C_END) -
-		    sqlite3_column_int64(q, C_START)) / 1e6);
-		return 0;
-	default:
-		break;
 	}
-	if ((mem = open_memstream(&buf, &len)) == NULL)
-		return -1;
-	report_join(sq, fd, mem);
-	if (fclose(mem) != 0) {
-		free(buf);
-		return -1;
+	if (fd->kind == K_SENDERS && sqlite3_column_int64(q, C_TXN_TOTAL) <= 1) {
+		out_stmt_val(q, fd->col, OUT_TEXT, v);
+		return 0;
 	}
-	fmt_csv_cell(sq->f, buf, len);
-	free(buf);
+	if (fd->kind == K_DST) {
+		snprintf(sq->dst, sizeof(sq->dst), ip.p != NULL &&
+		    memchr(ip.p, ':', ip.len) != NULL ? "[%.*s]:%d" : "%.*s:%d",
+		    (int)ip.len, ip.p != NULL ? ip.p : "",
+		    sqlite3_column_int(q, C_DST_PORT));
+		v->s = (struct span){ sq->dst, strlen(sq->dst) };
+		return 0;
+	}
+	if ((mem = open_memstream(buf, &len)) == NULL)
+		return -1;
+	if (sq->json && fd->kind != K_SENDERS)
+		report_json_list(sq, fd, mem);
+	else
+		report_join(sq, fd, mem);
+	if (fclose(mem) != 0)
+		return -1;
+	if (sq->json && fd->kind != K_SENDERS)
+		v->j = (struct span){ *buf, len };
+	else
+		v->s = (struct span){ *buf, len };
 	return 0;
 }
 
-/* The names of the anomaly bits set, space-separated, into buf. */
-static void
-report_anoms(int64_t bits, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	for (int i = 0; i < ANOM_COUNT; i++) {
-		if (!(bits & (1LL << i)))
-			continue;
-		if (buf[0] != '\0')
-			strlcpy_(buf + strlen(buf), " ", len - strlen(buf));
-		strlcpy_(buf + strlen(buf), anomaly_name(i), len - strlen(buf));
-	}
-}
-
-/* One table row: the compact columns of session_cols. */
+/* The current session row as fields into o.  0 or -1 (ENOMEM). */
 static int
-report_table_row(struct sess_q *sq, struct fmt_table *t)
+report_session_row(struct sess_q *sq, struct out *o,
+    const struct field *fields, size_t n)
 {
-	sqlite3_stmt	*q = sq->row;
-	struct span	 cells[NSESSION_COLS];
-	char		 start[64], dst[ADDR_STRLEN + 16], rcpts[16];
-	char		 reply[16], anoms[256];
-	struct span	 ip = report_col(q, C_DST_IP);
-	char		*senders = NULL;
-	size_t		 slen = 0;
-	FILE		*mem;
-	int		 rv;
+	struct out_val	 v[NSESSION_FIELDS];
+	char		*bufs[NSESSION_FIELDS];
+	int		 ret = 0;
 
-	util_iso8601(sqlite3_column_int64(q, C_START), start, sizeof(start));
-	start[10] = ' ';
-	start[19] = '\0';	/* to the second: "YYYY-MM-DD HH:MM:SS" */
-	if (ip.p == NULL)
-		ip.p = "";
-	snprintf(dst, sizeof(dst), memchr(ip.p, ':', ip.len) != NULL ?
-	    "[%.*s]:%d" : "%.*s:%d", (int)ip.len, ip.p,
-	    sqlite3_column_int(q, C_DST_PORT));
-	snprintf(rcpts, sizeof(rcpts), "%d",
-	    sqlite3_column_int(q, C_RCPT_TOTAL));
-	snprintf(reply, sizeof(reply), "%d", sqlite3_column_int(q, C_REPLY));
-	report_anoms(sqlite3_column_int64(q, C_ANOM), anoms, sizeof(anoms));
-
-	cells[0] = (struct span){ start, strlen(start) };
-	cells[1] = report_col(q, C_SRC_IP);
-	cells[2] = (struct span){ dst, strlen(dst) };
-	cells[3] = report_col(q, C_ROLE);
-	cells[4] = report_col(q, C_HELO);
-	cells[5] = report_col(q, C_MAIL_FROM);
-	if (sqlite3_column_int64(q, C_TXN_TOTAL) > 1 &&
-	    (mem = open_memstream(&senders, &slen)) != NULL) {
-		/* Every sender, not only the first transaction's. */
-		txnq_text(&sq->tq, mem, sqlite3_column_int64(q, C_ID), 1);
-		if (fclose(mem) == 0)
-			cells[5] = (struct span){ senders, slen };
+	memset(bufs, 0, sizeof(bufs));
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		if (kind_type[fields[i].kind] == OUT_LIST ||
+		    fields[i].kind == K_DURATION || fields[i].kind == K_DST ||
+		    fields[i].kind == K_SENDERS)
+			ret = report_built(sq, &fields[i], &v[i], &bufs[i]);
+		else
+			out_stmt_val(sq->row, fields[i].col,
+			    kind_type[fields[i].kind], &v[i]);
 	}
-	cells[6] = (struct span){ rcpts, strlen(rcpts) };
-	cells[7] = report_col(q, C_STAGE);
-	cells[8] = sqlite3_column_type(q, C_REPLY) == SQLITE_NULL ?
-	    (struct span){ NULL, 0 } : (struct span){ reply, strlen(reply) };
-	cells[9] = report_col(q, C_REASON);
-	cells[10] = (struct span){ anoms, strlen(anoms) };
-	if (cells[10].len == 0)
-		cells[10].p = NULL;
-	rv = fmt_table_add(t, cells);
-	free(senders);
-	return rv;
+	if (ret == 0)
+		ret = out_row_vals(o, v);
+	for (size_t i = 0; i < n; i++)
+		free(bufs[i]);
+	return ret;
 }
 
+/*
+ * decoymx report sessions: the latest --limit sessions, oldest first,
+ * every field in JSON and CSV, the compact columns of session_table in
+ * a table.  Returns the exit status.
+ */
 static int
 report_sessions(struct store *st, const struct report_args *a)
 {
 	sqlite3		*db = store_db(st);
-	struct sess_q	 sq = { NULL, NULL, NULL, stdout, { NULL, NULL } };
-	struct fmt_table *t = NULL;
-	size_t		 nrows = 0;
-	int		 rc, ret = EXIT_RUNTIME;
+	struct sess_q	 sq = { NULL, NULL, NULL, { NULL, NULL }, 0, "" };
+	struct out	 o;
+	struct out_col	 cols[NSESSION_FIELDS];
+	const struct field *fields = a->format == FORMAT_TABLE ?
+			    session_table : session_fields;
+	size_t		 n = a->format == FORMAT_TABLE ?
+			    sizeof(session_table) / sizeof(session_table[0]) :
+			    NSESSION_FIELDS;
+	int		 rc, ret = EXIT_RUNTIME, begun = 0;
 	char		 where[512], sql[sizeof(session_sql) + sizeof(where)];
 
+	sq.json = a->format == FORMAT_JSON;
 	filter_sql(&a->filt, "s", where, sizeof(where));
 	snprintf(sql, sizeof(sql), session_sql, where);
 	if (sqlite3_prepare_v2(db, sql, -1, &sq.row, NULL) ||
@@ -438,60 +402,31 @@ report_sessions(struct store *st, const struct report_args *a)
 	sqlite3_bind_int64(sq.row, sqlite3_bind_parameter_index(sq.row,
 	    ":limit"), a->limit);
 
-	if (a->format == FORMAT_TABLE &&
-	    (t = fmt_table_new(session_cols, NSESSION_COLS)) == NULL)
+	for (size_t i = 0; i < n; i++)
+		cols[i] = (struct out_col){ fields[i].name,
+		    kind_type[fields[i].kind], fields[i].flags };
+	if (out_begin(&o, a->format, stdout, cols, (int)n, NULL) == -1)
 		goto nomem;
-	if (a->format == FORMAT_JSON)
-		putchar('[');
-	if (a->format == FORMAT_CSV)
-		for (size_t i = 0; i < NSESSION_FIELDS; i++)
-			printf("%s%s", session_fields[i].name,
-			    i + 1 < NSESSION_FIELDS ? "," : "\r\n");
-	while ((rc = sqlite3_step(sq.row)) == SQLITE_ROW) {
-		switch (a->format) {
-		case FORMAT_JSON:
-			fputs(nrows == 0 ? "\n{" : ",\n{", stdout);
-			for (size_t i = 0; i < NSESSION_FIELDS; i++) {
-				if (i > 0)
-					putchar(',');
-				report_json_field(&sq, &session_fields[i]);
-			}
-			putchar('}');
-			break;
-		case FORMAT_CSV:
-			for (size_t i = 0; i < NSESSION_FIELDS; i++) {
-				if (i > 0)
-					putchar(',');
-				if (report_csv_field(&sq,
-				    &session_fields[i]) == -1)
-					goto nomem;
-			}
-			fputs("\r\n", stdout);
-			break;
-		case FORMAT_TABLE:
-			if (report_table_row(&sq, t) == -1)
-				goto nomem;
-			break;
-		case FORMAT_ROWS:
-			break;
-		}
-		nrows++;
-	}
+	begun = 1;
+	while ((rc = sqlite3_step(sq.row)) == SQLITE_ROW)
+		if (report_session_row(&sq, &o, fields, n) == -1)
+			goto nomem;
 	if (rc != SQLITE_DONE) {
 		fprintf(stderr, "decoymx report sessions: database %s: %s\n",
 		    store_path(st), sqlite3_errmsg(db));
 		goto out;
 	}
-	if (a->format == FORMAT_JSON)
-		fputs(nrows == 0 ? "]\n" : "\n]\n", stdout);
-	if (a->format == FORMAT_TABLE)
-		fmt_table_print(t, stdout, fmt_term_width(stdout));
+	begun = 0;
+	out_end(&o);
 	ret = 0;
 	goto out;
 nomem:
 	fprintf(stderr, "decoymx report sessions: out of memory\n");
 out:
-	fmt_table_free(t);
+	if (begun && o.format == FORMAT_TABLE) {
+		fmt_table_free(o.t);
+		free(o.tcols);
+	}
 	sqlite3_finalize(sq.row);
 	sqlite3_finalize(sq.rcpt);
 	sqlite3_finalize(sq.auth);
@@ -499,98 +434,124 @@ out:
 	return ret;
 }
 
+/* --since, --until, --decoy, --country, --asn, --cidr: a filter. */
+static int
+report_opt_filter(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+
+	return filter_option(&a->filt, o->name, v, err, errlen) != 0 ? -1 : 0;
+}
+
+/* --window, --rules, --allowlist, --max-age, --min-sessions: a rule. */
+static int
+report_opt_rule(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+
+	return filter_rule_option(&a->rules, o->name, v, err, errlen) != 0 ?
+	    -1 : 0;
+}
+
+/* --bucket DUR (timeline, html). */
+static int
+report_opt_bucket(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+
+	(void)o;
+	if (timeline_parse_bucket(v, &a->bucket_us) == 0)
+		return 0;
+	snprintf(err, errlen, "bad --bucket %s: want a duration from 1m to "
+	    "7d (5m, 1h, 1d)", v);
+	return -1;
+}
+
+/* --limit N */
+static int
+report_opt_limit(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct report_args	*a = ctx;
+	char			*end;
+
+	(void)o;
+	errno = 0;
+	a->limit = strtoll(v, &end, 10);
+	if (*v != '\0' && *end == '\0' && a->limit > 0 && errno != ERANGE)
+		return 0;
+	snprintf(err, errlen, "bad --limit %s: want a positive number", v);
+	return -1;
+}
+
+/* --format table|csv|json */
+static int
+report_opt_format(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char		*name;
+		enum report_format	 format;
+	} formats[] = {
+		{ "table", FORMAT_TABLE }, { "csv", FORMAT_CSV },
+		{ "json", FORMAT_JSON },
+	};
+	struct report_args	*a = ctx;
+
+	(void)o;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(v, formats[i].name) == 0) {
+			a->format = formats[i].format;
+			return 0;
+		}
+	snprintf(err, errlen, "bad --format %s: want table, csv or json", v);
+	return -1;
+}
+
+#define RA(f)	offsetof(struct report_args, f)
+
+/* The options every report takes (report_cmds[] says which apply). */
+static const struct opt report_optv[] = {
+	{ "db", 0, 1, opt_set_str, RA(db) },
+	{ "since", 0, 1, report_opt_filter, 0 },
+	{ "until", 0, 1, report_opt_filter, 0 },
+	{ "decoy", 0, 1, report_opt_filter, 0 },
+	{ "country", 0, 1, report_opt_filter, 0 },
+	{ "asn", 0, 1, report_opt_filter, 0 },
+	{ "cidr", 0, 1, report_opt_filter, 0 },
+	{ "limit", 0, 1, report_opt_limit, 0 },
+	{ "bucket", 0, 1, report_opt_bucket, 0 },
+	{ "format", 0, 1, report_opt_format, 0 },
+	{ "window", 0, 1, report_opt_rule, 0 },
+	{ "rules", 0, 1, report_opt_rule, 0 },
+	{ "allowlist", 0, 1, report_opt_rule, 0 },
+	{ "max-age", 0, 1, report_opt_rule, 0 },
+	{ "min-sessions", 0, 1, report_opt_rule, 0 },
+	{ "output", 'o', 1, opt_set_str, RA(output) },
+};
+
 /*
- * Parses the options shared by every report into *a; the subcommand and
- * any words after it are left in a->argc/a->argv.  Returns 0, or
- * EXIT_USAGE after printing why.
+ * Parses the options shared by every report into *a (report_optv[]);
+ * the subcommand and any words after it are left in a->argc/a->argv.
+ * Returns 0, or EXIT_USAGE after printing why.
  */
 static int
 report_parse_args(int argc, char **argv, struct report_args *a)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "since", required_argument, NULL, 'F' },
-		{ "until", required_argument, NULL, 'F' },
-		{ "decoy", required_argument, NULL, 'F' },
-		{ "country", required_argument, NULL, 'F' },
-		{ "asn", required_argument, NULL, 'F' },
-		{ "cidr", required_argument, NULL, 'F' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "bucket", required_argument, NULL, 'b' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "window", required_argument, NULL, 'R' },
-		{ "rules", required_argument, NULL, 'R' },
-		{ "allowlist", required_argument, NULL, 'R' },
-		{ "max-age", required_argument, NULL, 'R' },
-		{ "min-sessions", required_argument, NULL, 'R' },
-		{ "output", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
-	char	*end, err[256];
-	int	 ch, li;
+	char	 err[256];
+	int	 rv;
 
-	optind = 0;	/* glibc: full reset; permutes words to the end */
-	while ((ch = getopt_long(argc, argv, "o:", longopts, &li)) != -1) {
-		switch (ch) {
-		case 'd':
-			a->db = optarg;
-			break;
-		case 'o':
-			a->output = optarg;
-			break;
-		case 'F':
-			if (filter_option(&a->filt, longopts[li].name, optarg,
-			    err, sizeof(err)) != 0) {
-				fprintf(stderr, "decoymx report: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'R':
-			if (filter_rule_option(&a->rules, longopts[li].name,
-			    optarg, err, sizeof(err)) != 0) {
-				fprintf(stderr, "decoymx report: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'b':
-			if (timeline_parse_bucket(optarg,
-			    &a->bucket_us) == -1) {
-				fprintf(stderr, "decoymx report: bad --bucket "
-				    "%s: want a duration from 1m to 7d (5m, "
-				    "1h, 1d)\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'l':
-			errno = 0;
-			a->limit = strtoll(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || a->limit <= 0 ||
-			    errno == ERANGE) {
-				fprintf(stderr, "decoymx report: bad --limit "
-				    "%s: want a positive number\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'f':
-			if (strcmp(optarg, "table") == 0)
-				a->format = FORMAT_TABLE;
-			else if (strcmp(optarg, "csv") == 0)
-				a->format = FORMAT_CSV;
-			else if (strcmp(optarg, "json") == 0)
-				a->format = FORMAT_JSON;
-			else {
-				fprintf(stderr, "decoymx report: bad --format "
-				    "%s: want table, csv or json\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		default:
-			return report_usage();
-		}
-	}
-	a->argc = argc - optind;
-	a->argv = argv + optind;
-	return 0;
+	a->argv = argv + 1;
+	rv = opt_parse(argc, argv, report_optv, sizeof(report_optv) /
+	    sizeof(report_optv[0]), a, a->argv, argc - 1, &a->argc, err,
+	    sizeof(err));
+	if (rv == 0)
+		return 0;
+	fprintf(stderr, "decoymx report: %s\n", err);
+	return rv == -2 ? report_usage() : EXIT_USAGE;
 }
 
 /*

@@ -75,8 +75,15 @@ struct report_args {
 
 struct store;
 
-/* Output columns of a list report (out.c). */
-enum out_type { OUT_INT, OUT_TEXT, OUT_TIME, OUT_REAL, OUT_ANOMS };
+/*
+ * Output columns of a list report (out.c).  OUT_SECONDS is a duration,
+ * to the millisecond everywhere; OUT_LIST a value that is a JSON array
+ * or object in JSON (its text in j, written as it is) and plain text
+ * elsewhere (in s).
+ */
+enum out_type {
+	OUT_INT, OUT_TEXT, OUT_TIME, OUT_REAL, OUT_ANOMS, OUT_SECONDS, OUT_LIST
+};
 
 struct out_col {
 	const char	*name;		/* JSON field, CSV and table header */
@@ -97,10 +104,11 @@ struct out {
 
 /* One value of a row built in C (out_row_vals). */
 struct out_val {
-	struct span	 s;		/* OUT_TEXT; s.p NULL: null */
+	struct span	 s;		/* OUT_TEXT, OUT_LIST; s.p NULL: null */
 	int64_t		 i;		/* OUT_INT, OUT_TIME, OUT_ANOMS */
-	double		 d;		/* OUT_REAL */
+	double		 d;		/* OUT_REAL, OUT_SECONDS */
 	int		 null;		/* numbers: null */
+	struct span	 j;		/* OUT_LIST in JSON: JSON text */
 };
 
 /* Receives the rows of FORMAT_ROWS (out.c). */
@@ -144,6 +152,8 @@ int		 out_begin(struct out *, enum report_format, FILE *,
 		    const struct out_col *, int ncols, const char *section);
 int		 out_row(struct out *, sqlite3_stmt *);
 int		 out_row_vals(struct out *, const struct out_val *);
+void		 out_stmt_val(sqlite3_stmt *, int, enum out_type,
+		    struct out_val *);
 void		 out_csv_header(FILE *, const struct out_col *, int ncols,
 		    int with_section);
 int		 out_end(struct out *);
@@ -180,15 +190,16 @@ int		 share_ignored_has(const struct share_ignored *,
 		    const char *ip);
 void		 share_ignored_free(struct share_ignored *);
 
-/* export.c */
+/* export_run.c */
 int		 cmd_export(int argc, char **argv, const char *default_db);
 struct export_opts;
 int		 export_run_opts(sqlite3 *, const char *dbpath,
 		    const struct export_opts *);
-struct export_opts *export_opts_parse(const char *format, const char *path,
-		    const char *args, char *err, size_t errlen);
 size_t		 export_last_entries(void);
 void		 export_help(FILE *);
+/* export_opts.c */
+struct export_opts *export_opts_parse(const char *format, const char *path,
+		    const char *args, char *err, size_t errlen);
 int		 export_argv(const char *format, const char *path,
 		    const char *args, char *buf, size_t buflen, char **argv,
 		    int maxargv);
@@ -217,11 +228,13 @@ struct win_value *window_agg_sorted(struct win_agg *, int dim, int64_t limit,
 		    size_t *n);
 const struct win_value *window_agg_total(const struct win_agg *);
 void		 window_agg_free(struct win_agg *);
+void		 window_key_vals(const struct win_value *, int dim,
+		    struct out_val *, char *num, size_t);
 
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);
 
-/* export.c: the export's verdict on one address (report ip) */
+/* export_list.c: the export's verdict on one address (report ip) */
 struct allowlist;
 struct export_hit {
 	int		 listed;	/* the export lists the address */

@@ -137,7 +137,6 @@ summary_window(struct win_agg *agg, const struct report_args *a,
 	struct win_value	*w = NULL, one;
 	struct out		 o;
 	struct out_val		 v[NSUM_COLS];
-	const char		*name;
 	char			 num[32];
 	size_t			 n = 0;
 	int			 rv = 0;
@@ -168,20 +167,7 @@ summary_window(struct win_agg *agg, const struct report_args *a,
 	}
 	for (size_t i = 0; rv == 0 && i < n; i++) {
 		memset(v, 0, sizeof(v));
-		if (w[i].key != NULL)
-			v[0].s = (struct span){ w[i].key, w[i].keylen };
-		else if (sec->wdim == W_ANOM &&
-		    (name = anomaly_name((int)w[i].ikey)) != NULL)
-			v[0].s = (struct span){ name, strlen(name) };
-		else {
-			snprintf(num, sizeof(num), "%lld",
-			    (long long)w[i].ikey);
-			v[0].s = (struct span){ num, strlen(num) };
-		}
-		if (w[i].label != NULL)
-			v[1].s = (struct span){ w[i].label,
-			    strlen(w[i].label) };
-		v[1].null = w[i].label == NULL;
+		window_key_vals(&w[i], sec->wdim, v, num, sizeof(num));
 		v[2].i = w[i].sessions;
 		v[3].i = w[i].clients;
 		v[4].i = w[i].first;

@@ -182,7 +182,6 @@ top_window(sqlite3 *db, const struct top_kind *k, const struct report_args *a)
 	struct win_value	*w = NULL;
 	struct out		 o;
 	struct out_val		 v[NTOP_COLS];
-	const char		*name;
 	char			 num[32];
 	size_t			 n = 0;
 	int64_t			 total;
@@ -200,20 +199,7 @@ top_window(sqlite3 *db, const struct top_kind *k, const struct report_args *a)
 	rv = 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		memset(v, 0, sizeof(v));
-		if (w[i].key != NULL)
-			v[0].s = (struct span){ w[i].key, w[i].keylen };
-		else if (k->wdim == W_ANOM &&
-		    (name = anomaly_name((int)w[i].ikey)) != NULL)
-			v[0].s = (struct span){ name, strlen(name) };
-		else {
-			snprintf(num, sizeof(num), "%lld",
-			    (long long)w[i].ikey);
-			v[0].s = (struct span){ num, strlen(num) };
-		}
-		if (w[i].label != NULL)
-			v[1].s = (struct span){ w[i].label,
-			    strlen(w[i].label) };
-		v[1].null = w[i].label == NULL;
+		window_key_vals(&w[i], k->wdim, v, num, sizeof(num));
 		v[2].i = w[i].sessions;
 		v[3].i = w[i].clients;
 		v[4].d = total > 0 ? 100.0 * (double)v[2].i / (double)total :

@@ -20,7 +20,8 @@
  * compare both answers).
  *
  * Exports window_usable(), window_agg_new(), window_agg_run(),
- * window_agg_sorted(), window_agg_total() and window_agg_free().
+ * window_agg_sorted(), window_agg_total(), window_agg_free() and
+ * window_key_vals().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -627,4 +628,28 @@ const struct win_value *
 window_agg_total(const struct win_agg *a)
 {
 	return &a->total;
+}
+
+/*
+ * The key and label of an aggregated row w of dimension dim as the first
+ * two values of a summary or top row: the key text, an anomaly's name,
+ * or the number (written into num); the label, or null.
+ */
+void
+window_key_vals(const struct win_value *w, int dim, struct out_val *v,
+    char *num, size_t numlen)
+{
+	const char	*name;
+
+	if (w->key != NULL)
+		v[0].s = (struct span){ w->key, w->keylen };
+	else if (dim == W_ANOM && (name = anomaly_name((int)w->ikey)) != NULL)
+		v[0].s = (struct span){ name, strlen(name) };
+	else {
+		snprintf(num, numlen, "%lld", (long long)w->ikey);
+		v[0].s = (struct span){ num, strlen(num) };
+	}
+	if (w->label != NULL)
+		v[1].s = (struct span){ w->label, strlen(w->label) };
+	v[1].null = w->label == NULL;
 }

@@ -31,13 +31,13 @@
  * mapping can be read half-written.
  *
  * Exports geo_new(), geo_free(), geo_open(), geo_refresh(), geo_lookup(),
- * geo_stats() and cmd_geo().
+ * geo_stats(), and for "decoymx geo lookup" (daemon/geo.c) geo_city() and
+ * geo_file().
  */
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <maxminddb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,9 +102,6 @@ static void	 geo_asn(struct geo *, const struct sockaddr *, const char *,
 		    struct geo_info *);
 static int	 geo_alpha(char);
 static int	 geo_utf8_ok(const unsigned char *, size_t);
-static void	 geo_print_val(FILE *, const char *, const char *, int, int *);
-static void	 geo_print(struct geo *, const char *, const struct geo_info *,
-		    int);
 
 /* A handle with no database open; free with geo_free(). */
 struct geo *
@@ -594,192 +591,52 @@ geo_lookup(struct geo *g, const char *ip, struct geo_info *out)
 }
 
 /*
- * One value for geo_print(): NULL prints as "-" or null; a name in
- * geo_numbers is a JSON number.
+ * The English city name of ip from the city databases into buf (len >
+ * GEO_ORG_MAX), "" when none answers or the name is not clean UTF-8.
  */
-static void
-geo_print_val(FILE *f, const char *name, const char *v, int json, int *first)
-{
-	static const char *geo_numbers[] = { "asn", "geo_build", "build" };
-	char	 esc[4 * GEO_PATH_MAX];
-	int	 num = 0;
-
-	for (size_t i = 0; i < sizeof(geo_numbers) / sizeof(geo_numbers[0]);
-	    i++)
-		num |= strcmp(name, geo_numbers[i]) == 0;
-	if (json) {
-		fprintf(f, "%s\"%s\":", *first ? "" : ",", name);
-		if (v == NULL)
-			fputs("null", f);
-		else if (num)
-			fputs(v, f);
-		else
-			escape_json(f, v, strlen(v));
-	} else {
-		if (v != NULL)
-			util_escape_term(v, strlen(v), esc, sizeof(esc));
-		fprintf(f, "%-10s %s\n", name, v != NULL ? esc : "-");
-	}
-	*first = 0;
-}
-
-/* Prints gi and the databases that produced it, as a table or JSON. */
-static void
-geo_print(struct geo *g, const char *addr, const struct geo_info *gi,
-    int json)
+void
+geo_city(struct geo *g, const char *ip, char *buf, size_t len)
 {
 	struct sockaddr_storage	 ss;
 	MMDB_entry_s		 e;
 	const char		*p;
-	char			 city[GEO_ORG_MAX + 1], num[64], ts[32];
-	size_t			 len;
-	int			 first = 1, any = 0, found;
+	size_t			 n;
+	int			 found;
 
-	city[0] = '\0';
-	if (geo_addr(addr, &ss) == 0 && geo_find(g, GEO_CITY,
+	buf[0] = '\0';
+	if (geo_addr(ip, &ss) == 0 && geo_find(g, GEO_CITY,
 	    (const struct sockaddr *)&ss, &e, &found) &&
-	    geo_str(&e, geo_city_path,
-	    &p, &len) == 1 && len <= GEO_ORG_MAX &&
-	    geo_utf8_ok((const unsigned char *)p, len)) {
-		memcpy(city, p, len);
-		city[len] = '\0';
+	    geo_str(&e, geo_city_path, &p, &n) == 1 && n <= GEO_ORG_MAX &&
+	    n < len && geo_utf8_ok((const unsigned char *)p, n)) {
+		memcpy(buf, p, n);
+		buf[n] = '\0';
 	}
-	if (json)
-		fputc('{', stdout);
-	geo_print_val(stdout, "address", addr, json, &first);
-	geo_print_val(stdout, "country", gi->country[0] ? gi->country : NULL,
-	    json, &first);
-	snprintf(num, sizeof(num), "%u", gi->asn);
-	geo_print_val(stdout, "asn", gi->asn ? num : NULL, json, &first);
-	geo_print_val(stdout, "as_org", gi->as_org[0] ? gi->as_org : NULL,
-	    json, &first);
-	snprintf(num, sizeof(num), "%lld", (long long)gi->build);
-	geo_print_val(stdout, "geo_build", gi->build ? num : NULL, json,
-	    &first);
-	geo_print_val(stdout, "city", city[0] ? city : NULL, json, &first);
-	if (json)
-		fputs(",\"databases\":[", stdout);
-	for (int i = 0; i < GEO_NDB; i++) {
-		struct geo_db	*d = &g->db[i];
-		MMDB_s		*m = d->mmdb;
-		int		 k = GEO_KIND(i);
-
-		if (d->want[0] == '\0')
-			continue;
-		first = 1;
-		if (json)
-			fputs(any++ ? ",{" : "{", stdout);
-		else
-			printf("\n");
-		geo_print_val(stdout, "kind", geo_kind_name(k), json, &first);
-		geo_print_val(stdout, "path", d->want, json, &first);
-		geo_print_val(stdout, "type", m ? m->metadata.database_type :
-		    NULL, json, &first);
-		snprintf(num, sizeof(num), "%llu", m ? (unsigned long long)
-		    m->metadata.build_epoch : 0ULL);
-		geo_print_val(stdout, "build", m ? num : NULL, json, &first);
-		if (m != NULL && m->metadata.build_epoch < INT64_MAX / 1000000)
-			util_iso8601((int64_t)m->metadata.build_epoch * 1000000,
-			    ts, sizeof(ts));
-		geo_print_val(stdout, "built", m ? ts : NULL, json, &first);
-		geo_print_val(stdout, "error", m ? NULL : d->why, json, &first);
-		if (json)
-			fputc('}', stdout);
-	}
-	if (json)
-		fputs("]}\n", stdout);
 }
 
 /*
- * "decoymx geo lookup ADDR [-c FILE] [--country PATH] [--asn PATH]
- * [--city PATH] [--format table|json]": what the databases say about
- * ADDR, for the admin to check a setup.  The options override the
- * file's geoip lines.  Exit status 0; 1 when a configured database could
- * not be opened; 2 on bad usage or configuration.
+ * What "geo lookup" shows of database slot i (GEO_FILES slots a kind,
+ * kind after kind) into f: its kind and configured path, and when it is
+ * open its database_type and build epoch, else why not.  Returns 1, 0
+ * for a slot nothing is configured in, -1 past the last slot.  The
+ * strings live in g.
  */
 int
-cmd_geo(int argc, char **argv)
+geo_file(const struct geo *g, int i, struct geo_file *f)
 {
-	static const struct option opts[] = {
-		{ "config",	required_argument, NULL, 'c' },
-		{ "country",	required_argument, NULL, 'C' },
-		{ "asn",	required_argument, NULL, 'A' },
-		{ "city",	required_argument, NULL, 'T' },
-		{ "format",	required_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 }
-	};
-	static const char usage[] = "usage: decoymx geo lookup ADDR [-c FILE] "
-	    "[--country PATH] [--asn PATH] [--city PATH] "
-	    "[--format table|json]\n";
-	struct config		 c;
-	struct sockaddr_storage	 ss;
-	struct geo_info		 gi;
-	struct geo		*g;
-	const char		*file = NULL, *fmt = "table";
-	const char		*over[GEO_KINDS] = { NULL, NULL, NULL };
-	int			 ch, rv, any = 0;
+	const struct geo_db	*d;
 
-	if (argc < 2 || strcmp(argv[1], "lookup") != 0) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
-	argc--;
-	argv++;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'C': over[GEO_COUNTRY] = optarg; break;
-		case 'A': over[GEO_ASN] = optarg; break;
-		case 'T': over[GEO_CITY] = optarg; break;
-		case 'f': fmt = optarg; break;
-		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1 || (strcmp(fmt, "table") != 0 &&
-	    strcmp(fmt, "json") != 0)) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
-	if (geo_addr(argv[optind], &ss) == -1) {
-		fprintf(stderr, "decoymx: '%s' is not an IPv4 or IPv6 address\n",
-		    argv[optind]);
-		return EXIT_USAGE;
-	}
-	config_defaults(&c);
-	if (file != NULL && config_load(&c, file) == -1) {
-		config_free(&c);
-		return EXIT_USAGE;
-	}
-	config_free(&c);	/* only its geoip paths are used */
-	for (int k = 0; k < GEO_KINDS; k++) {
-		if (over[k] != NULL) {
-			memset(c.geoip[k], 0, sizeof(c.geoip[k]));
-			if (strlcpy_(c.geoip[k][0], over[k],
-			    sizeof(c.geoip[k][0])) >= sizeof(c.geoip[k][0])) {
-				fprintf(stderr, "decoymx: --%s: path too long\n",
-				    geo_kind_name(k));
-				return EXIT_USAGE;
-			}
-		}
-		any |= c.geoip[k][0][0] != '\0';
-	}
-	if (!any) {
-		fprintf(stderr, "decoymx: no geoip database configured: give -c "
-		    "FILE with geoip lines, or --country, --asn, --city\n");
-		return EXIT_USAGE;
-	}
-	log_init("decoymx", LOG_LVL_WARN);
-	if ((g = geo_new()) == NULL) {
-		fprintf(stderr, "decoymx: out of memory\n");
-		return EXIT_RUNTIME;
-	}
-	rv = geo_open(g, &c);
-	rv = rv == -2 ? EXIT_USAGE : rv == -1 ? EXIT_RUNTIME : 0;
-	geo_lookup(g, argv[optind], &gi);
-	geo_print(g, argv[optind], &gi, strcmp(fmt, "json") == 0);
-	geo_free(g);
-	return rv;
+	if (i < 0 || i >= GEO_NDB)
+		return -1;
+	d = &g->db[i];
+	if (d->want[0] == '\0')
+		return 0;
+	memset(f, 0, sizeof(*f));
+	f->kind = GEO_KIND(i);
+	f->path = d->want;
+	if (d->mmdb != NULL) {
+		f->type = d->mmdb->metadata.database_type;
+		f->build = d->mmdb->metadata.build_epoch;
+	} else
+		f->why = d->why;
+	return 1;
 }

@@ -171,7 +171,15 @@ int		 geo_open(struct geo *, const struct config *);
 int		 geo_refresh(struct geo *, int64_t now_us);
 void		 geo_lookup(struct geo *, const char *ip, struct geo_info *);
 const struct geo_stats *geo_stats(const struct geo *);
-int		 cmd_geo(int argc, char **argv);
+struct geo_file {
+	int		 kind;		/* enum geo_kind */
+	const char	*path;		/* as configured */
+	const char	*type;		/* database_type; NULL: not open */
+	uint64_t	 build;		/* build epoch, when open */
+	const char	*why;		/* why it is not open */
+};
+void		 geo_city(struct geo *, const char *ip, char *, size_t);
+int		 geo_file(const struct geo *, int i, struct geo_file *);
 
 /* syns.c: SYN records (schema version 4; sensor/sensor.h) */
 struct synstore;

@@ -45,8 +45,8 @@ def c_table(path, start, row):
 
 def config_keys():
     """Every key the parser accepts: the keys[] table of config.c."""
-    return c_table("common/config.c", r"\}\s*keys\[\]\s*=\s*\{",
-                   r'\{\s*"([a-z0-9-]+)"\s*,\s*set_\w+\s*(?:,\s*K_\w+\s*)?\}')
+    return c_table("common/config.c", r"\bkeys\[\]\s*=\s*\{",
+                   r'\{\s*"([a-z0-9-]+)"\s*,\s*K_\w+\s*,')
 
 
 def names_table(var):

@@ -12,14 +12,13 @@ entries.
 import json
 import re
 import shutil
-import signal
-import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, free_port, run_bin, wait_until
+from conftest import BIN, run_bin
 import scenario
+from consumers import dig, rbldnsd, rev
 from scenario import HOUR, MIN, PRIMARY
 
 NOW = int(time.time() * 1e6)
@@ -115,24 +114,6 @@ def test_rbldnsd_to_stdout_without_ipv6(tmp_path):
     assert b": 2 entries" in r.stdout.splitlines()[0]
 
 
-def dig(port, name):
-    r = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), "+tries=1",
-                        "+time=2", name, "A"], capture_output=True,
-                       text=True, timeout=10)
-    status = re.search(r"status: (\w+)", r.stdout)
-    answers = [l.split(None, 4)[-1] for l in r.stdout.splitlines()
-               if l and not l.startswith(";")]
-    return (status.group(1) if status else None), answers
-
-
-def rev(a):
-    import ipaddress
-    ip = ipaddress.ip_address(a)
-    if ip.version == 4:
-        return ".".join(reversed(a.split("."))) + ".bl.test"
-    return ip.reverse_pointer.replace(".ip6.arpa", ".bl.test")
-
-
 @pytest.mark.skipif(not shutil.which("rbldnsd") or not shutil.which("dig"),
                     reason="rbldnsd or dig missing (scripts/install-deps "
                     "test)")
@@ -144,22 +125,10 @@ def test_report_ip_and_rbldnsd_agree(work, tmp_path):
                 "--soa", "300 ns.test. hm.test. 0 600 300 86400 300",
                 "--ns", "300 ns.test.")
     assert r.returncode == 0, r.stderr
-    port = free_port(["127.0.0.1"])
-    log = open(tmp_path / "rbldnsd.log", "w")
-    p = subprocess.Popen(["rbldnsd", "-n", "-b", "127.0.0.1/%d" % port,
-                          "-r", str(zone), "bl.test:ip4set:bl",
-                          "bl.test:ip6trie:bl.v6"],
-                         stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: dig(port, "2.0.0.127.bl.test")[0] == "NOERROR",
-                   10, interval=0.1, what="rbldnsd to answer")
+    with rbldnsd(zone, tmp_path / "rbldnsd.log") as port:
         for ip, (listed, _) in WANT.items():
             st, answers = dig(port, rev(ip))
             dns = 1 if st == "NOERROR" and answers else 0
             assert st in ("NOERROR", "NXDOMAIN"), (ip, st)
             assert dns == listed == verdict(work, ip)["listed"], (
                 ip, st, answers)
-    finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=10)
-        log.close()
