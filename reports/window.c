@@ -29,25 +29,28 @@
 #include "store.h"
 
 #define WIN_HOUR	(3600LL * 1000000)
-#define WIN_INLINE	4		/* groups of a client before a list */
+#define WIN_INLINE	3		/* groups of a client before a list */
 #define WIN_CHUNK	(64 * 1024)
 
 /*
  * An interned client address, its /24 or /64 once asked for, and the
  * groups it was counted in (a client is counted once per group): a short
  * list, searched from its end, where the group of the row before mostly
- * is.
+ * is.  One cache line, the address in it when it fits; the entries never
+ * move (chunks of WIN_IPS_CHUNK), so ip may point into the entry.
  */
 struct win_ip {
-	char		*ip;		/* in the arena */
+	char		*ip;		/* in buf or in the arena */
 	char		*net;		/* in the arena */
-	uint32_t	 hash;
-	uint32_t	 id;		/* stable, unlike the slot */
-	size_t		 len;
 	uint32_t	*groups;	/* ids of win_group; NULL: in inl */
 	uint32_t	 inl[WIN_INLINE];
 	uint32_t	 ngroups, capgroups;
+	uint32_t	 len;
+	char		 buf[16];
 };
+
+#define WIN_IPS_SHIFT	12
+#define WIN_IPS_CHUNK	(1u << WIN_IPS_SHIFT)	/* entries a chunk */
 
 /* Where the addresses are kept: freed all at once. */
 struct win_chunk {
@@ -73,8 +76,14 @@ struct win_agg {
 	int64_t		 bucket;	/* W_BUCKET: its size in us */
 	struct win_group *g;		/* open addressing */
 	uint32_t	 gcap, gn;
-	struct win_ip	*ips;		/* open addressing */
-	uint32_t	 icap, in;
+	/*
+	 * The addresses: open addressing over 64-bit slots, the hash of the
+	 * address above its entry's id + 1 (0: free), so a probe reads no
+	 * entry but the one whose hash matches; entry i is ipc[i >> SHIFT].
+	 */
+	uint64_t	*islots;
+	struct win_ip	**ipc;
+	uint32_t	 icap, in, nipc;
 	struct win_chunk *arena;
 	struct win_value total;
 	uint64_t	*seen_total;	/* ip bits, for the total's clients */
@@ -88,16 +97,41 @@ enum {
 	C_REASON, C_ANOM, C_ORG, C_SESS, C_FIRST, C_LAST
 };
 
+/*
+ * The columns of either source, and the dimensions that read each (0:
+ * every row does).  A column no asked dimension reads is selected as
+ * NULL: each column costs every row of the window its decoding.
+ */
+static const struct {
+	const char	*rollup, *sessions;
+	uint32_t	 dims;
+} win_cols[] = {
+	[C_T] = { "hour", "s.start_us", 1u << W_BUCKET },
+	[C_IP] = { "ip", "s.src_ip", 0 },
+	[C_DECOY] = { "decoy", "s.dst_ip", 1u << W_DECOY },
+	[C_ROLE] = { "role", "s.role",
+	    1u << W_ROLE | 1u << W_DECOY | 1u << W_BUCKET },
+	[C_COUNTRY] = { "country", "coalesce(s.country, '')",
+	    1u << W_COUNTRY },
+	[C_ASN] = { "asn", "coalesce(s.asn, -1)", 1u << W_ASN },
+	[C_OSC] = { "os_class", "coalesce(s.os_class, '')", 1u << W_OS },
+	[C_OS] = { "os", "coalesce(s.os, '')", 1u << W_FP },
+	[C_STAGE] = { "stage", "s.stage", 1u << W_STAGE },
+	[C_REASON] = { "reason", "s.close_reason", 1u << W_REASON },
+	[C_ANOM] = { "anomalies", "s.anomalies", 1u << W_ANOM },
+	[C_ORG] = { "as_org", "s.as_org", 1u << W_ASN },
+	[C_SESS] = { "sessions", "1", 0 },
+	[C_FIRST] = { "first_us", "s.start_us", 0 },
+	[C_LAST] = { "last_us", "s.start_us", 0 },
+};
+
+#define NWIN_COLS	(sizeof(win_cols) / sizeof(win_cols[0]))
+
+/* The first %s is the columns (win_cols), the second the filter. */
 static const char win_rollup_sql[] =
-    "SELECT hour, ip, decoy, role, country, asn, os_class, os, stage,"
-    " reason, anomalies, as_org, sessions, first_us, last_us FROM rollup"
-    " WHERE hour >= :h0 AND hour < :h1%s";
+    "SELECT %s FROM rollup WHERE hour >= :h0 AND hour < :h1%s";
 static const char win_sessions_sql[] =
-    "SELECT s.start_us, s.src_ip, s.dst_ip, s.role,"
-    " coalesce(s.country, ''), coalesce(s.asn, -1),"
-    " coalesce(s.os_class, ''), coalesce(s.os, ''), s.stage,"
-    " s.close_reason, s.anomalies, s.as_org, 1, s.start_us, s.start_us"
-    " FROM sessions s WHERE s.start_us >= :a AND s.start_us < :b%s";
+    "SELECT %s FROM sessions s WHERE s.start_us >= :a AND s.start_us < :b%s";
 
 static uint32_t	 win_hash(const char *, size_t, uint32_t);
 static char	*win_strdup(struct win_agg *, const char *, size_t);
@@ -106,7 +140,8 @@ static struct win_group *win_group(struct win_agg *, int, const char *,
 		    size_t, int64_t);
 static int	 win_seen(struct win_ip *, uint32_t);
 static int	 win_seen_total(struct win_agg *, uint32_t);
-static struct win_ip *win_intern(struct win_agg *, const char *, size_t);
+static struct win_ip *win_intern(struct win_agg *, const char *, size_t,
+		    uint32_t *);
 static void	 win_add(struct win_agg *, int, const char *, size_t, int64_t,
 		    const char *, struct win_ip *, sqlite3_stmt *);
 static void	 win_row(struct win_agg *, sqlite3_stmt *);
@@ -198,8 +233,10 @@ window_agg_free(struct win_agg *a)
 		free(a->g[i].key);
 		free(a->g[i].label);
 	}
-	for (uint32_t i = 0; i < a->icap; i++)
-		free(a->ips[i].groups);
+	for (uint32_t i = 0; i < a->in; i++)
+		free(a->ipc[i >> WIN_IPS_SHIFT][i & (WIN_IPS_CHUNK - 1)].groups);
+	for (uint32_t i = 0; i < a->nipc; i++)
+		free(a->ipc[i]);
 	while (a->arena != NULL) {
 		struct win_chunk *c = a->arena;
 
@@ -207,7 +244,8 @@ window_agg_free(struct win_agg *a)
 		free(c);
 	}
 	free(a->g);
-	free(a->ips);
+	free(a->islots);
+	free(a->ipc);
 	free(a->seen_total);
 	free(a);
 }
@@ -320,46 +358,67 @@ win_seen_total(struct win_agg *a, uint32_t ip)
 	return 1;
 }
 
-/* The entry of the address ip (len bytes), or NULL. */
+/* The entry of the address ip (len bytes), added when new, or NULL. */
 static struct win_ip *
-win_intern(struct win_agg *a, const char *ip, size_t len)
+win_intern(struct win_agg *a, const char *ip, size_t len, uint32_t *id)
 {
-	uint32_t	 h = win_hash(ip, len, 0);
+	uint32_t	 h = win_hash(ip, len, 0), i;
 	struct win_ip	*e;
 
 	if ((a->in + 1) * 2 > a->icap) {
 		uint32_t	 ncap = a->icap ? a->icap * 2 : 4096;
-		struct win_ip	*ni;
+		uint64_t	*ns;
 
-		if ((ni = calloc(ncap, sizeof(*ni))) == NULL)
+		if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
 			return NULL;
-		for (uint32_t i = 0; i < a->icap; i++) {
+		for (uint32_t k = 0; k < a->icap; k++) {
 			uint32_t j;
 
-			if (a->ips[i].ip == NULL)
+			if (a->islots[k] == 0)
 				continue;
-			for (j = a->ips[i].hash & (ncap - 1); ni[j].ip != NULL;
-			    j = (j + 1) & (ncap - 1))
+			for (j = (uint32_t)(a->islots[k] >> 32) & (ncap - 1);
+			    ns[j] != 0; j = (j + 1) & (ncap - 1))
 				;
-			ni[j] = a->ips[i];
+			ns[j] = a->islots[k];
 		}
-		free(a->ips);
-		a->ips = ni;
+		free(a->islots);
+		a->islots = ns;
 		a->icap = ncap;
 	}
-	for (uint32_t i = h & (a->icap - 1);; i = (i + 1) & (a->icap - 1)) {
-		e = &a->ips[i];
-		if (e->ip == NULL)
-			break;
-		if (e->hash == h && e->len == len &&
-		    memcmp(e->ip, ip, len) == 0)
+	for (i = h & (a->icap - 1); a->islots[i] != 0;
+	    i = (i + 1) & (a->icap - 1)) {
+		uint32_t k = (uint32_t)a->islots[i] - 1;
+
+		if ((uint32_t)(a->islots[i] >> 32) != h)
+			continue;
+		e = &a->ipc[k >> WIN_IPS_SHIFT][k & (WIN_IPS_CHUNK - 1)];
+		if (e->len == len && memcmp(e->ip, ip, len) == 0) {
+			*id = k;
 			return e;
+		}
 	}
-	if ((e->ip = win_strdup(a, ip, len)) == NULL)
+	if ((a->in & (WIN_IPS_CHUNK - 1)) == 0) {
+		struct win_ip **nc;
+
+		if ((nc = realloc(a->ipc, (a->nipc + 1) *
+		    sizeof(*nc))) == NULL)
+			return NULL;
+		a->ipc = nc;
+		if ((nc[a->nipc] = malloc(WIN_IPS_CHUNK *
+		    sizeof(**nc))) == NULL)
+			return NULL;
+		a->nipc++;
+	}
+	e = &a->ipc[a->in >> WIN_IPS_SHIFT][a->in & (WIN_IPS_CHUNK - 1)];
+	memset(e, 0, sizeof(*e));
+	if (len < sizeof(e->buf)) {
+		memcpy(e->buf, ip, len);
+		e->ip = e->buf;
+	} else if ((e->ip = win_strdup(a, ip, len)) == NULL)
 		return NULL;
-	e->len = len;
-	e->hash = h;
-	e->id = a->in++;
+	e->len = (uint32_t)len;
+	a->islots[i] = (uint64_t)h << 32 | (a->in + 1);
+	*id = a->in++;
 	return e;
 }
 
@@ -420,12 +479,11 @@ win_row(struct win_agg *a, sqlite3_stmt *q)
 	int		 sn;
 	char		 net[ADDR_STRLEN + 8];
 
-	if (ip == NULL || (e = win_intern(a, ip, iplen)) == NULL) {
+	if (ip == NULL || (e = win_intern(a, ip, iplen, &id)) == NULL) {
 		a->failed = 1;
 		return;
 	}
 	ip = e->ip;
-	id = e->id;
 	a->total.sessions += n;
 	if (sqlite3_column_int64(q, C_FIRST) < a->total.first)
 		a->total.first = sqlite3_column_int64(q, C_FIRST);
@@ -485,11 +543,17 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
 {
 	sqlite3_stmt	*q;
 	struct filter	 g = *f;
-	char		 where[512], sql[1024];
+	char		 where[512], cols[512], sql[1536];
+	size_t		 n = 0;
 	int		 rollup = fmt == win_rollup_sql, rc, i;
 
 	if (lo >= hi)
 		return 0;
+	for (size_t c = 0; c < NWIN_COLS; c++)
+		n += (size_t)snprintf(cols + n, sizeof(cols) - n, "%s%s",
+		    c > 0 ? ", " : "", win_cols[c].dims != 0 &&
+		    !(win_cols[c].dims & a->dims) ? "NULL" : rollup ?
+		    win_cols[c].rollup : win_cols[c].sessions);
 	/* The time bounds are the query's own. */
 	g.since = INT64_MIN;
 	g.until = INT64_MAX;
@@ -502,7 +566,7 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
 		    g.cidr[0] ? " AND decoymx_in_net(ip, :cidr)" : "");
 	} else
 		filter_sql(&g, "s", where, sizeof(where));
-	snprintf(sql, sizeof(sql), fmt, where);
+	snprintf(sql, sizeof(sql), fmt, cols, where);
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return -1;
 	filter_bind(&g, q);
