@@ -197,7 +197,9 @@ win_big(size_t n)
 	n = (n + WIN_HUGE - 1) / WIN_HUGE * WIN_HUGE;
 	if ((p = aligned_alloc(WIN_HUGE, n)) == NULL)
 		return NULL;
+#ifdef MADV_HUGEPAGE
 	madvise(p, n, MADV_HUGEPAGE);
+#endif
 	memset(p, 0, n);
 	return p;
 }
