@@ -33,6 +33,9 @@ struct export_key {
 	uint8_t			 family, prefix;
 };
 
+/* export_sort.c: keys into export order, equal ones by index. */
+int		 export_sort_keys(struct export_key *, size_t);
+
 /* An export's body in memory, as it is written (export_body_open). */
 struct export_body {
 	char			*p;

@@ -23,6 +23,8 @@
  * window_agg_sorted(), window_agg_total(), window_agg_free() and
  * window_key_vals().
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,25 +32,29 @@
 #include "store.h"
 
 #define WIN_HOUR	(3600LL * 1000000)
-#define WIN_INLINE	4		/* groups of a client before a list */
+#define WIN_INLINE	3		/* groups of a client before a list */
 #define WIN_CHUNK	(64 * 1024)
+#define WIN_HUGE	(2u << 20)	/* a huge page */
 
 /*
  * An interned client address, its /24 or /64 once asked for, and the
  * groups it was counted in (a client is counted once per group): a short
  * list, searched from its end, where the group of the row before mostly
- * is.
+ * is.  One cache line, the address in it when it fits; the entries never
+ * move (chunks of WIN_IPS_CHUNK), so ip may point into the entry.
  */
 struct win_ip {
-	char		*ip;		/* in the arena */
+	char		*ip;		/* in buf or in the arena */
 	char		*net;		/* in the arena */
-	uint32_t	 hash;
-	uint32_t	 id;		/* stable, unlike the slot */
-	size_t		 len;
 	uint32_t	*groups;	/* ids of win_group; NULL: in inl */
 	uint32_t	 inl[WIN_INLINE];
 	uint32_t	 ngroups, capgroups;
+	uint32_t	 len;
+	char		 buf[16];
 };
+
+#define WIN_IPS_SHIFT	15
+#define WIN_IPS_CHUNK	(1u << WIN_IPS_SHIFT)	/* entries a chunk */
 
 /* Where the addresses are kept: freed all at once. */
 struct win_chunk {
@@ -74,8 +80,14 @@ struct win_agg {
 	int64_t		 bucket;	/* W_BUCKET: its size in us */
 	struct win_group *g;		/* open addressing */
 	uint32_t	 gcap, gn;
-	struct win_ip	*ips;		/* open addressing */
-	uint32_t	 icap, in;
+	/*
+	 * The addresses: open addressing over 64-bit slots, the hash of the
+	 * address above its entry's id + 1 (0: free), so a probe reads no
+	 * entry but the one whose hash matches; entry i is ipc[i >> SHIFT].
+	 */
+	uint64_t	*islots;
+	struct win_ip	**ipc;
+	uint32_t	 icap, in, nipc;
 	struct win_chunk *arena;
 	struct win_value total;
 	uint64_t	*seen_total;	/* ip bits, for the total's clients */
@@ -89,17 +101,68 @@ enum {
 	C_REASON, C_ANOM, C_ORG, C_SESS, C_FIRST, C_LAST
 };
 
-static const char win_rollup_sql[] =
-    "SELECT hour, ip, decoy, role, country, asn, os_class, os, stage,"
-    " reason, anomalies, as_org, sessions, first_us, last_us FROM rollup"
-    " WHERE hour >= :h0 AND hour < :h1%s";
-static const char win_sessions_sql[] =
-    "SELECT s.start_us, s.src_ip, s.dst_ip, s.role,"
-    " coalesce(s.country, ''), coalesce(s.asn, -1),"
-    " coalesce(s.os_class, ''), coalesce(s.os, ''), s.stage,"
-    " s.close_reason, s.anomalies, s.as_org, 1, s.start_us, s.start_us"
-    " FROM sessions s WHERE s.start_us >= :a AND s.start_us < :b%s";
+/*
+ * The columns of either source, and the dimensions that read each (0:
+ * every row does).  A column no asked dimension reads is not selected
+ * (it stays NULL and 0 in the row): each column costs every row of the
+ * window its decoding.
+ */
+static const struct {
+	const char	*rollup, *sessions;
+	uint32_t	 dims;
+	int		 text;		/* read as text, else as an integer */
+} win_cols[] = {
+	[C_T] = { "hour", "s.start_us", 1u << W_BUCKET, 0 },
+	[C_IP] = { "ip", "s.src_ip", 0, 1 },
+	[C_DECOY] = { "decoy", "s.dst_ip", 1u << W_DECOY, 1 },
+	[C_ROLE] = { "role", "s.role",
+	    1u << W_ROLE | 1u << W_DECOY | 1u << W_BUCKET, 1 },
+	[C_COUNTRY] = { "country", "coalesce(s.country, '')",
+	    1u << W_COUNTRY, 1 },
+	[C_ASN] = { "asn", "coalesce(s.asn, -1)", 1u << W_ASN, 0 },
+	[C_OSC] = { "os_class", "coalesce(s.os_class, '')", 1u << W_OS, 1 },
+	[C_OS] = { "os", "coalesce(s.os, '')", 1u << W_FP, 1 },
+	[C_STAGE] = { "stage", "s.stage", 1u << W_STAGE, 1 },
+	[C_REASON] = { "reason", "s.close_reason", 1u << W_REASON, 1 },
+	[C_ANOM] = { "anomalies", "s.anomalies", 1u << W_ANOM, 0 },
+	[C_ORG] = { "as_org", "s.as_org", 1u << W_ASN, 1 },
+	[C_SESS] = { "sessions", "1", 0, 0 },
+	[C_FIRST] = { "first_us", "s.start_us", 0, 0 },
+	[C_LAST] = { "last_us", "s.start_us", 0, 0 },
+};
 
+#define NWIN_COLS	(sizeof(win_cols) / sizeof(win_cols[0]))
+
+/*
+ * A row of either source, its text copied out of the statement.  Rows
+ * are read WIN_BATCH at a time: the table slot, then the entry of each
+ * row's client are prefetched a phase before they are needed, so that
+ * the cache misses of a batch overlap instead of following each other.
+ */
+#define WIN_BATCH	32
+#define WIN_BATCH_TEXT	(WIN_BATCH * 192)
+
+struct win_r {
+	const char	*s[NWIN_COLS];	/* text columns; NULL: NULL */
+	size_t		 len[NWIN_COLS];
+	int64_t		 v[NWIN_COLS];	/* integer columns */
+	uint32_t	 h;		/* win_hash() of the address */
+};
+
+struct win_batch {
+	struct win_r	 r[WIN_BATCH];
+	int		 n;
+	size_t		 used;
+	char		 text[WIN_BATCH_TEXT];
+};
+
+/* The first %s is the columns (win_cols), the second the filter. */
+static const char win_rollup_sql[] =
+    "SELECT %s FROM rollup WHERE hour >= :h0 AND hour < :h1%s";
+static const char win_sessions_sql[] =
+    "SELECT %s FROM sessions s WHERE s.start_us >= :a AND s.start_us < :b%s";
+
+static void	*win_big(size_t);
 static uint32_t	 win_hash(const char *, size_t, uint32_t);
 static char	*win_strdup(struct win_agg *, const char *, size_t);
 static int	 win_grow_groups(struct win_agg *);
@@ -107,14 +170,39 @@ static struct win_group *win_group(struct win_agg *, int, const char *,
 		    size_t, int64_t);
 static int	 win_seen(struct win_ip *, uint32_t);
 static int	 win_seen_total(struct win_agg *, uint32_t);
-static struct win_ip *win_intern(struct win_agg *, const char *, size_t);
+static struct win_ip *win_intern(struct win_agg *, const char *, size_t,
+		    uint32_t, uint32_t *);
 static void	 win_add(struct win_agg *, int, const char *, size_t, int64_t,
-		    const char *, struct win_ip *, sqlite3_stmt *);
-static void	 win_row(struct win_agg *, sqlite3_stmt *);
+		    const char *, struct win_ip *, const struct win_r *);
+static void	 win_row(struct win_agg *, const struct win_r *);
+static int	 win_take(struct win_batch *, sqlite3_stmt *,
+		    const uint8_t *, int);
+static void	 win_flush(struct win_agg *, struct win_batch *);
 static int	 win_query(struct win_agg *, sqlite3 *, const char *,
 		    const struct filter *, int64_t, int64_t);
 static int	 win_cmp(const void *, const void *);
 static int	 win_cmp_t(const void *, const void *);
+
+/*
+ * Zeroed memory for the client table, asked to be on huge pages when it
+ * is that big (its accesses are random: a miss of the TLB each
+ * otherwise).  calloc(): fresh pages are not zeroed twice.  NULL when
+ * out of memory.
+ */
+static void *
+win_big(size_t n)
+{
+	void		*p;
+	uintptr_t	 page;
+
+	if ((p = calloc(1, n)) == NULL || n < WIN_HUGE)
+		return p;
+	page = (uintptr_t)p & ~(uintptr_t)4095;
+#ifdef MADV_HUGEPAGE
+	madvise((void *)page, n + ((uintptr_t)p - page), MADV_HUGEPAGE);
+#endif
+	return p;
+}
 
 static uint32_t
 win_hash(const char *k, size_t len, uint32_t seed)
@@ -199,8 +287,10 @@ window_agg_free(struct win_agg *a)
 		free(a->g[i].key);
 		free(a->g[i].label);
 	}
-	for (uint32_t i = 0; i < a->icap; i++)
-		free(a->ips[i].groups);
+	for (uint32_t i = 0; i < a->in; i++)
+		free(a->ipc[i >> WIN_IPS_SHIFT][i & (WIN_IPS_CHUNK - 1)].groups);
+	for (uint32_t i = 0; i < a->nipc; i++)
+		free(a->ipc[i]);
 	while (a->arena != NULL) {
 		struct win_chunk *c = a->arena;
 
@@ -208,7 +298,8 @@ window_agg_free(struct win_agg *a)
 		free(c);
 	}
 	free(a->g);
-	free(a->ips);
+	free(a->islots);
+	free(a->ipc);
 	free(a->seen_total);
 	free(a);
 }
@@ -321,59 +412,84 @@ win_seen_total(struct win_agg *a, uint32_t ip)
 	return 1;
 }
 
-/* The entry of the address ip (len bytes), or NULL. */
+/*
+ * The entry of the address ip (len bytes, hash h), added when new, or
+ * NULL.
+ */
 static struct win_ip *
-win_intern(struct win_agg *a, const char *ip, size_t len)
+win_intern(struct win_agg *a, const char *ip, size_t len, uint32_t h,
+    uint32_t *id)
 {
-	uint32_t	 h = win_hash(ip, len, 0);
+	uint32_t	 i;
 	struct win_ip	*e;
 
 	if ((a->in + 1) * 2 > a->icap) {
 		uint32_t	 ncap = a->icap ? a->icap * 2 : 4096;
-		struct win_ip	*ni;
+		uint64_t	*ns;
 
-		if ((ni = calloc(ncap, sizeof(*ni))) == NULL)
+		if ((ns = win_big(ncap * sizeof(*ns))) == NULL)
 			return NULL;
-		for (uint32_t i = 0; i < a->icap; i++) {
+		for (uint32_t k = 0; k < a->icap; k++) {
 			uint32_t j;
 
-			if (a->ips[i].ip == NULL)
+			if (a->islots[k] == 0)
 				continue;
-			for (j = a->ips[i].hash & (ncap - 1); ni[j].ip != NULL;
-			    j = (j + 1) & (ncap - 1))
+			for (j = (uint32_t)(a->islots[k] >> 32) & (ncap - 1);
+			    ns[j] != 0; j = (j + 1) & (ncap - 1))
 				;
-			ni[j] = a->ips[i];
+			ns[j] = a->islots[k];
 		}
-		free(a->ips);
-		a->ips = ni;
+		free(a->islots);
+		a->islots = ns;
 		a->icap = ncap;
 	}
-	for (uint32_t i = h & (a->icap - 1);; i = (i + 1) & (a->icap - 1)) {
-		e = &a->ips[i];
-		if (e->ip == NULL)
-			break;
-		if (e->hash == h && e->len == len &&
-		    memcmp(e->ip, ip, len) == 0)
+	for (i = h & (a->icap - 1); a->islots[i] != 0;
+	    i = (i + 1) & (a->icap - 1)) {
+		uint32_t k = (uint32_t)a->islots[i] - 1;
+
+		if ((uint32_t)(a->islots[i] >> 32) != h)
+			continue;
+		e = &a->ipc[k >> WIN_IPS_SHIFT][k & (WIN_IPS_CHUNK - 1)];
+		if (e->len == len && memcmp(e->ip, ip, len) == 0) {
+			*id = k;
 			return e;
+		}
 	}
-	if ((e->ip = win_strdup(a, ip, len)) == NULL)
+	if ((a->in & (WIN_IPS_CHUNK - 1)) == 0) {
+		struct win_ip **nc;
+
+		if ((nc = realloc(a->ipc, (a->nipc + 1) *
+		    sizeof(*nc))) == NULL)
+			return NULL;
+		a->ipc = nc;
+		if ((nc[a->nipc] = win_big(WIN_IPS_CHUNK *
+		    sizeof(**nc))) == NULL)
+			return NULL;
+		a->nipc++;
+	}
+	e = &a->ipc[a->in >> WIN_IPS_SHIFT][a->in & (WIN_IPS_CHUNK - 1)];
+	memset(e, 0, sizeof(*e));
+	if (len < sizeof(e->buf)) {
+		memcpy(e->buf, ip, len);
+		e->ip = e->buf;
+	} else if ((e->ip = win_strdup(a, ip, len)) == NULL)
 		return NULL;
-	e->len = len;
-	e->hash = h;
-	e->id = a->in++;
+	e->len = (uint32_t)len;
+	a->islots[i] = (uint64_t)h << 32 | (a->in + 1);
+	*id = a->in++;
 	return e;
 }
 
 /* Adds the row of q to the group (dim, key) of client ip. */
 static void
 win_add(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik,
-    const char *label, struct win_ip *ip, sqlite3_stmt *q)
+    const char *label, struct win_ip *ip, const struct win_r *r)
 {
 	struct win_group	*e;
-	int64_t			 n = sqlite3_column_int64(q, C_SESS);
-	int64_t			 f = sqlite3_column_int64(q, C_FIRST);
-	int64_t			 l = sqlite3_column_int64(q, C_LAST);
-	const unsigned char	*role;
+	int64_t			 n = r->v[C_SESS];
+	int64_t			 f = r->v[C_FIRST];
+	int64_t			 l = r->v[C_LAST];
+	const char		*role;
 	int			 s;
 
 	if ((e = win_group(a, dim, k, len, ik)) == NULL) {
@@ -391,13 +507,12 @@ win_add(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik,
 		if ((e->label = strdup(label)) == NULL)
 			a->failed = 1;
 	}
-	if (dim == W_BUCKET && (role = sqlite3_column_text(q, C_ROLE)) !=
-	    NULL) {
-		if (strcmp((const char *)role, "primary") == 0)
+	if (dim == W_BUCKET && (role = r->s[C_ROLE]) != NULL) {
+		if (strcmp(role, "primary") == 0)
 			e->v.primary += n;
-		else if (strcmp((const char *)role, "backup") == 0)
+		else if (strcmp(role, "backup") == 0)
 			e->v.backup += n;
-		else if (strcmp((const char *)role, "decoy") == 0)
+		else if (strcmp(role, "decoy") == 0)
 			e->v.decoy += n;
 	}
 	if ((s = win_seen(ip, e->id)) == -1)
@@ -406,42 +521,38 @@ win_add(struct win_agg *a, int dim, const char *k, size_t len, int64_t ik,
 		e->v.clients += s;
 }
 
-#define WIN_TEXT(q, c)	((const char *)sqlite3_column_text(q, c))
-#define WIN_LEN(q, c)	((size_t)sqlite3_column_bytes(q, c))
-
 /* Adds one row of either source to every group it belongs to. */
 static void
-win_row(struct win_agg *a, sqlite3_stmt *q)
+win_row(struct win_agg *a, const struct win_r *r)
 {
-	const char	*ip = WIN_TEXT(q, C_IP), *s;
-	size_t		 iplen = WIN_LEN(q, C_IP);
-	int64_t		 n = sqlite3_column_int64(q, C_SESS), v;
+	const char	*ip = r->s[C_IP], *s;
+	int64_t		 n = r->v[C_SESS], v;
 	struct win_ip	*e;
 	uint32_t	 id;
 	int		 sn;
 	char		 net[ADDR_STRLEN + 8];
 
-	if (ip == NULL || (e = win_intern(a, ip, iplen)) == NULL) {
+	if (ip == NULL || (e = win_intern(a, ip, r->len[C_IP], r->h,
+	    &id)) == NULL) {
 		a->failed = 1;
 		return;
 	}
 	ip = e->ip;
-	id = e->id;
 	a->total.sessions += n;
-	if (sqlite3_column_int64(q, C_FIRST) < a->total.first)
-		a->total.first = sqlite3_column_int64(q, C_FIRST);
-	if (sqlite3_column_int64(q, C_LAST) > a->total.last)
-		a->total.last = sqlite3_column_int64(q, C_LAST);
+	if (r->v[C_FIRST] < a->total.first)
+		a->total.first = r->v[C_FIRST];
+	if (r->v[C_LAST] > a->total.last)
+		a->total.last = r->v[C_LAST];
 	if ((sn = win_seen_total(a, id)) == -1)
 		a->failed = 1;
 	else
 		a->total.clients += sn;
 #define DIM(d)	(a->dims & (1u << (d)))
 #define TEXT(d, c, label) do {						\
-	if (DIM(d) && (s = WIN_TEXT(q, c)) != NULL && *s != '\0')	\
-		win_add(a, d, s, WIN_LEN(q, c), 0, label, e, q);	\
+	if (DIM(d) && (s = r->s[c]) != NULL && *s != '\0')		\
+		win_add(a, d, s, r->len[c], 0, label, e, r);		\
 } while (0)
-	TEXT(W_DECOY, C_DECOY, WIN_TEXT(q, C_ROLE));
+	TEXT(W_DECOY, C_DECOY, r->s[C_ROLE]);
 	TEXT(W_ROLE, C_ROLE, NULL);
 	TEXT(W_STAGE, C_STAGE, NULL);
 	TEXT(W_REASON, C_REASON, NULL);
@@ -450,13 +561,13 @@ win_row(struct win_agg *a, sqlite3_stmt *q)
 	TEXT(W_FP, C_OS, NULL);
 	TEXT(W_IP, C_IP, NULL);
 #undef TEXT
-	if (DIM(W_ASN) && (v = sqlite3_column_int64(q, C_ASN)) != -1)
-		win_add(a, W_ASN, "", 0, v, WIN_TEXT(q, C_ORG), e, q);
+	if (DIM(W_ASN) && (v = r->v[C_ASN]) != -1)
+		win_add(a, W_ASN, "", 0, v, r->s[C_ORG], e, r);
 	if (DIM(W_ANOM)) {
-		v = sqlite3_column_int64(q, C_ANOM);
+		v = r->v[C_ANOM];
 		for (int b = 0; b < 10; b++)
 			if ((v >> b) & 1)
-				win_add(a, W_ANOM, "", 0, b, NULL, e, q);
+				win_add(a, W_ANOM, "", 0, b, NULL, e, r);
 	}
 	if (DIM(W_NET)) {
 		if (e->net == NULL && filter_net(ip, 24, 64, net,
@@ -465,14 +576,76 @@ win_row(struct win_agg *a, sqlite3_stmt *q)
 			a->failed = 1;
 		if (e->net != NULL)
 			win_add(a, W_NET, e->net, strlen(e->net), 0, NULL, e,
-			    q);
+			    r);
 	}
 	if (DIM(W_BUCKET)) {
-		v = sqlite3_column_int64(q, C_T);
+		v = r->v[C_T];
 		win_add(a, W_BUCKET, "", 0, v / a->bucket * a->bucket, NULL,
-		    e, q);
+		    e, r);
 	}
 #undef DIM
+}
+
+/*
+ * Reads the current row of q into the batch: its column j is the column
+ * act[j] of win_cols (the others stay NULL and 0: the batch is zeroed
+ * once).  Returns 1 when some text did not fit and points into q
+ * instead: the batch must then be flushed before q steps again; else 0.
+ */
+static int
+win_take(struct win_batch *b, sqlite3_stmt *q, const uint8_t *act, int nact)
+{
+	struct win_r	*r = &b->r[b->n++];
+	int		 direct = 0;
+
+	for (int j = 0; j < nact; j++) {
+		int		 c = act[j];
+		const char	*t;
+		size_t		 len;
+
+		if (!win_cols[c].text) {
+			r->v[c] = sqlite3_column_int64(q, j);
+			continue;
+		}
+		r->s[c] = NULL;
+		r->len[c] = 0;
+		if ((t = (const char *)sqlite3_column_text(q, j)) == NULL)
+			continue;
+		len = (size_t)sqlite3_column_bytes(q, j);
+		if (b->used + len + 1 <= sizeof(b->text)) {
+			memcpy(b->text + b->used, t, len);
+			b->text[b->used + len] = '\0';
+			t = b->text + b->used;
+			b->used += len + 1;
+		} else
+			direct = 1;
+		r->s[c] = t;
+		r->len[c] = len;
+	}
+	if (r->s[C_IP] != NULL)
+		r->h = win_hash(r->s[C_IP], r->len[C_IP], 0);
+	return direct;
+}
+
+/*
+ * Adds the rows of the batch: first the entries their slots name are
+ * prefetched (the slots are in cache by now), then the rows added.
+ */
+static void
+win_flush(struct win_agg *a, struct win_batch *b)
+{
+	for (int i = 0; i < b->n && a->icap > 0; i++) {
+		uint64_t	 sl = a->islots[b->r[i].h & (a->icap - 1)];
+		uint32_t	 k = (uint32_t)sl - 1;
+
+		if (sl != 0 && (uint32_t)(sl >> 32) == b->r[i].h)
+			__builtin_prefetch(&a->ipc[k >> WIN_IPS_SHIFT][k &
+			    (WIN_IPS_CHUNK - 1)]);
+	}
+	for (int i = 0; i < b->n && !a->failed; i++)
+		win_row(a, &b->r[i]);
+	b->n = 0;
+	b->used = 0;
 }
 
 /*
@@ -485,12 +658,23 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
     const struct filter *f, int64_t lo, int64_t hi)
 {
 	sqlite3_stmt	*q;
+	struct win_batch *b;
 	struct filter	 g = *f;
-	char		 where[512], sql[1024];
-	int		 rollup = fmt == win_rollup_sql, rc, i;
+	char		 where[512], cols[512], sql[1536];
+	size_t		 n = 0;
+	uint8_t		 act[NWIN_COLS];	/* the columns selected */
+	int		 rollup = fmt == win_rollup_sql, rc, i, nact = 0;
 
 	if (lo >= hi)
 		return 0;
+	for (size_t c = 0; c < NWIN_COLS; c++) {
+		if (win_cols[c].dims != 0 && !(win_cols[c].dims & a->dims))
+			continue;
+		n += (size_t)snprintf(cols + n, sizeof(cols) - n, "%s%s",
+		    nact > 0 ? ", " : "", rollup ? win_cols[c].rollup :
+		    win_cols[c].sessions);
+		act[nact++] = (uint8_t)c;
+	}
 	/* The time bounds are the query's own. */
 	g.since = INT64_MIN;
 	g.until = INT64_MAX;
@@ -503,7 +687,7 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
 		    g.cidr[0] ? " AND decoymx_in_net(ip, :cidr)" : "");
 	} else
 		filter_sql(&g, "s", where, sizeof(where));
-	snprintf(sql, sizeof(sql), fmt, where);
+	snprintf(sql, sizeof(sql), fmt, cols, where);
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return -1;
 	filter_bind(&g, q);
@@ -511,8 +695,21 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
 		sqlite3_bind_int64(q, i, lo);
 	if ((i = sqlite3_bind_parameter_index(q, rollup ? ":h1" : ":b")) > 0)
 		sqlite3_bind_int64(q, i, hi);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW && !a->failed)
-		win_row(a, q);
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		sqlite3_finalize(q);
+		return -1;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && !a->failed) {
+		int direct = win_take(b, q, act, nact);
+
+		if (a->icap > 0)
+			__builtin_prefetch(&a->islots[b->r[b->n - 1].h &
+			    (a->icap - 1)]);
+		if (direct || b->n == WIN_BATCH)
+			win_flush(a, b);
+	}
+	win_flush(a, b);
+	free(b);
 	sqlite3_finalize(q);
 	if (a->failed)
 		return -1;

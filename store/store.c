@@ -197,8 +197,13 @@ store_open(const char *path, int mode, char *err, size_t errlen)
 		snprintf(err, errlen, "database %s: out of memory", path);
 		return NULL;
 	}
+	/*
+	 * A reader is one thread (every process here is): without the
+	 * connection's mutex, each column of each row it reads costs no lock.
+	 */
 	rc = sqlite3_open_v2(path, &s->db, rw ? SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY, NULL);
+	    SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL);
 	if (rc != SQLITE_OK) {
 		store_open_hint(path, hint, sizeof(hint));
 		snprintf(err, errlen, "cannot open database %s: %s%s", path,
@@ -276,8 +281,8 @@ store_open_immutable(struct store *s)
 			*u++ = *p;
 	}
 	strlcpy_(u, "?immutable=1", sizeof(uri) - (size_t)(u - uri));
-	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return -1;
 	}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * line.c -- splits what a client sends into SMTP lines.  A partial line
- * is kept in a buffer allocated only while it is pending, never longer
- * than MAX_LINE; the rest of an over-long line is dropped and the line is
+ * of up to LINE_INLINE bytes is kept in the linebuf itself, a longer one
+ * in a buffer allocated only while it is pending, never longer than
+ * MAX_LINE; the rest of an over-long line is dropped and the line is
  * delivered cut, flagged LINE_TOO_LONG.  Lines end at LF; a missing CR is
  * flagged LINE_BARE_LF.
  */
@@ -38,7 +39,7 @@ line_deliver(struct linebuf *lb, const char *p, size_t n, int flags,
 	if (lb->len > 0) {
 		if (n > 0 && line_keep(lb, p, n) == -1)
 			n = 0;
-		p = lb->p;
+		p = lb->cap > 0 ? lb->u.p : lb->u.in;
 		n = lb->len;
 	}
 	if (n > 0 && p[n - 1] == '\r')
@@ -46,27 +47,30 @@ line_deliver(struct linebuf *lb, const char *p, size_t n, int flags,
 	else if (!(flags & LINE_TOO_LONG))
 		flags |= LINE_BARE_LF;
 	rv = cb(arg, p, n, flags);
-	lb->len = 0;
-	lb->discarding = 0;
-	free(lb->p);
-	lb->p = NULL;
+	line_free(lb);
 	return rv;
 }
 
 /*
- * Appends to the pending partial line, in a buffer that starts at
- * LINE_START and doubles as needed: a client that trickles a line a byte
- * at a time (slowloris) holds a few dozen bytes, not a whole line.
- * Returns -1 when over LINE_KEEP (or out of memory).
+ * Appends to the pending partial line: in the linebuf while it fits in
+ * LINE_INLINE, then in a buffer that starts at LINE_START and doubles as
+ * needed: a client that trickles a line a byte at a time (slowloris)
+ * holds a few dozen bytes, not a whole line.  Returns -1 when over
+ * LINE_KEEP (or out of memory).
  */
 static int
 line_keep(struct linebuf *lb, const char *p, size_t n)
 {
-	size_t	 cap = lb->p == NULL ? 0 : lb->cap;
+	size_t	 cap = lb->cap;
 	char	*np;
 
 	if (lb->len + n > LINE_KEEP)
 		return -1;
+	if (cap == 0 && lb->len + n <= LINE_INLINE) {
+		memcpy(lb->u.in + lb->len, p, n);
+		lb->len += (uint16_t)n;
+		return 0;
+	}
 	if (lb->len + n > cap) {
 		if (cap == 0)
 			cap = LINE_START;
@@ -74,12 +78,16 @@ line_keep(struct linebuf *lb, const char *p, size_t n)
 			cap *= 2;
 		if (cap > LINE_KEEP)
 			cap = LINE_KEEP;
-		if ((np = realloc(lb->p, cap)) == NULL)
+		if (lb->cap == 0) {
+			if ((np = malloc(cap)) == NULL)
+				return -1;
+			memcpy(np, lb->u.in, lb->len);
+		} else if ((np = realloc(lb->u.p, cap)) == NULL)
 			return -1;
-		lb->p = np;
+		lb->u.p = np;
 		lb->cap = (uint16_t)cap;
 	}
-	memcpy(lb->p + lb->len, p, n);
+	memcpy(lb->u.p + lb->len, p, n);
 	lb->len += (uint16_t)n;
 	return 0;
 }
@@ -120,8 +128,10 @@ line_feed(struct linebuf *lb, const char *data, size_t len, line_cb cb,
 void
 line_free(struct linebuf *lb)
 {
-	free(lb->p);
-	lb->p = NULL;
+	if (lb->cap > 0)
+		free(lb->u.p);
+	lb->u.p = NULL;
+	lb->cap = 0;
 	lb->len = 0;
 	lb->discarding = 0;
 }

@@ -23,10 +23,15 @@
 #define LINE_TOO_LONG	0x02	/* over MAX_LINE: content cut */
 #define LINE_MORE	0x04	/* more bytes already followed this line */
 
+#define LINE_INLINE	8	/* bytes of a partial line kept in place */
+
 struct linebuf {
-	char		*p;	/* partial line, allocated only while pending */
+	union {
+		char	*p;	/* partial line, allocated only while pending */
+		char	 in[LINE_INLINE];	/* or here, while cap is 0 */
+	} u;
 	uint16_t	 len;
-	uint16_t	 cap;	/* bytes allocated at p */
+	uint16_t	 cap;	/* bytes allocated at u.p; 0: none, in u.in */
 	uint8_t		 discarding;	/* dropping the rest of a long line */
 };
 

@@ -61,6 +61,9 @@ def db(tmp_path_factory):
                     " as_org = NULL WHERE id % 11 = 0")
         con.execute("UPDATE sessions SET as_org = 'Renamed AS'"
                     " WHERE id % 17 = 0")
+        # Longer than the reports read ahead at once (a batch of rows).
+        con.execute("UPDATE sessions SET as_org = 'Long AS ' ||"
+                    " hex(zeroblob(5000)) WHERE id % 19 = 0")
     con.close()
     return path
 

@@ -17,6 +17,8 @@ static void	 test_rules(void);
 static void	 test_allowlist(void);
 static void	 test_argv(void);
 static void	 test_opts_parse(void);
+static void	 test_sort_keys(void);
+static int	 ref_key_cmp(const void *, const void *);
 
 static void
 test_rules(void)
@@ -283,6 +285,79 @@ test_opts_parse(void)
 	free(o);
 }
 
+/* The order the export needs: family, address, prefix, then index. */
+static int
+ref_key_cmp(const void *a, const void *b)
+{
+	const struct export_key	*x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * export_sort_keys() against qsort on the full order: IPv4 /32s (the
+ * radix sort, with repeated addresses), IPv4 networks, IPv6 /64s and
+ * /128s, mixed.
+ */
+static void
+test_sort_keys(void)
+{
+	static const size_t	 sizes[] = { 1, 2, 7, 1000, 70000 };
+	struct export_key	*k, *ref;
+	uint32_t		 r = 12345;
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+
+		k = calloc(n, sizeof(*k));
+		ref = calloc(n, sizeof(*ref));
+		CHECK(k != NULL && ref != NULL);
+		if (k == NULL || ref == NULL)
+			return;
+		for (size_t i = 0; i < n; i++) {
+			r = r * 1103515245u + 12345u;
+			k[i].i = (uint32_t)i;
+			switch (r >> 29) {
+			case 0: case 1: case 2: case 3:	/* /32, some repeated */
+				k[i].family = 4;
+				k[i].prefix = 32;
+				k[i].hi = (uint64_t)(r % (n * 3 + 1) *
+				    2654435761u) << 32;
+				break;
+			case 4:
+				k[i].family = 4;
+				k[i].prefix = 24;
+				k[i].hi = (uint64_t)(r & 0xffffff00u) << 32;
+				break;
+			default:
+				k[i].family = 6;
+				k[i].prefix = r & 1 ? 64 : 128;
+				k[i].hi = 0x20010db800000000ull | (r % 97);
+				k[i].lo = k[i].prefix == 64 ? 0 : r % 5;
+				break;
+			}
+		}
+		memcpy(ref, k, n * sizeof(*k));
+		qsort(ref, n, sizeof(*ref), ref_key_cmp);
+		CHECK(export_sort_keys(k, n) == 0);
+		for (size_t i = 0; i < n; i++)
+			if (ref_key_cmp(&k[i], &ref[i]) != 0) {
+				CHECK(!"export_sort_keys: out of order");
+				break;
+			}
+		free(k);
+		free(ref);
+	}
+}
+
 int
 main(void)
 {
@@ -290,5 +365,6 @@ main(void)
 	test_allowlist();
 	test_argv();
 	test_opts_parse();
+	test_sort_keys();
 	return t_done("test_export");
 }

@@ -409,11 +409,11 @@ test_lines(void)
 	line_feed(&lb, "HELO a\r\nMAIL", 12, got_line, &g);
 	CHECK(g.n == 1 && strcmp(g.line[0], "HELO a") == 0);
 	CHECK(g.flags[0] == LINE_MORE);
-	CHECK(lb.len == 4 && lb.p != NULL);
+	CHECK(lb.len == 4 && lb.cap == 0 && memcmp(lb.u.in, "MAIL", 4) == 0);
 	line_feed(&lb, " FROM:<>\n", 9, got_line, &g);
 	CHECK(g.n == 2 && strcmp(g.line[1], "MAIL FROM:<>") == 0);
 	CHECK(g.flags[1] == LINE_BARE_LF);
-	CHECK(lb.p == NULL && lb.len == 0);
+	CHECK(lb.cap == 0 && lb.len == 0);
 
 	/* An over-long line arriving in pieces is cut and flagged. */
 	memset(big, 'x', sizeof(big));
@@ -428,20 +428,34 @@ test_lines(void)
 	line_free(&lb);
 
 	/*
-	 * A line trickled a byte at a time (slowloris) holds a small
-	 * buffer that grows with it, and arrives whole, or cut as above.
+	 * A line trickled a byte at a time (slowloris) is kept in place
+	 * for its first LINE_INLINE bytes, then in a small buffer that
+	 * grows with it, and arrives whole, or cut as above.
 	 */
 	memset(&g, 0, sizeof(g));
 	line_feed(&lb, "E", 1, got_line, &g);
-	CHECK(lb.p != NULL && lb.len == 1 && lb.cap > 0 && lb.cap <= 64);
-	for (int i = 0; i < 600; i++)
+	CHECK(lb.len == 1 && lb.cap == 0);
+	for (int i = 1; i < LINE_INLINE; i++)
+		line_feed(&lb, "x", 1, got_line, &g);
+	CHECK(lb.len == LINE_INLINE && lb.cap == 0);
+	line_feed(&lb, "x", 1, got_line, &g);
+	CHECK(lb.len == LINE_INLINE + 1 && lb.cap > LINE_INLINE &&
+	    lb.cap <= 64 && lb.u.p[0] == 'E' && lb.u.p[LINE_INLINE] == 'x');
+	for (int i = LINE_INLINE + 1; i < 601; i++)
 		line_feed(&lb, "x", 1, got_line, &g);
 	CHECK(g.n == 0 && lb.len == 601 && lb.cap >= 601);
 	CHECK(lb.cap <= MAX_LINE - 1);
 	line_feed(&lb, "\r\n", 2, got_line, &g);
 	CHECK(g.n == 1 && g.len[0] == 601 && g.line[0][0] == 'E');
 	CHECK(g.line[0][600] == 'x' && g.flags[0] == 0);
-	CHECK(lb.p == NULL && lb.len == 0);
+	CHECK(lb.cap == 0 && lb.len == 0);
+	/* A short line kept in place arrives whole too. */
+	memset(&g, 0, sizeof(g));
+	line_feed(&lb, "QU", 2, got_line, &g);
+	line_feed(&lb, "IT\r", 3, got_line, &g);
+	line_feed(&lb, "\n", 1, got_line, &g);
+	CHECK(g.n == 1 && strcmp(g.line[0], "QUIT") == 0 && g.flags[0] == 0);
+	CHECK(lb.cap == 0 && lb.len == 0);
 	memset(&g, 0, sizeof(g));
 	for (int i = 0; i < 3 * MAX_LINE; i++)
 		line_feed(&lb, "y", 1, got_line, &g);
