@@ -88,9 +88,9 @@ struct smtp {
 	const char		*client_ip;	/* owned by the caller */
 	const char		*local_ip;
 	struct smtp_env		*env;
-	enum smtp_state		 state;
-	enum stage		 stage;
-	enum close_reason	 reason;	/* valid once state == DONE */
+	/* enum smtp_state, enum stage, enum close_reason (valid once state
+	 * is SMTP_DONE): a byte each, a held session is kept small */
+	uint8_t			 state, stage, reason;
 	uint32_t		 anomalies;
 	uint32_t		 commands, errors, rsets, rcpt_total;
 	uint16_t		 reply_code;	/* last reply sent */
@@ -157,16 +157,18 @@ struct session {
 	const struct listener	*l;	/* and through it, the tarpit */
 	LIST_ENTRY(session)	 entry;
 	int			 fd;
-	uint8_t			 closed;
-	uint8_t			 tarpitted;	/* replies delayed/stuttered */
-	uint8_t			 peeked;	/* pregreet check done */
-	uint8_t			 lifetime;	/* armed for max-session */
-	uint8_t			 norecord;	/* never recorded */
-	uint8_t			 ignored;	/* an "ignore" client */
-	uint8_t			 counted;	/* in tp->clients */
-	uint8_t			 local;	/* a balancer's own (LOCAL) check */
+	/* flags in one byte: a held session is kept small (README) */
+	uint8_t			 closed:1;
+	uint8_t			 tarpitted:1;	/* replies delayed/stuttered */
+	uint8_t			 peeked:1;	/* pregreet check done */
+	uint8_t			 lifetime:1;	/* armed for max-session */
+	uint8_t			 norecord:1;	/* never recorded */
+	uint8_t			 ignored:1;	/* an "ignore" client */
+	uint8_t			 counted:1;	/* in tp->clients */
+	uint8_t			 local:1;	/* a balancer's own (LOCAL) check */
 	uint16_t		 src_port;
 	uint16_t		 plen;
+	uint16_t		 outlen, outoff;	/* of out */
 	uint8_t			*pbuf;	/* PROXY header, while awaited */
 	struct session_px	*px;	/* relayed: the header's addresses */
 	uint64_t		 id;
@@ -174,7 +176,6 @@ struct session {
 	int64_t			 due_us;	/* next output allowed at */
 	uint32_t		 bytes_in, bytes_out;	/* saturate */
 	char			*out;		/* unsent reply, while pending */
-	uint16_t		 outlen, outoff;
 	struct linebuf		 lb;
 	struct smtp		 smtp;
 	char			 client_ip[ADDR_STRLEN];
