@@ -20,6 +20,7 @@ static int	 set_checked(void *, const struct opt *, const char *, char *,
 static int	 parse(const char *, struct ctx *, char ***, int *, char *,
 		    size_t);
 static int	 head(const char *, struct ctx *, char ***, char *, size_t);
+static int	 split(const char *, struct ctx *, char ***, char *);
 
 /* A setter that refuses "bad", as a command's own checks do. */
 static int
@@ -43,36 +44,11 @@ static const struct opt optv[] = {
 };
 
 /*
- * Parses the space-separated words of line (after a command word) into
- * c; the words that are not options into words (in a static argv).
+ * "cmd" and the space-separated words of line as a static argv; clears
+ * c and err.  Returns argc.
  */
 static int
-parse(const char *line, struct ctx *c, char **words[], int *nwords,
-    char *err, size_t errlen)
-{
-	static char	 buf[256];
-	static char	*argv[32];
-	int		 argc = 0;
-
-	memset(c, 0, sizeof(*c));
-	snprintf(buf, sizeof(buf), "cmd %s", line);
-	for (char *w = strtok(buf, " "); w != NULL && argc < 31;
-	    w = strtok(NULL, " "))
-		argv[argc++] = w;
-	argv[argc] = NULL;
-	*words = argv + 1;
-	err[0] = '\0';
-	return opt_parse(argc, argv, optv, sizeof(optv) / sizeof(optv[0]), c,
-	    argv + 1, argc - 1, nwords, err, errlen);
-}
-
-/*
- * opt_parse_head() on the words of line after a command word: returns
- * what it returns, *argvp the argv it read (argv[0] the command word).
- */
-static int
-head(const char *line, struct ctx *c, char **argvp[], char *err,
-    size_t errlen)
+split(const char *line, struct ctx *c, char ***argvp, char *err)
 {
 	static char	 buf[256];
 	static char	*argv[32];
@@ -86,7 +62,36 @@ head(const char *line, struct ctx *c, char **argvp[], char *err,
 	argv[argc] = NULL;
 	*argvp = argv;
 	err[0] = '\0';
-	return opt_parse_head(argc, argv, optv, sizeof(optv) /
+	return argc;
+}
+
+/*
+ * Parses the words of line (after a command word) into c; the words
+ * that are not options into words (in a static argv).
+ */
+static int
+parse(const char *line, struct ctx *c, char **words[], int *nwords,
+    char *err, size_t errlen)
+{
+	char	**argv;
+	int	  argc = split(line, c, &argv, err);
+
+	*words = argv + 1;
+	return opt_parse(argc, argv, optv, sizeof(optv) / sizeof(optv[0]), c,
+	    argv + 1, argc - 1, nwords, err, errlen);
+}
+
+/*
+ * opt_parse_head() on the words of line after a command word: returns
+ * what it returns, *argvp the argv it read (argv[0] the command word).
+ */
+static int
+head(const char *line, struct ctx *c, char **argvp[], char *err,
+    size_t errlen)
+{
+	int	 argc = split(line, c, argvp, err);
+
+	return opt_parse_head(argc, *argvp, optv, sizeof(optv) /
 	    sizeof(optv[0]), c, err, errlen);
 }
 
