@@ -426,6 +426,8 @@ struct opt {
 int		 opt_parse(int argc, char **argv, const struct opt *, size_t,
 		    void *ctx, char **words, int maxwords, int *nwords,
 		    char *err, size_t errlen);
+int		 opt_parse_head(int argc, char **argv, const struct opt *,
+		    size_t, void *ctx, char *err, size_t errlen);
 int		 opt_set_str(void *, const struct opt *, const char *, char *,
 		    size_t);
 int		 opt_set_flag(void *, const struct opt *, const char *, char *,

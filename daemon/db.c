@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,20 +22,26 @@
 #include "store.h"
 #include "daemon.h"
 
+/* The options of db, before its subcommand's word and after it. */
+struct db_args {
+	const char	*path;		/* --db */
+	const char	*older_than;	/* --older-than, of db prune */
+};
+
 struct db_cmd {
 	const char	*name;
 	const char	*usage;
-	int		(*run)(const char *, int, char **);
+	int		(*run)(const struct db_args *, int, char **);
 };
 
-static int	 db_migrate(const char *, int, char **);
-static int	 db_check(const char *, int, char **);
-static int	 db_merge(const char *, int, char **);
-static int	 db_recount(const char *, int, char **);
-static int	 db_prune(const char *, int, char **);
+static int	 db_migrate(const struct db_args *, int, char **);
+static int	 db_check(const struct db_args *, int, char **);
+static int	 db_merge(const struct db_args *, int, char **);
+static int	 db_recount(const struct db_args *, int, char **);
+static int	 db_prune(const struct db_args *, int, char **);
 static int	 db_check_pragma(sqlite3 *, const char *, const char *);
 static int	 db_usage(void);
-static int	 db_opts(int, char **, const char **);
+static int	 db_opts(int, char **, struct db_args *);
 static void	 db_unlink(const char *);
 
 static const struct db_cmd db_cmds[] = {
@@ -46,8 +52,12 @@ static const struct db_cmd db_cmds[] = {
 	{ "prune", "prune --older-than DUR [--db PATH]", db_prune },
 };
 
-/* --older-than of db prune (db_opts takes it wherever it is). */
-static const char	*db_older_than;
+/* Either side of the subcommand's word, as getopt's "+" read them. */
+static const struct opt db_optv[] = {
+	{ "db", 'd', 1, opt_set_str, offsetof(struct db_args, path) },
+	{ "older-than", 0, 1, opt_set_str,
+	    offsetof(struct db_args, older_than) },
+};
 
 #define NDB_CMDS	(sizeof(db_cmds) / sizeof(db_cmds[0]))
 
@@ -61,8 +71,9 @@ db_usage(void)
 }
 
 static int
-db_migrate(const char *path, int argc, char **argv)
+db_migrate(const struct db_args *a, int argc, char **argv)
 {
+	const char	*path = a->path;
 	struct store	*st;
 	char		 err[1024];
 	int		 v;
@@ -141,8 +152,9 @@ db_pruned_us(sqlite3 *db)
 }
 
 static int
-db_check(const char *path, int argc, char **argv)
+db_check(const struct db_args *a, int argc, char **argv)
 {
+	const char	*path = a->path;
 	struct store	*st;
 	sqlite3		*db;
 	char		 err[1024], when[40];
@@ -206,8 +218,9 @@ db_unlink(const char *path)
  * that did not exist is not left behind, empty, when nothing merged.
  */
 static int
-db_merge(const char *path, int argc, char **argv)
+db_merge(const struct db_args *a, int argc, char **argv)
 {
+	const char	*path = a->path;
 	struct store	*st;
 	struct stat	 sb;
 	char		 err[1024];
@@ -248,8 +261,9 @@ db_merge(const char *path, int argc, char **argv)
  * fixture.
  */
 static int
-db_recount(const char *path, int argc, char **argv)
+db_recount(const struct db_args *a, int argc, char **argv)
 {
+	const char	*path = a->path;
 	static const char *sql =
 	    "BEGIN IMMEDIATE;"
 	    "DELETE FROM counts WHERE dim IN ('role', 'decoy', 'stage',"
@@ -334,8 +348,9 @@ db_recount(const char *path, int argc, char **argv)
  * export do not change; only the sessions' detail is gone.
  */
 static int
-db_prune(const char *path, int argc, char **argv)
+db_prune(const struct db_args *a, int argc, char **argv)
 {
+	const char	*path = a->path;
 	static const char *sql[] = {
 	    "DELETE FROM recipients WHERE session_id IN (SELECT id"
 	    " FROM sessions WHERE start_us < ?1)",
@@ -362,13 +377,13 @@ db_prune(const char *path, int argc, char **argv)
 	int		 rv = EXIT_RUNTIME;
 
 	(void)argv;
-	if (argc != 0 || db_older_than == NULL)
+	if (argc != 0 || a->older_than == NULL)
 		return db_usage();
-	if (util_parse_duration_ms(db_older_than, &ms) == -1 ||
+	if (util_parse_duration_ms(a->older_than, &ms) == -1 ||
 	    ms > (uint64_t)INT64_MAX / 1000 || ms < 3600 * 1000) {
 		fprintf(stderr, "decoymx db prune: bad --older-than %s: want "
 		    "a duration of an hour or more (30d, 12h)\n",
-		    db_older_than);
+		    a->older_than);
 		return EXIT_USAGE;
 	}
 	cut = util_now_us() - (int64_t)ms * 1000;
@@ -412,29 +427,22 @@ out:
 }
 
 /*
- * Parses --db options from argv[1] up to the first other word; argv[0]
- * is skipped as getopt does.  Returns the index of that word, or -1.
+ * Reads db_optv's options from argv[1] up to the first other word into
+ * a; argv[0] is the word before them.  Returns the index of that word
+ * (argc when none), or -1 after saying what is wrong.
  */
 static int
-db_opts(int argc, char **argv, const char **path)
+db_opts(int argc, char **argv, struct db_args *a)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "older-than", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int	 ch;
+	char	 err[256];
+	int	 i;
 
-	optind = 0;	/* glibc: full reset, main may have used getopt */
-	while ((ch = getopt_long(argc, argv, "+d:", longopts, NULL)) != -1) {
-		if (ch == 'o')
-			db_older_than = optarg;
-		else if (ch != 'd')
-			return -1;
-		else
-			*path = optarg;
+	if ((i = opt_parse_head(argc, argv, db_optv, sizeof(db_optv) /
+	    sizeof(db_optv[0]), a, err, sizeof(err))) < 0) {
+		fprintf(stderr, "decoymx db: %s\n", err);
+		return -1;
 	}
-	return optind;
+	return i;
 }
 
 /*
@@ -445,27 +453,28 @@ db_opts(int argc, char **argv, const char **path)
 int
 cmd_db(int argc, char **argv, const char *default_db)
 {
-	const char	*path = default_db, *name;
+	struct db_args	 a = { default_db, NULL };
+	const char	*name;
 	int		 i;
 
-	if ((i = db_opts(argc, argv, &path)) == -1 || i >= argc)
+	if ((i = db_opts(argc, argv, &a)) == -1 || i >= argc)
 		return db_usage();
 	argc -= i;
 	argv += i;
 	name = argv[0];
-	if ((i = db_opts(argc, argv, &path)) == -1)
+	if ((i = db_opts(argc, argv, &a)) == -1)
 		return db_usage();
 	for (size_t n = 0; n < NDB_CMDS; n++) {
 		if (strcmp(name, db_cmds[n].name) != 0)
 			continue;
-		if (db_older_than != NULL && db_cmds[n].run != db_prune)
+		if (a.older_than != NULL && db_cmds[n].run != db_prune)
 			return db_usage();
-		if (path == NULL || *path == '\0') {
+		if (a.path == NULL || *a.path == '\0') {
 			fprintf(stderr, "decoymx db %s: no database given "
 			    "(--db PATH)\n", name);
 			return EXIT_USAGE;
 		}
-		return db_cmds[n].run(path, argc - i, argv + i);
+		return db_cmds[n].run(&a, argc - i, argv + i);
 	}
 	fprintf(stderr, "decoymx db: unknown db command: %s\n", name);
 	return db_usage();

@@ -9,13 +9,13 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
 #include <maxminddb.h>
 #include <pcap.h>
 #include <sqlite3.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,76 +112,88 @@ main_default_db(void)
 	return DEFAULT_DB;
 }
 
+/* The options of run. */
+struct run_args {
+	const char	*file, *db, *user;
+	const char	*listen[MAX_LISTEN];
+	int		 nlisten, check;
+};
+
+/* A setter of run_optv: one more --listen, up to MAX_LISTEN. */
+static int
+run_opt_listen(void *ctx, const struct opt *o, const char *v, char *err,
+    size_t errlen)
+{
+	struct run_args	*a = ctx;
+
+	(void)o;
+	if (a->nlisten == MAX_LISTEN) {
+		snprintf(err, errlen, "more than %d --listen", MAX_LISTEN);
+		return -1;
+	}
+	a->listen[a->nlisten++] = v;
+	return 0;
+}
+
+#define RA(f)	offsetof(struct run_args, f)
+
+static const struct opt run_optv[] = {
+	{ "config", 'c', 1, opt_set_str, RA(file) },
+	{ "listen", 0, 1, run_opt_listen, 0 },
+	{ "db", 0, 1, opt_set_str, RA(db) },
+	{ "user", 0, 1, opt_set_str, RA(user) },
+	{ "check", 'n', 0, opt_set_flag, RA(check) },
+};
+
 static int
 cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config",	required_argument, NULL, 'c' },
-		{ "listen",	required_argument, NULL, 'l' },
-		{ "db",		required_argument, NULL, 'd' },
-		{ "user",	required_argument, NULL, 'u' },
-		{ "check",	no_argument,	   NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
 	/* The running configuration, for the life of the process. */
 	static struct config c;
-	const char	*file = NULL, *db = NULL, *user = NULL;
-	const char	*listen[MAX_LISTEN];
-	int		 nlisten = 0, check = 0, ch;
+	struct run_args	 a = { 0 };
+	int		 nwords, rv;
 	char		 err[256];
 
-	while ((ch = getopt_long(argc, argv, "c:n", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': file = optarg; break;
-		case 'd': db = optarg; break;
-		case 'u': user = optarg; break;
-		case 'n': check = 1; break;
-		case 'l':
-			if (nlisten == MAX_LISTEN) {
-				fprintf(stderr, "decoymx: more than %d "
-				    "--listen\n", MAX_LISTEN);
-				return EXIT_USAGE;
-			}
-			listen[nlisten++] = optarg;
-			break;
-		default:
-			fprintf(stderr, "usage: decoymx %s\n", cmds[0].usage);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: decoymx %s\n", cmds[0].usage);
+	rv = opt_parse(argc, argv, run_optv, sizeof(run_optv) /
+	    sizeof(run_optv[0]), &a, argv + 1, argc - 1, &nwords, err,
+	    sizeof(err));
+	if (rv == 0 && nwords != 0)
+		snprintf(err, sizeof(err), "'%s': run takes no word", argv[1]);
+	if (rv != 0 || nwords != 0) {
+		fprintf(stderr, "decoymx run: %s\nusage: decoymx %s\n", err,
+		    cmds[0].usage);
 		return EXIT_USAGE;
 	}
 	config_defaults(&c);
-	if (file != NULL && config_load(&c, file) == -1)
+	if (a.file != NULL && config_load(&c, a.file) == -1)
 		return EXIT_USAGE;
-	if (nlisten > 0)
+	if (a.nlisten > 0)
 		c.nlisten = 0;		/* flags replace the file's listeners */
-	for (int i = 0; i < nlisten; i++)
-		if (config_listen_arg(&c, listen[i], err, sizeof(err)) == -1) {
+	for (int i = 0; i < a.nlisten; i++)
+		if (config_listen_arg(&c, a.listen[i], err, sizeof(err)) ==
+		    -1) {
 			fprintf(stderr, "decoymx: --listen %s: %s\n",
-			    listen[i], err);
+			    a.listen[i], err);
 			return EXIT_USAGE;
 		}
-	if (db != NULL)
-		strlcpy_(c.db, db, sizeof(c.db));
-	if (user != NULL)
-		strlcpy_(c.user, user, sizeof(c.user));
-	c.cli_db = db != NULL;
-	c.cli_user = user != NULL;
-	c.cli_listen = nlisten > 0;
+	if (a.db != NULL)
+		strlcpy_(c.db, a.db, sizeof(c.db));
+	if (a.user != NULL)
+		strlcpy_(c.user, a.user, sizeof(c.user));
+	c.cli_db = a.db != NULL;
+	c.cli_user = a.user != NULL;
+	c.cli_listen = a.nlisten > 0;
 	if (config_check(&c, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", file ? file : "decoymx", err);
+		fprintf(stderr, "%s: %s\n", a.file ? a.file : "decoymx", err);
 		return EXIT_USAGE;
 	}
-	if (check) {
+	if (a.check) {
 		config_dump(&c, stdout);
 		int geo_rv = main_check_geo(&c);
 		if (geo_rv == -2)
 			return EXIT_USAGE;	/* a file of another kind */
 		if (geo_rv == -1 ||
-		    main_check_env(&c, file ? file : "decoymx") == -1)
+		    main_check_env(&c, a.file ? a.file : "decoymx") == -1)
 			return EXIT_RUNTIME;
 		printf("# configuration OK\n");
 		return 0;

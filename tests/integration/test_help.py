@@ -5,19 +5,19 @@ exit 0, nothing run; and "did you mean" for a mistyped command, report
 or configuration key.
 """
 import re
-import subprocess
 
 import pytest
 
-from conftest import BIN, run_bin
+from conftest import run_bin
 from test_docs import config_keys
 
 COMMANDS = ["run", "report", "export", "db", "geo", "sensor", "version",
             "help"]
 SUB = [("report", s) for s in ("summary", "top", "ip", "timeline",
                                "sessions", "html")] + \
-    [("export", f) for f in ("rbldnsd", "postfix", "nft", "plain", "json")] + \
-    [("db", s) for s in ("migrate", "check", "recount", "merge")] + \
+    [("export", f) for f in ("rbldnsd", "postfix", "nft", "plain", "json",
+                             "ipset", "abuseipdb", "stix", "misp")] + \
+    [("db", s) for s in ("migrate", "check", "recount", "merge", "prune")] + \
     [("geo", "lookup")]
 
 
@@ -28,6 +28,23 @@ def test_top_level(flag):
     out = r.stdout.decode()
     for c in COMMANDS:
         assert "decoymx %s" % c in out
+
+
+def test_the_lists_are_every_command_and_subcommand():
+    # What "decoymx -h" lists is what the tests below walk.
+    out = run_bin("-h").stdout.decode()
+    lines = re.findall(r"^  decoymx (\w+) ?(.*)$", out, re.M)
+    assert [c for c, _ in lines] == COMMANDS
+    rest = dict(lines)
+
+    def words(alt):     # "a|b KIND|c [--x ...]": a, b, c
+        head = re.split(r" \[| --", alt)[0]
+        return [w.split(" ")[0] for w in head.split("|")]
+    listed = {(cmd, w) for cmd in ("report", "export", "geo")
+              for w in words(rest[cmd])}
+    listed |= {("db", w) for alt in rest["db"].split(" | ")
+               for w in words(re.sub(r"^db ", "", alt))}
+    assert listed == set(SUB)
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -214,8 +213,8 @@ def test_fail2ban_filter_on_the_event_log(daemon, tmp_path):
     from conftest import Smtp, free_port, wait_until
     log = tmp_path / "events.jsonl"
     port = free_port(["127.0.0.1"])
-    d = daemon(listen=["127.0.0.1:{port} mx 10 proxy"], port=port,
-               extra=["events-log %s" % log, "sensor name mx10"])
+    daemon(listen=["127.0.0.1:{port} mx 10 proxy"], port=port,
+           extra=["events-log %s" % log, "sensor name mx10"])
 
     class W:
         def __init__(self, s):

@@ -19,6 +19,8 @@ static int	 set_checked(void *, const struct opt *, const char *, char *,
 		    size_t);
 static int	 parse(const char *, struct ctx *, char ***, int *, char *,
 		    size_t);
+static int	 head(const char *, struct ctx *, char ***, char *, size_t);
+static int	 split(const char *, struct ctx *, char ***, char *);
 
 /* A setter that refuses "bad", as a command's own checks do. */
 static int
@@ -42,12 +44,11 @@ static const struct opt optv[] = {
 };
 
 /*
- * Parses the space-separated words of line (after a command word) into
- * c; the words that are not options into words (in a static argv).
+ * "cmd" and the space-separated words of line as a static argv; clears
+ * c and err.  Returns argc.
  */
 static int
-parse(const char *line, struct ctx *c, char **words[], int *nwords,
-    char *err, size_t errlen)
+split(const char *line, struct ctx *c, char ***argvp, char *err)
 {
 	static char	 buf[256];
 	static char	*argv[32];
@@ -59,10 +60,39 @@ parse(const char *line, struct ctx *c, char **words[], int *nwords,
 	    w = strtok(NULL, " "))
 		argv[argc++] = w;
 	argv[argc] = NULL;
-	*words = argv + 1;
+	*argvp = argv;
 	err[0] = '\0';
+	return argc;
+}
+
+/*
+ * Parses the words of line (after a command word) into c; the words
+ * that are not options into words (in a static argv).
+ */
+static int
+parse(const char *line, struct ctx *c, char **words[], int *nwords,
+    char *err, size_t errlen)
+{
+	char	**argv;
+	int	  argc = split(line, c, &argv, err);
+
+	*words = argv + 1;
 	return opt_parse(argc, argv, optv, sizeof(optv) / sizeof(optv[0]), c,
 	    argv + 1, argc - 1, nwords, err, errlen);
+}
+
+/*
+ * opt_parse_head() on the words of line after a command word: returns
+ * what it returns, *argvp the argv it read (argv[0] the command word).
+ */
+static int
+head(const char *line, struct ctx *c, char **argvp[], char *err,
+    size_t errlen)
+{
+	int	 argc = split(line, c, argvp, err);
+
+	return opt_parse_head(argc, *argvp, optv, sizeof(optv) /
+	    sizeof(optv[0]), c, err, errlen);
 }
 
 int
@@ -122,5 +152,33 @@ main(void)
 	    sizeof(err)) == -1);
 	CHECK_STR(err, "--name: 'bad' is bad");
 	CHECK(c.calls == 1);
+
+	/*
+	 * opt_parse_head: options only up to the first word (a
+	 * subcommand), which is not consumed, nor anything after it.
+	 */
+	CHECK(head("-q --output f sub -v x", &c, &w, err, sizeof(err)) == 4);
+	CHECK_STR(w[4], "sub");
+	CHECK(c.quiet == 1 && c.verbose == 0);
+	CHECK_STR(c.out, "f");
+	CHECK(head("sub -q", &c, &w, err, sizeof(err)) == 1 && !c.quiet);
+	CHECK(head("-o -q - -v", &c, &w, err, sizeof(err)) == 3);
+	CHECK_STR(c.out, "-q");
+	CHECK(c.verbose == 0);
+	/* "--" ends them and is skipped; no word at all is argc. */
+	CHECK(head("-q -- -v", &c, &w, err, sizeof(err)) == 3);
+	CHECK_STR(w[3], "-v");
+	CHECK(c.verbose == 0);
+	CHECK(head("-qv", &c, &w, err, sizeof(err)) == 2);
+	CHECK(c.quiet && c.verbose);
+	CHECK(head("--", &c, &w, err, sizeof(err)) == 2);
+	/* Errors as opt_parse's, before the word only. */
+	CHECK(head("--nosuch sub", &c, &w, err, sizeof(err)) == -2);
+	CHECK_STR(err, "--nosuch: unknown option");
+	CHECK(head("sub --nosuch", &c, &w, err, sizeof(err)) == 1);
+	CHECK(head("--output", &c, &w, err, sizeof(err)) == -2);
+	CHECK_STR(err, "--output: needs a value");
+	CHECK(head("--name=bad sub", &c, &w, err, sizeof(err)) == -1);
+	CHECK_STR(err, "--name: 'bad' is bad");
 	return t_done("test_opt");
 }
