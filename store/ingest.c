@@ -10,8 +10,12 @@
  * retried on the next tick.
  *
  * On SIGTERM/SIGINT the network process is told to stop; it sends what
- * it still holds and closes its end.  The store reads until that EOF
- * (at most INGEST_DEADLINE_S seconds), flushes and returns.
+ * it still holds and closes its end.  The store reads until that EOF,
+ * flushes and returns.  It waits INGEST_DEADLINE_S seconds at a time,
+ * and again while records keep coming (a backlog of SYNs after a burst
+ * takes a while), at most INGEST_STOP_MAX_S in all: a network process
+ * that sends nothing for INGEST_DEADLINE_S is killed, one that still
+ * sends is not.
  *
  * Each session is geolocated as it arrives (batch_add(), geo.c).  The
  * databases are reopened on SIGHUP and, when their files change, before
@@ -39,6 +43,8 @@
 
 #define INGEST_BUDGET		256	/* records read per wakeup */
 #define INGEST_DEADLINE_S	10	/* to wait for EOF after a signal */
+#define INGEST_STOP_MAX_S	80	/* in all, while records keep coming
+					   (under the unit's TimeoutStopSec) */
 #define INGEST_FINAL_TRIES	3	/* flush attempts at exit */
 
 /* queue-size, batch-max and batch-interval: config_defaults() alone. */
@@ -65,6 +71,10 @@ struct ingest {
 	int			 fd;
 	pid_t			 child;
 	int			 stopping, eof, deadline, child_done;
+	uint64_t		 nrec;		/* messages read */
+	uint64_t		 nrec_check;	/* ... at the last deadline */
+	int			 waited_s;	/* since the stop began */
+	int			 slow;		/* fault "store-slow" (tests) */
 	int			 reopen_failed;
 };
 
@@ -133,6 +143,9 @@ static const struct chan_handler ingest_chan[] = {
 static void
 ingest_record(struct ingest *ig, const uint8_t *rec, size_t len)
 {
+	ig->nrec++;
+	if (ig->slow)
+		usleep(20000);
 	if (chan_dispatch(ingest_chan, sizeof(ingest_chan) /
 	    sizeof(ingest_chan[0]), ig, rec, len) == -1)
 		ingest_session(ig, rec, len);
@@ -280,6 +293,7 @@ ingest_signal(evutil_socket_t sig, short what, void *arg)
 		    kill(ig->child, SIGTERM) == -1)
 			log_warn("store cannot signal network process pid=%ld: "
 			    "%s", (long)ig->child, strerror(errno));
+		ig->nrec_check = ig->nrec;
 		evtimer_add(ig->ev_deadline, &tv);
 		break;
 	case SIGHUP:
@@ -298,11 +312,22 @@ static void
 ingest_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct ingest	*ig = arg;
+	struct timeval	 tv = { INGEST_DEADLINE_S, 0 };
 
 	(void)fd;
 	(void)what;
+	ig->waited_s += INGEST_DEADLINE_S;
+	if (ig->nrec != ig->nrec_check && ig->waited_s < INGEST_STOP_MAX_S) {
+		log_info("store still receiving after %ds records=%llu, "
+		    "waiting", ig->waited_s,
+		    (unsigned long long)(ig->nrec - ig->nrec_check));
+		ig->nrec_check = ig->nrec;
+		evtimer_add(ig->ev_deadline, &tv);
+		return;
+	}
 	log_warn("store stop deadline reached after %ds, network process "
-	    "still connected", INGEST_DEADLINE_S);
+	    "still connected%s", ig->waited_s, ig->nrec != ig->nrec_check ?
+	    " and sending" : ", sending nothing");
 	ig->deadline = 1;
 	event_base_loopbreak(ig->base);
 }
@@ -506,6 +531,7 @@ ingest_run(struct config *conf, struct store *st, int fd, pid_t child,
 	ig.fd = fd;
 	ig.child = child;
 	ig.metrics_fd = metrics_fd;
+	ig.slow = util_fault("store-slow");
 	if ((ig.geo = geo_new()) != NULL &&
 	    (geo_rv = geo_open(ig.geo, conf)) == -2) {
 		/* A geoip file of another kind: a configuration error. */

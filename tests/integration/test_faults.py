@@ -938,3 +938,23 @@ def test_metrics_scrapes_open_at_stop(daemon):
     d.check_sanitizers()
     for s in socks:
         s.close()
+
+
+def test_stop_waits_while_records_keep_coming(daemon, monkeypatch):
+    """A backlog at SIGTERM (after a burst) longer than one 10-second
+    wait: the store keeps reading while records come, writes them all
+    and exits 0; the network process is not killed.  The store is made
+    slow (20 ms a record) so that 700 sessions take about 14 s."""
+    monkeypatch.setenv("DECOYMX_FAULT", "store-slow")
+    d = daemon(extra=["banner-wait 0", "queue-size 5000"])
+    n = 700
+    for _ in range(n):
+        with socket.create_connection(("127.0.0.1", d.port), 5) as s:
+            s.sendall(b"QUIT\r\n")
+            s.recv(512)
+    assert d.stop(timeout=60) == 0, d.read_stderr()[-3000:]
+    err = d.read_stderr()
+    assert "store still receiving after 10s" in err, err[-3000:]
+    assert "killed" not in err and "deadline reached" not in err, \
+        err[-3000:]
+    assert len(read_sessions(d.db)) == n
