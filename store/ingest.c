@@ -318,16 +318,16 @@ ingest_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	ig->waited_s += INGEST_DEADLINE_S;
 	if (ig->nrec != ig->nrec_check && ig->waited_s < INGEST_STOP_MAX_S) {
-		log_info("store still receiving after %ds records=%llu, "
-		    "waiting", ig->waited_s,
+		log_info("store still receiving, waiting waited_s=%d "
+		    "records=%llu", ig->waited_s,
 		    (unsigned long long)(ig->nrec - ig->nrec_check));
 		ig->nrec_check = ig->nrec;
 		evtimer_add(ig->ev_deadline, &tv);
 		return;
 	}
-	log_warn("store stop deadline reached after %ds, network process "
-	    "still connected%s", ig->waited_s, ig->nrec != ig->nrec_check ?
-	    " and sending" : ", sending nothing");
+	log_warn("store stop deadline reached, network process still "
+	    "connected waited_s=%d sending=%s", ig->waited_s,
+	    ig->nrec != ig->nrec_check ? "yes" : "no");
 	ig->deadline = 1;
 	event_base_loopbreak(ig->base);
 }
