@@ -35,6 +35,7 @@ struct export_key {
 
 /* export_sort.c: keys into export order, equal ones by index. */
 int		 export_sort_keys(struct export_key *, size_t);
+int		 export_key_cmp(const void *, const void *);
 
 /* An export's body in memory, as it is written (export_body_open). */
 struct export_body {

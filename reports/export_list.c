@@ -31,7 +31,6 @@ static int	 export_add(struct export_list *, const struct evidence *,
 		    const struct verdict *, int, const uint8_t *, int);
 static int	 export_reserve(struct export_list *);
 static int	 export_cmp(const void *, const void *);
-static int	 export_key_cmp(const void *, const void *);
 static int	 export_merge(struct export_list *);
 static int	 export_mta_add(struct export_list *, const uint8_t *, int);
 static void	 export_aggregate(struct export_list *, int);
@@ -149,21 +148,6 @@ export_add(struct export_list *l, const struct evidence *ev,
 	e->last_us = ev->last_us;
 	l->n++;
 	return 0;
-}
-
-/* The order of export_cmp, on keys. */
-static int
-export_key_cmp(const void *a, const void *b)
-{
-	const struct export_key	*x = a, *y = b;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	if (x->hi != y->hi)
-		return x->hi < y->hi ? -1 : 1;
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
 }
 
 /*

@@ -7,7 +7,7 @@
  * key, instead of ~20 calls of a comparison); the rest (IPv6 entries,
  * networks) by qsort; then the two runs merged.
  *
- * Exports export_sort_keys().
+ * Exports export_sort_keys() and export_key_cmp().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +18,9 @@ static int	 export_sort_cmp(const void *, const void *);
 static int	 export_sort_v4(const struct export_key *);
 static int	 export_sort_radix(uint64_t *, size_t);
 
-/* export_key_cmp(), then the index: a total order, as stable as msort. */
-static int
-export_sort_cmp(const void *a, const void *b)
+/* The order of export_cmp, on keys: family, address, prefix. */
+int
+export_key_cmp(const void *a, const void *b)
 {
 	const struct export_key	*x = a, *y = b;
 
@@ -30,9 +30,17 @@ export_sort_cmp(const void *a, const void *b)
 		return x->hi < y->hi ? -1 : 1;
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
+	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
+}
+
+/* export_key_cmp(), then the index: a total order, as stable as msort. */
+static int
+export_sort_cmp(const void *a, const void *b)
+{
+	const struct export_key	*x = a, *y = b;
+	int			 c = export_key_cmp(a, b);
+
+	return c != 0 ? c : x->i < y->i ? -1 : x->i > y->i;
 }
 
 /* Whether k is an IPv4 /32 (its address in the top 32 bits of hi). */

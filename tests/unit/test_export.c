@@ -290,16 +290,9 @@ static int
 ref_key_cmp(const void *a, const void *b)
 {
 	const struct export_key	*x = a, *y = b;
+	int			 c = export_key_cmp(a, b);
 
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	if (x->hi != y->hi)
-		return x->hi < y->hi ? -1 : 1;
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
+	return c != 0 ? c : x->i < y->i ? -1 : x->i > y->i;
 }
 
 /*
