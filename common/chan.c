@@ -72,6 +72,7 @@ static const struct chan_stat chan_stats[] = {
 	STAT(sensor_retransmits, UINT64_MAX),
 	STAT(sensor_bad, UINT64_MAX),
 	STAT(returning_deferred, UINT64_MAX),
+	STAT(returning_paired, UINT64_MAX),
 	STAT(clients_tracked, UINT64_MAX),
 	STAT(clients_evicted, UINT64_MAX),
 	STAT(clients_real_seen, UINT64_MAX),

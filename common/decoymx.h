@@ -74,6 +74,7 @@ enum close_reason {
 	CLOSE_SHUTDOWN,		/* daemon stopping */
 	CLOSE_LIMIT,		/* max-per-client reached: 421 at connect */
 	CLOSE_IGNORED,		/* an "ignore" client: deferred at once */
+	CLOSE_PAIRED,		/* sent on by the pair rule (recent.c) */
 	CLOSE_MAX
 };
 
@@ -216,6 +217,7 @@ struct net_stats {
 	uint64_t	 sensor_retransmits;
 	uint64_t	 sensor_bad;		/* malformed packets */
 	uint64_t	 returning_deferred;	/* 421 at greeting: came back */
+	uint64_t	 returning_paired;	/* IPv4 paired with an IPv6 return */
 	uint64_t	 clients_tracked;	/* entries in the client table */
 	uint64_t	 clients_evicted;	/* live entries pushed out */
 	uint64_t	 clients_real_seen;	/* marked: SYN to the real MX */

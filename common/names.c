@@ -19,7 +19,7 @@ static const char *stage_names[STAGE_MAX] = {
 
 static const char *reason_names[CLOSE_MAX] = {
 	"quit", "eof", "reset", "timeout", "lifetime", "errors", "non-smtp",
-	"deferred", "shutdown", "limit", "ignored"
+	"deferred", "shutdown", "limit", "ignored", "paired"
 };
 
 static const char *geo_kind_names[GEO_KINDS] = {

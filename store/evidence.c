@@ -11,7 +11,9 @@
  * client in two statements.  They count exactly what the trigger
  * counted row by row: a session repeats an envelope (HELO and MAIL FROM)
  * when it was first seen at least a minute earlier, by a session of an
- * earlier batch or an earlier row of this one.
+ * earlier batch or an earlier row of this one.  A session the pair rule
+ * sent on (close reason "paired", tarpit/recent.c) is no evidence: the
+ * connection may have been another host's, and it got no reply.
  *
  * Exports evidence_open(), evidence_syn_os(), evidence_flush() and
  * evidence_close().
@@ -28,7 +30,9 @@ static const char *evidence_sql[] = {
 	" s.helo AS helo, s.mail_from AS mail_from, s.anomalies AS anomalies,"
 	" min(s.start_us) OVER (PARTITION BY s.src_ip, coalesce(s.helo, ''),"
 	" s.mail_from ORDER BY s.id ROWS BETWEEN UNBOUNDED PRECEDING"
-	" AND 1 PRECEDING) AS earlier FROM sessions s WHERE " EVIDENCE_NEW ")"
+	" AND 1 PRECEDING) AS earlier FROM sessions s WHERE " EVIDENCE_NEW
+	/* sent on by the pair rule: maybe another host, no evidence */
+	" AND s.close_reason <> 'paired')"
 	" INSERT INTO client_evidence(ip, primary_first_us, primary_sessions,"
 	" backup_first_us, backup_sessions, helo_ok, retries)"
 	" SELECT n.ip, min(CASE WHEN n.role = 'primary' THEN n.t END),"

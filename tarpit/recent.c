@@ -3,9 +3,9 @@
  * recent.c -- the clients that met a decoy recently, for the returning
  * client rule (decoymx.conf(5), returning-defer).  The first contact of a
  * client gets the configured deferral, so its envelope is recorded; a
- * client that comes back to any decoy within returning-window without
- * having been seen at the real MX (a SYN the sensor saw) gets 421 at the
- * greeting, after which every MTA we know tries the next MX at once.
+ * client that comes back to any decoy within returning-window is reset
+ * (or gets 421 at the greeting), after which every MTA of the
+ * compatibility matrix tries the next MX at once.
  *
  * A client is an IPv4 address or an IPv6 /64 (a host's temporary
  * addresses share it), packed into 64 bits.  The table is fixed in size:
@@ -15,10 +15,14 @@
  * live entry is counted as evicted.  Nothing is allocated after
  * recent_init() and no operation costs more than one bucket.
  *
+ * The pair rule (recent_pair) sends on the IPv4 address of a dual-stack
+ * MTA that walks over IPv6 first.
+ *
  * The clock is an argument everywhere, so the unit tests drive it.
  *
  * Exports recent_init(), recent_resize(), recent_free(), recent_key(),
- * recent_key_raw(), recent_contact() and recent_real().
+ * recent_key_raw(), recent_contact(), recent_real(), recent_pair() and
+ * recent_paired().
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,16 +32,19 @@
 
 #include "tarpit.h"
 
+#define RECENT_F_PAIRED	0x1	/* its window began with the pair rule */
+
 struct recent_slot {
 	uint64_t	 key;
 	uint32_t	 first;		/* second of the contact + 1; 0: free */
-	uint32_t	 real;		/* second of a SYN to the real MX + 1 */
+	uint32_t	 flags;		/* RECENT_F_* */
 };
 
 _Static_assert(sizeof(struct recent_slot) == RECENT_SLOT_SIZE,
     "RECENT_SLOT_SIZE is what README.md quotes per client");
 
 static struct recent_slot *recent_bucket(const struct recent *, uint64_t);
+static struct recent_slot *recent_find(const struct recent *, uint64_t);
 static uint32_t	 recent_sec(const struct recent *, int64_t now_us);
 static struct recent_slot *recent_place(struct recent *, uint64_t key,
 		    uint32_t now, uint32_t window);
@@ -83,6 +90,8 @@ recent_resize(struct recent *t, uint32_t size, int64_t now_us,
 		return -1;
 	n.evicted = t->evicted;
 	n.real_seen = t->real_seen;
+	n.pair_us = t->pair_us;
+	n.paired = t->paired;
 	for (size_t i = 0; i < (size_t)t->nbuckets * RECENT_WAYS; i++) {
 		const struct recent_slot *o = &t->slot[i];
 		struct recent_slot *s;
@@ -153,6 +162,18 @@ recent_bucket(const struct recent *t, uint64_t key)
 	    RECENT_WAYS];
 }
 
+/* The slot of key in t, however old, or NULL. */
+static struct recent_slot *
+recent_find(const struct recent *t, uint64_t key)
+{
+	struct recent_slot *b = recent_bucket(t, key);
+
+	for (int i = 0; i < RECENT_WAYS; i++)
+		if (b[i].first != 0 && b[i].key == key)
+			return &b[i];
+	return NULL;
+}
+
 /* Seconds since the table began, plus one (0 marks a free slot). */
 static uint32_t
 recent_sec(const struct recent *t, int64_t now_us)
@@ -213,34 +234,74 @@ recent_contact(struct recent *t, uint64_t key, int64_t now_us,
 		if (now >= s->first && now - s->first < window)
 			return RECENT_RETURNING;
 		s->first = now;
-		s->real = 0;
+		s->flags = 0;
 		return RECENT_FIRST;
 	}
 	s = recent_place(t, key, now, window);
 	s->key = key;
 	s->first = now;
-	s->real = 0;
+	s->flags = 0;
 	return RECENT_FIRST;
 }
 
 /*
  * The sensor saw the client key open a connection to the real MX at
- * now_us: counted (decoymx_client_table_real_mx_total) and kept in the
- * slot; the client stays returning until its window ends.  A client not
- * in the table stays out of it.
+ * now_us: counted (decoymx_client_table_real_mx_total); the client
+ * stays returning until its window ends.  A client not in the table
+ * stays out of it.
  */
 void
 recent_real(struct recent *t, uint64_t key, int64_t now_us)
 {
-	struct recent_slot *b;
+	(void)now_us;
+	if (t->nbuckets != 0 && recent_find(t, key) != NULL)
+		t->real_seen++;
+}
 
-	if (t->nbuckets == 0)
-		return;
-	b = recent_bucket(t, key);
-	for (int i = 0; i < RECENT_WAYS; i++)
-		if (b[i].first != 0 && b[i].key == key) {
-			b[i].real = recent_sec(t, now_us);
-			t->real_seen++;
-			return;
-		}
+/*
+ * The pair rule, after recent_contact() gave v for the client key at
+ * now_us.  A dual-stack MTA tries the IPv6 address of an MX before its
+ * IPv4 one (RFC 6724), and its two addresses are two clients: at its
+ * retry the IPv6 one is returning and is sent on, but the IPv4 one, a
+ * first contact, would get the deferral, and an MTA that retries the
+ * same MX after a 4xx at RCPT (OpenSMTPD) would keep the message.  So
+ * an IPv6 client's return arms the rule, and the first IPv4 first
+ * contact within RECENT_PAIR_US after it is taken as returning too
+ * (counted in paired); one return pairs one contact at most, so a bot
+ * that happens to come then loses its envelope, never an MTA its mail.
+ * Returns the verdict to apply.
+ */
+enum recent_verdict
+recent_pair(struct recent *t, uint64_t key, enum recent_verdict v,
+    int64_t now_us)
+{
+	struct recent_slot *s;
+
+	if (RECENT_KEY_V6(key)) {
+		if (v == RECENT_RETURNING)
+			t->pair_us = now_us;
+		return v;
+	}
+	if (v != RECENT_FIRST || t->pair_us == 0 || now_us < t->pair_us ||
+	    now_us - t->pair_us > RECENT_PAIR_US)
+		return v;
+	t->pair_us = 0;
+	t->paired++;
+	if ((s = recent_find(t, key)) != NULL)
+		s->flags |= RECENT_F_PAIRED;
+	return RECENT_RETURNING;
+}
+
+/*
+ * Did the window of the client key begin with the pair rule?  Its
+ * returns within the window are then recorded as paired too: none of
+ * its sessions shows what the client is.
+ */
+int
+recent_paired(const struct recent *t, uint64_t key)
+{
+	const struct recent_slot *s;
+
+	return t->nbuckets != 0 && (s = recent_find(t, key)) != NULL &&
+	    (s->flags & RECENT_F_PAIRED) != 0;
 }

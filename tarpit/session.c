@@ -164,33 +164,42 @@ session_begin(struct session *s)
  * once: with "reset" (the default) the connection is reset before any
  * reply, which every MTA of the compatibility matrix takes as "try the
  * next MX" (Courier does not after a 421); with "greeting", 421 at the
- * greeting.  The session is recorded either way.  Returns 1 when it did
- * (the session then just closes).
+ * greeting.  The session is recorded either way.  An IPv4 first contact
+ * paired with an IPv6 return (recent_pair()) is sent on the same way.
+ * Returns 1 when it did (the session then just closes).
  */
 static int
 session_returning(struct tarpit *tp, struct session *s)
 {
-	struct reply	 r;
-	struct linger	 lg = { 1, 0 };
-	uint64_t	 key;
+	struct reply		 r;
+	struct linger		 lg = { 1, 0 };
+	uint64_t		 key;
+	enum recent_verdict	 v;
+	enum close_reason	 why = CLOSE_DEFERRED;
 
 	if (tp->conf.returning_defer == RETURNING_OFF ||
-	    recent_key(s->client_ip, &key) == -1 ||
-	    recent_contact(&tp->recent, key, s->start_us,
-	    tp->conf.returning_window_ms) != RECENT_RETURNING)
+	    recent_key(s->client_ip, &key) == -1)
 		return 0;
+	v = recent_contact(&tp->recent, key, s->start_us,
+	    tp->conf.returning_window_ms);
+	if (recent_pair(&tp->recent, key, v, s->start_us) != RECENT_RETURNING)
+		return 0;
+	/* taken as returning by the pair rule, or back in such a window */
+	if (v == RECENT_FIRST || recent_paired(&tp->recent, key))
+		why = CLOSE_PAIRED;
 	tp->st.returning_deferred++;
 	if (tp->conf.returning_defer == RETURNING_RESET) {
-		log_debug("session=%016" PRIx64 " returning client=%s: reset",
-		    s->id, s->client_ip);
+		log_debug("session=%016" PRIx64 " returning client=%s: reset%s",
+		    s->id, s->client_ip, why == CLOSE_PAIRED ? " (paired)" : "");
 		/* close() with a zero linger time sends a RST */
 		setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		session_close(s, CLOSE_DEFERRED);
+		session_close(s, why);
 		return 1;
 	}
 	log_debug("session=%016" PRIx64 " returning client=%s: 421 at "
-	    "greeting", s->id, s->client_ip);
-	smtp_returning(&s->smtp, &r);
+	    "greeting%s", s->id, s->client_ip,
+	    why == CLOSE_PAIRED ? " (paired)" : "");
+	smtp_returning(&s->smtp, &r, why);
 	s->peeked = 1;
 	session_reply(s, &r);
 	session_arm(s);

@@ -772,12 +772,13 @@ smtp_limit(struct smtp *s, struct reply *r)
 }
 
 /*
- * A client that came back within returning-window without having reached
- * the real MX (tarpit/recent.c): 421 at the greeting, then close; every
- * MTA then tries the next MX at once.
+ * A client that came back within returning-window (tarpit/recent.c):
+ * 421 at the greeting, then close; every MTA but Courier then tries the
+ * next MX at once.  why: CLOSE_DEFERRED, or
+ * CLOSE_PAIRED for a first contact the pair rule sends on.
  */
 void
-smtp_returning(struct smtp *s, struct reply *r)
+smtp_returning(struct smtp *s, struct reply *r, enum close_reason why)
 {
 	memset(r, 0, sizeof(*r));
 	stage_reach(s, STAGE_GREETING);
@@ -785,7 +786,7 @@ smtp_returning(struct smtp *s, struct reply *r)
 	    s->conf->hostname, s->conf->defer_text);
 	s->defer_code = 421;
 	r->close = 1;
-	smtp_end(s, CLOSE_DEFERRED);
+	smtp_end(s, why);
 }
 
 /*

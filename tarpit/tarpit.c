@@ -438,6 +438,7 @@ tarpit_stats(evutil_socket_t fd, short what, void *arg)
 	tp->st.clients_tracked = tp->recent.used;
 	tp->st.clients_evicted = tp->recent.evicted;
 	tp->st.clients_real_seen = tp->recent.real_seen;
+	tp->st.returning_paired = tp->recent.paired;
 	if ((len = chan_encode_stats(&tp->st, buf, sizeof(buf))) > 0)
 		send(tp->ipc_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }

@@ -113,7 +113,8 @@ void		 smtp_line(struct smtp *, const char *, size_t, int flags,
 void		 smtp_first_bytes(struct smtp *, const char *, size_t,
 		    int pregreet, struct reply *);
 void		 smtp_limit(struct smtp *, struct reply *);
-void		 smtp_returning(struct smtp *, struct reply *);
+void		 smtp_returning(struct smtp *, struct reply *,
+		    enum close_reason);
 void		 smtp_defer_now(struct smtp *, struct reply *);
 void		 smtp_bytes(struct smtp *, const char *, size_t,
 		    struct reply *);
@@ -237,9 +238,15 @@ struct recent {
 	uint64_t		 used;		/* slots ever filled */
 	uint64_t		 evicted;	/* live entries pushed out */
 	uint64_t		 real_seen;	/* marked by the sensor */
+	int64_t			 pair_us;	/* armed by an IPv6 return */
+	uint64_t		 paired;	/* IPv4 first contacts paired */
 };
 
 enum recent_verdict { RECENT_FIRST, RECENT_RETURNING };
+
+#define RECENT_KEY_V6(key) (((key) >> 32) != 0xffff)
+/* After an IPv6 client's return, one IPv4 first contact within this. */
+#define RECENT_PAIR_US	(5 * 1000000LL)
 
 int		 recent_init(struct recent *, uint32_t size, uint64_t seed,
 		    int64_t now_us);
@@ -251,6 +258,9 @@ int		 recent_key(const char *ip, uint64_t *key);
 enum recent_verdict recent_contact(struct recent *, uint64_t key,
 		    int64_t now_us, uint32_t window_ms);
 void		 recent_real(struct recent *, uint64_t key, int64_t now_us);
+enum recent_verdict recent_pair(struct recent *, uint64_t key,
+		    enum recent_verdict, int64_t now_us);
+int		 recent_paired(const struct recent *, uint64_t key);
 
 /* tarpit.c: the network process. */
 struct qrec {

@@ -10,6 +10,7 @@ affected; after the window it gets the normal deferral again (being
 seen at the real MX does not end the window); a reload can turn the
 rule off; the metrics count it.
 """
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,8 @@ import urllib.request
 
 import pytest
 
-from conftest import Smtp, free_port, wait_until
+import scenario
+from conftest import BIN, Smtp, free_port, run_bin, wait_until
 
 need_root = pytest.mark.skipif(os.geteuid() != 0,
                                reason="live capture needs root")
@@ -194,3 +196,65 @@ def test_default_resets_a_returning_client_and_records_it(daemon):
             for r in mine] == [("rcpt", 450, "quit"),
                                ("connect", None, "deferred"),
                                ("connect", None, "deferred")], mine
+
+
+def test_an_ipv6_return_pairs_the_next_ipv4_first_contact(daemon):
+    """The pair rule: a dual-stack MTA retries the primary decoy over IPv6
+    (a returning client, reset) and then over IPv4, a first contact by
+    address; that IPv4 contact within 5 s of the IPv6 return is reset
+    too, so that the MTA walks on (OpenSMTPD would keep the message after
+    a 450 at RCPT).  One return pairs one contact: the next IPv4 first
+    contact gets the deferral; the metrics count the pairing."""
+    mport = free_port(["127.0.0.1"])
+    d = daemon(addrs=("127.0.0.1", "::1"),
+               extra=["returning-defer reset", "returning-window 1h",
+                      "metrics 127.0.0.1:%d" % mport])
+    full_session(d, "::1", dst="::1")
+    assert reset_or_closed("::1", d.port, "::1") == "reset"
+    assert reset_or_closed("127.0.0.5", d.port) == "reset"
+    full_session(d, "127.0.0.6")
+    # the paired client's return in its window: paired too
+    assert reset_or_closed("127.0.0.5", d.port) == "reset"
+    rows = d.sessions(5)
+    four = sorted((r for r in rows if ":" not in r["src_ip"]),
+                  key=lambda r: r["start"])
+    assert [(r["src_ip"], r["stage"], r["reply_code"], r["close_reason"])
+            for r in four] == [("127.0.0.5", "connect", None, "paired"),
+                               ("127.0.0.6", "rcpt", 450, "quit"),
+                               ("127.0.0.5", "connect", None, "paired")], \
+        four
+
+    def scrape():
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport,
+                                    timeout=5) as f:
+            text = f.read().decode()
+        return ("\ndecoymx_returning_paired_total 1\n" in text and
+                "\ndecoymx_returning_deferred_total 3\n" in text)
+    wait_until(scrape, 10, interval=0.2, what="the pair rule's metrics")
+
+
+def test_a_client_seen_only_paired_is_never_listed(tmp_path):
+    """A paired session is no evidence (the connection may have been
+    another host's): two clients that touched only the primary decoy
+    two hours ago and never the real MX, which the sensor saw; the one
+    sent on by the pair rule is not listed, the one reset as a returning
+    client is (nolisting-only)."""
+    now = int(time.time() * 1e6)
+    d = scenario.Db(BIN, tmp_path / "p.db")
+    for ip, reason in (("198.51.100.40", "paired"),
+                       ("198.51.100.41", "deferred")):
+        d.session(ip, now - 2 * scenario.HOUR, decoy=scenario.PRIMARY,
+                  helo=None, mail_from=None, rcpts=(), stage="connect",
+                  reason=reason)
+    scenario.syn(d, "198.51.100.99", now - 2 * scenario.HOUR, "real")
+    d.close()
+    got = {}
+    for ip in ("198.51.100.40", "198.51.100.41"):
+        r = run_bin("report", "ip", ip, "--db", str(tmp_path / "p.db"),
+                    "--format", "json")
+        assert r.returncode == 0, r.stderr
+        c = json.loads(r.stdout)["classification"]
+        got[ip] = (c["verdict"][0]["listed"],
+                   [x["reason"] for x in c["reasons"]])
+    assert got == {"198.51.100.40": (0, []),
+                   "198.51.100.41": (1, ["nolisting-only"])}, got

@@ -4,7 +4,8 @@
  * rule (first contact, return within the window, the real MX seen), its
  * bound (never more slots than configured, every live entry pushed out
  * counted), expiry with an injected clock, and the client keys (IPv4,
- * IPv6 by /64, IPv4-mapped).
+ * IPv6 by /64, IPv4-mapped), and the pair rule (an IPv6 return pairs
+ * the next IPv4 first contact within 5 s).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,73 @@ test_keys(void)
 	CHECK(recent_key("not-an-ip", &k) == -1);
 }
 
+static void
+test_pair(void)
+{
+	struct recent	 t;
+	uint64_t	 six = key("2001:db8:25::25"), four = key("203.0.113.25");
+	uint64_t	 bot = key("198.51.100.7");
+
+	CHECK(recent_init(&t, 1000, 9, T0) == 0);
+	/* Not armed: an IPv4 first contact stays one. */
+	CHECK(recent_pair(&t, four, RECENT_FIRST, T0) == RECENT_FIRST);
+	/* An IPv6 first contact arms nothing; its return does. */
+	CHECK(recent_pair(&t, six, RECENT_FIRST, T0) == RECENT_FIRST);
+	CHECK(recent_pair(&t, four, RECENT_FIRST, T0 + SEC) == RECENT_FIRST);
+	CHECK(recent_pair(&t, six, RECENT_RETURNING, T0 + 400 * SEC) ==
+	    RECENT_RETURNING);
+	/* The next IPv4 first contact within 5 s is paired, once. */
+	CHECK(recent_pair(&t, four, RECENT_FIRST, T0 + 402 * SEC) ==
+	    RECENT_RETURNING);
+	CHECK(t.paired == 1);
+	CHECK(recent_pair(&t, bot, RECENT_FIRST, T0 + 403 * SEC) ==
+	    RECENT_FIRST);
+	/* Returning IPv4 clients are unaffected and do not consume it. */
+	CHECK(recent_pair(&t, six, RECENT_RETURNING, T0 + 500 * SEC) ==
+	    RECENT_RETURNING);
+	CHECK(recent_pair(&t, bot, RECENT_RETURNING, T0 + 501 * SEC) ==
+	    RECENT_RETURNING);
+	CHECK(recent_pair(&t, four, RECENT_FIRST, T0 + 502 * SEC) ==
+	    RECENT_RETURNING);
+	/* Not after 5 s; an IPv4 return never arms it. */
+	CHECK(recent_pair(&t, six, RECENT_RETURNING, T0 + 600 * SEC) ==
+	    RECENT_RETURNING);
+	CHECK(recent_pair(&t, four, RECENT_FIRST, T0 + 606 * SEC) ==
+	    RECENT_FIRST);
+	CHECK(recent_pair(&t, bot, RECENT_RETURNING, T0 + 700 * SEC) ==
+	    RECENT_RETURNING);
+	CHECK(recent_pair(&t, four, RECENT_FIRST, T0 + 700 * SEC) ==
+	    RECENT_FIRST);
+	CHECK(t.paired == 2);
+	recent_free(&t);
+}
+
+/* A paired client's window is marked, its returns in it too. */
+static void
+test_paired_window(void)
+{
+	struct recent	 t;
+	uint64_t	 six = key("2001:db8:25::25"), four = key("203.0.113.25");
+	uint64_t	 bot = key("198.51.100.7");
+
+#define STEP(k, at) recent_pair(&t, (k), recent_contact(&t, (k), (at), \
+	    WIN_MS), (at))
+	CHECK(recent_init(&t, 1000, 11, T0) == 0);
+	CHECK(STEP(six, T0) == RECENT_FIRST);
+	CHECK(STEP(six, T0 + 400 * SEC) == RECENT_RETURNING);
+	CHECK(STEP(four, T0 + 402 * SEC) == RECENT_RETURNING);
+	CHECK(recent_paired(&t, four) && !recent_paired(&t, six));
+	CHECK(STEP(four, T0 + 500 * SEC) == RECENT_RETURNING);
+	CHECK(recent_paired(&t, four));
+	CHECK(STEP(bot, T0 + 501 * SEC) == RECENT_FIRST);
+	CHECK(!recent_paired(&t, bot));
+	/* After the window: a first contact of its own, not paired. */
+	CHECK(STEP(four, T0 + 4002 * SEC) == RECENT_FIRST);
+	CHECK(!recent_paired(&t, four));
+#undef STEP
+	recent_free(&t);
+}
+
 int
 main(void)
 {
@@ -151,5 +219,7 @@ main(void)
 	test_bound();
 	test_eviction_order();
 	test_keys();
+	test_pair();
+	test_paired_window();
 	return t_done("test_recent");
 }

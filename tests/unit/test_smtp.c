@@ -476,7 +476,7 @@ test_returning(void)
 	strcpy(conf.hostname, "mx10.example.net");
 	smtp_free(&s);
 	smtp_init(&s, &conf, "192.0.2.7", "198.51.100.1");
-	smtp_returning(&s, &r);
+	smtp_returning(&s, &r, CLOSE_DEFERRED);
 	CHECK(strcmp(r.buf, "421 4.7.1 mx10.example.net Service temporarily "
 	    "unavailable, try again later\r\n") == 0);
 	CHECK(r.close && s.state == SMTP_DONE && s.reason == CLOSE_DEFERRED);
