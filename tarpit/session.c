@@ -160,8 +160,8 @@ session_begin(struct session *s)
 
 /*
  * The returning client rule (recent.c): a client back at a decoy within
- * returning-window that was not seen at the real MX since is sent on at
- * once: with "reset" (the default) the connection is reset before any
+ * returning-window (walked to the real MX in between or not) is sent on
+ * at once: with "reset" (the default) the connection is reset before any
  * reply, which every MTA of the compatibility matrix takes as "try the
  * next MX" (Courier does not after a 421); with "greeting", 421 at the
  * greeting.  The session is recorded either way.  An IPv4 first contact
