@@ -245,15 +245,14 @@ recent_contact(struct recent *t, uint64_t key, int64_t now_us,
 }
 
 /*
- * The sensor saw the client key open a connection to the real MX at
- * now_us: counted (decoymx_client_table_real_mx_total); the client
+ * The sensor saw the client key open a connection to the real MX:
+ * counted (decoymx_client_table_real_mx_total); the client
  * stays returning until its window ends.  A client not in the table
  * stays out of it.
  */
 void
-recent_real(struct recent *t, uint64_t key, int64_t now_us)
+recent_real(struct recent *t, uint64_t key)
 {
-	(void)now_us;
 	if (t->nbuckets != 0 && recent_find(t, key) != NULL)
 		t->real_seen++;
 }

@@ -261,8 +261,7 @@ tarpit_syn(void *arg, const struct syn_rec *r)
 	if (tp->stopping)
 		return;
 	if (r->role == ROLE_REAL)
-		recent_real(&tp->recent, recent_key_raw(r->s.ver, r->s.src),
-		    r->s.ts_us);
+		recent_real(&tp->recent, recent_key_raw(r->s.ver, r->s.src));
 	if ((len = synrec_encode(r, buf, sizeof(buf))) == 0) {
 		log_error("sensor record does not fit");
 		tp->st.records_dropped++;

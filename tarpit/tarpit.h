@@ -257,7 +257,7 @@ uint64_t	 recent_key_raw(int ver, const uint8_t *addr);
 int		 recent_key(const char *ip, uint64_t *key);
 enum recent_verdict recent_contact(struct recent *, uint64_t key,
 		    int64_t now_us, uint32_t window_ms);
-void		 recent_real(struct recent *, uint64_t key, int64_t now_us);
+void		 recent_real(struct recent *, uint64_t key);
 enum recent_verdict recent_pair(struct recent *, uint64_t key,
 		    enum recent_verdict, int64_t now_us);
 int		 recent_paired(const struct recent *, uint64_t key);
