@@ -22,6 +22,11 @@
 
 #define TOP_DEFAULT_LIMIT	20
 
+/* The lower-cased domain of transaction T's sender, or NULL. */
+#define TOP_DOM(T)	"(CASE WHEN instr(" T ".mail_from, '@') > 0 THEN" \
+			" lower(substr(" T ".mail_from, instr(" T ".mail_from," \
+			" '@') + 1)) END)"
+
 /* One KIND: its aggregate dimension and its SQL over sessions s. */
 struct top_kind {
 	const char	*name;
@@ -36,14 +41,21 @@ static const struct top_kind top_kinds[] = {
 	{ "ips", NULL, "s.src_ip", "NULL", "", W_IP },
 	{ "nets", NULL, "decoymx_net(s.src_ip, 24, 64)", "NULL", "", W_NET },
 	{ "helos", "helo", "s.helo", "NULL", "", -1 },
-	/* Every transaction's sender, each distinct one once per session. */
+	/*
+	 * Every transaction's sender, each distinct one once per session:
+	 * the session's first transaction with it.  A join, not a DISTINCT
+	 * subquery, so that a window's sessions find theirs by the primary
+	 * key instead of all transactions being materialized first.
+	 */
 	{ "senders", "sender", "t.mail_from", "NULL",
-	    " JOIN (SELECT DISTINCT session_id, mail_from FROM transactions)"
-	    " t ON t.session_id = s.id", -1 },
-	{ "sender-domains", "sender-domain", "t.dom", "NULL",
-	    " JOIN (SELECT DISTINCT session_id, CASE WHEN instr(mail_from,"
-	    " '@') > 0 THEN lower(substr(mail_from, instr(mail_from, '@') +"
-	    " 1)) END AS dom FROM transactions) t ON t.session_id = s.id", -1 },
+	    " JOIN transactions t ON t.session_id = s.id AND NOT EXISTS"
+	    " (SELECT 1 FROM transactions u WHERE u.session_id = s.id"
+	    " AND u.seq < t.seq AND u.mail_from IS t.mail_from)", -1 },
+	{ "sender-domains", "sender-domain", TOP_DOM("t"), "NULL",
+	    " JOIN transactions t ON t.session_id = s.id AND NOT EXISTS"
+	    " (SELECT 1 FROM transactions u WHERE u.session_id = s.id"
+	    " AND u.seq < t.seq AND " TOP_DOM("u") " IS " TOP_DOM("t") ")",
+	    -1 },
 	{ "recipients", "recipient", "r.rcpt", "NULL",
 	    " JOIN recipients r ON r.session_id = s.id", -1 },
 	{ "countries", "country", "s.country", "NULL", "", W_COUNTRY },

@@ -147,3 +147,35 @@ def test_migrated_session_is_one_transaction(tmp_path, daemon):
     assert len(t) == 1 and t[0]["mail_from"] == SENDERS[0]
     assert t[0]["rcpt_to"] == [r for rs in RCPTS for r in rs]
     assert t[0]["ended"] is None
+
+
+def test_repeated_sender_counts_once_per_session(daemon):
+    """A sender (and a domain) that comes back in the same session is
+    one session for it, whether the report reads the store's counts
+    (no filter) or scans the window's sessions (--since)."""
+    d = daemon()
+    with Smtp("127.0.0.1", d.port) as s:
+        assert s.cmd("EHLO mail.example.org")[0] == 250
+        for sender in ("a@dup.example", "a@dup.example", "b@DUP.example",
+                       "c@other.example", "a@dup.example"):
+            assert s.cmd("MAIL FROM:<%s>" % sender)[0] == 250
+            assert s.cmd("RCPT TO:<u@victim.example>")[0] == 450
+            assert s.cmd("RSET")[0] == 250
+        assert s.cmd("QUIT")[0] == 221
+    with Smtp("127.0.0.1", d.port, src="127.0.0.2") as s:
+        assert s.cmd("EHLO other.example.org")[0] == 250
+        assert s.cmd("MAIL FROM:<a@dup.example>")[0] == 250
+        assert s.cmd("QUIT")[0] == 221
+    d.sessions(2)
+    want = {
+        "senders": {"a@dup.example": 2, "b@DUP.example": 1,
+                    "c@other.example": 1},
+        "sender-domains": {"dup.example": 2, "other.example": 1},
+    }
+    for kind, expect in want.items():
+        for extra in ([], ["--since", "1h"], ["--cidr", "127.0.0.0/8"]):
+            r = run_bin("report", "top", kind, "--db", d.db, "--format",
+                        "json", *extra)
+            assert r.returncode == 0, r.stderr
+            got = {t["key"]: t["sessions"] for t in json.loads(r.stdout)}
+            assert got == expect, (kind, extra, got)
