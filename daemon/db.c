@@ -281,14 +281,16 @@ db_recount(const struct db_args *a, int argc, char **argv)
 	    "UPDATE rollup_state SET max_id = 0;";
 	/*
 	 * What triggers add to the evidence as rows are inserted, which
-	 * the per-batch evidence does not: parallel walks (schema 8) and
-	 * the senders of later transactions.
+	 * the per-batch evidence does not: parallel walks (schema 8: a
+	 * session counts when one of the other role was stored before it,
+	 * so a walk counts once, as the trigger counts it) and the senders
+	 * of later transactions.
 	 */
 	static const char *post =
 	    "UPDATE client_evidence SET parallel = (SELECT count(*)"
 	    " FROM sessions n WHERE n.src_ip = client_evidence.ip"
 	    " AND n.role IN ('primary', 'backup') AND EXISTS (SELECT 1"
-	    " FROM sessions o WHERE o.src_ip = n.src_ip AND o.id != n.id"
+	    " FROM sessions o WHERE o.src_ip = n.src_ip AND o.id < n.id"
 	    " AND o.role IN ('primary', 'backup') AND o.role != n.role"
 	    " AND o.start_us BETWEEN n.start_us - 1000000"
 	    " AND n.start_us + 1000000"

@@ -12,8 +12,10 @@
  * counted row by row: a session repeats an envelope (HELO and MAIL FROM)
  * when it was first seen at least a minute earlier, by a session of an
  * earlier batch or an earlier row of this one.  A session the pair rule
- * sent on (close reason "paired", tarpit/recent.c) is no evidence: the
- * connection may have been another host's, and it got no reply.
+ * sent on (close reason "paired", tarpit/recent.c) is no evidence, its
+ * envelope not either (db recount and the live store would disagree
+ * otherwise): the connection may have been another host's, and it got
+ * no reply.
  *
  * Exports evidence_open(), evidence_syn_os(), evidence_flush() and
  * evidence_close().
@@ -59,6 +61,7 @@ static const char *evidence_sql[] = {
 	" sessions) SELECT s.src_ip, coalesce(s.helo, ''), s.mail_from,"
 	" min(s.start_us), max(s.start_us), count(*) FROM sessions s"
 	" WHERE " EVIDENCE_NEW " AND s.mail_from IS NOT NULL"
+	" AND s.close_reason <> 'paired'"
 	" GROUP BY 1, 2, 3"
 	" ON CONFLICT(ip, helo, mail_from) DO UPDATE SET"
 	" first_us = min(first_us, excluded.first_us),"

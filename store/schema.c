@@ -499,7 +499,7 @@ static const struct migration migrations[] = {
 	"UPDATE client_evidence SET parallel = (SELECT count(*) FROM sessions n"
 	" WHERE n.src_ip = client_evidence.ip"
 	" AND n.role IN ('primary', 'backup') AND EXISTS (SELECT 1"
-	" FROM sessions o WHERE o.src_ip = n.src_ip AND o.id != n.id"
+	" FROM sessions o WHERE o.src_ip = n.src_ip AND o.id < n.id"
 	" AND o.role IN ('primary', 'backup') AND o.role != n.role"
 	" AND o.start_us BETWEEN n.start_us - 1000000"
 	" AND n.start_us + 1000000"

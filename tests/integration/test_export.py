@@ -518,3 +518,82 @@ def test_evidence_triggers_match_a_recount(work, tmp_path):
     c.close()
     assert len(want) > 10
     assert got == want
+    # And both equal the rules of decoymx.8 worked out here from the
+    # sessions alone, so that the test does not only compare the store
+    # with itself.
+    assert got == evidence_from_sessions(work / "e.db")
+    for db in ("s.db", "s4.db"):
+        c = sqlite3.connect(work / db)
+        kept = sorted(c.execute("SELECT * FROM client_evidence").fetchall())
+        c.close()
+        assert kept == evidence_from_sessions(work / db), db
+    # What the export scenario lacks: parallel walks (each order of
+    # storing) and a session the pair rule sent on, its envelope used
+    # again more than a minute later (no retry: the live store counted
+    # one, db recount none, before the paired envelope was left out;
+    # and db recount counted a parallel walk twice, the store once).
+    d = scenario.Db(BIN, tmp_path / "w.db")
+    m = 60 * 10**6
+    d.session("203.0.113.7", NOW - 10 * m, decoy=scenario.PRIMARY)
+    d.session("203.0.113.7", NOW - 10 * m + 300000)
+    d.session("203.0.113.8", NOW - 9 * m + 500000)
+    d.session("203.0.113.8", NOW - 9 * m, decoy=scenario.PRIMARY)
+    d.session("203.0.113.8", NOW - 5 * m, decoy=scenario.PRIMARY)
+    d.session("203.0.113.9", NOW - 8 * m, decoy=scenario.PRIMARY,
+              reason="paired", mail_from="p@example.net")
+    d.session("203.0.113.9", NOW - 6 * m, mail_from="p@example.net")
+    d.close()
+    r = run_bin("db", "merge", "--db", tmp_path / "w2.db", tmp_path / "w.db")
+    assert r.returncode == 0 and b" rejected=0" in r.stdout, r.stderr
+    want = evidence_from_sessions(tmp_path / "w.db")
+    # (retries, parallel) per client
+    assert [e[6:] for e in want] == [(0, 1), (1, 1), (0, 0)], want
+    for db in ("w.db", "w2.db"):
+        c = sqlite3.connect(tmp_path / db)
+        kept = sorted(c.execute("SELECT * FROM client_evidence").fetchall())
+        c.close()
+        assert kept == want, db
+
+
+def evidence_from_sessions(path):
+    """
+    client_evidence by its definition: per client, the first time and
+    number of its primary and backup sessions, the sessions with a HELO
+    and no bad-HELO anomaly (bit 4), and the retries: sessions with a
+    MAIL FROM whose HELO and sender an earlier session (by id) of the
+    client used at least a minute before; and the parallel walks:
+    primary or backup sessions with an earlier session (by id) of the
+    other role from the same client that started within a second and was
+    open at the same time (a walk counts once).  Sessions the pair rule sent on are no evidence, their envelopes
+    not either.
+    """
+    c = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    rows = c.execute("SELECT src_ip, role, start_us, helo, mail_from,"
+                     " anomalies, close_reason, end_us, id FROM sessions"
+                     " ORDER BY id").fetchall()
+    walks = {}
+    for r in rows:
+        if r[1] in ("primary", "backup"):
+            walks.setdefault(r[0], []).append(r)
+    ev, seen = {}, {}
+    for ip, role, t, helo, mail_from, anomalies, reason, end, sid in rows:
+        if reason == "paired":
+            continue
+        key = (ip, helo or "", mail_from)
+        earliest = seen.get(key)
+        if mail_from is not None:
+            seen[key] = t if earliest is None else min(earliest, t)
+        e = ev.setdefault(ip, [None, 0, None, 0, 0, 0, 0])
+        e[6] += any(o[8] < sid and o[1] != role and
+                    abs(o[2] - t) <= 1000000 and o[2] <= end and
+                    t <= o[7] for o in walks.get(ip, ())
+                    if role in ("primary", "backup"))
+        if role in ("primary", "backup"):
+            i = 0 if role == "primary" else 2
+            e[i] = t if e[i] is None else min(e[i], t)
+            e[i + 1] += 1
+        e[4] += helo is not None and not anomalies & 16
+        e[5] += (mail_from is not None and earliest is not None and
+                 earliest <= t - 60000000)
+    c.close()
+    return sorted((ip,) + tuple(e) for ip, e in ev.items())
