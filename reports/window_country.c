@@ -45,9 +45,13 @@ struct wcc {
 
 static const char wcc_max_sql[] =
     "SELECT coalesce(max(id), 0) FROM rollup_ips";
+/* With --country, and without (no condition to test on every row). */
+static const char wcc_hours_cc_sql[] =
+    "SELECT country, ip, sessions, first_us, last_us FROM rollup_country"
+    " WHERE hour >= ?1 AND hour < ?2 AND country = ?3";
 static const char wcc_hours_sql[] =
     "SELECT country, ip, sessions, first_us, last_us FROM rollup_country"
-    " WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR country = ?3)";
+    " WHERE hour >= ?1 AND hour < ?2";
 static const char wcc_hours_total_sql[] =
     "SELECT coalesce(sum(sessions), 0) FROM rollup_buckets"
     " WHERE size = 3600000000 AND t >= ?1 AND t < ?2";
@@ -57,7 +61,21 @@ static const char wcc_edge_sql[] =
     " WHERE s.start_us >= ?1 AND s.start_us < ?2"
     " AND (?3 IS NULL OR s.country = ?3)";
 
+/*
+ * A row waiting to be added: rows are added WCC_BATCH at a time, each
+ * one's bitmap word prefetched when it is read, so that the cache misses
+ * of a batch overlap instead of following each other.
+ */
+#define WCC_BATCH	64
+
+struct wcc_row {
+	size_t		 c;		/* index in wcc.c */
+	uint64_t	 id;
+	int64_t		 n, t0, t1;
+};
+
 static struct wcc_country *wcc_country(struct wcc *, const char *, size_t);
+static void	 wcc_add(struct wcc *, const struct wcc_row *, int);
 static int	 wcc_query(struct wcc *, sqlite3 *, const char *,
 		    const struct filter *, int64_t, int64_t, int);
 static int	 wcc_hours_total(struct wcc *, sqlite3 *, int64_t, int64_t);
@@ -115,9 +133,30 @@ wcc_country(struct wcc *w, const char *key, size_t len)
 	return &w->c[i];
 }
 
+/* Adds the n rows of the batch r. */
+static void
+wcc_add(struct wcc *w, const struct wcc_row *r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct wcc_country	*c = &w->c[r[i].c];
+		uint64_t		*word = &c->seen[r[i].id / 64];
+		uint64_t		 bit = 1ull << (r[i].id % 64);
+
+		c->v.sessions += r[i].n;
+		if (r[i].t0 < c->v.first)
+			c->v.first = r[i].t0;
+		if (r[i].t1 > c->v.last)
+			c->v.last = r[i].t1;
+		if (!(*word & bit)) {
+			*word |= bit;
+			c->v.clients++;
+		}
+	}
+}
+
 /*
- * Adds the rows of one of the queries (sql: wcc_hours_sql or
- * wcc_edge_sql, columns country, client number, sessions, first, last)
+ * Adds the rows of one of the queries (sql: wcc_hours_sql,
+ * wcc_hours_cc_sql or wcc_edge_sql, columns country, client number, sessions, first, last)
  * over [lo, hi); count: add the rows' sessions to the total too (the
  * edges, and every row under --country).  0, or -1 (the error in db, a
  * client without a number, or out of memory).
@@ -128,7 +167,8 @@ wcc_query(struct wcc *w, sqlite3 *db, const char *sql, const struct filter *f,
 {
 	sqlite3_stmt		*q;
 	struct wcc_country	*c;
-	int			 rc, bad = 0;
+	struct wcc_row		 b[WCC_BATCH];
+	int			 rc, bad = 0, nb = 0;
 
 	if (lo >= hi)
 		return 0;
@@ -136,8 +176,9 @@ wcc_query(struct wcc *w, sqlite3 *db, const char *sql, const struct filter *f,
 		return -1;
 	sqlite3_bind_int64(q, 1, lo);
 	sqlite3_bind_int64(q, 2, hi);
-	if (f->country[0] != '\0')
-		sqlite3_bind_text(q, 3, f->country, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(q) >= 3)
+		sqlite3_bind_text(q, 3, f->country[0] != '\0' ? f->country :
+		    NULL, -1, SQLITE_STATIC);
 	while (!bad && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char	*k = (const char *)sqlite3_column_text(q, 0);
 		size_t		 len = (size_t)sqlite3_column_bytes(q, 0);
@@ -150,22 +191,21 @@ wcc_query(struct wcc *w, sqlite3 *db, const char *sql, const struct filter *f,
 			w->total += n;
 		if (k == NULL || len == 0)
 			continue;	/* no country: in the total only */
-		if (sqlite3_column_type(q, 1) == SQLITE_NULL || id < 0 ||
+		/* Numbers start at 1: 0 is a NULL, a client not numbered. */
+		if (id <= 0 ||
 		    (uint64_t)id / 64 >= w->words ||
 		    (c = wcc_country(w, k, len)) == NULL) {
 			bad = 1;
 			break;
 		}
-		c->v.sessions += n;
-		if (t0 < c->v.first)
-			c->v.first = t0;
-		if (t1 > c->v.last)
-			c->v.last = t1;
-		if (!(c->seen[id / 64] & (1ull << (id % 64)))) {
-			c->seen[id / 64] |= 1ull << (id % 64);
-			c->v.clients++;
+		__builtin_prefetch(&c->seen[id / 64], 1);
+		b[nb++] = (struct wcc_row){ w->last, (uint64_t)id, n, t0, t1 };
+		if (nb == WCC_BATCH) {
+			wcc_add(w, b, nb);
+			nb = 0;
 		}
 	}
+	wcc_add(w, b, nb);
 	sqlite3_finalize(q);
 	return !bad && rc == SQLITE_DONE ? 0 : -1;
 }
@@ -219,7 +259,8 @@ window_country_run(sqlite3 *db, const struct filter *f)
 		rv = wcc_query(w, db, wcc_edge_sql, f, f->since, f->until, 1);
 	else
 		rv = wcc_query(w, db, wcc_edge_sql, f, f->since, h0, 1) == -1 ||
-		    wcc_query(w, db, wcc_hours_sql, f, h0, h1, cc) == -1 ||
+		    wcc_query(w, db, cc ? wcc_hours_cc_sql : wcc_hours_sql, f,
+		    h0, h1, cc) == -1 ||
 		    (!cc && wcc_hours_total(w, db, h0, h1) == -1) ||
 		    wcc_query(w, db, wcc_edge_sql, f, h1, f->until, 1) == -1 ?
 		    -1 : 0;
