@@ -6,6 +6,7 @@ and timeline answered from them must equal a scan of the sessions
 filters; the store keeps them per batch as db recount builds them, and a
 later change of a session's geolocation or fingerprint moves it.
 """
+import json
 import os
 import random
 import shutil
@@ -312,6 +313,40 @@ def test_store_keeps_rollups_per_batch(daemon, tmp_path):
         assert hours[0][3] == clients == 5
     recount(d.db)
     assert dump_rollups(d.db) == kept
+
+
+def test_store_keeps_the_country_rollup_per_batch(daemon, tmp_path):
+    """With geolocation on, the store numbers the clients and keeps the
+    country rollup at every commit, across batches, as db recount
+    builds it; top countries over the hour reads it and says what the
+    scan says."""
+    fx = tmp_path / "mmdb"
+    fx.mkdir()
+    subprocess.run([os.path.join(ROOT, "scripts", "make-mmdb-fixtures"),
+                    str(fx)], check=True, capture_output=True, timeout=120)
+    d = daemon(extra=["geoip country %s" % (fx / "country.mmdb")])
+    # 127.0.0.x: DE, 127.1.0.x: FR (scripts/make-mmdb-fixtures)
+    srcs = ["127.0.0.2", "127.1.0.1", "127.0.0.3", "127.1.0.1",
+            "127.0.0.2", "127.1.0.2"]
+    for i, src in enumerate(srcs):
+        normal_session(d, src=src)
+        # each waited for: one batch after another
+        d.sessions(i + 1, exact=True)
+    wait_until(lambda: sum(r[3] for r in
+                           dump_rollups(d.db)["rollup_country"])
+               == len(srcs), 10, what="all sessions rolled up by country")
+    d.stop()
+    kept = dump_rollups(d.db)
+    hour = min(r[0] for r in kept["rollup_country"])
+    top = ["top", "countries", "--since", iso(hour)]
+    got = {r["key"]: (r["sessions"], r["clients"])
+           for r in json.loads(out(d.db, top, False))}
+    if len({r[0] for r in kept["rollup_country"]}) == 1:
+        assert got == {"DE": (3, 2), "FR": (3, 2)}
+    assert out(d.db, top, False) == out(d.db, top, True)
+    recount(d.db)
+    assert dump_rollups(d.db) == kept
+    assert kept["rollup_ips"] == [(4, 4)]
 
 
 def test_prune_keeps_what_was_counted(db, tmp_path):
