@@ -221,6 +221,8 @@ struct win_value {
 };
 struct win_agg;
 int		 window_usable(sqlite3 *);
+void		 window_hours(sqlite3 *, const struct filter *, int64_t *,
+		    int64_t *);
 struct win_agg	*window_agg_new(uint32_t dims, int64_t bucket);
 int		 window_agg_run(struct win_agg *, sqlite3 *,
 		    const struct filter *);
@@ -230,6 +232,15 @@ const struct win_value *window_agg_total(const struct win_agg *);
 void		 window_agg_free(struct win_agg *);
 void		 window_key_vals(const struct win_value *, int dim,
 		    struct out_val *, char *num, size_t);
+
+/* window_country.c: report top countries over a window */
+struct wcc;
+int		 window_country_usable(const struct filter *);
+struct wcc	*window_country_run(sqlite3 *, const struct filter *);
+struct win_value *window_country_sorted(struct wcc *, int64_t limit,
+		    size_t *n);
+int64_t		 window_country_total(const struct wcc *);
+void		 window_country_free(struct wcc *);
 
 /* ip.c */
 int		 report_ip(struct store *, const struct report_args *);

@@ -185,12 +185,15 @@ top_print(sqlite3_stmt *q, const struct top_kind *k,
 
 /*
  * Prints the answer from the rollups (whole hours) and the sessions (the
- * edges), as top_print() prints the scan's.  Returns 0 or -1.
+ * edges), as top_print() prints the scan's; countries from their narrow
+ * rollup (window_country.c) when the filter allows, else from the wide
+ * one (window.c).  Returns 0 or -1.
  */
 static int
 top_window(sqlite3 *db, const struct top_kind *k, const struct report_args *a)
 {
-	struct win_agg		*agg;
+	struct win_agg		*agg = NULL;
+	struct wcc		*cc = NULL;
 	struct win_value	*w = NULL;
 	struct out		 o;
 	struct out_val		 v[NTOP_COLS];
@@ -199,13 +202,21 @@ top_window(sqlite3 *db, const struct top_kind *k, const struct report_args *a)
 	int64_t			 total;
 	int			 rv = -1;
 
-	if ((agg = window_agg_new(1u << k->wdim, 0)) == NULL)
-		return -1;
-	if (window_agg_run(agg, db, &a->filt) == -1)
-		goto out;
-	total = window_agg_total(agg)->sessions;
-	w = window_agg_sorted(agg, k->wdim, a->limit > 0 ? a->limit :
-	    TOP_DEFAULT_LIMIT, &n);
+	/* Countries from their narrow rollup when it can answer. */
+	if (k->wdim == W_COUNTRY && window_country_usable(&a->filt) &&
+	    (cc = window_country_run(db, &a->filt)) != NULL) {
+		total = window_country_total(cc);
+		w = window_country_sorted(cc, a->limit > 0 ? a->limit :
+		    TOP_DEFAULT_LIMIT, &n);
+	} else {
+		if ((agg = window_agg_new(1u << k->wdim, 0)) == NULL)
+			return -1;
+		if (window_agg_run(agg, db, &a->filt) == -1)
+			goto out;
+		total = window_agg_total(agg)->sessions;
+		w = window_agg_sorted(agg, k->wdim, a->limit > 0 ? a->limit :
+		    TOP_DEFAULT_LIMIT, &n);
+	}
 	if (out_begin(&o, a->format, stdout, top_cols, NTOP_COLS, NULL) == -1)
 		goto out;
 	rv = 0;
@@ -226,6 +237,7 @@ top_window(sqlite3 *db, const struct top_kind *k, const struct report_args *a)
 out:
 	free(w);
 	window_agg_free(agg);
+	window_country_free(cc);
 	return rv;
 }
 

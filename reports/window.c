@@ -19,9 +19,9 @@
  * never when DECOYMX_REPORT_SCAN is set in the environment (the tests
  * compare both answers).
  *
- * Exports window_usable(), window_agg_new(), window_agg_run(),
- * window_agg_sorted(), window_agg_total(), window_agg_free() and
- * window_key_vals().
+ * Exports window_usable(), window_hours(), window_agg_new(),
+ * window_agg_run(), window_agg_sorted(), window_agg_total(),
+ * window_agg_free() and window_key_vals().
  */
 #include <sys/mman.h>
 
@@ -725,6 +725,28 @@ win_query(struct win_agg *a, sqlite3 *db, const char *fmt,
 int
 window_agg_run(struct win_agg *a, sqlite3 *db, const struct filter *f)
 {
+	int64_t		 h0, h1;
+
+	window_hours(db, f, &h0, &h1);
+	if (h0 >= h1)
+		return win_query(a, db, win_sessions_sql, f, f->since,
+		    f->until);
+	if (win_query(a, db, win_sessions_sql, f, f->since, h0) == -1 ||
+	    win_query(a, db, win_rollup_sql, f, h0, h1) == -1 ||
+	    win_query(a, db, win_sessions_sql, f, h1, f->until) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Splits the window of f: [*h0, *h1) are the hours to read from the
+ * rollups, [since, *h0) and [*h1, until) the edges to read from the
+ * sessions (h0 >= h1: the sessions alone).  Before db prune's cut an
+ * edge counts its whole hour.
+ */
+void
+window_hours(sqlite3 *db, const struct filter *f, int64_t *ph0, int64_t *ph1)
+{
 	sqlite3_stmt	*q;
 	int64_t		 h0, h1, pruned = 0;
 
@@ -747,14 +769,8 @@ window_agg_run(struct win_agg *a, sqlite3 *db, const struct filter *f)
 		h0 = f->since <= 0 ? 0 : f->since / WIN_HOUR * WIN_HOUR;
 	if (h1 != INT64_MAX && f->until < pruned)
 		h1 = (f->until + WIN_HOUR - 1) / WIN_HOUR * WIN_HOUR;
-	if (h0 >= h1)
-		return win_query(a, db, win_sessions_sql, f, f->since,
-		    f->until);
-	if (win_query(a, db, win_sessions_sql, f, f->since, h0) == -1 ||
-	    win_query(a, db, win_rollup_sql, f, h0, h1) == -1 ||
-	    win_query(a, db, win_sessions_sql, f, h1, f->until) == -1)
-		return -1;
-	return 0;
+	*ph0 = h0;
+	*ph1 = h1;
 }
 
 /* Sessions descending, then the key ascending as SQLite orders it. */

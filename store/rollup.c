@@ -4,7 +4,9 @@
  * sessions of each UTC hour grouped by every field the reports group or
  * filter by (rollup), the sessions, distinct clients and sessions per
  * role of each hour and day (rollup_buckets), and which clients each day
- * saw (rollup_day_ips).
+ * saw (rollup_day_ips); since schema 12 also the narrow rollup of
+ * "report top countries" (rollup_country: per hour, country and client
+ * number, the clients numbered in rollup_ips).
  *
  * They are kept per batch: at every commit the store rolls up the
  * sessions written since the last one (the ids above rollup_state.max_id)
@@ -60,6 +62,16 @@ static const char *rollup_sql[] = {
 	" as_org = CASE WHEN as_org IS NULL THEN excluded.as_org"
 	" WHEN excluded.as_org IS NULL THEN as_org"
 	" ELSE max(as_org, excluded.as_org) END,"
+	" first_us = min(first_us, excluded.first_us),"
+	" last_us = max(last_us, excluded.last_us)",
+	/* Schema 12: a client's number first, then its country's row. */
+	"INSERT OR IGNORE INTO rollup_ips(ip) SELECT s.src_ip FROM sessions s"
+	" WHERE " ROLLUP_NEW,
+	"INSERT INTO rollup_country SELECT s.start_us / 3600000000 *"
+	" 3600000000, s.country, i.id, 1, s.start_us, s.start_us"
+	" FROM sessions s JOIN rollup_ips i ON i.ip = s.src_ip"
+	" WHERE " ROLLUP_NEW " AND s.country != ''"
+	" ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions,"
 	" first_us = min(first_us, excluded.first_us),"
 	" last_us = max(last_us, excluded.last_us)",
 	/* (parenthesised: one element, not a forgotten comma, for clang) */
@@ -122,6 +134,7 @@ rollup_rebuild(struct rollup *r)
 {
 	if (sqlite3_exec(r->db, "DELETE FROM rollup;"
 	    "DELETE FROM rollup_buckets; DELETE FROM rollup_day_ips;"
+	    "DELETE FROM rollup_country; DELETE FROM rollup_ips;"
 	    "UPDATE rollup_state SET max_id = 0;", NULL, NULL,
 	    NULL) != SQLITE_OK)
 		return -1;

@@ -660,6 +660,64 @@ static const struct migration migrations[] = {
 	"DROP TRIGGER IF EXISTS sessions_evidence;"
 	"DROP TRIGGER IF EXISTS sessions_syn_os;"
 	},
+	/*
+	 * 12: the narrow rollup behind "report top countries" over a window
+	 * (store/rollup.c).  rollup_ips numbers the clients (never
+	 * renumbered but by db recount); rollup_country holds the sessions of
+	 * each UTC hour per country and client number (sessions with a
+	 * country only), so a window is read as a few integers a row and its
+	 * distinct clients counted on a bitmap.  Filled from the rollup
+	 * table, which also knows what db prune deleted; a later change of a
+	 * rolled-up session's country moves it (sessions_rollup_country_late).
+	 */
+	{ 12,
+	"CREATE TABLE rollup_ips ("
+	" id INTEGER PRIMARY KEY,"
+	" ip TEXT NOT NULL UNIQUE);"
+	"CREATE TABLE rollup_country ("
+	" hour INTEGER NOT NULL,"		/* start_us of the UTC hour */
+	" country TEXT NOT NULL,"		/* never '' */
+	" ip INTEGER NOT NULL,"			/* rollup_ips.id */
+	" sessions INTEGER NOT NULL,"
+	" first_us INTEGER NOT NULL,"		/* earliest session start */
+	" last_us INTEGER NOT NULL,"		/* latest session start */
+	" PRIMARY KEY(hour, country, ip)) WITHOUT ROWID;"
+	"INSERT INTO rollup_ips(ip) SELECT ip FROM rollup GROUP BY ip"
+	" ORDER BY min(hour), ip;"
+	"INSERT INTO rollup_country SELECT r.hour, r.country, i.id,"
+	" sum(r.sessions), min(r.first_us), max(r.last_us) FROM rollup r"
+	" JOIN rollup_ips i ON i.ip = r.ip WHERE r.country != ''"
+	" GROUP BY 1, 2, 3;"
+	"CREATE TRIGGER sessions_rollup_country_late AFTER UPDATE OF country"
+	" ON sessions WHEN OLD.id <= (SELECT max_id FROM rollup_state)"
+	" AND coalesce(OLD.country, '') != coalesce(NEW.country, '') BEGIN"
+	" UPDATE rollup_country SET sessions = sessions - 1"
+	"  WHERE hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND country = OLD.country"
+	"  AND ip = (SELECT id FROM rollup_ips WHERE ip = OLD.src_ip);"
+	" DELETE FROM rollup_country WHERE sessions <= 0"
+	"  AND hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND country = OLD.country"
+	"  AND ip = (SELECT id FROM rollup_ips WHERE ip = OLD.src_ip);"
+	/* What is left of the old key: its times again from the sessions. */
+	" UPDATE rollup_country SET (first_us, last_us) = (SELECT"
+	"  min(s.start_us), max(s.start_us) FROM sessions s"
+	"  WHERE s.src_ip = OLD.src_ip AND s.start_us >= rollup_country.hour"
+	"  AND s.start_us < rollup_country.hour + 3600000000"
+	"  AND s.country = rollup_country.country"
+	"  AND s.id <= (SELECT max_id FROM rollup_state))"
+	"  WHERE hour = OLD.start_us / 3600000000 * 3600000000"
+	"  AND country = OLD.country"
+	"  AND ip = (SELECT id FROM rollup_ips WHERE ip = OLD.src_ip);"
+	" INSERT INTO rollup_country SELECT"
+	"  NEW.start_us / 3600000000 * 3600000000, NEW.country, i.id, 1,"
+	"  NEW.start_us, NEW.start_us FROM rollup_ips i"
+	"  WHERE i.ip = NEW.src_ip AND NEW.country != ''"
+	"  ON CONFLICT DO UPDATE SET sessions = sessions + 1,"
+	"  first_us = min(first_us, excluded.first_us),"
+	"  last_us = max(last_us, excluded.last_us);"
+	"END;"
+	},
 };
 
 #define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))

@@ -18,7 +18,7 @@
 
 #include "decoymx.h"
 
-#define SCHEMA_VERSION		11
+#define SCHEMA_VERSION		12
 
 /* store_open() modes. */
 #define STORE_RO		0	/* read-only, never creates */

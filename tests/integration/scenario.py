@@ -297,9 +297,11 @@ if __name__ == "__main__":
 
 # A database written by this decoymx, taken back to schema 7 as an older
 # decoymx would have left it: migrations 8 (transactions, parallel
-# walks), 9 (rollups) and 10 (sessions.via) undone; 11 only drops
-# triggers (IF EXISTS).  For the migration tests.
+# walks), 9 (rollups), 10 (sessions.via) and 12 (the country rollup)
+# undone; 11 only drops triggers (IF EXISTS).  For the migration tests.
 DOWNGRADE_TO_7 = (
+    "DROP TRIGGER sessions_rollup_country_late;"
+    "DROP TABLE rollup_country; DROP TABLE rollup_ips;"
     "DROP VIEW session_dims; CREATE VIEW session_dims AS SELECT 1;"
     "DROP TRIGGER transactions_envelopes;"
     "DELETE FROM transactions; DROP TABLE transactions;"

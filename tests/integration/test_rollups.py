@@ -6,6 +6,7 @@ and timeline answered from them must equal a scan of the sessions
 filters; the store keeps them per batch as db recount builds them, and a
 later change of a session's geolocation or fingerprint moves it.
 """
+import json
 import os
 import random
 import shutil
@@ -25,7 +26,18 @@ ROLLUP_TABLES = {
     "rollup": "SELECT * FROM rollup ORDER BY 1,2,3,4,5,6,7,8,9,10,11",
     "rollup_buckets": "SELECT * FROM rollup_buckets ORDER BY 1, 2",
     "rollup_day_ips": "SELECT * FROM rollup_day_ips ORDER BY 1, 2",
+    # schema 12: the client numbers may differ, the addresses may not
+    "rollup_country": "SELECT c.hour, c.country, i.ip, c.sessions,"
+                      " c.first_us, c.last_us FROM rollup_country c"
+                      " LEFT JOIN rollup_ips i ON i.id = c.ip"
+                      " ORDER BY 1, 2, 3",
+    "rollup_ips": "SELECT count(*), count(DISTINCT ip) FROM rollup_ips",
 }
+# Schema 12 undone, as a decoymx of schema 11 left the database.
+DOWNGRADE_TO_11 = (
+    "DROP TRIGGER sessions_rollup_country_late;"
+    "DROP TABLE rollup_country; DROP TABLE rollup_ips;"
+    "PRAGMA user_version = 11;")
 
 
 def dump_rollups(db):
@@ -59,6 +71,9 @@ def db(tmp_path_factory):
                     " os_class = 'win' WHERE id % 13 = 0")
         con.execute("UPDATE sessions SET country = NULL, asn = NULL,"
                     " as_org = NULL WHERE id % 11 = 0")
+        # moved to another country, and back from none
+        con.execute("UPDATE sessions SET country = 'FR' WHERE id % 23 = 0")
+        con.execute("UPDATE sessions SET country = 'NL' WHERE id % 253 = 0")
         con.execute("UPDATE sessions SET as_org = 'Renamed AS'"
                     " WHERE id % 17 = 0")
         # Longer than the reports read ahead at once (a batch of rows).
@@ -112,6 +127,14 @@ def test_rollups_are_what_answers(db):
     con.close()
     assert out(scratch, ["summary"] + since, False) != \
         out(scratch, ["summary"] + since, True)
+    # top countries reads its own narrow rollup (schema 12)
+    top = ["top", "countries"] + since
+    assert out(scratch, top, False) == out(scratch, top, True)
+    con = sqlite3.connect(scratch)
+    with con:
+        con.execute("UPDATE rollup_country SET sessions = sessions + 1")
+    con.close()
+    assert out(scratch, top, False) != out(scratch, top, True)
     # Sessions not yet rolled up: the reports scan.
     con = sqlite3.connect(scratch)
     with con:
@@ -179,6 +202,97 @@ def test_random_windows_equal_the_scan(db):
     assert differ == []
 
 
+def test_top_countries_equal_the_scan(db):
+    """report top countries over random windows (edges inside hours,
+    before the first and after the last session) and --country: the
+    narrow country rollup gives the scan's answer."""
+    rng = random.Random(1512)
+    con = sqlite3.connect(db)
+    lo, hi = con.execute("SELECT min(start_us), max(start_us)"
+                         " FROM sessions").fetchone()
+    con.close()
+    differ = []
+    for i in range(30):
+        filt = []
+        for which in ("since", "until"):
+            t = lo - 2 * HOUR + int((hi - lo + 4 * HOUR) * rng.random())
+            c = rng.random()
+            if c < 0.2:
+                continue
+            if c < 0.4:
+                t = t // HOUR * HOUR
+            filt += ["--" + which, iso(t)]
+        if i % 4 == 0:
+            filt += ["--country", rng.choice(["CN", "FR", "NL", "ZZ"])]
+        if not filt:
+            filt = ["--since", iso(lo + 1)]
+        args = ["top", "countries", "--limit",
+                str(rng.choice([1, 5, 1000]))] + filt
+        want = out(db, args, True)
+        if out(db, args, False) != want:
+            differ.append(args)
+    assert differ == []
+    # rows at all: not two empty answers
+    assert b'"clients"' in out(db, ["top", "countries", "--since",
+                                    iso(lo + HOUR // 3)], False)
+
+
+def test_migration_12_fills_the_country_rollup(db, tmp_path):
+    """A schema-11 database (pruned: some hours are known only to the
+    rollups) migrates to the country rollup the store would keep, and
+    top countries answers as before."""
+    p = str(tmp_path / "m.db")
+    shutil.copy(db, p)
+    r = run_bin("db", "prune", "--older-than", "40h", "--db", p)
+    assert r.returncode == 0, r.stderr
+    con = sqlite3.connect(p)
+    lo = con.execute("SELECT min(hour) FROM rollup").fetchone()[0]
+    con.close()
+    top = ["top", "countries", "--since", iso(lo + HOUR // 2)]
+    want = (dump_rollups(p), out(p, top, False))
+    con = sqlite3.connect(p)
+    con.executescript(DOWNGRADE_TO_11)
+    con.close()
+    r = run_bin("db", "migrate", "--db", p)
+    assert r.returncode == 0, r.stderr
+    assert (dump_rollups(p), out(p, top, False)) == want
+    assert len(want[0]["rollup_country"]) > 1000
+    # and the store keeps it from there: a late change moves a session
+    con = sqlite3.connect(p)
+    with con:
+        con.execute("UPDATE sessions SET country = 'FR'"
+                    " WHERE id IN (SELECT max(id) FROM sessions)")
+    con.close()
+    assert out(p, top, False) != want[1]
+    scratch = p + ".recount"
+    shutil.copy(p, scratch)
+    # recount rebuilds from the sessions left: compare the hours kept
+    recount(scratch)
+    cut = sqlite3.connect(p).execute(
+        "SELECT pruned_us FROM rollup_state").fetchone()[0]
+    kept = [r for r in dump_rollups(p)["rollup_country"] if r[0] >= cut]
+    assert kept == dump_rollups(scratch)["rollup_country"]
+
+
+def test_merge_keeps_the_country_rollup(db, tmp_path):
+    """Sessions merged in (through the store, per batch) are in the
+    country rollup as db recount puts them."""
+    dst = str(tmp_path / "merged.db")
+    r = run_bin("db", "merge", "--db", dst, db, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = dump_rollups(dst)
+    scratch = dst + ".recount"
+    shutil.copy(dst, scratch)
+    recount(scratch)
+    assert got == dump_rollups(scratch)
+    assert sum(r[3] for r in got["rollup_country"]) > 10000
+    con = sqlite3.connect(dst)
+    lo = con.execute("SELECT min(start_us) FROM sessions").fetchone()[0]
+    con.close()
+    top = ["top", "countries", "--since", iso(lo + HOUR + 1)]
+    assert out(dst, top, False) == out(dst, top, True)
+
+
 def test_store_keeps_rollups_per_batch(daemon, tmp_path):
     d = daemon()
     srcs = ["127.0.0.%d" % (2 + i % 5) for i in range(14)]
@@ -199,6 +313,40 @@ def test_store_keeps_rollups_per_batch(daemon, tmp_path):
         assert hours[0][3] == clients == 5
     recount(d.db)
     assert dump_rollups(d.db) == kept
+
+
+def test_store_keeps_the_country_rollup_per_batch(daemon, tmp_path):
+    """With geolocation on, the store numbers the clients and keeps the
+    country rollup at every commit, across batches, as db recount
+    builds it; top countries over the hour reads it and says what the
+    scan says."""
+    fx = tmp_path / "mmdb"
+    fx.mkdir()
+    subprocess.run([os.path.join(ROOT, "scripts", "make-mmdb-fixtures"),
+                    str(fx)], check=True, capture_output=True, timeout=120)
+    d = daemon(extra=["geoip country %s" % (fx / "country.mmdb")])
+    # 127.0.0.x: DE, 127.1.0.x: FR (scripts/make-mmdb-fixtures)
+    srcs = ["127.0.0.2", "127.1.0.1", "127.0.0.3", "127.1.0.1",
+            "127.0.0.2", "127.1.0.2"]
+    for i, src in enumerate(srcs):
+        normal_session(d, src=src)
+        # each waited for: one batch after another
+        d.sessions(i + 1, exact=True)
+    wait_until(lambda: sum(r[3] for r in
+                           dump_rollups(d.db)["rollup_country"])
+               == len(srcs), 10, what="all sessions rolled up by country")
+    d.stop()
+    kept = dump_rollups(d.db)
+    hour = min(r[0] for r in kept["rollup_country"])
+    top = ["top", "countries", "--since", iso(hour)]
+    got = {r["key"]: (r["sessions"], r["clients"])
+           for r in json.loads(out(d.db, top, False))}
+    if len({r[0] for r in kept["rollup_country"]}) == 1:
+        assert got == {"DE": (3, 2), "FR": (3, 2)}
+    assert out(d.db, top, False) == out(d.db, top, True)
+    recount(d.db)
+    assert dump_rollups(d.db) == kept
+    assert kept["rollup_ips"] == [(4, 4)]
 
 
 def test_prune_keeps_what_was_counted(db, tmp_path):
