@@ -31,15 +31,6 @@
 #include "store.h"
 
 #define STORE_BUSY_MS	2000
-/*
- * Statement and savepoint journals (the pages a statement or a record's
- * savepoint changes, kept to undo it inside the open transaction) stay
- * in memory up to this size; SQLite's default, 64 KiB, sent nearly every
- * record's savepoint (about 15 pages of 4 KiB) to a temporary file: two
- * pwrite()s a page, half of the store's CPU.  Never read after a crash:
- * durability is the WAL's, unchanged.
- */
-#define STORE_STMT_SPILL	(1 << 20)
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE,
@@ -116,7 +107,6 @@ struct store {
 	struct evbatch	*evidence;	/* NULL: read-only */
 };
 
-static void	 store_config(void);
 static void	 store_open_hint(const char *, char *, size_t);
 static int	 store_open_immutable(struct store *);
 static int	 store_setup_rw(struct store *, char *, size_t);
@@ -128,21 +118,6 @@ static int64_t	 store_clamp(uint64_t);
 static int	 store_insert(struct store *, const struct sess_rec *);
 static int	 store_bind_geo(sqlite3_stmt *, const struct geo_info *);
 static int	 store_txns(struct store *, int64_t, const struct sess_rec *);
-
-/*
- * The process-wide settings, before SQLite's first use in this process
- * (sqlite3_config() refuses them afterwards, harmlessly).
- */
-static void
-store_config(void)
-{
-	static int	 done;
-
-	if (done)
-		return;
-	done = 1;
-	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STORE_STMT_SPILL);
-}
 
 /* Why a path cannot be opened, when its directory tells: " (...)". */
 static void
@@ -216,7 +191,6 @@ store_open(const char *path, int mode, char *err, size_t errlen)
 			    strerror(errno));
 		return NULL;
 	}
-	store_config();
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->path = strdup(path)) == NULL) {
 		free(s);
