@@ -15,8 +15,8 @@
  *
  * Exports store_open(), store_close(), store_db(), store_path(),
  * store_error(), store_errcode(), store_begin(), store_session(),
- * store_commit(), store_rollback(), store_file_changed() and
- * store_reopen().
+ * store_session_bare(), store_commit(), store_rollback(),
+ * store_file_changed() and store_reopen().
  */
 #include <sys/stat.h>
 
@@ -116,6 +116,7 @@ static int	 store_bind_span(sqlite3_stmt *, int, struct span);
 static int	 store_bind_str(sqlite3_stmt *, int, const char *, size_t);
 static int64_t	 store_clamp(uint64_t);
 static int	 store_insert(struct store *, const struct sess_rec *);
+static int	 store_writable(struct store *);
 static int	 store_bind_geo(sqlite3_stmt *, const struct geo_info *);
 static int	 store_txns(struct store *, int64_t, const struct sess_rec *);
 
@@ -560,12 +561,8 @@ store_clamp(uint64_t v)
 int
 store_session(struct store *s, const struct sess_rec *r)
 {
-	if (s->q[Q_SESSION] == NULL) {
-		s->errcode = SQLITE_READONLY;
-		snprintf(s->err, sizeof(s->err), "database %s opened read-only",
-		    s->path);
+	if (store_writable(s) == -1)
 		return -1;
-	}
 	if (store_run(s, Q_SAVEPOINT) == -1)
 		return -1;
 	if (store_insert(s, r) == -1) {
@@ -580,6 +577,35 @@ store_session(struct store *s, const struct sess_rec *r)
 		return -1;
 	}
 	return store_run(s, Q_RELEASE);
+}
+
+/*
+ * store_session() without its savepoint, for a batch that is rolled
+ * back whole when one of its sessions fails (batch.c).  A savepoint
+ * keeps a copy of every page it changes (about 15 of 4 KiB a session),
+ * which SQLite sends to a temporary file past 64 KiB: two pwrite()s a
+ * page, half of the store's CPU.  A failed call may leave part of the
+ * session written: roll the transaction back.  Returns 0, or -1 with
+ * store_error() and store_errcode() set.
+ */
+int
+store_session_bare(struct store *s, const struct sess_rec *r)
+{
+	if (store_writable(s) == -1)
+		return -1;
+	return store_insert(s, r);
+}
+
+/* 0 when s can write sessions, else -1 with the error set. */
+static int
+store_writable(struct store *s)
+{
+	if (s->q[Q_SESSION] != NULL)
+		return 0;
+	s->errcode = SQLITE_READONLY;
+	snprintf(s->err, sizeof(s->err), "database %s opened read-only",
+	    s->path);
+	return -1;
 }
 
 /* Binds country, asn, as_org, geo_build (?23-?26); empty ones as NULL. */
@@ -661,7 +687,7 @@ store_txns(struct store *s, int64_t id, const struct sess_rec *r)
 	return 0;
 }
 
-/* The statements of store_session(), inside its savepoint. */
+/* The statements of store_session(), inside its savepoint or not. */
 static int
 store_insert(struct store *s, const struct sess_rec *r)
 {
