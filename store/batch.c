@@ -251,11 +251,11 @@ batch_flush(struct batch *b, struct store *st)
 
 	if (b->n == 0)
 		return 0;
-	if (store_begin(st) == -1)
+	if (store_begin_batch(st) == -1)
 		goto fail;
 	if ((rc = batch_write(b, st, 0, &rejected)) == 1) {
 		store_rollback(st);
-		if (store_begin(st) == -1)
+		if (store_begin_batch(st) == -1)
 			goto fail;
 		rc = batch_write(b, st, 1, &rejected);
 	}

@@ -364,8 +364,8 @@ test_batch_reject(void)
 	if (st == NULL || b == NULL)
 		return;
 	db = store_db(st);
-	CHECK(sqlite3_exec(db, "CREATE TEMP TRIGGER reject BEFORE INSERT ON"
-	    " main.recipients WHEN NEW.seq = 1 AND (SELECT uid FROM sessions"
+	CHECK(sqlite3_exec(db, "CREATE TRIGGER reject BEFORE INSERT ON"
+	    " recipients WHEN NEW.seq = 1 AND (SELECT uid FROM sessions"
 	    " WHERE id = NEW.session_id) = '0000000000000006' BEGIN"
 	    " SELECT RAISE(ABORT, 'rejected by the test'); END", NULL, NULL,
 	    NULL) == SQLITE_OK);
