@@ -49,6 +49,7 @@ struct batch {
 static int	 batch_ratelimit(struct ratelimit *);
 static int	 batch_record_error(int);
 static void	 batch_clear(struct batch *);
+static int	 batch_write(struct batch *, struct store *, int, uint32_t *);
 static void	 batch_events(struct batch *, struct store *);
 
 /* Returns 1 when a warning may be logged now; counts it either way. */
@@ -187,46 +188,78 @@ batch_add(struct batch *b, const uint8_t *rec, size_t len)
 }
 
 /*
- * Writes every pending record in one transaction.  On success the batch
- * is empty and the return value is the number of records written (a uid
- * already in the database counts as written: it changes nothing).  On
- * failure everything is rolled back, every record stays pending, the
- * first failure of a streak is logged, and -1 is returned.
+ * Writes the pending records into the open transaction: each in its own
+ * savepoint when careful (a record's own error, batch_record_error(),
+ * drops that record, counted in *rejected, and the rest go on), else
+ * without one.  Returns 0; 1 when, not careful, a record failed on its
+ * own (the transaction is then partly written: roll it back and write
+ * again carefully); -1 when the database failed.
  */
-int
-batch_flush(struct batch *b, struct store *st)
+static int
+batch_write(struct batch *b, struct store *st, int careful,
+    uint32_t *rejected)
 {
 	static struct sess_rec r;
 	struct brec	*br;
 	const char	*why;
-	uint32_t	 rejected = 0;
+	int		 rc;
 
-	if (b->n == 0)
-		return 0;
-	if (store_begin(st) == -1)
-		goto fail;
+	*rejected = 0;
 	for (uint32_t i = 0; i < b->n; i++) {
 		br = b->ring[(b->head + i) % b->bound];
 		/* Checked in batch_add(); decoded again for the spans. */
 		if (record_decode_session(br->data, br->len, &r, &why) == -1) {
-			rejected++;
+			(*rejected)++;
 			continue;
 		}
 		r.geo = &br->geo;
 		if (b->sensor != NULL)
 			r.sensor = (struct span){ b->sensor, strlen(b->sensor) };
-		if (store_session(st, &r) == 0) {
+		rc = careful ? store_session(st, &r) :
+		    store_session_bare(st, &r);
+		if (rc == 0) {
 			if (b->syns != NULL)
 				synstore_session(b->syns, r.src_ip);
 			continue;
 		}
 		if (!batch_record_error(store_errcode(st)))
-			goto fail;
+			return -1;
+		if (!careful)
+			return 1;
 		log_warn("store rejected session=%s error=\"%s\"", r.uid,
 		    store_error(st));
-		rejected++;
+		(*rejected)++;
 	}
-	if (store_commit(st) == -1)
+	return 0;
+}
+
+/*
+ * Writes every pending record in one transaction.  On success the batch
+ * is empty and the return value is the number of records written (a uid
+ * already in the database counts as written: it changes nothing).  A
+ * record that fails on its own is dropped: the batch is then written
+ * again, each record in its own savepoint (the first pass has none: they
+ * cost half of the store's CPU).  On failure everything is rolled back,
+ * every record stays pending, the first failure of a streak is logged,
+ * and -1 is returned.
+ */
+int
+batch_flush(struct batch *b, struct store *st)
+{
+	uint32_t	 rejected = 0;
+	int		 rc;
+
+	if (b->n == 0)
+		return 0;
+	if (store_begin_batch(st) == -1)
+		goto fail;
+	if ((rc = batch_write(b, st, 0, &rejected)) == 1) {
+		store_rollback(st);
+		if (store_begin_batch(st) == -1)
+			goto fail;
+		rc = batch_write(b, st, 1, &rejected);
+	}
+	if (rc == -1 || store_commit(st) == -1)
 		goto fail;
 	if (b->events != NULL)
 		batch_events(b, st);

@@ -9,6 +9,12 @@
  * batch_max records wait; a failed flush keeps the records and is
  * retried on the next tick.
  *
+ * Records are read several at a time (recvmmsg).  While they keep coming
+ * the store does not wait on the socket, where every record would wake
+ * it: it reads every INGEST_POLL_MS what has come meanwhile (the socket
+ * holds megabytes), and waits on the socket again once a read finds
+ * nothing, the budget runs out, or a flush failed.
+ *
  * On SIGTERM/SIGINT the network process is told to stop; it sends what
  * it still holds and closes its end.  The store reads until that EOF,
  * flushes and returns.  It waits INGEST_DEADLINE_S seconds at a time,
@@ -42,6 +48,8 @@
 #include "sensor.h"
 
 #define INGEST_BUDGET		256	/* records read per wakeup */
+#define INGEST_VEC		16	/* records read per recvmmsg() */
+#define INGEST_POLL_MS		10	/* between reads while records come */
 #define INGEST_DEADLINE_S	10	/* to wait for EOF after a signal */
 #define INGEST_STOP_MAX_S	80	/* in all, while records keep coming
 					   (under the unit's TimeoutStopSec) */
@@ -61,14 +69,19 @@ struct ingest {
 	struct synstore		*syns;		/* REC_SYN writer */
 	struct event_base	*base;
 	struct event		*ev_read, *ev_flush, *ev_deadline;
+	struct event		*ev_poll;	/* reading by the clock */
 	struct event		*ev_sig[4];
 	struct ingest_export {			/* periodic exports */
 		struct ingest	*ig;
 		int		 i;		/* conf->exports[i] */
 		struct event	*ev;
 	}			 exports[MAX_EXPORTS];
-	uint8_t			*buf;
+	uint8_t			*buf;		/* INGEST_VEC records */
+	struct mmsghdr		 msg[INGEST_VEC];
+	struct iovec		 iov[INGEST_VEC];
 	int			 fd;
+	int			 polling;	/* ev_poll, not ev_read */
+	int			 flush_failed;	/* the last flush */
 	pid_t			 child;
 	int			 stopping, eof, deadline, child_done;
 	uint64_t		 nrec;		/* messages read */
@@ -81,7 +94,10 @@ struct ingest {
 /* What the program plugs in (ingest_set_hooks()); NULL: none. */
 static const struct ingest_hooks *ingest_hooks;
 
+static int	 ingest_drain(struct ingest *, uint32_t *);
 static void	 ingest_read(evutil_socket_t, short, void *);
+static void	 ingest_poll(evutil_socket_t, short, void *);
+static void	 ingest_wait(struct ingest *, int, uint32_t);
 static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
 static void	 ingest_session(void *, const uint8_t *, size_t);
 static void	 ingest_syn(void *, const uint8_t *, size_t);
@@ -99,32 +115,108 @@ static int	 ingest_setup(struct ingest *);
 static void	 ingest_teardown(struct ingest *);
 static void	 ingest_export(evutil_socket_t, short, void *);
 
-/* Reads up to INGEST_BUDGET records; EOF or a read error ends the loop. */
+/*
+ * Reads and handles up to INGEST_BUDGET records, counted in *n.  Returns
+ * 1 when the socket is empty, 0 when the budget ran out, -1 at EOF or
+ * after a read error, which end the loop.
+ */
+static int
+ingest_drain(struct ingest *ig, uint32_t *n)
+{
+	int	 got;
+
+	*n = 0;
+	while (*n < INGEST_BUDGET) {
+		for (int i = 0; i < INGEST_VEC; i++) {
+			/* One byte more than a record may be, to see oversize. */
+			ig->iov[i].iov_base = ig->buf + (size_t)i *
+			    (MAX_RECORD + 1);
+			ig->iov[i].iov_len = MAX_RECORD + 1;
+			memset(&ig->msg[i], 0, sizeof(ig->msg[i]));
+			ig->msg[i].msg_hdr.msg_iov = &ig->iov[i];
+			ig->msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		got = recvmmsg(ig->fd, ig->msg, INGEST_VEC, MSG_DONTWAIT, NULL);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (got == -1)
+			log_warn("store read from network process failed: %s",
+			    strerror(errno));
+		for (int i = 0; i < got; i++) {
+			if (ig->msg[i].msg_len == 0) {
+				got = 0;	/* EOF */
+				break;
+			}
+			(*n)++;
+			ingest_record(ig, ig->iov[i].iov_base,
+			    ig->msg[i].msg_len);
+		}
+		if (got <= 0) {
+			ig->eof = 1;
+			event_del(ig->ev_read);
+			evtimer_del(ig->ev_poll);
+			event_base_loopbreak(ig->base);
+			return -1;
+		}
+		if (got < INGEST_VEC)
+			return 1;	/* nothing more waits */
+	}
+	return 0;
+}
+
+/* The socket is readable. */
 static void
 ingest_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ingest	*ig = arg;
-	ssize_t		 n;
+	uint32_t	 n;
+	int		 empty;
 
+	(void)fd;
 	(void)what;
-	for (int i = 0; i < INGEST_BUDGET; i++) {
-		/* One byte more than a record may be, to see oversize. */
-		n = recv(fd, ig->buf, MAX_RECORD + 1, MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n == -1)
-			log_warn("store read from network process failed: %s",
-			    strerror(errno));
-		if (n <= 0) {
-			ig->eof = 1;
+	if ((empty = ingest_drain(ig, &n)) != -1)
+		ingest_wait(ig, empty, n);
+}
+
+/* INGEST_POLL_MS after the last read: what came meanwhile. */
+static void
+ingest_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest	*ig = arg;
+	uint32_t	 n;
+	int		 empty;
+
+	(void)fd;
+	(void)what;
+	if ((empty = ingest_drain(ig, &n)) != -1)
+		ingest_wait(ig, empty, n);
+}
+
+/*
+ * After a read that found n records and the socket empty (empty) or
+ * not: read again by the clock while records come, else when the
+ * socket is readable.  A stop, a budget run out and a failed flush
+ * wait on the socket.
+ */
+static void
+ingest_wait(struct ingest *ig, int empty, uint32_t n)
+{
+	struct timeval	 tv = { 0, INGEST_POLL_MS * 1000 };
+
+	if (empty && n > 0 && !ig->stopping && !ig->flush_failed) {
+		if (!ig->polling)
 			event_del(ig->ev_read);
-			event_base_loopbreak(ig->base);
-			return;
-		}
-		ingest_record(ig, ig->buf, (size_t)n);
+		ig->polling = 1;
+		evtimer_add(ig->ev_poll, &tv);
+		return;
 	}
+	if (ig->polling) {
+		evtimer_del(ig->ev_poll);
+		event_add(ig->ev_read, NULL);
+	}
+	ig->polling = 0;
 }
 
 /* What the network process sends (common/chan.c), by type. */
@@ -262,16 +354,29 @@ ingest_flush(struct ingest *ig)
 	if ((n = batch_flush(ig->b, ig->st)) > 0)
 		log_debug("store flushed sessions=%d duration_ms=%u", n,
 		    (unsigned)((util_now_us() - t0) / 1000));
-	if (batch_pending(ig->b) > 0 || synstore_pending(ig->syns) > 0)
+	ig->flush_failed = 0;
+	if (batch_pending(ig->b) > 0 || synstore_pending(ig->syns) > 0) {
+		ig->flush_failed = 1;
 		ingest_arm(ig);		/* failed: retry on the next tick */
+		ingest_wait(ig, 1, 0);	/* and read as records come */
+	}
 }
 
+/* The flush timer: first what came since the last read, while polling. */
 static void
 ingest_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct ingest	*ig = arg;
+	uint32_t	 n;
+	int		 empty = 1;
+
 	(void)fd;
 	(void)what;
-	ingest_flush(arg);
+	if (ig->polling && (empty = ingest_drain(ig, &n)) == -1)
+		return;		/* EOF: the loop ends, the final flush follows */
+	ingest_flush(ig);
+	if (!empty)
+		ingest_wait(ig, 0, n);	/* more waits: read when readable */
 }
 
 static void
@@ -295,6 +400,7 @@ ingest_signal(evutil_socket_t sig, short what, void *arg)
 			    "%s", (long)ig->child, strerror(errno));
 		ig->nrec_check = ig->nrec;
 		evtimer_add(ig->ev_deadline, &tv);
+		ingest_wait(ig, 1, 0);	/* read as records come, to the EOF */
 		break;
 	case SIGHUP:
 		if (ingest_hooks != NULL && ingest_hooks->reload != NULL)
@@ -389,7 +495,8 @@ ingest_setup(struct ingest *ig)
 {
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 
-	if ((ig->buf = malloc(MAX_RECORD + 1)) == NULL ||
+	if ((ig->buf = malloc((size_t)INGEST_VEC * (MAX_RECORD + 1))) ==
+	    NULL ||
 	    (ig->b = batch_new(ig->conf->queue_size)) == NULL ||
 	    (ig->base = event_base_new()) == NULL)
 		return -1;
@@ -401,8 +508,10 @@ ingest_setup(struct ingest *ig)
 	    ingest_read, ig);
 	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);
 	ig->ev_deadline = evtimer_new(ig->base, ingest_deadline, ig);
+	ig->ev_poll = evtimer_new(ig->base, ingest_poll, ig);
 	if (ig->ev_read == NULL || ig->ev_flush == NULL ||
-	    ig->ev_deadline == NULL || event_add(ig->ev_read, NULL) == -1)
+	    ig->ev_deadline == NULL || ig->ev_poll == NULL ||
+	    event_add(ig->ev_read, NULL) == -1)
 		return -1;
 	if (ig->metrics_fd != -1 && (ig->metrics = metrics_new(ig->base,
 	    ig->metrics_fd, ig->b)) == NULL)
@@ -483,6 +592,8 @@ ingest_teardown(struct ingest *ig)
 		event_free(ig->ev_flush);
 	if (ig->ev_deadline != NULL)
 		event_free(ig->ev_deadline);
+	if (ig->ev_poll != NULL)
+		event_free(ig->ev_poll);
 	if (ig->base != NULL)
 		event_base_free(ig->base);
 	batch_free(ig->b);

@@ -14,9 +14,9 @@
  * span (e.g. MAIL FROM:<>) as the empty string.
  *
  * Exports store_open(), store_close(), store_db(), store_path(),
- * store_error(), store_errcode(), store_begin(), store_session(),
- * store_commit(), store_rollback(), store_file_changed() and
- * store_reopen().
+ * store_error(), store_errcode(), store_begin(), store_begin_batch(),
+ * store_session(), store_session_bare(), store_commit(),
+ * store_rollback(), store_file_changed() and store_reopen().
  */
 #include <sys/stat.h>
 
@@ -34,7 +34,8 @@
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE,
-	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_TXN, Q_MAX
+	Q_SESSION, Q_RCPT, Q_AUTH, Q_CLIENT, Q_DECOY, Q_COUNTS, Q_TXN,
+	Q_TEMP_MEMORY, Q_TEMP_DEFAULT, Q_MAX
 };
 
 static const char *store_sql[Q_MAX] = {
@@ -42,6 +43,8 @@ static const char *store_sql[Q_MAX] = {
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_SAVEPOINT] = "SAVEPOINT rec",
+	[Q_TEMP_MEMORY] = "PRAGMA temp_store = MEMORY",
+	[Q_TEMP_DEFAULT] = "PRAGMA temp_store = DEFAULT",
 	[Q_RELEASE] = "RELEASE rec",
 	[Q_SESSION] =
 	    "INSERT INTO sessions(uid, start_us, end_us, src_ip, src_port,"
@@ -105,6 +108,7 @@ struct store {
 	int		 file_known;
 	struct rollup	*rollup;	/* NULL: read-only */
 	struct evbatch	*evidence;	/* NULL: read-only */
+	int		 temp_memory;	/* in a batch: store_begin_batch() */
 };
 
 static void	 store_open_hint(const char *, char *, size_t);
@@ -116,6 +120,8 @@ static int	 store_bind_span(sqlite3_stmt *, int, struct span);
 static int	 store_bind_str(sqlite3_stmt *, int, const char *, size_t);
 static int64_t	 store_clamp(uint64_t);
 static int	 store_insert(struct store *, const struct sess_rec *);
+static int	 store_writable(struct store *);
+static void	 store_temp_default(struct store *);
 static int	 store_bind_geo(sqlite3_stmt *, const struct geo_info *);
 static int	 store_txns(struct store *, int64_t, const struct sess_rec *);
 
@@ -406,6 +412,7 @@ store_reopen(struct store *s, char *err, size_t errlen)
 	if ((n = store_open(s->path, STORE_RW, err, errlen)) == NULL)
 		return -1;
 	s->db = n->db;
+	s->temp_memory = 0;
 	memcpy(s->q, n->q, sizeof(s->q));
 	s->dev = n->dev;
 	s->ino = n->ino;
@@ -493,6 +500,36 @@ store_begin(struct store *s)
 	return store_run(s, Q_BEGIN);
 }
 
+/*
+ * Starts the write transaction of a batch of the store process (batch.c),
+ * whose statement journals (the pages each statement changes, kept to
+ * undo it) stay in memory: past 64 KiB SQLite writes them to a temporary
+ * file, two pwrite()s a page, which was a third of the store's CPU.  A
+ * batch is bounded (batch-max), and so is that memory.  store_commit()
+ * and store_rollback() give the connection its temporary files back
+ * (exports sort on it between batches; db merge's long transactions
+ * use store_begin()).  Durability is the WAL's, unchanged: these
+ * journals are never read after a crash.  Returns as store_begin().
+ */
+int
+store_begin_batch(struct store *s)
+{
+	if (s->db != NULL && s->q[Q_TEMP_MEMORY] != NULL &&
+	    sqlite3_get_autocommit(s->db) && store_run(s, Q_TEMP_MEMORY) == 0)
+		s->temp_memory = 1;
+	return store_begin(s);
+}
+
+/* After a batch's transaction: temporary files again, as by default. */
+static void
+store_temp_default(struct store *s)
+{
+	if (!s->temp_memory || s->db == NULL || !sqlite3_get_autocommit(s->db))
+		return;
+	if (store_run(s, Q_TEMP_DEFAULT) == 0)
+		s->temp_memory = 0;
+}
+
 /* Commits; on failure the transaction is still open: roll it back. */
 int
 store_commit(struct store *s)
@@ -514,17 +551,25 @@ store_commit(struct store *s)
 		store_fail(s, "cannot write the rollups");
 		return -1;
 	}
-	return store_run(s, Q_COMMIT);
+	if (store_run(s, Q_COMMIT) == -1)
+		return -1;
+	store_temp_default(s);
+	return 0;
 }
 
 /* Rolls back the open transaction, if there is one. */
 int
 store_rollback(struct store *s)
 {
+	int	 rc = 0;
+
 	counts_clear(&s->counts);
-	if (s->q[Q_ROLLBACK] == NULL || sqlite3_get_autocommit(s->db))
+	if (s->q[Q_ROLLBACK] == NULL)
 		return 0;
-	return store_run(s, Q_ROLLBACK);
+	if (!sqlite3_get_autocommit(s->db))
+		rc = store_run(s, Q_ROLLBACK);
+	store_temp_default(s);
+	return rc;
 }
 
 static int
@@ -560,12 +605,8 @@ store_clamp(uint64_t v)
 int
 store_session(struct store *s, const struct sess_rec *r)
 {
-	if (s->q[Q_SESSION] == NULL) {
-		s->errcode = SQLITE_READONLY;
-		snprintf(s->err, sizeof(s->err), "database %s opened read-only",
-		    s->path);
+	if (store_writable(s) == -1)
 		return -1;
-	}
 	if (store_run(s, Q_SAVEPOINT) == -1)
 		return -1;
 	if (store_insert(s, r) == -1) {
@@ -580,6 +621,35 @@ store_session(struct store *s, const struct sess_rec *r)
 		return -1;
 	}
 	return store_run(s, Q_RELEASE);
+}
+
+/*
+ * store_session() without its savepoint, for a batch that is rolled
+ * back whole when one of its sessions fails (batch.c).  A savepoint
+ * keeps a copy of every page it changes (about 15 of 4 KiB a session),
+ * which SQLite sends to a temporary file past 64 KiB: two pwrite()s a
+ * page, half of the store's CPU.  A failed call may leave part of the
+ * session written: roll the transaction back.  Returns 0, or -1 with
+ * store_error() and store_errcode() set.
+ */
+int
+store_session_bare(struct store *s, const struct sess_rec *r)
+{
+	if (store_writable(s) == -1)
+		return -1;
+	return store_insert(s, r);
+}
+
+/* 0 when s can write sessions, else -1 with the error set. */
+static int
+store_writable(struct store *s)
+{
+	if (s->q[Q_SESSION] != NULL)
+		return 0;
+	s->errcode = SQLITE_READONLY;
+	snprintf(s->err, sizeof(s->err), "database %s opened read-only",
+	    s->path);
+	return -1;
 }
 
 /* Binds country, asn, as_org, geo_build (?23-?26); empty ones as NULL. */
@@ -661,7 +731,7 @@ store_txns(struct store *s, int64_t id, const struct sess_rec *r)
 	return 0;
 }
 
-/* The statements of store_session(), inside its savepoint. */
+/* The statements of store_session(), inside its savepoint or not. */
 static int
 store_insert(struct store *s, const struct sess_rec *r)
 {

@@ -103,6 +103,8 @@ const char	*store_error(const struct store *);
 int		 store_errcode(const struct store *);
 int		 store_begin(struct store *);
 int		 store_session(struct store *, const struct sess_rec *);
+int		 store_session_bare(struct store *, const struct sess_rec *);
+int		 store_begin_batch(struct store *);
 int		 store_commit(struct store *);
 int		 store_rollback(struct store *);
 int		 store_file_changed(struct store *);

@@ -322,7 +322,21 @@ session_arm(struct session *s)
 		t = 0;
 	tv.tv_sec = t / 1000000;
 	tv.tv_usec = t % 1000000;
-	event_assign(&s->ev, s->l->tp->base, s->fd, w.what, session_cb, s);
+	/*
+	 * Persistent, and assigned again only when what it waits for
+	 * changes: a session waiting for its next command again costs no
+	 * epoll_ctl() (without EV_PERSIST, libevent deleted and re-added
+	 * it after every command, one EPOLL_CTL_MOD each).
+	 */
+	if (event_initialized(&s->ev) &&
+	    event_get_events(&s->ev) == (w.what | EV_PERSIST)) {
+		event_add(&s->ev, &tv);		/* the new deadline */
+		return;
+	}
+	if (event_initialized(&s->ev))
+		event_del(&s->ev);
+	event_assign(&s->ev, s->l->tp->base, s->fd, w.what | EV_PERSIST,
+	    session_cb, s);
 	event_add(&s->ev, &tv);
 }
 

@@ -342,6 +342,64 @@ test_batch_locked(void)
 	store_close(st);
 }
 
+/*
+ * A session that fails on its own in the middle of a batch (here: its
+ * second recipient, after its row was written) is dropped whole and the
+ * rest of the batch is stored, aggregates included.
+ */
+static void
+test_batch_reject(void)
+{
+	struct store	*st;
+	struct batch	*b;
+	sqlite3		*db;
+	uint8_t		 buf[MAX_RECORD];
+	char		 err[512];
+	size_t		 len;
+	static const int n[] = { 3, 6, 4 };
+
+	st = store_open(tmppath("r.db"), STORE_RW, err, sizeof(err));
+	b = batch_new(100);
+	CHECK(st != NULL && b != NULL);
+	if (st == NULL || b == NULL)
+		return;
+	db = store_db(st);
+	CHECK(sqlite3_exec(db, "CREATE TRIGGER reject BEFORE INSERT ON"
+	    " recipients WHEN NEW.seq = 1 AND (SELECT uid FROM sessions"
+	    " WHERE id = NEW.session_id) = '0000000000000006' BEGIN"
+	    " SELECT RAISE(ABORT, 'rejected by the test'); END", NULL, NULL,
+	    NULL) == SQLITE_OK);
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		len = mkrec(buf, sizeof(buf), n[i], "198.51.100.10", 0);
+		CHECK(batch_add(b, buf, len) == 0);
+	}
+	CHECK(batch_flush(b, st) == 2);
+	CHECK(batch_pending(b) == 0);
+	CHECK(batch_stats(b)->invalid == 1);
+	CHECK(batch_stats(b)->sessions == 2);
+	CHECK(q1(db, "SELECT count(*) FROM sessions") == 2);
+	CHECK(q1(db, "SELECT count(*) FROM sessions WHERE "
+	    "uid = '0000000000000006'") == 0);
+	CHECK(q1(db, "SELECT count(*) FROM recipients") == 2);
+	CHECK(q1(db, "SELECT count(*) FROM transactions") == 2);
+	CHECK(q1(db, "SELECT count(*) FROM auth_attempts") == 2);
+	CHECK(q1(db, "SELECT sessions FROM clients WHERE "
+	    "ip = '198.51.100.10'") == 2);
+	CHECK(q1(db, "SELECT rcpts FROM clients WHERE "
+	    "ip = '198.51.100.10'") == 3);
+	CHECK(q1(db, "SELECT sessions FROM client_decoys WHERE "
+	    "ip = '198.51.100.10'") == 2);
+	CHECK(q1(db, "SELECT sessions FROM counts WHERE dim = 'role' AND "
+	    "key = 'backup'") == 2);
+	CHECK(q1(db, "SELECT sessions FROM counts WHERE dim = 'recipient' "
+	    "AND key = '<a@victim.example>'") == 1);
+	CHECK(q1(db, "SELECT sum(sessions) FROM rollup") == 2);
+	CHECK(q1(db, "SELECT primary_sessions + backup_sessions FROM "
+	    "client_evidence WHERE ip = '198.51.100.10'") == 2);
+	batch_free(b);
+	store_close(st);
+}
+
 static void
 test_batch_bound(void)
 {
@@ -686,6 +744,7 @@ main(void)
 	test_batch_write();
 	test_batch_locked();
 	test_batch_bound();
+	test_batch_reject();
 	test_open_errors();
 	test_ingest();
 	test_cmd_db();
