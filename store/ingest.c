@@ -96,7 +96,6 @@ static const struct ingest_hooks *ingest_hooks;
 
 static int	 ingest_drain(struct ingest *, uint32_t *);
 static void	 ingest_read(evutil_socket_t, short, void *);
-static void	 ingest_poll(evutil_socket_t, short, void *);
 static void	 ingest_wait(struct ingest *, int, uint32_t);
 static void	 ingest_record(struct ingest *, const uint8_t *, size_t);
 static void	 ingest_session(void *, const uint8_t *, size_t);
@@ -166,23 +165,12 @@ ingest_drain(struct ingest *ig, uint32_t *n)
 	return 0;
 }
 
-/* The socket is readable. */
+/*
+ * The socket is readable, or INGEST_POLL_MS passed after the last read
+ * (ev_poll): reads what came meanwhile.
+ */
 static void
 ingest_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct ingest	*ig = arg;
-	uint32_t	 n;
-	int		 empty;
-
-	(void)fd;
-	(void)what;
-	if ((empty = ingest_drain(ig, &n)) != -1)
-		ingest_wait(ig, empty, n);
-}
-
-/* INGEST_POLL_MS after the last read: what came meanwhile. */
-static void
-ingest_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct ingest	*ig = arg;
 	uint32_t	 n;
@@ -508,7 +496,7 @@ ingest_setup(struct ingest *ig)
 	    ingest_read, ig);
 	ig->ev_flush = evtimer_new(ig->base, ingest_flush_cb, ig);
 	ig->ev_deadline = evtimer_new(ig->base, ingest_deadline, ig);
-	ig->ev_poll = evtimer_new(ig->base, ingest_poll, ig);
+	ig->ev_poll = evtimer_new(ig->base, ingest_read, ig);
 	if (ig->ev_read == NULL || ig->ev_flush == NULL ||
 	    ig->ev_deadline == NULL || ig->ev_poll == NULL ||
 	    event_add(ig->ev_read, NULL) == -1)
