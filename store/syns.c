@@ -15,6 +15,11 @@
  * Records wait in a bounded ring (dropping the oldest when full, like
  * batch.c) and are written in one transaction per flush.
  *
+ * Each statement is prepared when it is first used, not up front: a
+ * daemon without a sensor never compiles the SYN writers (their
+ * UPDATEs compile the tables' triggers, the bulk of the cost), and a
+ * store loop that ends before its first SYN pays nothing for them.
+ *
  * Exports synstore_new(), synstore_free(), synstore_add(),
  * synstore_queue(), synstore_pending(), synstore_flush() and
  * synstore_stats().
@@ -86,6 +91,7 @@ struct synstore {
 	struct synstore_stats	 stats;
 };
 
+static sqlite3_stmt *synstore_stmt(struct synstore *, int);
 static int	 synstore_run(struct synstore *, int);
 static int	 bind_text(sqlite3_stmt *, int, const char *);
 static int	 synstore_walk(struct synstore *, const char *);
@@ -124,7 +130,7 @@ synstore_new(struct store *st, const struct fpdb *db, uint32_t bound,
 
 /*
  * Finalizes the statements (before the store reopens its database);
- * synstore_prepare() makes them again.  Queued records stay.
+ * they are prepared again at their next use.  Queued records stay.
  */
 void
 synstore_release(struct synstore *ss)
@@ -135,7 +141,11 @@ synstore_release(struct synstore *ss)
 	}
 }
 
-/* Prepares the statements on the store's connection.  0, or -1 with err. */
+/*
+ * Checks that the statements can be prepared on the store's connection
+ * (the first, BEGIN; the others at their first use, synstore_stmt()).
+ * 0, or -1 with err.
+ */
 int
 synstore_prepare(struct synstore *ss, char *err, size_t errlen)
 {
@@ -143,15 +153,29 @@ synstore_prepare(struct synstore *ss, char *err, size_t errlen)
 		snprintf(err, errlen, "database not open");
 		return -1;
 	}
-	for (int i = 0; i < Y_MAX; i++)
-		if (sqlite3_prepare_v3(store_db(ss->st), syn_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &ss->q[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare \"%s\": %s",
-			    syn_sql[i], sqlite3_errmsg(store_db(ss->st)));
-			synstore_release(ss);
-			return -1;
-		}
+	if (synstore_stmt(ss, Y_BEGIN) == NULL) {
+		snprintf(err, errlen, "cannot prepare \"%s\": %s",
+		    syn_sql[Y_BEGIN], sqlite3_errmsg(store_db(ss->st)));
+		return -1;
+	}
 	return 0;
+}
+
+/*
+ * Statement i, prepared on the store's connection at its first use.
+ * NULL (the SQLite error in the connection) when it cannot be, or when
+ * the database is not open.
+ */
+static sqlite3_stmt *
+synstore_stmt(struct synstore *ss, int i)
+{
+	if (ss->q[i] == NULL && store_db(ss->st) != NULL &&
+	    sqlite3_prepare_v3(store_db(ss->st), syn_sql[i], -1,
+	    SQLITE_PREPARE_PERSISTENT, &ss->q[i], NULL) != SQLITE_OK) {
+		sqlite3_finalize(ss->q[i]);
+		ss->q[i] = NULL;
+	}
+	return ss->q[i];
 }
 
 void
@@ -180,12 +204,17 @@ synstore_pending(const struct synstore *ss)
 	return ss->n;
 }
 
+/* Steps statement q once (bound by the caller).  0, or -1. */
 static int
 synstore_run(struct synstore *ss, int q)
 {
-	int	 rc = sqlite3_step(ss->q[q]);
+	sqlite3_stmt	*st = synstore_stmt(ss, q);
+	int		 rc;
 
-	sqlite3_reset(ss->q[q]);
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -291,7 +320,8 @@ synstore_add(struct synstore *ss, const struct syn_rec *r,
 	packet_addr_str(&r->s, 0, src, sizeof(src));
 	packet_addr_str(&r->s, 1, dst, sizeof(dst));
 	if (r->retransmits > 0) {
-		q = ss->q[Y_RTX];
+		if ((q = synstore_stmt(ss, Y_RTX)) == NULL)
+			return -1;
 		bind_text(q, 1, src);
 		sqlite3_bind_int(q, 2, r->s.sport);
 		bind_text(q, 3, dst);
@@ -308,9 +338,9 @@ synstore_add(struct synstore *ss, const struct syn_rec *r,
 	fpdb_match(ss->db, &r->s, &m);
 	if (out != NULL)
 		*out = m;
-	if (synstore_first(ss, r, src, dst) == -1)
+	if (synstore_first(ss, r, src, dst) == -1 ||
+	    (q = synstore_stmt(ss, Y_INSERT)) == NULL)
 		return -1;
-	q = ss->q[Y_INSERT];
 	bind_text(q, 20, m.label);
 	bind_text(q, 21, m.os_class);
 	sqlite3_bind_text(q, 22, fpdb_quality_name(m.quality), -1,
@@ -320,7 +350,8 @@ synstore_add(struct synstore *ss, const struct syn_rec *r,
 		return -1;
 	ss->stats.syns++;
 	if (m.label[0] != '\0') {
-		q = ss->q[Y_JOIN];
+		if ((q = synstore_stmt(ss, Y_JOIN)) == NULL)
+			return -1;
 		bind_text(q, 1, m.label);
 		bind_text(q, 2, m.os_class);
 		bind_text(q, 3, src);
@@ -340,10 +371,12 @@ static int
 synstore_first(struct synstore *ss, const struct syn_rec *r,
     const char *src, const char *dst)
 {
-	sqlite3_stmt	*q = ss->q[Y_INSERT];
+	sqlite3_stmt	*q = synstore_stmt(ss, Y_INSERT);
 	struct fp_sig	 f;
 	char		 ol[SIG_MAX];
 
+	if (q == NULL)
+		return -1;
 	fp_signature(&r->s, &f);
 	fp_olayout(&r->s, ol, sizeof(ol));
 	sqlite3_bind_int64(q, 1, r->s.ts_us);
@@ -379,11 +412,13 @@ static int
 synstore_walk(struct synstore *ss, const char *ip)
 {
 	struct walk_touch	 t[WALK_MAX], rows[WALK_ROWS];
-	sqlite3_stmt		*q = ss->q[Y_WALK_READ];
+	sqlite3_stmt		*q = synstore_stmt(ss, Y_WALK_READ);
 	char			 text[WALK_MAX * 80];
 	size_t			 nrows = 0, n = 0;
 	int			 rc;
 
+	if (q == NULL)
+		return -1;
 	bind_text(q, 1, ip);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW && nrows < WALK_ROWS) {
 		struct walk_touch *w = &rows[nrows];
@@ -409,7 +444,8 @@ synstore_walk(struct synstore *ss, const char *ip)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	/* rows are newest first: fold oldest first. */
-	q = ss->q[Y_DEFERRED];
+	if ((q = synstore_stmt(ss, Y_DEFERRED)) == NULL)
+		return -1;
 	for (size_t i = nrows; i-- > 0;) {
 		size_t j;
 		for (j = 0; j < n; j++)
@@ -434,7 +470,8 @@ synstore_walk(struct synstore *ss, const char *ip)
 	if (n == 0)
 		return 0;
 	walk_format(t, n, text, sizeof(text));
-	q = ss->q[Y_WALK_WRITE];
+	if ((q = synstore_stmt(ss, Y_WALK_WRITE)) == NULL)
+		return -1;
 	bind_text(q, 1, ip);
 	sqlite3_bind_text(q, 2, walk_verdict_name(walk_verdict(t, n)), -1,
 	    SQLITE_STATIC);
@@ -459,9 +496,11 @@ synstore_rewalk(struct synstore *ss, const char *ip)
 int
 synstore_session(struct synstore *ss, const char *ip)
 {
-	sqlite3_stmt	*q = ss->q[Y_PARALLEL];
+	sqlite3_stmt	*q = synstore_stmt(ss, Y_PARALLEL);
 	int		 rc;
 
+	if (q == NULL)
+		return -1;
 	bind_text(q, 1, ip);
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);

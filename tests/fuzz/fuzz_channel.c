@@ -9,6 +9,12 @@
  * writes them to an in-memory database.  The channel then closes.
  * Nothing may crash or read out of bounds, the loop must return, and
  * what was stored must hold only valid addresses.
+ *
+ * Speed (10M inputs take well under an hour on one core): the database
+ * and the metrics listener live across inputs, SQLite runs without its
+ * mutexes, and each input checks only the rows it added (the store
+ * never changes a stored address; every row is checked again before
+ * the database is recycled).
  */
 #include <sys/socket.h>
 
@@ -24,12 +30,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define RECYCLE_RUNS	2000	/* a fresh database now and then */
+#define RECYCLE_RUNS	10000	/* a fresh database now and then */
 
 static struct store	*st;
 static struct config	 conf;
 static int		 metrics_fd = -1;
 static unsigned		 runs;
+static sqlite3_stmt	*check_new, *check_all;
+static int64_t		 seen_session, seen_syn;	/* rows checked */
+
+static void	 check(sqlite3_stmt *);
 
 /* The database, the configuration and a metrics listener, once. */
 static void
@@ -41,9 +51,24 @@ setup(void)
 
 	if (st != NULL && runs++ % RECYCLE_RUNS != 0)
 		return;
+	if (st == NULL) {
+		/* One thread, no allocation statistics: no SQLite mutexes. */
+		sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	} else
+		check(check_all);
+	sqlite3_finalize(check_new);
+	sqlite3_finalize(check_all);
 	store_close(st);
-	if ((st = store_open(":memory:", STORE_RW, err, sizeof(err))) == NULL)
+	if ((st = store_open(":memory:", STORE_RW, err, sizeof(err))) == NULL ||
+	    sqlite3_prepare_v2(store_db(st), "SELECT src_ip, 0, id FROM "
+	    "sessions WHERE id > ?1 UNION ALL SELECT src_ip, 1, id FROM syns "
+	    "WHERE id > ?2", -1, &check_new, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store_db(st), "SELECT src_ip, 0, id FROM "
+	    "sessions UNION ALL SELECT src_ip, 1, id FROM syns", -1,
+	    &check_all, NULL) != SQLITE_OK)
 		abort();
+	seen_session = seen_syn = 0;
 	if (metrics_fd != -1)
 		return;
 	log_init("store", LOG_LVL_ERROR);
@@ -63,24 +88,33 @@ setup(void)
 		abort();
 }
 
-/* Every stored address must be one (the store's own validation). */
+/*
+ * Every stored address must be one (the store's own validation): the
+ * rows of q, check_new (those added since the last check) or check_all.
+ */
 static void
-check(void)
+check(sqlite3_stmt *q)
 {
-	sqlite3_stmt	*q;
 	struct in6_addr	 a;
+	int		 rc;
 
-	if (sqlite3_prepare_v2(store_db(st), "SELECT src_ip FROM sessions "
-	    "UNION ALL SELECT src_ip FROM syns", -1, &q, NULL) != SQLITE_OK)
-		abort();
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	sqlite3_bind_int64(q, 1, seen_session);
+	sqlite3_bind_int64(q, 2, seen_syn);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *ip = (const char *)sqlite3_column_text(q, 0);
+		int64_t	    id = sqlite3_column_int64(q, 2);
+		int64_t	   *seen = sqlite3_column_int(q, 1) ? &seen_syn :
+			    &seen_session;
 
 		if (ip == NULL || (inet_pton(AF_INET, ip, &a) != 1 &&
 		    inet_pton(AF_INET6, ip, &a) != 1))
 			abort();
+		if (id > *seen)
+			*seen = id;
 	}
-	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		abort();
+	sqlite3_reset(q);
 }
 
 int
@@ -107,6 +141,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sp[1]);
 	(void)ingest_run(&conf, st, sp[0], 0, metrics_fd);
 	close(sp[0]);
-	check();
+	check(check_new);
 	return 0;
 }

@@ -11,12 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pcap.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "reports.h"
+#include "sensor.h"
 #include "store.h"
 #include "daemon.h"
 #include "t.h"
@@ -729,6 +731,97 @@ test_report(void)
 	CHECK(stat(tmppath("none.db"), &sb) == -1);
 }
 
+/* The statements prepared on db. */
+static int
+nstmts(sqlite3 *db)
+{
+	sqlite3_stmt	*q = NULL;
+	int		 n = 0;
+
+	while ((q = sqlite3_next_stmt(db, q)) != NULL)
+		n++;
+	return n;
+}
+
+/* Queues the SYN 192.0.2.7:sport -> 198.51.100.10:25 and flushes. */
+static int
+syn_flush(struct synstore *ss, uint16_t sport, uint32_t retransmits)
+{
+	static const uint8_t frame[60] = {
+		0x45, 0, 0, 60, 0x12, 0x34, 0x40, 0, 57, 6, 0, 0,
+		192, 0, 2, 7, 198, 51, 100, 10,
+		0x9c, 0x40, 0, 25, 0, 0, 0x10, 0, 0, 0, 0, 0, 0xa0, 0x02,
+		0xfa, 0xf0, 0, 0, 0, 0,
+		2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0,
+		1, 3, 3, 7
+	};
+	struct syn_rec	 r;
+	uint8_t		 buf[SYNREC_MAX];
+	const char	*why;
+	size_t		 len;
+
+	memset(&r, 0, sizeof(r));
+	if (packet_parse(DLT_RAW, frame, sizeof(frame), &r.s, &why) !=
+	    PKT_SYN)
+		return -2;
+	r.s.sport = sport;
+	r.s.ts_us = 1700000000000000LL;
+	r.mx_pref = 10;
+	r.role = ROLE_DECOY;
+	r.retransmits = retransmits;
+	if ((len = synrec_encode(&r, buf, sizeof(buf))) == 0 ||
+	    synstore_queue(ss, buf, len) == -1)
+		return -2;
+	return synstore_flush(ss);
+}
+
+/*
+ * The SYN writer prepares its statements at their first use: none but
+ * BEGIN up front, again after a release (a reopened database), and a
+ * statement that cannot be prepared fails the flush and keeps the SYNs.
+ */
+static void
+test_synstore_lazy(void)
+{
+	struct synstore	*ss;
+	struct store	*st;
+	sqlite3		*db;
+	char		 err[512];
+	int		 n0;
+
+	st = store_open(":memory:", STORE_RW, err, sizeof(err));
+	CHECK(st != NULL);
+	db = store_db(st);
+	n0 = nstmts(db);
+	ss = synstore_new(st, NULL, 4, err, sizeof(err));
+	CHECK(ss != NULL);
+	CHECK(nstmts(db) == n0 + 1);
+	CHECK(syn_flush(ss, 40000, 0) == 1);
+	CHECK(nstmts(db) > n0 + 1);
+	CHECK(q1(db, "SELECT count(*) FROM syns WHERE src_ip = '192.0.2.7'"
+	    " AND src_port = 40000") == 1);
+	CHECK(q1(db, "SELECT count(*) FROM mx_walks WHERE ip = '192.0.2.7'")
+	    == 1);
+	CHECK(syn_flush(ss, 40000, 2) == 1);	/* a retransmit */
+	CHECK(q1(db, "SELECT retransmits FROM syns") == 2);
+
+	synstore_release(ss);
+	CHECK(nstmts(db) == n0);
+	CHECK(synstore_prepare(ss, err, sizeof(err)) == 0);
+	CHECK(syn_flush(ss, 40001, 0) == 1);
+	CHECK(q1(db, "SELECT count(*) FROM syns") == 2);
+
+	/* A statement that cannot be prepared: the SYN waits. */
+	synstore_release(ss);
+	CHECK(sqlite3_exec(db, "DROP TABLE mx_walks", NULL, NULL, NULL) ==
+	    SQLITE_OK);
+	CHECK(syn_flush(ss, 40002, 0) == -1);
+	CHECK(synstore_pending(ss) == 1);
+	CHECK(q1(db, "SELECT count(*) FROM syns") == 2);
+	synstore_free(ss);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -747,6 +840,7 @@ main(void)
 	test_batch_reject();
 	test_open_errors();
 	test_ingest();
+	test_synstore_lazy();
 	test_cmd_db();
 	test_report();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
