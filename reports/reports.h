@@ -221,6 +221,7 @@ struct win_value {
 };
 struct win_agg;
 int		 window_usable(sqlite3 *);
+int		 window_value_cmp(const void *, const void *);
 void		 window_hours(sqlite3 *, const struct filter *, int64_t *,
 		    int64_t *);
 struct win_agg	*window_agg_new(uint32_t dims, int64_t bucket);

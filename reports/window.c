@@ -19,9 +19,9 @@
  * never when DECOYMX_REPORT_SCAN is set in the environment (the tests
  * compare both answers).
  *
- * Exports window_usable(), window_hours(), window_agg_new(),
- * window_agg_run(), window_agg_sorted(), window_agg_total(),
- * window_agg_free() and window_key_vals().
+ * Exports window_usable(), window_hours(), window_value_cmp(),
+ * window_agg_new(), window_agg_run(), window_agg_sorted(),
+ * window_agg_total(), window_agg_free() and window_key_vals().
  */
 #include <sys/mman.h>
 
@@ -180,7 +180,6 @@ static int	 win_take(struct win_batch *, sqlite3_stmt *,
 static void	 win_flush(struct win_agg *, struct win_batch *);
 static int	 win_query(struct win_agg *, sqlite3 *, const char *,
 		    const struct filter *, int64_t, int64_t);
-static int	 win_cmp(const void *, const void *);
 static int	 win_cmp_t(const void *, const void *);
 
 /*
@@ -773,9 +772,12 @@ window_hours(sqlite3 *db, const struct filter *f, int64_t *ph0, int64_t *ph1)
 	*ph1 = h1;
 }
 
-/* Sessions descending, then the key ascending as SQLite orders it. */
-static int
-win_cmp(const void *x, const void *y)
+/*
+ * qsort() order of struct win_value: sessions descending, then the key
+ * ascending as SQLite orders it (window_country.c sorts with it too).
+ */
+int
+window_value_cmp(const void *x, const void *y)
 {
 	const struct win_value	*a = x, *b = y;
 	int			 c;
@@ -829,7 +831,8 @@ window_agg_sorted(struct win_agg *a, int dim, int64_t limit, size_t *n)
 		v[k].label = e->label;
 		k++;
 	}
-	qsort(v, k, sizeof(*v), dim == W_BUCKET ? win_cmp_t : win_cmp);
+	qsort(v, k, sizeof(*v), dim == W_BUCKET ? win_cmp_t :
+	    window_value_cmp);
 	if (limit > 0 && (size_t)limit < k)
 		k = (size_t)limit;
 	*n = k;

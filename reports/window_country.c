@@ -79,7 +79,6 @@ static void	 wcc_add(struct wcc *, const struct wcc_row *, int);
 static int	 wcc_query(struct wcc *, sqlite3 *, const char *,
 		    const struct filter *, int64_t, int64_t, int);
 static int	 wcc_hours_total(struct wcc *, sqlite3 *, int64_t, int64_t);
-static int	 wcc_cmp(const void *, const void *);
 
 /* Whether the filter is one this file answers: time and country only. */
 int
@@ -271,22 +270,6 @@ window_country_run(sqlite3 *db, const struct filter *f)
 	return w;
 }
 
-/* Sessions descending, then the country ascending as SQLite orders it. */
-static int
-wcc_cmp(const void *x, const void *y)
-{
-	const struct win_value	*a = x, *b = y;
-	int			 c;
-
-	if (a->sessions != b->sessions)
-		return a->sessions > b->sessions ? -1 : 1;
-	c = memcmp(a->key, b->key, a->keylen < b->keylen ? a->keylen :
-	    b->keylen);
-	if (c != 0)
-		return c;
-	return a->keylen < b->keylen ? -1 : a->keylen > b->keylen;
-}
-
 /*
  * The countries, sessions descending then country, at most limit of
  * them (limit <= 0: all).  Returns an array of *n values pointing into
@@ -307,7 +290,7 @@ window_country_sorted(struct wcc *w, int64_t limit, size_t *n)
 		v[i].key = w->c[i].key;
 		v[i].keylen = w->c[i].len;
 	}
-	qsort(v, k, sizeof(*v), wcc_cmp);
+	qsort(v, k, sizeof(*v), window_value_cmp);
 	if (limit > 0 && (size_t)limit < k)
 		k = (size_t)limit;
 	*n = k;
